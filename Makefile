@@ -1,0 +1,40 @@
+# Every target bootstraps .venv when it is missing, so a fresh clone needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: demo test lint bench clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(STAMP)
+
+demo: $(STAMP)  ## run the demo on the embedded default (SQLite, in-process tasks)
+	$(BIN)/carmen demo $(DEMO_ARGS)
+
+test: $(TEST_STAMP)  ## run the test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(TEST_STAMP)  ## ruff and the import rule
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+	$(BIN)/python -m pytest -q tests/test_import_rule.py
+
+bench: $(STAMP)  ## run every benchmark and print their figures
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:  ## remove the virtualenv and local state
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,1 @@
+"""Composition root: the `carmen` command line, the demo federation and the citizen simulator."""

@@ -1,0 +1,18 @@
+"""The `carmen` command: one group per part, each defined in its own module."""
+
+import click
+
+from carmen.cli.evaluate import evaluate
+from carmen.cli.hub import hub
+from carmen.cli.node import node
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="carmen-federation")
+def main() -> None:
+    """CARMEN federation: city nodes, the federation hub, evaluation and the demo."""
+
+
+main.add_command(node)
+main.add_command(hub)
+main.add_command(evaluate)
