@@ -70,3 +70,39 @@ class CommonEvent(StrEnum):
     ATTENDED = "attended"
     NO_SHOW = "no_show"
     PARTICIPATED = "participated"
+
+
+# Fixed histogram buckets, so that histograms from every node merge by adding counts.
+# Durations are in hours; each bucket counts the cases with upper[i-1] < duration <= upper[i],
+# and the last bucket ("gt_<last>") counts those above the last bound.
+DURATION_BUCKET_UPPER_HOURS: tuple[int, ...] = (1, 4, 8, 24, 48, 72, 168, 336, 720)
+SATISFACTION_SCORES: tuple[int, ...] = (1, 2, 3, 4, 5)
+
+
+def duration_bucket_names(prefix: str) -> list[str]:
+    """Measure names of a duration histogram, e.g. time_to_complete_h_le_1 ... _gt_720."""
+    names = [f"{prefix}_h_le_{upper}" for upper in DURATION_BUCKET_UPPER_HOURS]
+    return [*names, f"{prefix}_h_gt_{DURATION_BUCKET_UPPER_HOURS[-1]}"]
+
+
+def duration_bucket_index(hours: float) -> int:
+    """Index of the duration bucket that holds a duration in hours."""
+    for index, upper in enumerate(DURATION_BUCKET_UPPER_HOURS):
+        if hours <= upper:
+            return index
+    return len(DURATION_BUCKET_UPPER_HOURS)
+
+
+# Measures of the federation's export tables (observations.csv), shared by hub and evaluation.
+MEASURES_CORE = (
+    "citizens",  # distinct citizens who used the service in the period
+    "submitted",
+    "acknowledged",
+    "completed",
+    "completed_within_sla",
+    "rejected",
+    "satisfaction_sum",
+    "satisfaction_count",
+)
+TIME_TO_ACKNOWLEDGE = "time_to_acknowledge"
+TIME_TO_COMPLETE = "time_to_complete"
