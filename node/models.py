@@ -1,0 +1,20 @@
+"""Every node model, imported in one place so the metadata is complete for migrations."""
+
+from node.cases.models import Case, Event
+from node.database import Base
+from node.profiles.models import Citizen, CitizenSegment, Organisation, SegmentDefinition
+from node.services.models import Service
+from node.staff.models import Department, StaffUser
+
+__all__ = [
+    "Base",
+    "Case",
+    "Citizen",
+    "CitizenSegment",
+    "Department",
+    "Event",
+    "Organisation",
+    "SegmentDefinition",
+    "Service",
+    "StaffUser",
+]
