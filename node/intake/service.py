@@ -1,0 +1,172 @@
+"""One entry point for every channel: turn a request into a case and its first events."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from federation.protocol.vocabulary import Channel
+from node.cases.models import Case, EventKind
+from node.cases.schemas import Actor
+from node.cases.service import MAX_TEXT, new_tracking_code, record
+from node.database import utcnow
+from node.errors import InvalidInput
+from node.profiles.models import Citizen, Organisation
+from node.services import service as catalogue
+from node.services.schemas import Attribute, Datatype, ServiceSpec
+from node.staff.service import get_or_create_department
+
+
+def validate_attributes(spec: ServiceSpec, given: dict[str, Any]) -> dict[str, Any]:
+    """Check attribute values against the service's Open311 definitions; return clean values."""
+    known = {a.code: a for a in spec.attributes}
+    errors: dict[str, str] = {}
+    clean: dict[str, Any] = {}
+    for code in given:
+        if code not in known:
+            errors[f"attribute[{code}]"] = "unknown attribute"
+    for attribute in spec.attributes:
+        value = given.get(attribute.code)
+        empty = value is None or value == "" or value == []
+        if empty:
+            if attribute.required:
+                errors[f"attribute[{attribute.code}]"] = f"required: {attribute.description}"
+            continue
+        try:
+            clean[attribute.code] = _attribute_value(attribute, value)
+        except ValueError as exc:
+            errors[f"attribute[{attribute.code}]"] = str(exc)
+    if errors:
+        first = next(iter(errors.items()))
+        raise InvalidInput(f"{first[0]}: {first[1]}", errors)
+    return clean
+
+
+def _attribute_value(attribute: Attribute, value: Any) -> Any:
+    keys = {v.key for v in attribute.values}
+    match attribute.datatype:
+        case Datatype.SINGLEVALUELIST:
+            if isinstance(value, list):
+                if len(value) != 1:
+                    raise ValueError("choose exactly one value")
+                value = value[0]
+            if str(value) not in keys:
+                raise ValueError(f"{value!r} is not one of {', '.join(sorted(keys))}")
+            return str(value)
+        case Datatype.MULTIVALUELIST:
+            values = [str(v) for v in (value if isinstance(value, list) else [value])]
+            unknown = [v for v in values if v not in keys]
+            if unknown:
+                raise ValueError(f"{', '.join(unknown)} not among {', '.join(sorted(keys))}")
+            return values
+        case Datatype.NUMBER:
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{value!r} is not a number") from None
+        case Datatype.DATETIME:
+            try:
+                return datetime.fromisoformat(str(value)).isoformat()
+            except ValueError:
+                raise ValueError(f"{value!r} is not an ISO 8601 date and time") from None
+        case _:
+            text = str(value).strip()
+            if len(text) > MAX_TEXT:
+                raise ValueError(f"longer than {MAX_TEXT} characters")
+            return text
+
+
+def _department_for(spec: ServiceSpec, attributes: dict[str, Any]) -> str:
+    for rule in spec.routing:
+        value = attributes.get(rule.attribute)
+        if value == rule.equals or (isinstance(value, list) and rule.equals in value):
+            return rule.department
+    return spec.department
+
+
+def submit(
+    *,
+    db_session: Session,
+    service_code: str,
+    channel: Channel | str,
+    description: str = "",
+    citizen: Citizen | None = None,
+    organisation: Organisation | None = None,
+    attributes: dict[str, Any] | None = None,
+    address: str | None = None,
+    lat: float | None = None,
+    long: float | None = None,
+    media_url: str | None = None,
+    language: str | None = None,
+    tracking_prefix: str = "CA",
+    actor: Actor | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """Open a case in a service from any channel, routed, with its due time and first events."""
+    service = catalogue.get(db_session=db_session, code=service_code)
+    spec = catalogue.spec_of(service)
+    try:
+        channel = Channel(channel)
+    except ValueError as exc:
+        raise InvalidInput(f"unknown channel {channel!r}", {"channel": "unknown"}) from exc
+    if channel not in spec.channels:
+        raise InvalidInput(
+            f"{spec.name} does not take requests by {channel.value}",
+            {"channel": "not offered by this service"},
+        )
+    description = (description or "").strip()
+    if len(description) > MAX_TEXT:
+        raise InvalidInput(
+            f"the description is longer than {MAX_TEXT} characters", {"description": "too long"}
+        )
+    if (lat is None) != (long is None):
+        raise InvalidInput(
+            "give both latitude and longitude", {"lat": "needs long", "long": "needs lat"}
+        )
+    if lat is not None and not (-90 <= lat <= 90 and -180 <= long <= 180):
+        raise InvalidInput("the location is outside the globe", {"lat": "out of range"})
+    clean = validate_attributes(spec, attributes or {})
+    if organisation is not None and citizen is None:
+        citizen = organisation.contact
+    now = now or utcnow()
+    department = get_or_create_department(db_session=db_session, code=_department_for(spec, clean))
+    case = Case(
+        tracking_code=new_tracking_code(db_session=db_session, prefix=tracking_prefix),
+        service_code=service.code,
+        channel=channel.value,
+        department=department,
+        citizen=citizen,
+        organisation=organisation,
+        description=description,
+        address=(address or "").strip() or None,
+        lat=lat,
+        long=long,
+        attributes=clean,
+        media_url=media_url or None,
+        language=language or (citizen.language if citizen else "en"),
+        due_at=now + timedelta(hours=spec.sla_hours),
+        created_at=now,
+        updated_at=now,
+    )
+    db_session.add(case)
+    db_session.flush()
+    actor = actor or Actor.citizen()
+    record(
+        db_session=db_session,
+        kind=EventKind.SUBMITTED,
+        actor=actor,
+        case=case,
+        channel=channel.value,
+        at=now,
+        data={"on_behalf": actor.staff is not None, "organisation": organisation is not None},
+    )
+    record(
+        db_session=db_session,
+        kind=EventKind.ROUTED,
+        actor=Actor.system(),
+        case=case,
+        at=now,
+        data={"department": department.code},
+    )
+    db_session.flush()
+    return case

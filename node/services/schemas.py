@@ -1,0 +1,166 @@
+"""The service specification format: what a node needs to know to host a service.
+
+A service lives in its own folder under the instance's `services/`, described by `service.toml`:
+
+    code = "noise-report"          # unique on the node; letters, digits and dashes
+    name = "Noise report"
+    domain = "environment"         # environment | mobility | personal | democracy
+    description = "Report noise from traffic, building sites or venues."
+    department = "environment"     # department that works its cases, created when missing
+    channels = ["web", "app", "sms", "email", "phone"]
+    sla_hours = 72                 # time to resolve before the case is late
+    sms_keyword = "NOISE"          # optional: SMS messages starting with it open a case here
+    email_address = "noise@city.example"  # optional: mail to it opens a case here
+    template = "issue-report"      # optional: federation-wide identity (set by templates)
+
+    [[attributes]]                 # Open311 attributes, asked on every channel that can
+    code = "source"
+    datatype = "singlevaluelist"   # string, number, datetime, text, singlevaluelist, multivaluelist
+    description = "Where does the noise come from?"
+    required = true
+    values = [{ key = "traffic", name = "Traffic" }, { key = "works", name = "Building works" }]
+
+    [[routing]]                    # optional: send some cases to another department
+    attribute = "source"
+    equals = "works"
+    department = "building-control"
+
+    [events]                       # optional: the service's own events -> common vocabulary
+    resolved = "completed"
+"""
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from federation.protocol.vocabulary import Channel, CommonEvent
+
+SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+
+class Domain(StrEnum):
+    """The four application domains of the pilots."""
+
+    ENVIRONMENT = "environment"
+    MOBILITY = "mobility"
+    PERSONAL = "personal"
+    DEMOCRACY = "democracy"
+
+
+class Datatype(StrEnum):
+    """Open311 GeoReport v2 attribute datatypes."""
+
+    STRING = "string"
+    NUMBER = "number"
+    DATETIME = "datetime"
+    TEXT = "text"
+    SINGLEVALUELIST = "singlevaluelist"
+    MULTIVALUELIST = "multivaluelist"
+
+
+class AttributeValue(BaseModel):
+    """One choice of a list attribute."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Attribute(BaseModel):
+    """An Open311 attribute a request to the service may carry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    datatype: Datatype
+    description: str = Field(min_length=1, max_length=500)
+    required: bool = False
+    variable: bool = True
+    order: int | None = None
+    datatype_description: str = ""
+    values: list[AttributeValue] = []
+
+    @model_validator(mode="after")
+    def _lists_have_values(self) -> "Attribute":
+        is_list = self.datatype in (Datatype.SINGLEVALUELIST, Datatype.MULTIVALUELIST)
+        if is_list and not self.values:
+            raise ValueError(f"attribute {self.code}: a {self.datatype} needs values")
+        if not is_list and self.values:
+            raise ValueError(f"attribute {self.code}: only list attributes take values")
+        return self
+
+
+class RoutingRule(BaseModel):
+    """Send a case to another department when an attribute has a given value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attribute: str
+    equals: str
+    department: Annotated[str, Field(pattern=SLUG)]
+
+
+DEFAULT_EVENTS: dict[str, CommonEvent] = {
+    "submitted": CommonEvent.SUBMITTED,
+    "acknowledged": CommonEvent.ACKNOWLEDGED,
+    "resolved": CommonEvent.COMPLETED,
+    "rejected": CommonEvent.REJECTED,
+    "message_delivered": CommonEvent.MESSAGE_DELIVERED,
+    "message_failed": CommonEvent.MESSAGE_FAILED,
+    "feedback": CommonEvent.FEEDBACK,
+}
+
+
+class ServiceSpec(BaseModel):
+    """A validated service specification."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, Field(pattern=SLUG, max_length=64)]
+    name: str = Field(min_length=1, max_length=200)
+    domain: Domain
+    description: str = ""
+    department: Annotated[str, Field(pattern=SLUG, max_length=64)]
+    channels: list[Channel] = Field(min_length=1)
+    sla_hours: int = Field(gt=0, le=24 * 365)
+    sms_keyword: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,16}$")] | None = None
+    email_address: str | None = None
+    template: str | None = None
+    attributes: list[Attribute] = []
+    routing: list[RoutingRule] = []
+    events: dict[str, CommonEvent] = {}
+
+    @field_validator("sms_keyword", mode="before")
+    @classmethod
+    def _upper_keyword(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ServiceSpec":
+        codes = [a.code for a in self.attributes]
+        if len(codes) != len(set(codes)):
+            raise ValueError("attribute codes must be unique")
+        for rule in self.routing:
+            if rule.attribute not in codes:
+                raise ValueError(f"routing rule names unknown attribute {rule.attribute!r}")
+        if self.sms_keyword and Channel.SMS not in self.channels:
+            raise ValueError("an SMS keyword needs the sms channel")
+        return self
+
+    @property
+    def event_map(self) -> dict[str, CommonEvent]:
+        """Local event kinds mapped onto the common vocabulary, defaults overlaid by the spec."""
+        return {**DEFAULT_EVENTS, **self.events}
+
+    @property
+    def identity(self) -> str:
+        """The federation-wide identity: the template it came from, else its own code."""
+        return self.template or self.code
+
+
+def is_slug(value: str) -> bool:
+    """Whether a value is a lower-case dash-separated slug."""
+    return re.fullmatch(SLUG, value) is not None

@@ -1,0 +1,126 @@
+"""Load service specifications from the instance folder into the node's catalogue."""
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from node.errors import NotFound
+from node.services.models import Service
+from node.services.schemas import ServiceSpec
+from node.staff.service import get_or_create_department
+
+SPEC_FILE = "service.toml"
+
+
+@dataclass
+class LoadReport:
+    """What a catalogue load found: the valid specs, and each folder it had to skip and why."""
+
+    specs: list[ServiceSpec] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def read_spec(path: Path) -> ServiceSpec:
+    """Read and validate one service.toml; raises ValueError with a readable message."""
+    try:
+        with path.open("rb") as handle:
+            raw = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return ServiceSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'spec'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ValueError(f"{path}: {problems}") from exc
+
+
+def load_specs(services_dir: Path) -> LoadReport:
+    """Read every services/<folder>/service.toml; invalid or clashing specs are reported."""
+    report = LoadReport()
+    if not services_dir.is_dir():
+        return report
+    keywords: dict[str, str] = {}
+    for spec_path in sorted(services_dir.glob(f"*/{SPEC_FILE}")):
+        folder = spec_path.parent.name
+        try:
+            spec = read_spec(spec_path)
+        except ValueError as exc:
+            report.errors[folder] = str(exc)
+            continue
+        if any(s.code == spec.code for s in report.specs):
+            report.errors[folder] = f"service code {spec.code!r} is used by another folder"
+            continue
+        if spec.sms_keyword and spec.sms_keyword in keywords:
+            other = keywords[spec.sms_keyword]
+            report.errors[folder] = f"SMS keyword {spec.sms_keyword} is already used by {other}"
+            continue
+        if spec.sms_keyword:
+            keywords[spec.sms_keyword] = spec.code
+        report.specs.append(spec)
+    return report
+
+
+def sync_catalogue(*, db_session: Session, specs: list[ServiceSpec]) -> list[Service]:
+    """Make the catalogue match the specs: add and update them, deactivate services now gone."""
+    existing = {s.code: s for s in db_session.scalars(sa.select(Service))}
+    # Keywords move between services on an update; clear them first so the unique index holds.
+    for service in existing.values():
+        service.sms_keyword = None
+    db_session.flush()
+    for spec in specs:
+        get_or_create_department(db_session=db_session, code=spec.department)
+        for rule in spec.routing:
+            get_or_create_department(db_session=db_session, code=rule.department)
+        service = existing.pop(spec.code, None) or Service(code=spec.code)
+        service.name = spec.name
+        service.domain = spec.domain.value
+        service.department_code = spec.department
+        service.sla_hours = spec.sla_hours
+        service.channels = [c.value for c in spec.channels]
+        service.sms_keyword = spec.sms_keyword
+        service.spec = spec.model_dump(mode="json")
+        service.active = True
+        db_session.add(service)
+    for gone in existing.values():
+        gone.active = False  # kept: its cases still refer to it
+    db_session.flush()
+    return list_active(db_session=db_session)
+
+
+def load_catalogue(*, db_session: Session, services_dir: Path) -> LoadReport:
+    """Read the services folder and bring the catalogue in line with it."""
+    report = load_specs(services_dir)
+    sync_catalogue(db_session=db_session, specs=report.specs)
+    return report
+
+
+def list_active(*, db_session: Session) -> list[Service]:
+    """The services citizens can use now, by name."""
+    return list(db_session.scalars(sa.select(Service).where(Service.active).order_by(Service.name)))
+
+
+def get(*, db_session: Session, code: str, active_only: bool = True) -> Service:
+    """One service by code."""
+    service = db_session.get(Service, code)
+    if service is None or (active_only and not service.active):
+        raise NotFound(f"no service with code {code!r}")
+    return service
+
+
+def spec_of(service: Service) -> ServiceSpec:
+    """The validated specification stored with a catalogue entry."""
+    return ServiceSpec.model_validate(service.spec)
+
+
+def by_sms_keyword(*, db_session: Session, keyword: str) -> Service | None:
+    """The active service that answers to an SMS keyword."""
+    return db_session.scalar(
+        sa.select(Service).where(Service.active, Service.sms_keyword == keyword.upper())
+    )

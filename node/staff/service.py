@@ -1,0 +1,134 @@
+"""Staff accounts: creation, password hashing with argon2, sign-in."""
+
+import secrets
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.orm import Session
+
+from node.errors import InvalidInput, NotFound
+from node.staff.models import Department, Role, StaffUser
+
+_hasher = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id."""
+    return _hasher.hash(password)
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Whether the password matches the stored hash (False for a missing or broken hash)."""
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def one_time_password() -> str:
+    """A password to print once; the user is asked to change it at first sign-in."""
+    return secrets.token_urlsafe(12)
+
+
+def normalise_email(email: str) -> str:
+    """Validate an e-mail address and return its normalised form, or raise InvalidInput."""
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidInput(str(exc), {"email": str(exc)}) from exc
+
+
+def get_or_create_department(
+    *, db_session: Session, code: str, name: str | None = None
+) -> Department:
+    """The department with this code, created when missing."""
+    department = db_session.scalar(sa.select(Department).where(Department.code == code))
+    if department is None:
+        department = Department(code=code, name=name or code.replace("-", " ").title())
+        db_session.add(department)
+        db_session.flush()
+    return department
+
+
+def create_user(
+    *,
+    db_session: Session,
+    email: str,
+    role: Role | str,
+    password: str,
+    name: str = "",
+    department_code: str | None = None,
+    must_change_password: bool = True,
+) -> StaffUser:
+    """Add a staff member; caseworkers must belong to a department."""
+    try:
+        role = Role(role)
+    except ValueError as exc:
+        choices = ", ".join(r.value for r in Role)
+        raise InvalidInput(
+            f"unknown role {role!r}: choose one of {choices}", {"role": "unknown"}
+        ) from exc
+    email = normalise_email(email)
+    if role is Role.CASEWORKER and not department_code:
+        raise InvalidInput(
+            "a caseworker works the cases of one department: give --department",
+            {"department": "required for caseworkers"},
+        )
+    if db_session.scalar(sa.select(StaffUser.id).where(StaffUser.email == email)):
+        raise InvalidInput(f"a staff member with e-mail {email} already exists", {"email": "taken"})
+    department = (
+        get_or_create_department(db_session=db_session, code=department_code)
+        if department_code
+        else None
+    )
+    user = StaffUser(
+        email=email,
+        name=name,
+        role=role,
+        department=department,
+        password_hash=hash_password(password),
+        must_change_password=must_change_password,
+    )
+    db_session.add(user)
+    db_session.flush()
+    return user
+
+
+def authenticate(*, db_session: Session, email: str, password: str) -> StaffUser | None:
+    """The active staff member with these credentials, or None."""
+    user = db_session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    if user is None or not user.active or not password_matches(user.password_hash, password):
+        return None
+    return user
+
+
+def get(*, db_session: Session, user_id: int) -> StaffUser:
+    """One staff member by id."""
+    user = db_session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound(f"no staff member {user_id}")
+    return user
+
+
+def change_password(*, db_session: Session, user: StaffUser, current: str, new: str) -> None:
+    """Change a staff member's password after checking the current one."""
+    if not password_matches(user.password_hash, current):
+        raise InvalidInput("the current password is wrong", {"current": "wrong password"})
+    if len(new) < 10:
+        raise InvalidInput("choose at least 10 characters", {"new": "at least 10 characters"})
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+
+
+def list_caseworkers(*, db_session: Session, department_id: int | None = None) -> list[StaffUser]:
+    """Active staff who can be assigned cases, optionally of one department."""
+    query = sa.select(StaffUser).where(
+        StaffUser.active, StaffUser.role.in_([Role.CASEWORKER, Role.SUPERVISOR])
+    )
+    if department_id is not None:
+        query = query.where(StaffUser.department_id == department_id)
+    return list(db_session.scalars(query.order_by(StaffUser.email)))
