@@ -1,8 +1,155 @@
-"""`carmen node`: commands for the node."""
+"""`carmen node`: create, serve and administer a city node."""
+
+from pathlib import Path
 
 import click
+
+from carmen.cli.common import instance_option, serve_wsgi
 
 
 @click.group()
 def node() -> None:
-    """Set up and run node."""
+    """Create, serve and administer a city node."""
+
+
+def _open(instance: Path):
+    from node.instance import InstanceError, open_app
+
+    try:
+        return open_app(instance)
+    except InstanceError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@node.command()
+@click.option("--city", required=True, help='The city\'s name, e.g. "Bologna".')
+@click.option("--country", required=True, help="Two-letter country code (Eurostat), e.g. IT.")
+@click.option("--population", required=True, type=click.IntRange(min=1), help="Inhabitants.")
+@instance_option
+@click.option(
+    "--admin-email",
+    default="admin@localhost.localdomain",
+    show_default=True,
+    help="E-mail (login) of the first administrator.",
+)
+@click.option(
+    "--language",
+    "languages",
+    multiple=True,
+    help="Language offered to citizens (repeat; the first is the default). Default: en, it.",
+)
+@click.option("--district", "districts", multiple=True, help="A district of the city (repeat).")
+@click.option(
+    "--database-url",
+    help="SQLAlchemy URL, e.g. postgresql+psycopg://host/db "
+    "(default: SQLite in the instance folder).",
+)
+def init(city, country, population, instance, admin_email, languages, districts, database_url):
+    """Create a node instance: settings, database and a first admin with a one-time password."""
+    from node.instance import InstanceError, initialise
+    from node.staff.service import InvalidInput
+
+    try:
+        created = initialise(
+            path=instance,
+            city=city,
+            country=country,
+            population=population,
+            admin_email=admin_email,
+            languages=list(languages) or None,
+            districts=list(districts) or None,
+            database_url=database_url,
+        )
+    except (InstanceError, InvalidInput) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Node for {city} created in {created.path}")
+    click.echo(f"Admin login: {created.admin_email}")
+    click.echo("One-time password (shown once; you will be asked to change it):")
+    click.echo(created.admin_password)
+
+
+@node.command()
+@instance_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8311,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
+def serve(instance, host, port):
+    """Serve the portal, the back office and the node's APIs."""
+    from node.instance import load_services
+
+    app = _open(instance)
+    report = load_services(app)
+    for folder, problem in report.errors.items():
+        click.echo(f"warning: service {folder} not loaded: {problem}", err=True)
+    click.echo(f"{app.config['CITY']}: {len(report.specs)} services")
+    click.echo(
+        f"serving portal on http://{host}:{port}/ and back office on http://{host}:{port}/office/"
+    )
+    serve_wsgi(app, host=host, port=port)
+
+
+@node.group()
+def user() -> None:
+    """Manage staff accounts."""
+
+
+@user.command("create")
+@instance_option
+@click.option("--email", required=True, help="The staff member's e-mail, used to log in.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["agent", "caseworker", "supervisor", "admin"]),
+    help="agent: call centre; caseworker: one department's cases; supervisor: all "
+    "departments and SLA overview; admin: everything.",
+)
+@click.option("--department", help="Department code (required for caseworkers), e.g. environment.")
+@click.option("--name", default="", help="Full name shown in the back office.")
+def user_create(instance, email, role, department, name):
+    """Add a staff member and print a one-time password on the last line."""
+    from node.database import get_db
+    from node.errors import InvalidInput
+    from node.staff import service as staff
+
+    app = _open(instance)
+    password = staff.one_time_password()
+    with get_db(app).session() as db_session:
+        try:
+            created = staff.create_user(
+                db_session=db_session,
+                email=email,
+                role=role,
+                password=password,
+                name=name,
+                department_code=department,
+            )
+        except InvalidInput as exc:
+            raise click.ClickException(str(exc)) from exc
+        db_session.commit()
+        click.echo(f"{created.email} ({created.role.value}) added; one-time password:")
+    click.echo(password)
+
+
+@node.command()
+@instance_option
+def services(instance):
+    """Load the instance's services/ folder and list the catalogue, with any problems found."""
+    from node.instance import load_services
+
+    app = _open(instance)
+    report = load_services(app)
+    for spec in report.specs:
+        keyword = f", SMS {spec.sms_keyword}" if spec.sms_keyword else ""
+        click.echo(
+            f"{spec.code}\t{spec.name}\t{spec.domain.value}\t"
+            f"{','.join(c.value for c in spec.channels)}\tSLA {spec.sla_hours} h{keyword}"
+        )
+    for folder, problem in report.errors.items():
+        click.echo(f"error: {folder}: {problem}", err=True)
+    if report.errors:
+        raise SystemExit(1)

@@ -37,7 +37,7 @@ def one_time_password() -> str:
 def normalise_email(email: str) -> str:
     """Validate an e-mail address and return its normalised form, or raise InvalidInput."""
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise InvalidInput(str(exc), {"email": str(exc)}) from exc
 

@@ -1,0 +1,23 @@
+"""Options and helpers shared by the `carmen` command groups."""
+
+from pathlib import Path
+
+import click
+
+instance_option = click.option(
+    "--instance",
+    "instance",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The node's instance folder (settings, database, services).",
+)
+
+
+def serve_wsgi(app, *, host: str, port: int, threads: int = 8) -> None:
+    """Serve a WSGI app with waitress until Ctrl-C."""
+    from waitress import serve
+
+    try:
+        serve(app, host=host, port=port, threads=threads, ident="carmen")
+    except KeyboardInterrupt:  # a clean stop, not a traceback
+        click.echo("stopped")
