@@ -1,8 +1,264 @@
-"""`carmen hub`: commands for the hub."""
+"""`carmen hub`: set up, run and administer the federation hub."""
+
+import secrets
+from pathlib import Path
 
 import click
+
+INSTANCE_HELP = "Hub instance folder (holds hub.toml and, by default, the SQLite database)."
+
+
+def _instance_option(function):
+    return click.option(
+        "--instance",
+        "instance",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="CARMEN_HUB_INSTANCE",
+        default="var/hub",
+        show_default=True,
+        help=INSTANCE_HELP,
+    )(function)
+
+
+def _app(instance: Path):
+    from federation.hub import create_app
+    from federation.hub.config import INSTANCE_FILE
+
+    if not (instance / INSTANCE_FILE).exists():
+        raise click.ClickException(
+            f"{instance} is not a hub instance (no {INSTANCE_FILE}); run `carmen hub init` first"
+        )
+    return create_app({"INSTANCE_PATH": instance})
+
+
+def _fail_on_hub_error(function, **kwargs):
+    from federation.hub.errors import HubError
+
+    try:
+        return function(**kwargs)
+    except HubError as exc:
+        raise click.ClickException(exc.message) from None
 
 
 @click.group()
 def hub() -> None:
-    """Set up and run hub."""
+    """Set up, run and administer the federation hub."""
+
+
+@hub.command()
+@_instance_option
+@click.option(
+    "--database-url", default=None, help="SQLAlchemy URL (default: SQLite in the instance)."
+)
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(2, 1000),
+    default=10,
+    show_default=True,
+    help="The federation's suppression threshold, told to nodes at enrollment.",
+)
+@click.option(
+    "--broker-url",
+    default=None,
+    help="Celery broker (e.g. redis://127.0.0.1:6379/0); default: tasks run in-process.",
+)
+@click.option(
+    "--admin",
+    "admin_name",
+    default="admin",
+    show_default=True,
+    help="Name of the first user, an admin.",
+)
+def init(
+    instance: Path, database_url: str | None, k: int, broker_url: str | None, admin_name: str
+) -> None:
+    """Create an instance folder, its hub.toml, a migrated database and a first admin."""
+    from federation.hub.accounts import service as accounts
+    from federation.hub.accounts.models import Role
+    from federation.hub.config import INSTANCE_FILE, load_settings, write_instance_file
+    from federation.hub.database import get_db
+    from federation.hub.migrate import upgrade
+
+    if (instance / INSTANCE_FILE).exists():
+        raise click.ClickException(f"{instance} is a hub instance already")
+    instance.mkdir(parents=True, exist_ok=True)
+    values: dict[str, object] = {"secret_key": secrets.token_hex(32), "k": k}
+    if database_url:
+        values["database_url"] = database_url
+    if broker_url:
+        values["broker_url"] = broker_url
+    write_instance_file(instance, values)
+    upgrade(load_settings(instance)["DATABASE_URL"])
+    app = _app(instance)
+    with app.app_context(), get_db(app).session() as session:
+        _, password = _fail_on_hub_error(
+            accounts.create_user, db_session=session, username=admin_name, role=Role.ADMIN
+        )
+        session.commit()
+    click.echo(f"Hub instance ready in {instance}")
+    click.echo(f"Admin user {admin_name!r}; one-time password (shown once, change it):")
+    click.echo(password)
+
+
+@hub.command()
+@_instance_option
+def migrate(instance: Path) -> None:
+    """Bring the instance's database up to the latest schema."""
+    from federation.hub.config import load_settings
+    from federation.hub.migrate import upgrade
+
+    _app(instance)
+    upgrade(load_settings(instance)["DATABASE_URL"])
+    click.echo("database up to date")
+
+
+@hub.command()
+@_instance_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8700, show_default=True, help="Port to listen on.")
+@click.option("--threads", type=int, default=8, show_default=True, help="Waitress worker threads.")
+def serve(instance: Path, host: str, port: int, threads: int) -> None:
+    """Serve the hub's API with waitress (use gunicorn in a real deployment)."""
+    from waitress import serve as waitress_serve
+
+    app = _app(instance)
+    click.echo(f"hub serving on http://{host}:{port}/ (OpenAPI: /api/v1/openapi.json)")
+    waitress_serve(app, host=host, port=port, threads=threads)
+
+
+@hub.command()
+@_instance_option
+@click.option("--city", required=True, help="City name as Eurostat writes it.")
+@click.option("--country", required=True, help="Eurostat 2-letter country code, e.g. IT, EL.")
+@click.option(
+    "--ttl-hours",
+    type=click.IntRange(1, 24 * 90),
+    default=None,
+    help="Hours the token stays valid (default: the hub's setting, 72).",
+)
+def enroll(instance: Path, city: str, country: str, ttl_hours: int | None) -> None:
+    """Issue a one-time enrollment token for a city's node (printed on the last line)."""
+    from federation.hub.database import get_db, utcnow
+    from federation.hub.nodes import service as nodes
+
+    app = _app(instance)
+    with app.app_context(), get_db(app).session() as session:
+        token, record = _fail_on_hub_error(
+            nodes.create_enrollment_token,
+            db_session=session,
+            city=city,
+            country=country,
+            now=utcnow(),
+            ttl_hours=ttl_hours or app.config["ENROLLMENT_TOKEN_TTL_HOURS"],
+        )
+        session.commit()
+    click.echo(
+        f"Enrollment token for {record.city} ({record.country}), valid until "
+        f"{record.expires_at:%Y-%m-%d %H:%M} UTC, usable once:"
+    )
+    click.echo(token)
+
+
+@hub.command()
+@_instance_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write cities.csv and observations.csv into.",
+)
+def export(instance: Path, out_dir: Path) -> None:
+    """Write the stored aggregates as the evaluation's tables.
+
+    cities.csv: city_id, city, country, population, the context columns of eu_cities.csv and
+    share_16-24, share_25-54, share_55-74, share_75+.
+    observations.csv: city_id, service, template, period, segment (or all), channel (or all),
+    measure, value; a suppressed cell has no row.
+    """
+    from federation.hub.aggregates import service as aggregates
+    from federation.hub.database import get_db
+
+    app = _app(instance)
+    with app.app_context(), get_db(app).session() as session:
+        paths = aggregates.write_export(db_session=session, out_dir=out_dir)
+    for path in paths:
+        click.echo(str(path))
+
+
+@hub.group()
+def user() -> None:
+    """Manage hub users (admins and coordinators)."""
+
+
+@user.command("create")
+@_instance_option
+@click.option("--username", required=True, help="Login name.")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "coordinator"]),
+    default="coordinator",
+    show_default=True,
+    help="admin manages the hub; coordinator reads it.",
+)
+@click.option(
+    "--password",
+    default=None,
+    help="Password (default: a generated one, printed on the last line).",
+)
+def user_create(instance: Path, username: str, role: str, password: str | None) -> None:
+    """Create a hub user; prints the password when it was generated."""
+    from federation.hub.accounts import service as accounts
+    from federation.hub.accounts.models import Role
+    from federation.hub.database import get_db
+
+    app = _app(instance)
+    with app.app_context(), get_db(app).session() as session:
+        _, chosen = _fail_on_hub_error(
+            accounts.create_user,
+            db_session=session,
+            username=username,
+            role=Role(role),
+            password=password,
+        )
+        session.commit()
+    click.echo(f"user {username!r} created with role {role}")
+    if password is None:
+        click.echo("One-time password (shown once):")
+        click.echo(chosen)
+
+
+@hub.group()
+def token() -> None:
+    """Manage read-API tokens."""
+
+
+@token.command("create")
+@_instance_option
+@click.option("--username", required=True, help="The user the token acts as.")
+@click.option("--name", default="cli", show_default=True, help="A label to recognise the token.")
+@click.option(
+    "--ttl-days",
+    type=click.IntRange(1, 3650),
+    default=None,
+    help="Days the token stays valid (default: the hub's setting, 90).",
+)
+def token_create(instance: Path, username: str, name: str, ttl_days: int | None) -> None:
+    """Issue a read-API token for a user (printed on the last line, shown once)."""
+    from federation.hub.accounts import service as accounts
+    from federation.hub.database import get_db, utcnow
+
+    app = _app(instance)
+    with app.app_context(), get_db(app).session() as session:
+        user_record = _fail_on_hub_error(accounts.get_user, db_session=session, username=username)
+        plain, _ = accounts.create_api_token(
+            db_session=session,
+            user=user_record,
+            name=name,
+            now=utcnow(),
+            ttl_days=ttl_days or app.config["API_TOKEN_TTL_DAYS"],
+        )
+        session.commit()
+    click.echo(f"API token {name!r} for {username} (send as Authorization: Bearer <token>):")
+    click.echo(plain)

@@ -1,0 +1,96 @@
+"""Hub users and API tokens: create, authenticate, issue and check tokens."""
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
+
+from federation.hub.accounts.models import ApiToken, Role, User
+from federation.hub.errors import Conflict, HubError, NotFound, Unauthenticated
+
+TOKEN_PREFIX = "chub_"
+_hasher = PasswordHasher()
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 of a token: tokens are long and random, so a fast hash is enough to store them."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_user(
+    *, db_session: Session, username: str, role: Role, password: str | None = None
+) -> tuple[User, str]:
+    """Create a user and return it with its password (a generated one when none is given)."""
+    username = username.strip()
+    if not username or len(username) > 64:
+        raise HubError("a username has 1 to 64 characters")
+    if db_session.scalar(sa.select(User).where(User.username == username)) is not None:
+        raise Conflict(f"the user {username!r} exists already")
+    password = password or secrets.token_urlsafe(12)
+    if len(password) < 8:
+        raise HubError("a password has at least 8 characters")
+    user = User(username=username, password_hash=_hasher.hash(password), role=Role(role).value)
+    db_session.add(user)
+    db_session.flush()
+    return user, password
+
+
+def get_user(*, db_session: Session, username: str) -> User:
+    """The user with this name."""
+    user = db_session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+def authenticate(*, db_session: Session, username: str, password: str) -> User:
+    """The active user with this name and password; one message for every failure."""
+    user = db_session.scalar(sa.select(User).where(User.username == username))
+    failure = Unauthenticated("unknown user or wrong password")
+    if user is None or not user.active:
+        _hasher.hash(password)  # spend the same time as a real check, so names cannot be probed
+        raise failure
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise failure from None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def create_api_token(
+    *, db_session: Session, user: User, name: str, now: datetime, ttl_days: int | None
+) -> tuple[str, ApiToken]:
+    """Issue a read-API token for a user; the plain token is returned once and never stored."""
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = ApiToken(
+        user_id=user.id,
+        token_hash=token_digest(plain),
+        name=name[:100] or "api",
+        created_at=now,
+        expires_at=now + timedelta(days=ttl_days) if ttl_days else None,
+    )
+    db_session.add(record)
+    db_session.flush()
+    return plain, record
+
+
+def user_for_token(*, db_session: Session, token: str, now: datetime) -> User:
+    """The active user a valid, unexpired, unrevoked token belongs to."""
+    record = db_session.scalar(
+        sa.select(ApiToken).where(ApiToken.token_hash == token_digest(token))
+    )
+    if record is None or record.revoked_at is not None:
+        raise Unauthenticated("unknown or revoked API token")
+    if record.expires_at is not None and record.expires_at <= now:
+        raise Unauthenticated("this API token has expired")
+    user = db_session.get(User, record.user_id)
+    if user is None or not user.active:
+        raise Unauthenticated("the user of this API token is no longer active")
+    record.last_used_at = now
+    return user

@@ -1,0 +1,74 @@
+"""The hub's Flask application factory."""
+
+import logging
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from federation.hub import database
+from federation.hub.celery_app import celery_init_app
+from federation.hub.config import default_instance_path, load_settings
+from federation.hub.errors import HubError, PayloadTooLarge
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build a hub app from defaults, INSTANCE_PATH/hub.toml, CARMEN_HUB_* and `config`."""
+    overrides = dict(config or {})
+    instance_path = Path(overrides.pop("INSTANCE_PATH", None) or default_instance_path())
+    app = Flask("federation.hub", instance_path=str(instance_path.resolve()))
+    settings = load_settings(instance_path, overrides)
+    if not settings["SECRET_KEY"]:
+        log.warning("no SECRET_KEY configured; using a random one (run `carmen hub init`)")
+        settings["SECRET_KEY"] = secrets.token_hex(32)
+    app.config.update(settings)
+    app.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"]
+    app.json.sort_keys = False
+
+    database.init_app(app)
+    celery_init_app(app)
+    _register_errors(app)
+
+    from federation.hub.accounts.views import bp as accounts_bp
+    from federation.hub.aggregates.views import bp as aggregates_bp
+    from federation.hub.evaluations.views import bp as evaluations_bp
+    from federation.hub.ingest.views import bp as ingest_bp
+    from federation.hub.nodes.views import bp as nodes_bp
+    from federation.hub.openapi import openapi_document
+
+    for blueprint in (nodes_bp, ingest_bp, aggregates_bp, accounts_bp, evaluations_bp):
+        app.register_blueprint(blueprint)
+
+    document = openapi_document()
+    app.add_url_rule("/api/v1/openapi.json", "openapi", lambda: document)
+    app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
+    return app
+
+
+def _register_errors(app: Flask) -> None:
+    """Every error leaves the hub as JSON with a clear message and the right status."""
+
+    @app.errorhandler(HubError)
+    def _hub_error(error: HubError):
+        return error.to_dict(), error.status
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_error: RequestEntityTooLarge):
+        limit = app.config["MAX_BODY_BYTES"]
+        error = PayloadTooLarge(f"the body is larger than the hub's limit of {limit} bytes")
+        return error.to_dict(), error.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        code = (error.name or "error").lower().replace(" ", "_")
+        return {"error": code, "message": error.description or error.name}, error.code or 500
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unexpected error")
+        return {"error": "internal_error", "message": "the hub failed; it has been logged"}, 500

@@ -1,0 +1,78 @@
+"""Hub settings: defaults, the instance hub.toml, CARMEN_HUB_* variables, then overrides."""
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+INSTANCE_FILE = "hub.toml"
+ENV_PREFIX = "CARMEN_HUB_"
+INSTANCE_ENV = f"{ENV_PREFIX}INSTANCE"
+
+DEFAULTS: dict[str, Any] = {
+    "SECRET_KEY": None,
+    "DATABASE_URL": None,  # default: SQLite file hub.db in the instance folder
+    "K": 10,  # the federation's suppression threshold, told to every node at enrollment
+    "MAX_BODY_BYTES": 4 * 1024 * 1024,  # a snapshot larger than this is refused with 413
+    "MAX_CLOCK_SKEW_SECONDS": 300,
+    "NONCE_RETENTION_SECONDS": 3600,  # > 2 x skew: older ones fail the timestamp check
+    "ENROLLMENT_TOKEN_TTL_HOURS": 72,
+    "API_TOKEN_TTL_DAYS": 90,
+    "BROKER_URL": None,  # None runs Celery tasks eagerly, in-process (the embedded default)
+    "RESULT_BACKEND": None,
+    "EVALUATE_ON_INGEST": True,  # a stored snapshot schedules a (debounced) evaluation
+    "EVALUATION_DEBOUNCE_SECONDS": 60,
+    "EVALUATION_SEED": 0,
+}
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Read an environment value as a TOML literal (numbers, booleans, lists), else as text."""
+    try:
+        return tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def default_instance_path() -> Path:
+    """The instance folder named by CARMEN_HUB_INSTANCE, else ./var/hub."""
+    return Path(os.environ.get(INSTANCE_ENV) or "var/hub").resolve()
+
+
+def load_settings(
+    instance_path: Path, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Merge defaults, the instance file, the environment and explicit overrides, in that order."""
+    settings = dict(DEFAULTS)
+    toml_file = instance_path / INSTANCE_FILE
+    if toml_file.exists():
+        with toml_file.open("rb") as handle:
+            settings.update({key.upper(): value for key, value in tomllib.load(handle).items()})
+    for key, raw in os.environ.items():
+        if key.startswith(ENV_PREFIX) and key != INSTANCE_ENV:
+            settings[key.removeprefix(ENV_PREFIX)] = _parse_env_value(raw)
+    settings.update(overrides or {})
+    if not settings["DATABASE_URL"]:
+        settings["DATABASE_URL"] = f"sqlite:///{instance_path / 'hub.db'}"
+    return settings
+
+
+def write_instance_file(instance_path: Path, values: Mapping[str, Any]) -> Path:
+    """Write hub.toml with the given lower-case keys; values are strings, numbers or booleans."""
+    lines = [f"{key} = {_toml_literal(value)}" for key, value in values.items()]
+    path = instance_path / INSTANCE_FILE
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)  # it holds the secret key
+    return path
+
+
+def _toml_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_literal(item) for item in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,33 @@
+"""Evaluations read API: the latest results, and (admins) asking for a new run."""
+
+from flask import Blueprint, current_app
+
+from federation.hub.accounts.models import Role
+from federation.hub.auth import require_token
+from federation.hub.celery_app import enqueue
+from federation.hub.database import db_session
+from federation.hub.evaluations import service
+from federation.hub.evaluations.tasks import run_evaluation
+
+bp = Blueprint("evaluations", __name__, url_prefix="/api/v1/evaluations")
+
+
+@bp.get("/latest")
+@require_token()
+def latest():
+    """The latest finished evaluation run with its result tables."""
+    return service.latest_run(db_session=db_session()).model_dump(mode="json")
+
+
+@bp.post("")
+@require_token(Role.ADMIN)
+def request_run():
+    """Ask for an evaluation now (admins); answers the pending run."""
+    session = db_session()
+    run = service.request_run(db_session=session, seed=current_app.config["EVALUATION_SEED"])
+    session.commit()
+    if run is None:
+        return {"status": "pending", "message": "an evaluation is pending already"}, 202
+    enqueue(run_evaluation, run.id)
+    session.refresh(run)
+    return service.run_out(run).model_dump(mode="json"), 202

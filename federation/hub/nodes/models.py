@@ -1,0 +1,49 @@
+"""Enrolled nodes, their public keys and health, and one-time enrollment tokens."""
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from federation.hub.database import Base, utcnow
+
+
+class Node(Base):
+    """A city node of the federation; the hub keeps only its public key."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    city: Mapped[str] = mapped_column(sa.String(120))
+    country: Mapped[str] = mapped_column(sa.String(2))
+    population: Mapped[int] = mapped_column(sa.BigInteger)
+    languages: Mapped[list[str]]
+    channels: Mapped[list[str]]
+    context: Mapped[dict[str, Any]]
+    population_shares: Mapped[dict[str, Any] | None]
+    public_key: Mapped[str] = mapped_column(sa.String(44))
+    schema_version: Mapped[int]
+    active: Mapped[bool] = mapped_column(default=True)
+    enrolled_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Health: when the node last reached the hub with an accepted request, and what it said it
+    # still had to deliver.
+    last_sync_at: Mapped[datetime | None]
+    last_stored_at: Mapped[datetime | None]
+    pending_periods: Mapped[list[str]] = mapped_column(default=list)
+
+
+class EnrollmentToken(Base):
+    """A one-time token that lets one city's node enroll; only its SHA-256 is stored."""
+
+    __tablename__ = "enrollment_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    city: Mapped[str] = mapped_column(sa.String(120))
+    country: Mapped[str] = mapped_column(sa.String(2))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    node_id: Mapped[int | None] = mapped_column(sa.ForeignKey("nodes.id"))

@@ -1,0 +1,157 @@
+"""Enrollment tokens, node registration, and the nodes' health as the hub sees it."""
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from federation.hub.errors import Conflict, Forbidden, HubError, NotFound
+from federation.hub.ingest.models import StoredSnapshot
+from federation.hub.nodes.models import EnrollmentToken, Node
+from federation.hub.nodes.schemas import NodeHealth, NodeOut, StoredPeriod
+from federation.protocol.models import COUNTRY_PATTERN, NodeRegistration
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_enrollment_token(
+    *, db_session: Session, city: str, country: str, now: datetime, ttl_hours: int
+) -> tuple[str, EnrollmentToken]:
+    """Issue a one-time token for one city's node; the plain token is returned once."""
+    city = city.strip()
+    country = country.strip().upper()
+    if not city:
+        raise HubError("a city name is needed")
+    if not re.match(COUNTRY_PATTERN, country):
+        raise HubError(f"{country!r} is not a 2-letter Eurostat country code")
+    plain = secrets.token_urlsafe(24)
+    record = EnrollmentToken(
+        token_hash=_digest(plain),
+        city=city,
+        country=country,
+        created_at=now,
+        expires_at=now + timedelta(hours=ttl_hours),
+    )
+    db_session.add(record)
+    db_session.flush()
+    return plain, record
+
+
+def enroll_node(
+    *, db_session: Session, token: str, registration: NodeRegistration, now: datetime
+) -> Node:
+    """Register a node with a one-time token; the token cannot be used again."""
+    record = db_session.scalar(
+        sa.select(EnrollmentToken)
+        .where(EnrollmentToken.token_hash == _digest(token))
+        .with_for_update()
+    )
+    if record is None:
+        raise Forbidden("unknown enrollment token")
+    if record.used_at is not None:
+        raise Forbidden("this enrollment token has been used already")
+    if record.expires_at <= now:
+        raise Forbidden("this enrollment token has expired; ask the hub for a new one")
+    if (
+        record.city.casefold() != registration.city.casefold()
+        or record.country != registration.country
+    ):
+        raise Forbidden(
+            f"this enrollment token is for {record.city} ({record.country}), "
+            f"not {registration.city} ({registration.country})"
+        )
+    if db_session.scalar(sa.select(Node.id).where(Node.slug == registration.node)) is not None:
+        raise Conflict(f"a node named {registration.node!r} is enrolled already")
+    if (
+        db_session.scalar(sa.select(Node.id).where(Node.public_key == registration.public_key))
+        is not None
+    ):
+        raise Conflict("this public key belongs to another node; generate a key for this node")
+    node = Node(
+        slug=registration.node,
+        city=registration.city,
+        country=registration.country,
+        population=registration.population,
+        languages=list(registration.languages),
+        channels=[channel.value for channel in registration.channels],
+        context={name.value: float(value) for name, value in registration.context.items()},
+        population_shares=(
+            {band: float(share) for band, share in registration.population_shares.items()}
+            if registration.population_shares is not None
+            else None
+        ),
+        public_key=registration.public_key,
+        schema_version=registration.schema_version,
+        enrolled_at=now,
+        pending_periods=[],
+    )
+    db_session.add(node)
+    db_session.flush()
+    record.used_at = now
+    record.node_id = node.id
+    return node
+
+
+def get_node(*, db_session: Session, slug: str) -> Node:
+    """The node with this slug."""
+    node = db_session.scalar(sa.select(Node).where(Node.slug == slug))
+    if node is None:
+        raise NotFound(f"no node {slug!r}")
+    return node
+
+
+def list_nodes(*, db_session: Session) -> list[Node]:
+    """Every node, by slug."""
+    return list(db_session.scalars(sa.select(Node).order_by(Node.slug)))
+
+
+def node_out(node: Node) -> NodeOut:
+    """A node as the read API shows it."""
+    return NodeOut(
+        node=node.slug,
+        node_id=node.id,
+        city=node.city,
+        country=node.country,
+        population=node.population,
+        languages=node.languages,
+        channels=node.channels,
+        context=node.context,
+        population_shares=node.population_shares,
+        enrolled_at=node.enrolled_at,
+        active=node.active,
+        last_sync_at=node.last_sync_at,
+        pending_periods=node.pending_periods,
+    )
+
+
+def node_health(*, db_session: Session, node: Node) -> NodeHealth:
+    """Last contact, the periods held with their revisions, and the periods reported pending."""
+    stored = db_session.execute(
+        sa.select(StoredSnapshot.period, StoredSnapshot.revision, StoredSnapshot.updated_at)
+        .where(StoredSnapshot.node_id == node.id)
+        .order_by(StoredSnapshot.period)
+    ).all()
+    return NodeHealth(
+        node=node.slug,
+        active=node.active,
+        last_sync_at=node.last_sync_at,
+        last_stored_at=node.last_stored_at,
+        pending_periods=node.pending_periods,
+        latest_period=stored[-1].period if stored else None,
+        stored_periods=[
+            StoredPeriod(period=row.period, revision=row.revision, updated_at=row.updated_at)
+            for row in stored
+        ],
+    )
+
+
+def set_active(*, db_session: Session, slug: str, active: bool) -> Node:
+    """Suspend or re-admit a node: a suspended node's pushes are refused with 403."""
+    node = get_node(db_session=db_session, slug=slug)
+    node.active = active
+    return node
