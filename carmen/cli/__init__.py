@@ -2,6 +2,7 @@
 
 import click
 
+from carmen.cli.demo import demo
 from carmen.cli.evaluate import evaluate
 from carmen.cli.hub import hub
 from carmen.cli.node import node
@@ -16,3 +17,4 @@ def main() -> None:
 main.add_command(node)
 main.add_command(hub)
 main.add_command(evaluate)
+main.add_command(demo)
