@@ -1,0 +1,461 @@
+"""Replication viability: the expected uptake of a service in a city that has not piloted it.
+
+The method, per service:
+
+1. **Segment model.** For each pilot city and age band, the band's uptake (citizens per 1,000 of
+   the band per month over the pilot's last 6 months, suppressed cells filled from the total) is
+   modelled on the log scale as ``a_segment + b · context``: one level per age band, shared
+   effects of the standardised context figures (and log population), ridge-penalised.
+2. **Post-stratification.** A target city's expected uptake is the sum over age bands of its
+   population share times the band's modelled uptake in that city's context. A city missing a
+   context figure is judged by a model fitted on the figures it has.
+3. **Bands.** Pilot cities are resampled with replacement (bootstrap) and the model refitted; each
+   refit's prediction is multiplied by a city-level leave-one-out residual drawn at random, so the
+   band holds both the uncertainty of the fit and the unexplained difference between cities.
+   The band is the central ``level`` interval of these draws; the expected uptake is the full
+   fit corrected by the mean leave-one-out residual (smearing).
+4. **Score and verdict.** The score is the share of draws that reach the service's target uptake
+   (by default half the median uptake of its pilot cities). ``replicate`` when the score reaches
+   ``threshold_replicate``, ``pilot first`` when it reaches ``threshold_pilot``, else
+   ``not viable``.
+5. **Drivers.** The pilot cities the prediction leaned on (their weight in the linear smoother
+   that makes the prediction), the age bands' contributions, and the context figures that moved
+   it most (percentage effect against the pilot cities' average).
+
+Without segment shares (the Europe-wide table has none), step 1 models the city's whole uptake
+on context alone; the leave-one-out residuals are larger, and so are the bands.
+"""
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .tables import SEGMENTS, SHARE_COLUMNS
+
+REPLICATE, PILOT_FIRST, NOT_VIABLE = "replicate", "pilot first", "not viable"
+_FLOOR = 0.01  # citizens per 1,000 per month: keeps log() finite for a band nobody used
+
+
+@dataclass(frozen=True)
+class JudgementSettings:
+    """Settings of the viability judgement (see ``EvaluationConfig`` for their meaning)."""
+
+    level: float = 0.9
+    resamples: int = 200
+    backtest_resamples: int = 40
+    backtest_max_cities: int = 60
+    ridge_alpha: float = 1.0
+    target_uptake_ratio: float = 0.5
+    target_uptake: float | None = None
+    threshold_replicate: float = 0.8
+    threshold_pilot: float = 0.4
+    min_pilots: int = 3
+
+
+@dataclass
+class Training:
+    """The pilot cities of one service, as the model sees them.
+
+    Attributes
+    ----------
+    city_ids : ndarray
+        (n,) pilot city ids.
+    log_uptake : ndarray
+        (n, g) log uptake per age band, or (n, 1) log whole uptake for the context-only model;
+        NaN where unknown.
+    context : DataFrame
+        (n, c) context figures (NaN allowed).
+    shares : ndarray
+        (n, g) population shares (ones for the context-only model).
+    uptake : ndarray
+        (n,) the pilots' observed uptake.
+    segments : tuple of str
+        The model's segments (the age bands, or ``("all",)``).
+    """
+
+    city_ids: np.ndarray
+    log_uptake: np.ndarray
+    context: pd.DataFrame
+    shares: np.ndarray
+    uptake: np.ndarray
+    segments: tuple[str, ...]
+
+
+def context_frame(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The context figures the model uses: the named columns plus ``log_population``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A validated city table.
+    columns : list of str
+        The context columns to use.
+
+    Returns
+    -------
+    DataFrame
+        Float columns, NaN where a figure is missing.
+    """
+    frame = table[columns].astype(float).reset_index(drop=True).copy()
+    frame["log_population"] = np.log(table["population"].to_numpy(dtype=float))
+    return frame
+
+
+def training_set(
+    pilots: pd.DataFrame, cities: pd.DataFrame, columns: list[str], *, by_segment: bool
+) -> Training:
+    """Build the training set of one service from its pilot summary rows.
+
+    Parameters
+    ----------
+    pilots : DataFrame
+        The service's rows of ``KpiResult.pilots``.
+    cities : DataFrame
+        The validated cities table.
+    columns : list of str
+        Context columns to use.
+    by_segment : bool
+        Model each age band (needs share columns) or the whole uptake on context alone.
+
+    Returns
+    -------
+    Training
+        Only pilots with a known uptake.
+    """
+    pilots = pilots[np.isfinite(pilots["uptake"].to_numpy(dtype=float))]
+    rows = cities.iloc[pilots["city_index"].to_numpy()].reset_index(drop=True)
+    uptake = pilots["uptake"].to_numpy(dtype=float)
+    if by_segment:
+        rates = pilots[[f"uptake_{s}" for s in SEGMENTS]].to_numpy(dtype=float)
+        shares = rows[list(SHARE_COLUMNS)].to_numpy(dtype=float)
+        log_uptake = np.where(shares > 0, np.log(rates + _FLOOR), np.nan)
+        segments = SEGMENTS
+    else:
+        log_uptake = np.log(uptake + _FLOOR)[:, None]
+        shares = np.ones((len(uptake), 1))
+        segments = ("all",)
+    return Training(
+        city_ids=pilots["city_id"].to_numpy(dtype=object),
+        log_uptake=log_uptake,
+        context=context_frame(rows, columns),
+        shares=shares,
+        uptake=uptake,
+        segments=segments,
+    )
+
+
+class _Design:
+    """Standardised design of one service and one set of context columns, with batched fits."""
+
+    def __init__(self, train: Training, columns: list[str], alpha: float) -> None:
+        raw = train.context[columns].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(raw, axis=0) if raw.size else np.zeros(0)
+            sd = np.nanstd(raw, axis=0) if raw.size else np.zeros(0)
+        keep = np.isfinite(sd) & (sd > 1e-12)
+        self.columns = [c for c, k in zip(columns, keep, strict=True) if k]
+        self.mean, self.sd = mean[keep], sd[keep]
+        self.g = train.log_uptake.shape[1]
+        z = self.standardise(train.context)
+        n, g, c = len(train.uptake), self.g, len(self.columns)
+        self.p = g + c
+        x = np.zeros((n, g, self.p))
+        x[:, np.arange(g), np.arange(g)] = 1.0
+        x[:, :, g:] = z[:, None, :]
+        mask = np.isfinite(train.log_uptake)
+        y = np.where(mask, train.log_uptake, 0.0)
+        xm = x * mask[:, :, None]
+        self.x_city = xm.sum(axis=1)  # (n, p): what each pilot city brings to the normal equations
+        self.gram_city = np.einsum("ngp,ngq->npq", xm, x).reshape(n, -1)
+        self.rhs_city = np.einsum("ngp,ng->np", xm, y)
+        self.penalty = np.diag([1e-8] * g + [alpha] * c)
+        self.z_train = z
+
+    def standardise(self, context: pd.DataFrame) -> np.ndarray:
+        """Standardised context of some cities, the training mean where a figure is missing."""
+        raw = context[self.columns].to_numpy(dtype=float)
+        z = (raw - self.mean) / self.sd
+        return np.where(np.isfinite(z), z, 0.0)
+
+    def fit(self, weights: np.ndarray) -> np.ndarray:
+        """Coefficients for each row of city weights, (k, n) -> (k, p)."""
+        k = weights.shape[0]
+        gram = (weights @ self.gram_city).reshape(k, self.p, self.p) + self.penalty
+        rhs = weights @ self.rhs_city
+        return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+
+    def predict(self, beta: np.ndarray, z: np.ndarray, shares: np.ndarray) -> np.ndarray:
+        """Whole uptake for each fit and city, (k, p) × (m, c) -> (k, m)."""
+        log_u = beta[:, None, : self.g] + (z @ beta[:, self.g :].T).T[:, :, None]
+        return (np.exp(log_u) * shares[None, :, :]).sum(axis=2)
+
+    def predict_own(self, beta: np.ndarray, z: np.ndarray, shares: np.ndarray) -> np.ndarray:
+        """Whole uptake of the k-th city under the k-th fit, (k, p) × (k, c) -> (k,)."""
+        log_u = beta[:, : self.g] + np.einsum("kc,kc->k", z, beta[:, self.g :])[:, None]
+        return (np.exp(log_u) * shares).sum(axis=1)
+
+
+def _loo_residuals(design: _Design, train: Training) -> np.ndarray:
+    """City-level log residuals of each pilot predicted by a fit without it."""
+    n = len(train.uptake)
+    weights = np.ones((n, n)) - np.eye(n)
+    beta = design.fit(weights)
+    predicted = design.predict_own(beta, design.z_train, train.shares)
+    return np.log(train.uptake + _FLOOR) - np.log(predicted + _FLOOR)
+
+
+def _bootstrap_weights(rng: np.random.Generator, n: int, count: int) -> np.ndarray:
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=count).astype(float)
+
+
+def target_uptake(train: Training, settings: JudgementSettings) -> float:
+    """The uptake a city must reach for the service to be worth replicating there."""
+    if settings.target_uptake is not None:
+        return float(settings.target_uptake)
+    return float(settings.target_uptake_ratio * np.median(train.uptake))
+
+
+def verdicts(score: np.ndarray, settings: JudgementSettings) -> np.ndarray:
+    """Verdict of each score: replicate, pilot first or not viable."""
+    return np.where(
+        score >= settings.threshold_replicate,
+        REPLICATE,
+        np.where(score >= settings.threshold_pilot, PILOT_FIRST, NOT_VIABLE),
+    )
+
+
+@dataclass
+class Judgement:
+    """The judgement of one service in a set of target cities (arrays aligned with the targets)."""
+
+    expected: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    score: np.ndarray
+    verdict: np.ndarray
+    drivers: list[str]
+
+
+def judge(
+    train: Training,
+    targets: pd.DataFrame,
+    target_shares: np.ndarray,
+    columns: list[str],
+    *,
+    settings: JudgementSettings,
+    rng: np.random.Generator,
+    with_drivers: bool = True,
+) -> Judgement:
+    """Judge one service in target cities.
+
+    Parameters
+    ----------
+    train : Training
+        The service's pilot cities.
+    targets : DataFrame
+        Context of the target cities (as from ``context_frame``).
+    target_shares : ndarray
+        (m, g) population shares of the target cities (ones for the context-only model).
+    columns : list of str
+        Context columns (``log_population`` is added).
+    settings : JudgementSettings
+        Thresholds, band level, resamples.
+    rng : numpy Generator
+        The random generator (seeded by the caller).
+    with_drivers : bool
+        Whether to explain each prediction.
+
+    Returns
+    -------
+    Judgement
+        Expected uptake, band, score, verdict and drivers per target city.
+    """
+    m = len(targets)
+    n = len(train.uptake)
+    expected, low, high, score = (np.full(m, np.nan) for _ in range(4))
+    drivers = [""] * m
+    goal = target_uptake(train, settings) if n else np.nan
+    if n < settings.min_pilots:
+        note = json.dumps(
+            {"note": f"only {n} pilot cities with a known uptake; pilot it elsewhere first"}
+        )
+        expected[:] = train.uptake.mean() if n else np.nan
+        verdict = np.full(m, PILOT_FIRST, dtype=object)
+        return Judgement(expected, low, high, score, verdict, [note] * m)
+    all_columns = [*columns, "log_population"]
+    available = targets[all_columns].notna().to_numpy()
+    patterns, pattern_of = np.unique(available, axis=0, return_inverse=True)
+    q = (1 - settings.level) / 2
+    for index, pattern in enumerate(patterns):
+        chosen = np.flatnonzero(pattern_of.ravel() == index)
+        use = [c for c, ok in zip(all_columns, pattern, strict=True) if ok]
+        design = _Design(train, use, settings.ridge_alpha)
+        residuals = _loo_residuals(design, train)
+        z = design.standardise(targets.iloc[chosen])
+        shares = target_shares[chosen]
+        beta_full = design.fit(np.ones((1, n)))
+        point = design.predict(beta_full, z, shares)[0] * np.mean(np.exp(residuals))
+        beta_boot = design.fit(_bootstrap_weights(rng, n, settings.resamples))
+        draws = design.predict(beta_boot, z, shares)
+        draws = draws * np.exp(residuals[rng.integers(0, n, draws.shape)])
+        expected[chosen] = point
+        low[chosen] = np.quantile(draws, q, axis=0)
+        high[chosen] = np.quantile(draws, 1 - q, axis=0)
+        score[chosen] = (draws >= goal).mean(axis=0)
+        if with_drivers:
+            explained = _explain(design, train, beta_full[0], z, shares, targets.iloc[chosen])
+            for i, text in zip(chosen, explained, strict=True):
+                drivers[i] = text
+    return Judgement(expected, low, high, score, verdicts(score, settings), drivers)
+
+
+def _explain(
+    design: _Design,
+    train: Training,
+    beta: np.ndarray,
+    z: np.ndarray,
+    shares: np.ndarray,
+    targets: pd.DataFrame,
+) -> list[str]:
+    """Drivers of each prediction as a JSON text: pilot cities, segments, context figures."""
+    g = design.g
+    log_u = beta[None, :g] + (z @ beta[g:])[:, None]
+    parts = np.exp(log_u) * shares  # (m, g) uptake each band brings
+    weight = parts / parts.sum(axis=1, keepdims=True)
+    x_target = np.zeros((len(z), design.p))
+    x_target[:, :g] = weight
+    x_target[:, g:] = z
+    gram = design.gram_city.sum(axis=0).reshape(design.p, design.p) + design.penalty
+    leaning = x_target @ np.linalg.solve(gram, design.x_city.T)  # (m, n) smoother weights
+    effects = z * beta[g:]  # log-scale effect of each figure against the pilots' average
+    mean_shares = train.shares.mean(axis=0)
+    texts = []
+    for i in range(len(z)):
+        top = np.argsort(-leaning[i])[:3]
+        pilots = [
+            {"city_id": str(train.city_ids[j]), "weight": round(float(leaning[i, j]), 3)}
+            for j in top
+        ]
+        segments = [
+            {
+                "segment": segment,
+                "share": round(float(shares[i, k]), 4),
+                "uptake": round(float(np.exp(log_u[i, k])), 3),
+                "contribution": round(float(parts[i, k]), 3),
+                "mix_effect": round(float((shares[i, k] - mean_shares[k]) * np.exp(log_u[i, k])), 3),
+            }
+            for k, segment in enumerate(train.segments)
+        ]
+        segments.sort(key=lambda s: -s["contribution"])
+        order = np.argsort(-np.abs(effects[i]))[:3]
+        context = [
+            {
+                "figure": design.columns[j],
+                "value": _round(targets.iloc[i][design.columns[j]]),
+                "effect_pct": round(float(np.expm1(effects[i, j]) * 100), 1),
+            }
+            for j in order
+        ]
+        texts.append(json.dumps({"pilots": pilots, "segments": segments, "context": context}))
+    return texts
+
+
+def _round(value: object) -> float | None:
+    number = float(value)  # type: ignore[arg-type]
+    return None if not np.isfinite(number) else float(f"{number:.4g}")
+
+
+@dataclass
+class Backtest:
+    """Leave-one-pilot-out predictions of one service."""
+
+    city_ids: np.ndarray
+    truth: np.ndarray
+    predicted: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    global_mean: np.ndarray
+    nearest: np.ndarray
+
+
+def backtest(
+    train: Training,
+    columns: list[str],
+    *,
+    settings: JudgementSettings,
+    rng: np.random.Generator,
+) -> Backtest | None:
+    """Leave each pilot city out, predict its uptake from the others and from two baselines.
+
+    Parameters
+    ----------
+    train : Training
+        The service's pilot cities.
+    columns : list of str
+        Context columns.
+    settings : JudgementSettings
+        Band level, resamples, ``backtest_max_cities`` (a seeded sample of held-out cities when a
+        service has more pilots, to bound the time).
+    rng : numpy Generator
+        The random generator.
+
+    Returns
+    -------
+    Backtest or None
+        None when the service has too few pilots to leave one out.
+    """
+    n = len(train.uptake)
+    if n < settings.min_pilots + 1:
+        return None
+    design = _Design(train, [*columns, "log_population"], settings.ridge_alpha)
+    residuals = _loo_residuals(design, train)
+    held = np.arange(n)
+    if n > settings.backtest_max_cities:
+        held = np.sort(rng.choice(n, settings.backtest_max_cities, replace=False))
+    b = settings.backtest_resamples
+    weights = np.empty((held.size * (b + 1), n))
+    for row, i in enumerate(held):
+        others = np.delete(np.arange(n), i)
+        block = weights[row * (b + 1) : (row + 1) * (b + 1)]
+        block[0] = 1.0
+        block[1:] = 0.0
+        picks = rng.integers(0, n - 1, (b, n - 1))
+        for r in range(b):
+            block[r + 1] = np.bincount(others[picks[r]], minlength=n)
+        block[:, i] = 0.0
+    beta = design.fit(weights)
+    owner = np.repeat(held, b + 1)
+    predicted = design.predict_own(beta, design.z_train[owner], train.shares[owner])
+    predicted = predicted.reshape(held.size, b + 1)
+    q = (1 - settings.level) / 2
+    point, low, high = np.empty(held.size), np.empty(held.size), np.empty(held.size)
+    for row, i in enumerate(held):
+        others = np.delete(residuals, i)
+        point[row] = predicted[row, 0] * np.mean(np.exp(others))
+        draws = predicted[row, 1:] * np.exp(others[rng.integers(0, n - 1, b)])
+        low[row], high[row] = np.quantile(draws, [q, 1 - q])
+    total = train.uptake.sum()
+    global_mean = (total - train.uptake[held]) / (n - 1)
+    distance = ((design.z_train[held, None, :] - design.z_train[None, :, :]) ** 2).sum(axis=2)
+    distance[np.arange(held.size), held] = np.inf
+    nearest = train.uptake[distance.argmin(axis=1)]
+    return Backtest(
+        city_ids=train.city_ids[held],
+        truth=train.uptake[held],
+        predicted=point,
+        low=low,
+        high=high,
+        global_mean=global_mean,
+        nearest=nearest,
+    )
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation, NaN when either side is constant or too short."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return float("nan")
+    return float(stats.spearmanr(a[ok], b[ok]).statistic)
