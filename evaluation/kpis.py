@@ -443,8 +443,10 @@ def compute_kpis(
     for h in HISTOGRAMS:
         hist = cells.histograms[h]
         pilot_hist = np.column_stack(
-            [np.bincount(pilot, weights=np.nan_to_num(hist[:, j]), minlength=n_pilots)
-             for j in range(hist.shape[1])]
+            [
+                np.bincount(pilot, weights=np.nan_to_num(hist[:, j]), minlength=n_pilots)
+                for j in range(hist.shape[1])
+            ]
         )
         pilot_kpis[f"{h}_median_h"] = _quantile_band(pilot_hist, 0.5, z)
         pilot_kpis[f"{h}_p90_h"] = _quantile_band(pilot_hist, 0.9, z)

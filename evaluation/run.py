@@ -332,7 +332,9 @@ def run_evaluation(
                 "pilot_cities": len(rows),
                 "pilot_cities_with_uptake": len(train.uptake),
                 "target_uptake": target_uptake(train, settings) if len(train.uptake) else None,
-                "median_pilot_uptake": float(np.median(train.uptake)) if len(train.uptake) else None,
+                "median_pilot_uptake": float(np.median(train.uptake))
+                if len(train.uptake)
+                else None,
                 "cities_judged": len(targets),
                 REPLICATE: int((verdict == REPLICATE).sum()),
                 PILOT_FIRST: int((verdict == PILOT_FIRST).sum()),
@@ -385,20 +387,54 @@ def run_evaluation(
 
 
 def _empty_viability() -> pd.DataFrame:
-    columns = ["service", "city_id", "expected_uptake", "low", "high", "score", "verdict", "drivers"]
+    columns = [
+        "service",
+        "city_id",
+        "expected_uptake",
+        "low",
+        "high",
+        "score",
+        "verdict",
+        "drivers",
+    ]
     return pd.DataFrame(columns=columns)
 
 
 def _backtest_tables(backtests: list, rows: list) -> tuple[pd.DataFrame, pd.DataFrame]:
     records = []
     for service, bt in backtests:
-        records.append(_backtest_record(service, bt.truth, bt.predicted, bt.low, bt.high,
-                                        bt.global_mean, bt.nearest))
-    columns = ["service", "cities", "spearman", "spearman_nearest", "mae", "mae_global_mean",
-               "mae_nearest", "coverage", "beats_baselines"]
+        records.append(
+            _backtest_record(
+                service, bt.truth, bt.predicted, bt.low, bt.high, bt.global_mean, bt.nearest
+            )
+        )
+    columns = [
+        "service",
+        "cities",
+        "spearman",
+        "spearman_nearest",
+        "mae",
+        "mae_global_mean",
+        "mae_nearest",
+        "coverage",
+        "beats_baselines",
+    ]
     table = pd.DataFrame(records, columns=columns)
-    detail = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["service", "city_id", "truth", "predicted", "low", "high", "global_mean", "nearest"]
+    detail = (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame(
+            columns=[
+                "service",
+                "city_id",
+                "truth",
+                "predicted",
+                "low",
+                "high",
+                "global_mean",
+                "nearest",
+            ]
+        )
     )
     if records:
         overall = {
@@ -676,7 +712,7 @@ __all__ = [
     "PILOT",
     "EvaluationConfig",
     "EvaluationResult",
-    "evaluate_europe",
     "europe_summary",
+    "evaluate_europe",
     "run_evaluation",
 ]

@@ -25,7 +25,12 @@ from .tables import CHANNELS, OBSERVED_SEGMENTS, SEGMENTS
 
 COUNTRIES = ("AT", "BE", "DE", "EL", "ES", "FI", "IT", "NL", "PL", "PT")
 # Mean log multiplier of each segment's uptake relative to 25-54, and its spread across services.
-_SEGMENT_LOG_MULT = {"16-24": (0.2, 0.4), "25-54": (0.0, 0.0), "55-74": (-0.5, 0.4), "75+": (-1.5, 0.5)}
+_SEGMENT_LOG_MULT = {
+    "16-24": (0.2, 0.4),
+    "25-54": (0.0, 0.0),
+    "55-74": (-0.5, 0.4),
+    "75+": (-1.5, 0.5),
+}
 _DIGITAL_SPLIT = {"web": 0.45, "app": 0.35, "sms": 0.1, "email": 0.1}
 _ASSISTED_SPLIT = {"phone": 0.7, "counter": 0.3}
 
@@ -58,7 +63,7 @@ def _periods(first: str, n: int) -> list[str]:
 
 
 def _suppress(values: np.ndarray, k: float) -> np.ndarray:
-    """Primary suppression below k, then secondary: a lone suppressed cell takes its smallest peer."""
+    """Suppress cells below k, then a lone suppressed cell's smallest peer (secondary)."""
     out = values.astype(float).copy()
     small = out < k
     lone = small.sum(axis=1) == 1
@@ -132,7 +137,9 @@ def generate_world(
             "internet_use_55_74_pct": (70 + 12 * digital - 3 * age + rng.normal(0, 3, n))
             .clip(20, 99.5)
             .round(2),
-            "digital_skills_basic_pct": (55 + 10 * digital + rng.normal(0, 4, n)).clip(20, 85).round(2),
+            "digital_skills_basic_pct": (55 + 10 * digital + rng.normal(0, 4, n))
+            .clip(20, 85)
+            .round(2),
             "egov_index_2018": (0.78 + 0.06 * egov + 0.02 * digital + rng.normal(0, 0.01, n))
             .clip(0.5, 0.95)
             .round(4),
@@ -282,4 +289,3 @@ def generate_world(
         }
     )
     return World(cities=cities, observations=observations, truth=truth, services=services_table)
-

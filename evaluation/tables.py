@@ -168,13 +168,18 @@ def _numeric(
         raise InputError(source, f"not a number: {raw.iloc[i]!r}", row=i + 1, column=column)
     if required and blank.any():
         i = int(np.flatnonzero(blank)[0])
-        raise InputError(source, "missing value (a value is required here)", row=i + 1, column=column)
+        raise InputError(
+            source, "missing value (a value is required here)", row=i + 1, column=column
+        )
     if minimum is not None:
         low = (values < minimum).to_numpy()
         if low.any():
             i = int(np.flatnonzero(low)[0])
             raise InputError(
-                source, f"{values.iloc[i]:g} is below the minimum {minimum:g}", row=i + 1, column=column
+                source,
+                f"{values.iloc[i]:g} is below the minimum {minimum:g}",
+                row=i + 1,
+                column=column,
             )
     return values
 
@@ -241,7 +246,9 @@ def validate_cities(cities: pd.DataFrame, *, source: str | None = None) -> pd.Da
             values = _numeric(frame, column, source, required=True, minimum=0.0)
             if (values > 1).any():
                 i = int(np.flatnonzero((values > 1).to_numpy())[0])
-                raise InputError(source, "a share must be between 0 and 1", row=i + 1, column=column)
+                raise InputError(
+                    source, "a share must be between 0 and 1", row=i + 1, column=column
+                )
             out[column] = values.to_numpy()
         total = out[list(SHARE_COLUMNS)].sum(axis=1).to_numpy()
         if (total > 1.0 + 1e-6).any():
@@ -351,7 +358,8 @@ def validate_observations(
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
         raise InputError(
-            source, "duplicate observation (same city, service, period, segment, channel, measure)",
+            source,
+            "duplicate observation (same city, service, period, segment, channel, measure)",
             row=i + 1,
         )
     return out

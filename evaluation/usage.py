@@ -4,7 +4,8 @@ This runs at the node, on the node's data; neither the features nor the clusters
 The node builds one row per citizen with these columns (``CITIZEN_USAGE_FEATURES``), over a
 window it chooses (the last 12 months is a sound default):
 
-``requests_web``, ``requests_app``, ``requests_sms``, ``requests_email``, ``requests_phone``, ``requests_counter``
+``requests_web``, ``requests_app``, ``requests_sms``, ``requests_email``, ``requests_phone``,
+``requests_counter``
     Requests the citizen submitted through each channel.
 ``services_used``
     Distinct services the citizen used.
@@ -136,9 +137,11 @@ class CitizenUsageClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         self.silhouette_scores_: dict[int, float] = {}
         if self.n_clusters is None:
             rng = np.random.default_rng(self.random_state)
-            sample = data if n <= self.silhouette_sample else data[
-                rng.choice(n, self.silhouette_sample, replace=False)
-            ]
+            sample = (
+                data
+                if n <= self.silhouette_sample
+                else data[rng.choice(n, self.silhouette_sample, replace=False)]
+            )
             low, high = self.k_range
             best: tuple[float, int] | None = None
             for k in range(max(2, low), min(high, len(sample) - 1) + 1):

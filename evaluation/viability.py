@@ -345,7 +345,9 @@ def _explain(
                 "share": round(float(shares[i, k]), 4),
                 "uptake": round(float(np.exp(log_u[i, k])), 3),
                 "contribution": round(float(parts[i, k]), 3),
-                "mix_effect": round(float((shares[i, k] - mean_shares[k]) * np.exp(log_u[i, k])), 3),
+                "mix_effect": round(
+                    float((shares[i, k] - mean_shares[k]) * np.exp(log_u[i, k])), 3
+                ),
             }
             for k, segment in enumerate(train.segments)
         ]
