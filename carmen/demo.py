@@ -90,7 +90,7 @@ def prepare(*, root: Path, city_name: str, fresh: bool, seed: int = 7) -> tuple[
 
     with Progress() as progress:
         task = progress.add_task(f"Creating the node for {city.name}", total=4)
-        admin = Login("admin", "admin@demo.carmen.local", secrets.token_urlsafe(9))
+        admin = Login("admin", "admin@demo.carmen.example", secrets.token_urlsafe(9))
         initialise(
             path=instance,
             city=city.name,
@@ -115,7 +115,7 @@ def prepare(*, root: Path, city_name: str, fresh: bool, seed: int = 7) -> tuple[
             ):
                 login = Login(
                     role,
-                    f"{role}.{department or 'all'}@demo.carmen.local",
+                    f"{role}.{department or 'all'}@demo.carmen.example",
                     secrets.token_urlsafe(9),
                 )
                 staff.create_user(
