@@ -2,6 +2,7 @@
 
 from node.cases.models import Case, Event
 from node.database import Base
+from node.intake.models import ClientApplication
 from node.profiles.models import Citizen, CitizenSegment, Organisation, SegmentDefinition
 from node.services.models import Service
 from node.staff.models import Department, StaffUser
@@ -11,6 +12,7 @@ __all__ = [
     "Case",
     "Citizen",
     "CitizenSegment",
+    "ClientApplication",
     "Department",
     "Event",
     "Organisation",

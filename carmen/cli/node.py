@@ -153,3 +153,36 @@ def services(instance):
         click.echo(f"error: {folder}: {problem}", err=True)
     if report.errors:
         raise SystemExit(1)
+
+
+@node.group("api-key")
+def api_key() -> None:
+    """Manage the API keys of Open311 client applications."""
+
+
+@api_key.command("create")
+@instance_option
+@click.option("--name", required=True, help='The client application, e.g. "Bologna Segnala".')
+@click.option(
+    "--kind",
+    default="app",
+    show_default=True,
+    type=click.Choice(["app", "web"]),
+    help="app: a mobile app (requests recorded under the app channel); web: a web site or "
+    "form (recorded under the web channel).",
+)
+def api_key_create(instance, name, kind):
+    """Register an Open311 client application and print its API key on the last line."""
+    from node.database import get_db
+    from node.errors import InvalidInput
+    from node.intake import clients
+
+    app = _open(instance)
+    with get_db(app).session() as db_session:
+        try:
+            client, key = clients.create_client(db_session=db_session, name=name, kind=kind)
+        except InvalidInput as exc:
+            raise click.ClickException(str(exc)) from exc
+        db_session.commit()
+        click.echo(f"client application {client.name!r} ({client.kind.value}) registered; API key:")
+    click.echo(key)

@@ -1,0 +1,230 @@
+"""Open311 GeoReport v2 under /open311/v2/: discovery, services, requests and tokens.
+
+Every endpoint answers in JSON or XML after its `.json` / `.xml` suffix (JSON without one), and
+every error in the specification's error document with 400, 403 or 404.
+"""
+
+import re
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, g, request, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
+
+from node.database import db_session
+from node.errors import Forbidden, InvalidInput, NodeError, NotFound
+from node.intake import clients
+from node.intake.open311 import service as open311
+from node.intake.open311.formats import (
+    FORMATS,
+    render,
+    render_errors,
+    request_row,
+    service_definition,
+    service_row,
+    timestamp,
+)
+from node.intake.open311.schemas import parse_query, parse_submission
+from node.services import service as catalogue
+from node.services.models import Service
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+
+blueprint = Blueprint("open311", __name__, url_prefix="/open311/v2")
+
+
+class FormatConverter(BaseConverter):
+    """An optional `.json` / `.xml` suffix; other suffixes are refused by the views."""
+
+    regex = r"(?:\.[A-Za-z0-9]+)?"
+
+    def to_python(self, value: str) -> str:
+        return value[1:].lower() or "json"
+
+    def to_url(self, value: Any) -> str:
+        return f".{value}"
+
+
+class IdConverter(BaseConverter):
+    """A service code or tracking code: anything up to the format suffix."""
+
+    regex = r"[^/.]+"
+
+
+@blueprint.record_once
+def _register_converters(state: Any) -> None:
+    # Runs before the blueprint's rules are added, so the rules below can use them.
+    state.app.url_map.converters.update(open311_format=FormatConverter, open311_id=IdConverter)
+
+
+@blueprint.url_value_preprocessor
+def _take_format(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    g.open311_format = (values or {}).pop("fmt", "json")
+
+
+@blueprint.before_request
+def _check_format_and_jurisdiction() -> Response | None:
+    if g.get("open311_format", "json") not in FORMATS:
+        return _errors(400, f"unknown format {g.open311_format!r}: use .json or .xml")
+    given = (request.values.get("jurisdiction_id") or "").strip()
+    if given and given.lower() != jurisdiction():
+        return _errors(
+            404, f"unknown jurisdiction_id {given!r}: this node serves {jurisdiction()!r}"
+        )
+    return None
+
+
+def jurisdiction() -> str:
+    """This node's jurisdiction_id: OPEN311_JURISDICTION, else the city's name as a slug."""
+    configured = current_app.config.get("OPEN311_JURISDICTION")
+    if configured:
+        return str(configured).strip().lower()
+    return re.sub(r"[^a-z0-9]+", "-", str(current_app.config["CITY"]).lower()).strip("-")
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _timezone() -> ZoneInfo:
+    return _zone(current_app.config.get("TIMEZONE") or "UTC")
+
+
+def _errors(status: int, *descriptions: str) -> Response:
+    return render_errors(
+        [(status, d) for d in descriptions], fmt=g.get("open311_format", "json"), status=status
+    )
+
+
+def _send(payload: Any, root: str, status: int = 200) -> Response:
+    return render(payload, fmt=g.open311_format, root=root, status=status)
+
+
+@blueprint.errorhandler(InvalidInput)
+def _invalid(exc: InvalidInput) -> Response:
+    # One error per wrong field, each naming it, so that an app can mark every field at once.
+    descriptions = [f"{name}: {message}" for name, message in exc.fields.items()]
+    if str(exc) not in descriptions:
+        descriptions.insert(0, str(exc))
+    return _errors(400, *descriptions)
+
+
+@blueprint.errorhandler(NodeError)
+def _domain_error(exc: NodeError) -> Response:
+    status = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, Forbidden) else 400
+    return _errors(status, str(exc))
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code if exc.code in (403, 404) else 400
+    return _errors(status, exc.description or exc.name)
+
+
+@blueprint.get("/discovery<open311_format:fmt>")
+def discovery() -> Response:
+    """Where the API is and what it speaks."""
+    loaded = db_session().scalar(sa.select(sa.func.max(Service.loaded_at)))
+    changeset = timestamp(loaded, _timezone())
+    city = current_app.config["CITY"]
+    return _send(
+        {
+            "changeset": changeset,
+            "contact": current_app.config.get("OPEN311_CONTACT") or f"{city} city services",
+            "key_service": current_app.config.get("OPEN311_KEY_SERVICE")
+            or f"Ask the {city} node's administrators for an API key.",
+            "endpoints": [
+                {
+                    "specification": SPECIFICATION,
+                    "url": url_for("open311.root", _external=True).rstrip("/"),
+                    "changeset": changeset,
+                    "type": "production",
+                    "formats": ["application/json", "text/xml"],
+                }
+            ],
+        },
+        root="discovery",
+    )
+
+
+@blueprint.get("/", endpoint="root")
+def _root() -> Response:
+    g.open311_format = "json"
+    return discovery()
+
+
+@blueprint.get("/services<open311_format:fmt>")
+def services() -> Response:
+    """The services that take requests over this API."""
+    rows = [
+        service_row(service, catalogue.spec_of(service))
+        for service in open311.offered_services(db_session=db_session())
+    ]
+    return _send(rows, root="services")
+
+
+@blueprint.get("/services/<open311_id:code><open311_format:fmt>")
+def service_definition_of(code: str) -> Response:
+    """A service's attributes."""
+    service = open311.offered_service(db_session=db_session(), code=code)
+    return _send(service_definition(catalogue.spec_of(service)), root="service_definition")
+
+
+@blueprint.post("/requests<open311_format:fmt>")
+def submit() -> Response:
+    """Create a service request for a registered client application."""
+    session = db_session()
+    client = clients.authenticate(db_session=session, api_key=request.values.get("api_key"))
+    submission = parse_submission(request.form.to_dict(flat=False))
+    case = open311.submit_request(
+        db_session=session,
+        client=client,
+        submission=submission,
+        tracking_prefix=current_app.config["TRACKING_PREFIX"],
+        default_region=current_app.config.get("DEFAULT_COUNTRY_CODE"),
+    )
+    due = timestamp(case.due_at, _timezone())
+    notice = f"Received by {case.department.name}; expected to be dealt with by {due}."
+    session.commit()
+    return _send(
+        [{"service_request_id": case.tracking_code, "service_notice": notice, "account_id": None}],
+        root="service_requests",
+    )
+
+
+@blueprint.get("/requests<open311_format:fmt>")
+def search() -> Response:
+    """Requests filtered by id, service, dates and status, newest first, a page at a time."""
+    query = parse_query(request.args.to_dict(flat=False))
+    views = open311.search_requests(db_session=db_session(), query=query)
+    zone = _timezone()
+    return _send([request_row(view, zone) for view in views], root="service_requests")
+
+
+@blueprint.get("/requests/<open311_id:code><open311_format:fmt>")
+def request_detail(code: str) -> Response:
+    """One request by its id (the tracking code), as a list of one."""
+    view = open311.get_request(db_session=db_session(), code=code)
+    return _send([request_row(view, _timezone())], root="service_requests")
+
+
+@blueprint.get("/tokens/<open311_id:token><open311_format:fmt>")
+def token(token: str) -> Response:
+    """The id behind a token; ids are given at once, so a token is the tracking code itself."""
+    view = open311.get_request(db_session=db_session(), code=token)
+    return _send(
+        [{"service_request_id": view.case.tracking_code, "token": token}],
+        root="service_requests",
+    )
+
+
+@blueprint.route("/<path:anything>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown(anything: str) -> Response:
+    """Anything else under /open311/v2/ is answered in the specification's error format."""
+    suffix = anything.rsplit(".", 1)[-1].lower() if "." in anything else "json"
+    g.open311_format = suffix if suffix in FORMATS else "json"
+    return _errors(404, f"no Open311 endpoint {request.method} /open311/v2/{anything}")

@@ -1,0 +1,496 @@
+"""The Open311 GeoReport v2 API, served for real on a loopback port, used by the real client."""
+
+import threading
+from datetime import datetime, timedelta
+from xml.etree import ElementTree
+
+import pytest
+import requests
+import sqlalchemy as sa
+from georeport import GeoReport
+from werkzeug.serving import make_server
+
+from node.cases import service as cases
+from node.cases.models import Case, Event
+from node.cases.schemas import Actor
+from node.database import get_db
+from node.intake import clients
+from node.profiles.models import Citizen
+from node.services import service as catalogue
+from tests.factories import make_citizen, make_staff
+
+STREET_SERVICE = """
+code = "street-damage"
+name = "Street damage"
+domain = "mobility"
+description = "Potholes, broken paving and damaged signs."
+department = "public-works"
+channels = ["web", "app", "phone"]
+sla_hours = 120
+
+[[attributes]]
+code = "kind"
+datatype = "singlevaluelist"
+description = "What is damaged?"
+required = true
+order = 1
+values = [{ key = "pothole", name = "Pothole" }, { key = "sign", name = "Road sign" }]
+
+[[attributes]]
+code = "hazards"
+datatype = "multivaluelist"
+description = "Which hazards do you see?"
+order = 2
+values = [{ key = "glass", name = "Broken glass" }, { key = "water", name = "Standing water" }]
+
+[[attributes]]
+code = "depth_cm"
+datatype = "number"
+description = "How deep is it, in centimetres?"
+datatype_description = "A number of centimetres"
+order = 3
+
+[[attributes]]
+code = "seen_at"
+datatype = "datetime"
+description = "When did you see it?"
+order = 4
+
+[[attributes]]
+code = "plate"
+datatype = "string"
+description = "Number plate of a vehicle involved, if any"
+order = 5
+
+[[attributes]]
+code = "details"
+datatype = "text"
+description = "Anything else the crew should know"
+order = 6
+"""
+
+COUNTER_ONLY_SERVICE = """
+code = "parking-permit"
+name = "Parking permit"
+domain = "personal"
+department = "mobility"
+channels = ["counter", "phone"]
+sla_hours = 240
+"""
+
+
+@pytest.fixture
+def server(app, db_session, instance):
+    """The node served on a loopback port with two more services; yields the API's root URL."""
+    for code, spec in (("street-damage", STREET_SERVICE), ("parking-permit", COUNTER_ONLY_SERVICE)):
+        folder = instance / "services" / code
+        folder.mkdir(parents=True)
+        (folder / "service.toml").write_text(spec, encoding="utf-8")
+    report = catalogue.load_catalogue(db_session=db_session, services_dir=instance / "services")
+    assert not report.errors, report.errors
+    db_session.commit()
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.port}/open311/v2"
+    http.shutdown()
+    thread.join()
+
+
+def register(db_session, kind: str = "app") -> str:
+    _, key = clients.create_client(db_session=db_session, name=f"{kind} client", kind=kind)
+    db_session.commit()
+    return key
+
+
+@pytest.fixture
+def api_key(db_session) -> str:
+    """The key of a registered mobile app."""
+    return register(db_session)
+
+
+def post(server: str, fmt: str, fields: list[tuple[str, str]]) -> requests.Response:
+    return requests.post(f"{server}/requests.{fmt}", data=fields, timeout=10)
+
+
+def read(response: requests.Response, fmt: str) -> list[dict]:
+    """A list document (requests, errors) as a list of dicts of text, whatever the format."""
+    if fmt == "json":
+        return response.json()
+    root = ElementTree.fromstring(response.content)
+    return [{child.tag: child.text for child in item} for item in root]
+
+
+def counts(app) -> tuple[int, int, int]:
+    """How many cases, events and citizen profiles the node holds."""
+    with get_db(app).session() as session:
+        return tuple(
+            session.scalar(sa.select(sa.func.count()).select_from(model))
+            for model in (Case, Event, Citizen)
+        )
+
+
+def street_report(api_key: str, **extra: str) -> list[tuple[str, str]]:
+    fields = [
+        ("api_key", api_key),
+        ("service_code", "street-damage"),
+        ("description", "A deep pothole in the cycle lane"),
+        ("lat", "44.4949"),
+        ("long", "11.3426"),
+        ("address_string", "Via dell'Indipendenza 10"),
+        ("media_url", "https://photos.example.org/pothole.jpg"),
+        ("attribute[kind]", "pothole"),
+        ("attribute[hazards][]", "glass"),
+        ("attribute[hazards][]", "water"),
+        ("attribute[depth_cm]", "12.5"),
+        ("attribute[seen_at]", "2026-11-29T18:30:00+01:00"),
+        ("attribute[plate]", "AB123CD"),
+        ("attribute[details]", "Cyclists swerve into traffic to avoid it."),
+    ]
+    return fields + list(extra.items())
+
+
+def the_case(db_session, code: str) -> Case:
+    db_session.rollback()  # a fresh snapshot: the server committed in another connection
+    return cases.get_by_code(db_session=db_session, code=code)
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_georeport_client_lists_only_services_apps_may_use(server, fmt):
+    client = GeoReport(server, output_format=fmt)
+    listed = client.get_service_list()
+    by_code = {s["service_code"]: s for s in listed}
+    assert set(by_code) == {"noise-report", "street-damage"}
+    street = by_code["street-damage"]
+    assert street["service_name"] == "Street damage"
+    assert street["group"] == "mobility"
+    assert str(street["metadata"]).lower() == "true"
+    assert street["type"] == "realtime"
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_service_definition_carries_attributes_of_every_datatype(server, fmt):
+    definition = GeoReport(server, output_format=fmt).get_service_definition("street-damage")
+    assert definition["service_code"] == "street-damage"
+    attributes = definition["attributes"]
+    if fmt == "xml":
+        attributes = attributes["attribute"]
+    by_code = {a["code"]: a for a in attributes}
+    assert [a["code"] for a in attributes] == [
+        "kind",
+        "hazards",
+        "depth_cm",
+        "seen_at",
+        "plate",
+        "details",
+    ]
+    assert {a["datatype"] for a in attributes} == {
+        "singlevaluelist",
+        "multivaluelist",
+        "number",
+        "datetime",
+        "string",
+        "text",
+    }
+    assert str(by_code["kind"]["required"]).lower() == "true"
+    assert str(by_code["plate"]["required"]).lower() == "false"
+    assert by_code["depth_cm"]["datatype_description"] == "A number of centimetres"
+    if fmt == "json":
+        assert by_code["hazards"]["values"] == [
+            {"key": "glass", "name": "Broken glass"},
+            {"key": "water", "name": "Standing water"},
+        ]
+        assert by_code["plate"]["values"] == []  # lists are arrays even when empty
+    else:
+        keys = [v["key"] for v in by_code["hazards"]["values"]["value"]]
+        assert keys == ["glass", "water"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_service_closed_to_apps_has_no_definition(server, fmt):
+    response = requests.get(f"{server}/services/parking-permit.{fmt}", timeout=10)
+    assert response.status_code == 404
+    [error] = read(response, fmt)
+    assert str(error["code"]) == "404"
+    assert "does not take requests through this API" in error["description"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_request_posted_by_an_app_is_a_case_the_client_can_follow(
+    server, api_key, db_session, fmt
+):
+    response = post(server, fmt, street_report(api_key))
+    assert response.status_code == 200, response.text
+    [answer] = read(response, fmt)
+    code = answer["service_request_id"]
+    assert answer["account_id"] in (None, "null")
+    assert "Public Works" in answer["service_notice"]
+
+    case = the_case(db_session, code)
+    assert case.channel == "app"
+    assert case.service_code == "street-damage"
+    assert case.attributes == {
+        "kind": "pothole",
+        "hazards": ["glass", "water"],
+        "depth_cm": 12.5,
+        "seen_at": "2026-11-29T18:30:00+01:00",
+        "plate": "AB123CD",
+        "details": "Cyclists swerve into traffic to avoid it.",
+    }
+    assert (case.lat, case.long) == (44.4949, 11.3426)
+    assert case.media_url == "https://photos.example.org/pothole.jpg"
+
+    client = GeoReport(server, output_format=fmt)
+    shown = client.get_service_request(code)
+    assert shown["service_request_id"] == code
+    assert shown["status"] == "open"
+    assert shown["agency_responsible"] == "Public Works"
+    assert shown["service_name"] == "Street damage"
+    assert shown["address"] == "Via dell'Indipendenza 10"
+    assert float(shown["lat"]) == 44.4949
+    requested = datetime.fromisoformat(shown["requested_datetime"])
+    expected = datetime.fromisoformat(shown["expected_datetime"])
+    assert requested.utcoffset() is not None
+    assert expected - requested == timedelta(hours=120)
+
+    token = requests.get(f"{server}/tokens/{code}.{fmt}", timeout=10)
+    assert read(token, fmt)[0]["service_request_id"] == code
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_client_sees_the_case_closed_with_the_citys_latest_public_reply(
+    server, api_key, db_session, fmt
+):
+    code = read(post(server, fmt, street_report(api_key)), fmt)[0]["service_request_id"]
+    case = the_case(db_session, code)
+    worker = make_staff(db_session, department="public-works")
+    actor = Actor.of_staff(worker)
+    cases.move(db_session=db_session, case=case, action="acknowledge", actor=actor)
+    cases.reply(db_session=db_session, case=case, text="A crew is on its way.", actor=actor)
+    cases.add_note(db_session=db_session, case=case, text="Internal: call Mario", actor=actor)
+    db_session.commit()
+    client = GeoReport(server, output_format=fmt)
+    working = client.get_service_request(code)
+    assert (working["status"], working["status_notes"]) == ("open", "A crew is on its way.")
+
+    cases.move(
+        db_session=db_session,
+        case=case,
+        action="resolve",
+        actor=actor,
+        reply="Filled and resurfaced.",
+    )
+    db_session.commit()
+    closed = client.get_service_request(code)
+    assert (closed["status"], closed["status_notes"]) == ("closed", "Filled and resurfaced.")
+    assert datetime.fromisoformat(closed["updated_datetime"]) >= datetime.fromisoformat(
+        closed["requested_datetime"]
+    )
+
+
+def test_a_web_client_s_requests_are_recorded_under_the_web_channel(server, db_session):
+    key = register(db_session, kind="web")
+    response = post(server, "json", street_report(key))
+    assert response.status_code == 200, response.text
+    assert the_case(db_session, response.json()[0]["service_request_id"]).channel == "web"
+
+
+def test_contact_fields_attach_the_request_to_the_citizen_s_profile(server, api_key, db_session):
+    known = make_citizen(db_session, email="lucia@example.org")
+    db_session.commit()
+    first = post(server, "json", street_report(api_key, email="Lucia@Example.org"))
+    assert the_case(db_session, first.json()[0]["service_request_id"]).citizen_id == known.id
+
+    second = post(
+        server,
+        "json",
+        street_report(
+            api_key,
+            first_name="Marco",
+            last_name="Bianchi",
+            phone="333 123 4567",
+            device_id="device-1",
+            account_id="acc-9",
+        ),
+    )
+    assert second.status_code == 200, second.text
+    citizen = the_case(db_session, second.json()[0]["service_request_id"]).citizen
+    assert (citizen.name, citizen.phone) == ("Marco Bianchi", "+393331234567")
+    again = post(server, "json", street_report(api_key, phone="+39 333 1234567"))
+    assert the_case(db_session, again.json()[0]["service_request_id"]).citizen_id == citizen.id
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_the_client_filters_requests_by_id_service_status_and_dates(
+    server, api_key, db_session, fmt
+):
+    street = [
+        read(post(server, "json", street_report(api_key)), "json")[0]["service_request_id"]
+        for _ in range(3)
+    ]
+    noise = read(
+        post(
+            server,
+            "json",
+            [
+                ("api_key", api_key),
+                ("service_code", "noise-report"),
+                ("attribute[source]", "venue"),
+            ],
+        ),
+        "json",
+    )[0]["service_request_id"]
+    closed = the_case(db_session, street[0])
+    actor = Actor.of_staff(make_staff(db_session, department="public-works"))
+    cases.move(db_session=db_session, case=closed, action="reject", actor=actor, reason="Private")
+    db_session.commit()
+
+    client = GeoReport(server, output_format=fmt)
+
+    def ids(**filters) -> set[str]:
+        found = client.get_service_requests(**filters) if fmt == "json" else _xml_list(filters)
+        return {r["service_request_id"] for r in found}
+
+    def _xml_list(filters):
+        response = requests.get(f"{server}/requests.xml", params=filters, timeout=10)
+        return read(response, "xml")
+
+    assert ids() == {*street, noise}
+    assert ids(service_request_id=f"{street[1]},{noise}") == {street[1], noise}
+    assert ids(service_code="noise-report") == {noise}
+    assert ids(status="closed") == {street[0]}
+    assert ids(status="open", service_code="street-damage") == {street[1], street[2]}
+    assert ids(start_date="2000-01-01T00:00:00Z", end_date="2000-02-01T00:00:00Z") == set()
+    assert ids(start_date="2000-01-01T00:00:00Z") == {*street, noise}
+
+
+def test_requests_come_a_page_at_a_time_newest_first(server, api_key):
+    made = [
+        post(server, "json", street_report(api_key)).json()[0]["service_request_id"]
+        for _ in range(5)
+    ]
+    pages = [
+        requests.get(
+            f"{server}/requests.json", params={"page": page, "page_size": 2}, timeout=10
+        ).json()
+        for page in (1, 2, 3, 4)
+    ]
+    assert [len(p) for p in pages] == [2, 2, 1, 0]
+    assert [r["service_request_id"] for p in pages for r in p] == made[::-1]
+
+
+BAD_REQUESTS = [
+    ({"service_code": None}, 400, "service_code"),
+    ({"api_key": "not-a-key"}, 403, "api_key"),
+    ({"api_key": None}, 403, "api_key"),
+    ({"service_code": "no-such-service"}, 404, "no-such-service"),
+    ({"service_code": "parking-permit"}, 404, "parking-permit"),
+    ({"description": "x" * 4001}, 400, "4000"),
+    ({"attribute[kind]": None}, 400, "attribute[kind]"),
+    ({"attribute[kind]": "meteor"}, 400, "attribute[kind]"),
+    ({"attribute[depth_cm]": "deep"}, 400, "attribute[depth_cm]"),
+    ({"attribute[colour]": "red"}, 400, "attribute[colour]"),
+    ({"lat": "north"}, 400, "lat"),
+    ({"long": None}, 400, "latitude and longitude"),
+    ({"media_url": "file:///etc/passwd"}, 400, "media_url"),
+    ({"phone": "12"}, 400, "phone"),
+    ({"email": "not an address"}, 400, "email"),
+    ({"jurisdiction_id": "paris"}, 404, "jurisdiction"),
+]
+# The ones the brief names's clients meet most go in both formats; the rest alternate.
+BOTH_FORMATS = 6
+
+
+@pytest.mark.parametrize(
+    ("fmt", "change", "status", "says"),
+    [("json", *case) for case in BAD_REQUESTS[:BOTH_FORMATS]]
+    + [("xml", *case) for case in BAD_REQUESTS[:BOTH_FORMATS]]
+    + [("json" if i % 2 else "xml", *case) for i, case in enumerate(BAD_REQUESTS[BOTH_FORMATS:])],
+)
+def test_bad_requests_get_the_spec_s_error_and_store_nothing(
+    server, api_key, app, fmt, change, status, says
+):
+    fields = dict(street_report(api_key, email="new.person@example.org", first_name="Ada"))
+    fields.pop("attribute[hazards][]")
+    for name, value in change.items():
+        if value is None:
+            fields.pop(name, None)
+        else:
+            fields[name] = value
+    before = counts(app)
+    response = post(server, fmt, list(fields.items()))
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith(
+        "application/json" if fmt == "json" else "text/xml"
+    )
+    errors = read(response, fmt)
+    assert errors and all(str(e["code"]) == str(status) for e in errors)
+    assert any(says in e["description"] for e in errors), errors
+    assert counts(app) == before
+
+
+def test_a_revoked_key_is_refused(server, db_session):
+    client, key = clients.create_client(db_session=db_session, name="Old app")
+    clients.deactivate(db_session=db_session, client_id=client.id)
+    db_session.commit()
+    response = post(server, "json", street_report(key))
+    assert response.status_code == 403
+    assert response.json()[0]["code"] == 403
+
+
+def test_an_empty_jurisdiction_is_absent_and_the_node_s_own_is_accepted(server):
+    assert requests.get(f"{server}/services.json?jurisdiction_id=", timeout=10).status_code == 200
+    listed = GeoReport(server, jurisdiction="bologna").get_service_list()
+    assert {s["service_code"] for s in listed} == {"noise-report", "street-damage"}
+    other = requests.get(f"{server}/services.xml", params={"jurisdiction_id": "paris"}, timeout=10)
+    assert other.status_code == 404
+    assert "serves 'bologna'" in read(other, "xml")[0]["description"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "path", "status"),
+    [
+        ("json", "requests/BO-ZZZZZZ", 404),
+        ("xml", "requests/BO-ZZZZZZ", 404),
+        ("xml", "tokens/BO-ZZZZZZ", 404),
+        ("json", "services/nothing-here", 404),
+        ("xml", "no-such-endpoint", 404),
+        ("json", "requests", 400),
+        ("xml", "requests", 400),
+    ],
+)
+def test_unknown_things_and_bad_queries_are_answered_in_the_spec_s_format(
+    server, fmt, path, status
+):
+    params = {"status": "pending"} if path == "requests" else {}
+    response = requests.get(f"{server}/{path}.{fmt}", params=params, timeout=10)
+    assert response.status_code == status
+    [error] = read(response, fmt)
+    assert str(error["code"]) == str(status)
+    assert error["description"]
+
+
+def test_an_unknown_format_is_refused_in_json(server):
+    response = requests.get(f"{server}/services.csv", timeout=10)
+    assert response.status_code == 400
+    assert "use .json or .xml" in response.json()[0]["description"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_discovery_tells_where_the_api_is_and_what_it_speaks(server, fmt):
+    response = requests.get(f"{server}/discovery.{fmt}", timeout=10)
+    assert response.status_code == 200
+    if fmt == "json":
+        [endpoint] = response.json()["endpoints"]
+        assert endpoint["url"] == server
+        assert endpoint["formats"] == ["application/json", "text/xml"]
+    else:
+        root = ElementTree.fromstring(response.content)
+        assert root.findtext("endpoints/endpoint/url") == server
+        formats = [f.text for f in root.findall("endpoints/endpoint/formats/format")]
+        assert formats == ["application/json", "text/xml"]
+
+
+def test_no_requests_is_an_empty_list(server):
+    response = requests.get(f"{server}/requests.json", timeout=10)
+    assert response.json() == []
