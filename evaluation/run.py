@@ -25,7 +25,6 @@ from .viability import (
     PILOT_FIRST,
     REPLICATE,
     JudgementSettings,
-    Training,
     backtest,
     context_frame,
     judge,
@@ -134,7 +133,8 @@ class EvaluationResult:
         The summary written to ``report.json``.
     europe : DataFrame or None
         With ``europe_cities``: ``service``, ``city``, ``country``, ``population``,
-        ``expected_uptake``, ``low``, ``high``, ``score``, ``verdict``.
+        ``expected_uptake``, ``low``, ``high``, ``score``, ``verdict``, ``extrapolated`` (the
+        city's context lies outside the range the pilot cities span).
     """
 
     kpis: pd.DataFrame
@@ -145,6 +145,30 @@ class EvaluationResult:
     report: dict
     europe: pd.DataFrame | None = None
     files: dict[str, Path] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """The results as named tables and the report, ready for a JSON store.
+
+        Returns
+        -------
+        dict
+            ``report`` (dict) and ``kpis``, ``clusters``, ``viability``, ``backtest``,
+            ``backtest_cities`` and, with Europe, ``europe`` (DataFrames).
+        """
+        out: dict[str, object] = {
+            "report": self.report,
+            "viability": self.viability,
+            "backtest": self.backtest,
+            "backtest_cities": self.backtest_cities,
+            "clusters": self.clusters,
+            "kpis": self.kpis,
+        }
+        if self.europe is not None:
+            out["europe"] = self.europe
+        return out
+
+    # Serialisers that know namedtuples (the hub's does) read a result through `_asdict`.
+    _asdict = to_dict
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``kpis.csv``, ``clusters.csv``, ``viability.csv``, ``backtest.csv``,
@@ -271,43 +295,53 @@ def run_evaluation(
 
     services = sorted(kpi.pilots["service"].unique())
     context_all = context_frame(cities, context)
-    shares_all = (
-        cities[list(SHARE_COLUMNS)].to_numpy(dtype=float)
-        if by_segment
-        else np.ones((len(cities), 1))
-    )
+    if by_segment:
+        shares_all = cities[list(SHARE_COLUMNS)].to_numpy(dtype=float)
+        has_shares = np.isfinite(shares_all).all(axis=1)
+    else:
+        shares_all = np.ones((len(cities), 1))
+        has_shares = np.zeros(len(cities), dtype=bool)
     viability_frames, backtests, backtest_rows, service_rows = [], [], [], []
-    trainings: dict[str, Training] = {}
     for done, service in enumerate(services):
         tick("judging services", done, len(services))
         rows = kpi.pilots[kpi.pilots["service"] == service]
         train = training_set(rows, cities, context, by_segment=by_segment)
-        trainings[service] = train
         piloted = np.zeros(len(cities), dtype=bool)
         piloted[rows["city_index"].to_numpy()] = True
         targets = np.flatnonzero(~piloted)
-        judgement = judge(
-            train,
-            context_all.iloc[targets].reset_index(drop=True),
-            shares_all[targets],
-            context,
-            settings=settings,
-            rng=_rng(seed, "viability", service),
-        )
-        viability_frames.append(
-            pd.DataFrame(
-                {
-                    "service": service,
-                    "city_id": cities["city_id"].to_numpy()[targets],
-                    "expected_uptake": judgement.expected,
-                    "low": judgement.low,
-                    "high": judgement.high,
-                    "score": judgement.score,
-                    "verdict": judgement.verdict,
-                    "drivers": judgement.drivers,
-                }
+        # Cities with their age shares get the age-band model; the others, context alone.
+        judged: list[pd.DataFrame] = []
+        for segmented in (True, False):
+            chosen = targets[has_shares[targets] == segmented]
+            if chosen.size == 0:
+                continue
+            model_train = (
+                train
+                if segmented or not by_segment
+                else training_set(rows, cities, context, by_segment=False)
             )
-        )
+            judgement = judge(
+                model_train,
+                context_all.iloc[chosen].reset_index(drop=True),
+                shares_all[chosen] if segmented else np.ones((chosen.size, 1)),
+                context,
+                settings=settings,
+                rng=_rng(seed, "viability", service, str(segmented)),
+            )
+            judged.append(
+                pd.DataFrame(
+                    {
+                        "service": service,
+                        "city_id": cities["city_id"].to_numpy()[chosen],
+                        "expected_uptake": judgement.expected,
+                        "low": judgement.low,
+                        "high": judgement.high,
+                        "score": judgement.score,
+                        "verdict": judgement.verdict,
+                        "drivers": judgement.drivers,
+                    }
+                )
+            )
         result = backtest(train, context, settings=settings, rng=_rng(seed, "backtest", service))
         if result is not None:
             backtests.append((service, result))
@@ -325,7 +359,8 @@ def run_evaluation(
                     }
                 )
             )
-        verdict = judgement.verdict
+        viability_frames += judged
+        verdict = pd.concat(judged)["verdict"].to_numpy() if judged else np.array([])
         service_rows.append(
             {
                 "service": service,
@@ -345,6 +380,7 @@ def run_evaluation(
     viability = (
         pd.concat(viability_frames, ignore_index=True) if viability_frames else _empty_viability()
     )
+    viability = viability.sort_values(["service", "city_id"], kind="stable", ignore_index=True)
     backtest_table, backtest_cities = _backtest_tables(backtests, backtest_rows)
 
     europe = None
@@ -509,17 +545,22 @@ def _europe(
             rng=_rng(seed, "europe", service),
             with_drivers=False,
         )
+        pilot_context = context_frame(cities.iloc[rows["city_index"].to_numpy()], shared)
+        low_end, high_end = pilot_context.min(), pilot_context.max()
+        # Outside the range the pilots span, the model extrapolates: say so next to the band.
+        outside = ((targets < low_end) | (targets > high_end)).any(axis=1).to_numpy()
         frame = pd.DataFrame(
             {
                 "service": service,
                 "city": europe_cities["city"].to_numpy(),
                 "country": europe_cities["country"].to_numpy(),
-                "population": europe_cities["population"].to_numpy(),
+                "population": europe_cities["population"].round().astype("int64").to_numpy(),
                 "expected_uptake": judgement.expected,
                 "low": judgement.low,
                 "high": judgement.high,
                 "score": judgement.score,
                 "verdict": judgement.verdict,
+                "extrapolated": outside,
             }
         )
         frames.append(frame)

@@ -7,7 +7,8 @@
         Inhabitants, a positive number (required for every city).
     ``share_16-24``, ``share_25-54``, ``share_55-74``, ``share_75+``
         Population share of each federation segment (0 to 1 of the whole population; they may sum
-        to less than 1 because children are in no segment). Either all four or none.
+        to less than 1 because children are in no segment). Either all four columns or none; a
+        city may leave all four empty, and is then judged from its context alone.
     any other numeric column
         A context figure (internet use, digital skills, e-government index, ...), named as in
         ``carmen/data/eu_cities.csv`` where the figure exists there. Empty cells are allowed: a
@@ -65,6 +66,8 @@ OBSERVATIONS_COLUMNS: tuple[str, ...] = (
 EUROPE_REQUIRED: tuple[str, ...] = ("city", "country", "population")
 # Columns of a city table that describe a city but are not context for the judgement.
 NOT_CONTEXT: frozenset[str] = frozenset({"city_id", "population", "population_year"})
+# Columns of a city table that are always text, whatever their cells look like.
+TEXT_COLUMNS: frozenset[str] = frozenset({"city", "country", "name"})
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -242,8 +245,20 @@ def validate_cities(cities: pd.DataFrame, *, source: str | None = None) -> pd.Da
                 raise InputError(
                     source, "missing column (give all four segment shares or none)", column=column
                 )
+        # A city may lack its shares (the hub may not know them yet), but not half of them.
+        given = np.column_stack([~_blank(frame[c]) for c in SHARE_COLUMNS])
+        partial = given.any(axis=1) & ~given.all(axis=1)
+        if partial.any():
+            i = int(np.flatnonzero(partial)[0])
+            column = SHARE_COLUMNS[int(np.flatnonzero(~given[i])[0])]
+            raise InputError(
+                source,
+                "missing value (give all four segment shares of a city or none)",
+                row=i + 1,
+                column=column,
+            )
         for column in SHARE_COLUMNS:
-            values = _numeric(frame, column, source, required=True, minimum=0.0)
+            values = _numeric(frame, column, source, required=False, minimum=0.0)
             if (values > 1).any():
                 i = int(np.flatnonzero((values > 1).to_numpy())[0])
                 raise InputError(
@@ -262,7 +277,8 @@ def validate_cities(cities: pd.DataFrame, *, source: str | None = None) -> pd.Da
         raw = frame[column]
         blank = _blank(raw)
         values = pd.to_numeric(raw.where(~blank, None), errors="coerce")
-        if (values.isna().to_numpy() & ~blank).any() and not (~blank & values.notna()).any():
+        text = (values.isna().to_numpy() & ~blank).any() and not (~blank & values.notna()).any()
+        if column in TEXT_COLUMNS or text:
             out[column] = raw.astype(str).to_numpy()  # a text column (country, name): kept as is
         else:
             out[column] = _numeric(frame, column, source, required=False).to_numpy()

@@ -125,7 +125,11 @@ def training_set(
     Training
         Only pilots with a known uptake.
     """
-    pilots = pilots[np.isfinite(pilots["uptake"].to_numpy(dtype=float))]
+    usable = np.isfinite(pilots["uptake"].to_numpy(dtype=float))
+    if by_segment:  # a pilot city without its age shares cannot teach the age-band model
+        known = cities[list(SHARE_COLUMNS)].notna().all(axis=1).to_numpy()
+        usable &= known[pilots["city_index"].to_numpy()]
+    pilots = pilots[usable]
     rows = cities.iloc[pilots["city_index"].to_numpy()].reset_index(drop=True)
     uptake = pilots["uptake"].to_numpy(dtype=float)
     if by_segment:
@@ -361,7 +365,10 @@ def _explain(
             }
             for j in order
         ]
-        texts.append(json.dumps({"pilots": pilots, "segments": segments, "context": context}))
+        model = "age bands" if train.segments != ("all",) else "context alone"
+        texts.append(
+            json.dumps({"model": model, "pilots": pilots, "segments": segments, "context": context})
+        )
     return texts
 
 

@@ -1,0 +1,86 @@
+"""The judgement of every city of the Eurostat/UN table, from its context alone."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evaluation import evaluate_europe, load_europe
+from evaluation.run import europe_summary
+
+EU_CITIES = Path(__file__).resolve().parents[2] / "carmen" / "data" / "eu_cities.csv"
+
+
+@pytest.fixture(scope="module")
+def europe(world):
+    table, summaries = evaluate_europe(world.cities, world.observations, load_europe(EU_CITIES))
+    return table, summaries
+
+
+def test_every_service_is_judged_in_every_european_city(world, europe):
+    table, _ = europe
+    services = world.truth["service"].nunique()
+    assert len(table) == services * len(load_europe(EU_CITIES))
+    judged = table[["expected_uptake", "low", "high", "score"]]
+    # Cities missing some Eurostat figures are judged on the figures they have.
+    assert judged.notna().all().all()
+    assert (table["low"] <= table["expected_uptake"]).all()
+    assert (table["expected_uptake"] <= table["high"]).all()
+
+
+def test_the_summary_says_for_how_many_people_cities_and_countries_a_service_is_viable(europe):
+    table, summaries = europe
+    for summary in summaries:
+        rows = table[(table["service"] == summary["service"]) & (table["verdict"] == "replicate")]
+        assert summary["viable_cities"] == len(rows)
+        assert summary["viable_countries"] == rows["country"].nunique()
+        assert summary["viable_population"] == pytest.approx(rows["population"].sum())
+        millions = f"{rows['population'].sum() / 1e6:.1f} million people"
+        assert millions in summary["sentence"]
+        assert (
+            f"in {len(rows)} cities across {rows['country'].nunique()} countries"
+            in (summary["sentence"])
+        )
+
+
+def test_a_higher_target_leaves_fewer_people_for_whom_a_service_is_viable(world):
+    from evaluation import EvaluationConfig
+
+    europe = load_europe(EU_CITIES)
+    easy, _ = evaluate_europe(world.cities, world.observations, europe, seed=0)
+    hard, _ = evaluate_europe(
+        world.cities,
+        world.observations,
+        europe,
+        config=EvaluationConfig(target_uptake_ratio=1.5),
+        seed=0,
+    )
+    people = [t.loc[t["verdict"] == "replicate", "population"].sum() for t in (easy, hard)]
+    assert people[1] < people[0]
+
+
+def test_cities_outside_the_pilots_context_are_flagged_as_extrapolated(world, europe):
+    table, _ = europe
+    service = table["service"].iloc[0]
+    rows = table[table["service"] == service]
+    europe_table = load_europe(EU_CITIES)
+    outside = europe_table["internet_use_pct"] < world.cities["internet_use_pct"].min()
+    assert rows["extrapolated"].to_numpy()[outside.to_numpy()].all()
+
+
+def test_the_summary_counts_only_replicate_verdicts():
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "population": [1_000_000, 2_500_000, 400_000],
+            "country": ["BE", "FR", "FR"],
+            "verdict": ["replicate", "replicate", "pilot first"],
+        }
+    )
+    summary = europe_summary(frame, "book-appointment")
+    assert summary["sentence"] == (
+        "book-appointment: viable for 3.5 million people in 2 cities across 2 countries"
+    )
+    assert summary["pilot_first_cities"] == 1
+    assert np.isclose(summary["pilot_first_population"], 400_000)
