@@ -5,10 +5,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, render_template, request, session
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from node import database
 from node.config import load_settings
+from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 DEFAULT_INSTANCE = Path("var") / "node"
 
@@ -32,9 +36,95 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "CARMEN_NODE_SECRET_KEY"
         )
     database.init_app(app)
+    _init_web(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok", "city": app.config["CITY"]}
 
     return app
+
+
+def select_locale() -> str:
+    """The reader's language: a signed-in citizen's, else the ?lang= choice, else the browser's."""
+    from flask import current_app
+    from flask_login import current_user
+
+    languages = current_app.config["LANGUAGES"]
+    citizen = getattr(current_user, "citizen", None)
+    if citizen is not None and citizen.language in languages:
+        return citizen.language
+    chosen = request.args.get("lang")
+    if chosen in languages:
+        session["lang"] = chosen
+    if session.get("lang") in languages:
+        return session["lang"]
+    return request.accept_languages.best_match(languages) or current_app.config["DEFAULT_LANGUAGE"]
+
+
+def _init_web(app: Flask) -> None:
+    """Attach CSRF, sign-in and translations, the blueprints, and the error pages."""
+    from node import auth, display
+    from node.cases.views import bp as cases_bp
+    from node.extensions import babel, csrf
+    from node.intake.open311.views import blueprint as open311_bp
+    from node.intake.views import bp as portal_bp
+    from node.profiles.views import bp as account_bp
+    from node.staff.views import bp as office_bp
+
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config["DEFAULT_LANGUAGE"])
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["TIMEZONE"])
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    auth.init_app(app)
+    display.init_app(app)
+    app.register_blueprint(portal_bp)
+    app.register_blueprint(account_bp)
+    app.register_blueprint(office_bp)
+    app.register_blueprint(cases_bp)
+    app.register_blueprint(csrf.exempt(open311_bp))  # clients authenticate by api_key
+
+    def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:
+        return render_template("error.html", status=status, title=title, message=message), status
+
+    @app.errorhandler(CSRFError)
+    def _csrf_refused(exc: CSRFError) -> tuple[str, int]:
+        return error_page(
+            400,
+            _l("Form refused"),
+            _l(
+                "The form's security token was missing, expired or forged, so nothing was "
+                "changed. Go back, reload the page and send the form again."
+            ),
+        )
+
+    @app.errorhandler(NotFound)
+    def _domain_not_found(exc: NotFound) -> tuple[str, int]:
+        return error_page(404, _l("Not found"), str(exc))
+
+    @app.errorhandler(Forbidden)
+    def _domain_forbidden(exc: Forbidden) -> tuple[str, int]:
+        return error_page(403, _l("Not allowed"), str(exc))
+
+    @app.errorhandler(Conflict)
+    def _domain_conflict(exc: Conflict) -> tuple[str, int]:
+        return error_page(409, _l("Not possible now"), str(exc))
+
+    @app.errorhandler(InvalidInput)
+    def _domain_invalid(exc: InvalidInput) -> tuple[str, int]:
+        return error_page(422, _l("Invalid input"), str(exc))
+
+    titles = {
+        400: _l("Bad request"),
+        403: _l("Not allowed"),
+        404: _l("Page not found"),
+        405: _l("Method not allowed"),
+    }
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        if exc.code is None or exc.code < 400 or request.path.startswith("/static/"):
+            return exc
+        if request.accept_mimetypes.best == "application/json":
+            return {"error": exc.name, "message": exc.description}, exc.code
+        return error_page(exc.code, titles.get(exc.code, exc.name), exc.description)

@@ -341,3 +341,38 @@ def erase_citizen(
     )
     db_session.flush()
     return unlinked
+
+
+def contact_profile(
+    *,
+    db_session: Session,
+    email: str | None,
+    phone: str | None,
+    language: str,
+    default_region: str | None = None,
+    channel: str | None = None,
+    now: datetime | None = None,
+) -> Citizen | None:
+    """The profile to tell about a request: one matching the contact, else a new minimal one.
+
+    Returns None when no contact is given. Raises InvalidInput naming a malformed contact.
+    """
+    if not (email or "").strip() and not (phone or "").strip():
+        return None
+    data = parse_citizen(
+        {
+            "email": email,
+            "phone": phone,
+            "language": language,
+            "preferred_channel": Channel.EMAIL if (email or "").strip() else Channel.SMS,
+        },
+        default_region=default_region,
+    )
+    found = find_by_contact(db_session=db_session, email=data.email) or find_by_contact(
+        db_session=db_session, phone=data.phone
+    )
+    if found is not None:
+        return found
+    return create_citizen(
+        db_session=db_session, data=data, actor=Actor.citizen(), channel=channel, now=now
+    )

@@ -132,3 +132,14 @@ def list_caseworkers(*, db_session: Session, department_id: int | None = None) -
     if department_id is not None:
         query = query.where(StaffUser.department_id == department_id)
     return list(db_session.scalars(query.order_by(StaffUser.email)))
+
+
+def list_staff(*, db_session: Session) -> list[StaffUser]:
+    """Every staff account, active ones first, by e-mail."""
+    query = sa.select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.email)
+    return list(db_session.scalars(query))
+
+
+def list_departments(*, db_session: Session) -> list[Department]:
+    """Every department, by name."""
+    return list(db_session.scalars(sa.select(Department).order_by(Department.name)))

@@ -1,0 +1,142 @@
+"""Who is signed in: staff in the back office, citizens on the portal, through one flask-login.
+
+The session keeps "staff:<id>" or "citizen:<id>", so one loader serves both kinds of account
+and one kind can never be mistaken for the other.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, flash, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_login import AnonymousUserMixin, UserMixin, current_user
+
+from node.database import db_session
+from node.errors import NotFound
+from node.extensions import login_manager
+from node.profiles import service as profiles
+from node.profiles.models import Citizen
+from node.staff import service as staff_service
+from node.staff.models import Role, StaffUser
+
+
+class Principal(UserMixin):
+    """A signed-in staff member or citizen."""
+
+    def __init__(self, *, staff: StaffUser | None = None, citizen: Citizen | None = None) -> None:
+        self.staff = staff
+        self.citizen = citizen
+
+    @property
+    def is_staff(self) -> bool:
+        """Whether a staff member is signed in."""
+        return self.staff is not None
+
+    @property
+    def is_citizen(self) -> bool:
+        """Whether a citizen is signed in."""
+        return self.citizen is not None
+
+    def get_id(self) -> str:
+        """The id kept in the session, e.g. "staff:1" or "citizen:5"."""
+        if self.staff is not None:
+            return f"staff:{self.staff.id}"
+        return f"citizen:{self.citizen.id}"
+
+
+class Anonymous(AnonymousUserMixin):
+    """Nobody signed in."""
+
+    staff = None
+    citizen = None
+    is_staff = False
+    is_citizen = False
+
+
+def load_principal(user_id: str) -> Principal | None:
+    """Read the session's id back into an account; disabled or erased accounts sign out."""
+    kind, _, raw = user_id.partition(":")
+    if not raw.isdigit():
+        return None
+    try:
+        if kind == "staff":
+            user = staff_service.get(db_session=db_session(), user_id=int(raw))
+            return Principal(staff=user) if user.active else None
+        if kind == "citizen":
+            citizen = profiles.get_citizen(db_session=db_session(), citizen_id=int(raw))
+            return Principal(citizen=citizen)
+    except NotFound:
+        return None
+    return None
+
+
+def current_staff() -> StaffUser | None:
+    """The signed-in staff member, if any."""
+    return current_user.staff if current_user.is_authenticated else None
+
+
+def current_citizen() -> Citizen | None:
+    """The signed-in citizen, if any."""
+    return current_user.citizen if current_user.is_authenticated else None
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """A redirect target on this site only, so a crafted link cannot send people elsewhere."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
+            return target
+    return fallback
+
+
+def staff_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Let only signed-in staff in, and only with one of the roles when roles are given."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = current_staff()
+            if user is None:
+                flash(_l("Please sign in to the back office."), "info")
+                return redirect(url_for("office.login", next=request.full_path))
+            if roles and user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def citizen_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Let only a signed-in citizen in."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_citizen() is None:
+            flash(_l("Please sign in to your account."), "info")
+            return redirect(url_for("account.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+PASSWORD_CHANGE_ALLOWED = {"office.password", "office.logout", "static"}
+
+
+def init_app(app: Flask) -> None:
+    """Attach flask-login and hold staff with a one-time password at the password page."""
+    login_manager.init_app(app)
+    login_manager.anonymous_user = Anonymous
+    login_manager.user_loader(load_principal)
+
+    @app.before_request
+    def _force_password_change() -> Any:
+        user = current_staff()
+        held = user is not None and user.must_change_password
+        if held and request.endpoint not in PASSWORD_CHANGE_ALLOWED:
+            flash(_l("Choose a new password before you go on."), "warning")
+            return redirect(url_for("office.password"))
+        return None

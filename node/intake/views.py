@@ -1,0 +1,167 @@
+"""The citizen portal: the services on offer, a request to any of them, tracking and feedback."""
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+
+from federation.protocol.vocabulary import Channel
+from node.auth import current_citizen
+from node.cases import service as cases
+from node.cases.models import CLOSED_STATUSES, Case, Event, EventKind
+from node.database import db_session
+from node.display import field_message
+from node.errors import Conflict, InvalidInput, NotFound
+from node.intake import service as intake
+from node.intake.forms import ATTRIBUTE_PREFIX, FeedbackForm, attribute_values, request_form_class
+from node.profiles import service as profiles
+from node.services import service as catalogue
+
+bp = Blueprint("portal", __name__)
+
+CLOSING_EVENTS = {EventKind.RESOLVED, EventKind.REJECTED, EventKind.MARKED_DUPLICATE}
+
+
+@bp.get("/")
+def index() -> str:
+    """The services citizens can use on this node."""
+    services = [
+        (service, catalogue.spec_of(service))
+        for service in catalogue.list_active(db_session=db_session())
+    ]
+    return render_template("portal/index.html", services=services)
+
+
+def _place_errors(form: Any, exc: InvalidInput) -> None:
+    """Show each domain error next to its field; attribute[x] is the form's attr_x."""
+    for name, message in exc.fields.items():
+        if name.startswith("attribute[") and name.endswith("]"):
+            name = ATTRIBUTE_PREFIX + name[len("attribute[") : -1]
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = [*field.errors, field_message(message)]
+        else:
+            flash(str(exc), "error")
+
+
+@bp.route("/services/<code>", methods=["GET", "POST"])
+def new_request(code: str) -> Any:
+    """Send a request to one service, signed in or not."""
+    service = catalogue.get(db_session=db_session(), code=code)
+    spec = catalogue.spec_of(service)
+    if Channel.WEB not in spec.channels:
+        raise NotFound(_("%(service)s does not take requests on the web.", service=spec.name))
+    citizen = current_citizen()
+    form = request_form_class(spec, with_contact=citizen is None)()
+    attribute_fields = [getattr(form, ATTRIBUTE_PREFIX + a.code) for a in spec.attributes]
+    if form.validate_on_submit():
+        session = db_session()
+        language = str(get_locale())
+        try:
+            if citizen is None:
+                citizen = profiles.contact_profile(
+                    db_session=session,
+                    email=form.email.data,
+                    phone=form.phone.data,
+                    language=language,
+                    default_region=current_app.config["DEFAULT_COUNTRY_CODE"],
+                    channel=Channel.WEB.value,
+                )
+            case = intake.submit(
+                db_session=session,
+                service_code=service.code,
+                channel=Channel.WEB,
+                description=form.description.data,
+                citizen=citizen,
+                attributes=attribute_values(form, spec),
+                address=form.address.data,
+                language=language,
+                tracking_prefix=current_app.config["TRACKING_PREFIX"],
+            )
+        except InvalidInput as exc:
+            session.rollback()  # a contact profile made for this request goes with it
+            _place_errors(form, exc)
+        else:
+            session.commit()
+            told = citizen is not None and citizen.consent_contact
+            return redirect(url_for("portal.track", code=case.tracking_code, sent=1 if told else 0))
+    status = 422 if form.errors else 200
+    return (
+        render_template(
+            "portal/request.html",
+            service=service,
+            spec=spec,
+            form=form,
+            attribute_fields=attribute_fields,
+        ),
+        status,
+    )
+
+
+def _feedback_given(events: list[Event]) -> bool:
+    """Whether the citizen already rated the case since it was last closed."""
+    given = False
+    for event in events:
+        if event.kind in CLOSING_EVENTS:
+            given = False
+        elif event.kind is EventKind.FEEDBACK:
+            given = True
+    return given
+
+
+def _track_page(case: Case, form: FeedbackForm, status: int = 200) -> Any:
+    events = cases.timeline(db_session=db_session(), case=case, public_only=True)
+    can_rate = case.status in CLOSED_STATUSES and not _feedback_given(events)
+    return (
+        render_template(
+            "portal/track.html",
+            case=case,
+            service=catalogue.get(
+                db_session=db_session(), code=case.service_code, active_only=False
+            ),
+            events=events,
+            form=form,
+            can_rate=can_rate,
+            sent=request.args.get("sent"),
+        ),
+        status,
+    )
+
+
+@bp.get("/track")
+def track() -> Any:
+    """A request's status and the city's public replies, found by its tracking code."""
+    code = (request.args.get("code") or "").strip()
+    if not code:
+        return render_template("portal/track_form.html", code="", error=None)
+    try:
+        case = cases.get_by_code(db_session=db_session(), code=code)
+    except NotFound:
+        error = _("No request has the tracking code %(code)s. Check it and try again.", code=code)
+        return render_template("portal/track_form.html", code=code, error=error), 404
+    return _track_page(case, FeedbackForm())
+
+
+@bp.post("/track/<code>/feedback")
+def feedback(code: str) -> Any:
+    """Rate a closed request from 1 to 5, once per closing."""
+    case = cases.get_by_code(db_session=db_session(), code=code)
+    form = FeedbackForm()
+    if not form.validate_on_submit():
+        return _track_page(case, form, 422)
+    events = cases.timeline(db_session=db_session(), case=case, public_only=True)
+    if _feedback_given(events):
+        flash(_("You have already rated this request. Thank you!"), "info")
+        return redirect(url_for("portal.track", code=case.tracking_code))
+    try:
+        cases.record_feedback(
+            db_session=db_session(), case=case, score=int(form.score.data), channel=Channel.WEB
+        )
+    except Conflict:
+        db_session().rollback()
+        flash(_("You can rate a request once it is closed."), "error")
+        return redirect(url_for("portal.track", code=case.tracking_code))
+    db_session().commit()
+    flash(_("Thank you for your feedback."), "success")
+    return redirect(url_for("portal.track", code=case.tracking_code))
