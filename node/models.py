@@ -6,6 +6,7 @@ from node.intake.models import ClientApplication
 from node.profiles.models import Citizen, CitizenSegment, Organisation, SegmentDefinition
 from node.services.models import Service
 from node.staff.models import Department, StaffUser
+from node.sync.models import FederationLink, SyncPeriod
 
 __all__ = [
     "Base",
@@ -15,8 +16,10 @@ __all__ = [
     "ClientApplication",
     "Department",
     "Event",
+    "FederationLink",
     "Organisation",
     "SegmentDefinition",
     "Service",
     "StaffUser",
+    "SyncPeriod",
 ]

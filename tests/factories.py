@@ -82,3 +82,84 @@ def make_case(db_session: Session, citizen=None, channel: str = "web", **values)
         tracking_prefix="BO",
         **fields,
     )
+
+
+def seed_month(db_session: Session, *, year: int, month: int, cases: int, rng, prefix: str = "BO"):
+    """A month of activity: citizens of every age band submit through several channels, staff
+    work most cases and some citizens leave feedback. Returns the cases."""
+    from datetime import UTC, datetime, timedelta
+
+    from node.cases import service as case_service
+
+    made = []
+    for n in range(cases):
+        day = datetime(year, month, 1 + rng.randrange(27), rng.randrange(24), tzinfo=UTC)
+        citizen, unique = None, next(_numbers)
+        if rng.random() < 0.85:
+            citizen = profiles.create_citizen(
+                db_session=db_session,
+                data=profiles.parse_citizen(
+                    {
+                        "name": f"Canary Person {unique}",
+                        "email": f"canary.{unique}@example.org",
+                        "phone": f"+39333{unique:07d}",
+                        "birth_year": rng.choice([1940, 1955, 1965, 1980, 1990, 2004]),
+                        "district": "Navile",
+                    }
+                ),
+                actor=Actor.citizen(),
+                now=day,
+            )
+        case = intake.submit(
+            db_session=db_session,
+            service_code="noise-report",
+            channel=rng.choice(["web", "web", "app", "sms", "phone", "email"]),
+            citizen=citizen,
+            description=f"Canary description {n} at Via Segreta {n}",
+            attributes={"source": rng.choice(["traffic", "venue", "other"])},
+            address=f"Via Segreta {n}",
+            tracking_prefix=prefix,
+            now=day,
+        )
+        at = day
+        for action in ("acknowledge", "start", "resolve")[: rng.choice([0, 1, 3, 3, 3])]:
+            at += timedelta(hours=rng.uniform(0.5, 60))
+            case_service.move(
+                db_session=db_session, case=case, action=action, actor=Actor.system(), now=at
+            )
+        if case.is_closed and rng.random() < 0.7:
+            case_service.record_feedback(
+                db_session=db_session,
+                case=case,
+                score=rng.choice([3, 4, 5, 5]),
+                channel=case.channel,
+                now=at + timedelta(hours=1),
+            )
+        made.append(case)
+    db_session.flush()
+    return made
+
+
+def make_node_app(instance: Path, **overrides):
+    """A node app for Bologna on a migrated SQLite database with the example services."""
+    from node.app import create_app
+    from node.database import get_db
+    from node.migrate import upgrade
+
+    instance.mkdir(parents=True, exist_ok=True)
+    config = {
+        "INSTANCE_PATH": instance,
+        "SECRET_KEY": "test",
+        "CITY": "Bologna",
+        "COUNTRY": "IT",
+        "POPULATION": 390_000,
+        "DEFAULT_COUNTRY_CODE": "IT",
+        "DISTRICTS": ["Navile", "Savena"],
+        "TESTING": True,
+    } | overrides
+    app = create_app(config)
+    upgrade(app.config["DATABASE_URL"])
+    with get_db(app).session() as db_session:
+        load_services(db_session, instance)
+        db_session.commit()
+    return app

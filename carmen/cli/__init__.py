@@ -6,6 +6,7 @@ from carmen.cli.demo import demo
 from carmen.cli.evaluate import evaluate
 from carmen.cli.hub import hub
 from carmen.cli.node import node
+from carmen.cli.node_sync import enroll, sync, sync_status
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,6 +16,8 @@ def main() -> None:
 
 
 main.add_command(node)
+for command in (enroll, sync, sync_status):
+    node.add_command(command)
 main.add_command(hub)
 main.add_command(evaluate)
 main.add_command(demo)

@@ -4,10 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from node.app import create_app
 from node.database import get_db
-from node.migrate import upgrade
-from tests.factories import load_services
+from tests.factories import make_node_app
 
 
 @pytest.fixture
@@ -21,22 +19,7 @@ def instance(tmp_path: Path) -> Path:
 @pytest.fixture
 def app(instance: Path):
     """A node app for Bologna on a migrated SQLite database with the example services."""
-    app = create_app(
-        {
-            "INSTANCE_PATH": instance,
-            "SECRET_KEY": "test",
-            "CITY": "Bologna",
-            "COUNTRY": "IT",
-            "POPULATION": 390_000,
-            "DEFAULT_COUNTRY_CODE": "IT",
-            "DISTRICTS": ["Navile", "Savena"],
-            "TESTING": True,
-        }
-    )
-    upgrade(app.config["DATABASE_URL"])
-    with get_db(app).session() as db_session:
-        load_services(db_session, instance)
-        db_session.commit()
+    app = make_node_app(instance)
     yield app
     get_db(app).engine.dispose()
 

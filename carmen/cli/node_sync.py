@@ -1,0 +1,120 @@
+"""`carmen node enroll`, `sync` and `sync-status`: the node's link to the federation hub."""
+
+from pathlib import Path
+
+import click
+
+from carmen.cli.common import instance_option
+
+
+def _open(instance: Path):
+    from node.instance import InstanceError, open_app
+
+    try:
+        return open_app(instance)
+    except InstanceError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command()
+@instance_option
+@click.option("--hub", "hub_url", required=True, help="The hub's base URL, e.g. http://hub:8400.")
+@click.option("--token", required=True, help="One-time enrollment token from `carmen hub enroll`.")
+@click.option("--slug", help="The node's name in the federation (default: country-city).")
+def enroll(instance, hub_url, token, slug):
+    """Register this node and its public key with the federation hub."""
+    from federation.protocol.client import EnrollmentError
+    from federation.protocol.client import enroll as send_enrollment
+    from node.database import get_db
+    from node.services.service import list_active
+    from node.sync import service as sync
+
+    app = _open(instance)
+    key = sync.load_or_create_key(instance)
+    slug = slug or sync.default_slug(app.config)
+    with get_db(app).session() as db_session:
+        channels = sorted({c for s in list_active(db_session=db_session) for c in s.channels})
+        try:
+            registration = sync.registration(
+                settings=app.config, node_slug=slug, channels=channels, key=key
+            )
+            answer = send_enrollment(hub_url=hub_url, token=token, registration=registration)
+        except (EnrollmentError, ValueError) as exc:
+            raise click.ClickException(f"enrollment refused: {exc}") from exc
+        sync.save_link(
+            db_session=db_session,
+            hub_url=hub_url,
+            node_slug=answer.node,
+            node_id=answer.node_id,
+            k=answer.k,
+        )
+        db_session.commit()
+    click.echo(f"enrolled as {answer.node} (k = {answer.k}) with {hub_url}")
+
+
+@click.command()
+@instance_option
+@click.option(
+    "--now",
+    is_flag=True,
+    help="Push in this process, retrying for a short while, instead of queueing tasks.",
+)
+def sync(instance, now):
+    """Build the snapshots of changed months and send every pending one to the hub."""
+    from node.celery_app import get_celery
+    from node.database import get_db
+    from node.errors import NotFound
+    from node.sync import service as sync_service
+
+    app = _open(instance)
+    if not now:
+        with app.app_context():
+            get_celery(app).tasks["carmen_node.sync"].apply_async()
+        click.echo("sync queued")
+        return
+    key = sync_service.load_or_create_key(instance)
+    with get_db(app).session() as db_session:
+        try:
+            results = sync_service.sync_now(db_session=db_session, key=key)
+        except NotFound as exc:
+            raise click.ClickException(str(exc)) from exc
+    failed = 0
+    for period, result in results.items():
+        click.echo(f"{period}\t{result.outcome.value}\t{result.message}")
+        failed += not result.acknowledged
+    click.echo(
+        f"{len(results) - failed} acknowledged, {failed} not" if results else "nothing to send"
+    )
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command("sync-status")
+@instance_option
+def sync_status(instance):
+    """Show each month's snapshot: revision built, revision acknowledged, last error."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from node.database import get_db
+    from node.sync import service as sync_service
+
+    app = _open(instance)
+    table = Table(title=f"{app.config['CITY']}: snapshots")
+    for column in ("period", "revision", "acknowledged", "state", "attempts", "last error"):
+        table.add_column(column)
+    with get_db(app).session() as db_session:
+        periods = sync_service.all_periods(db_session=db_session)
+        for row in periods:
+            state = "refused" if row.refused else "pending" if row.pending else "acknowledged"
+            table.add_row(
+                row.period,
+                str(row.revision),
+                str(row.acknowledged_revision),
+                state,
+                str(row.attempts),
+                row.last_error or "",
+            )
+    Console().print(table)
+    pending = sum(row.pending for row in periods)
+    click.echo(f"{pending} pending, {len(periods) - pending} acknowledged")

@@ -1,0 +1,53 @@
+"""The node's side of the federation: its enrollment, and the outbox of period snapshots."""
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from node.database import Base
+
+
+class FederationLink(Base):
+    """The hub this node is enrolled with (one row at most)."""
+
+    __tablename__ = "federation_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hub_url: Mapped[str] = mapped_column(sa.String(500))
+    node_slug: Mapped[str] = mapped_column(sa.String(63))
+    node_id: Mapped[int]
+    k: Mapped[int]
+    enrolled_at: Mapped[datetime]
+
+
+class SyncPeriod(Base):
+    """One calendar month's snapshot: the latest revision built, and what the hub acknowledged.
+
+    The payload of a revision is stored and re-sent unchanged, because the hub refuses the same
+    revision with other content: a rebuilt snapshot that differs always gets a new revision.
+    """
+
+    __tablename__ = "sync_periods"
+
+    period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    revision: Mapped[int] = mapped_column(default=0)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    content_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # What the events of the month looked like when last built (count and last id): a cheap
+    # fingerprint that also notices events committed out of id order.
+    source_fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
+    built_at: Mapped[datetime | None]
+    acknowledged_revision: Mapped[int] = mapped_column(default=0)
+    acknowledged_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    # Set when the hub refused the revision as a client error (4xx): resending cannot help.
+    refused: Mapped[bool] = mapped_column(default=False)
+
+    @property
+    def pending(self) -> bool:
+        """Whether the hub has yet to acknowledge the latest revision."""
+        return self.revision > self.acknowledged_revision

@@ -1,0 +1,500 @@
+"""Build anonymised period snapshots from the archive, keep the outbox, and push to the hub."""
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.orm import Session, aliased
+
+from federation.protocol import client as hub_client
+from federation.protocol.models import (
+    Cell,
+    CellMeasures,
+    EventCounts,
+    MetricsSnapshot,
+    NodeRegistration,
+    ServiceIdentity,
+)
+from federation.protocol.signing import (
+    generate_private_key,
+    private_key_from_pem,
+    private_key_to_pem,
+    public_key_b64,
+)
+from federation.protocol.vocabulary import (
+    DURATION_BUCKET_UPPER_HOURS,
+    SATISFACTION_SCORES,
+    AgeBand,
+    Channel,
+    CommonEvent,
+)
+from node.cases.models import Case, Event, EventKind
+from node.database import utcnow
+from node.errors import Conflict, NotFound
+from node.profiles.models import CitizenSegment, SegmentKind
+from node.services.models import Service
+from node.services.schemas import ServiceSpec
+from node.sync.models import FederationLink, SyncPeriod
+from node.sync.suppression import Group, suppress
+
+KEY_FILE = "node_key.pem"
+DURATION_BUCKETS = len(DURATION_BUCKET_UPPER_HOURS) + 1
+# Histograms and the event whose count each one splits.
+HISTOGRAMS = {
+    "time_to_acknowledge": CommonEvent.ACKNOWLEDGED,
+    "time_to_complete": CommonEvent.COMPLETED,
+    "satisfaction": CommonEvent.FEEDBACK,
+}
+
+# A cell: (service code, "all" | "channel" | "segment", channel or segment value or None).
+CellKey = tuple[str, str, str | None]
+
+
+# ---------------------------------------------------------------- keys and enrollment
+
+
+def load_or_create_key(instance: Path) -> Ed25519PrivateKey:
+    """The node's Ed25519 private key, created (mode 600) on first use."""
+    path = instance / KEY_FILE
+    if path.exists():
+        return private_key_from_pem(path.read_bytes())
+    key = generate_private_key()
+    path.write_bytes(private_key_to_pem(key))
+    path.chmod(0o600)
+    return key
+
+
+def registration(
+    *, settings: dict[str, Any], node_slug: str, channels: list[str], key: Ed25519PrivateKey
+) -> NodeRegistration:
+    """What the node tells the hub about itself: no personal data, only the city's figures."""
+    return NodeRegistration(
+        node=node_slug,
+        city=settings["CITY"],
+        country=settings["COUNTRY"],
+        population=int(settings["POPULATION"]),
+        languages=list(settings["LANGUAGES"]),
+        channels=sorted(set(channels)) or [c.value for c in Channel],
+        context=dict(settings.get("CONTEXT") or {}),
+        population_shares=settings.get("POPULATION_SHARES") or None,
+        public_key=public_key_b64(key),
+    )
+
+
+def get_link(*, db_session: Session) -> FederationLink:
+    """The hub link, or NotFound when the node has not enrolled."""
+    link = db_session.scalar(sa.select(FederationLink))
+    if link is None:
+        raise NotFound("this node is not enrolled with a hub: run `carmen node enroll`")
+    return link
+
+
+def save_link(*, db_session: Session, hub_url: str, node_slug: str, node_id: int, k: int) -> None:
+    """Remember the hub after a successful enrollment (replacing an earlier one)."""
+    db_session.execute(sa.delete(FederationLink))
+    db_session.add(
+        FederationLink(
+            hub_url=hub_url.rstrip("/"),
+            node_slug=node_slug,
+            node_id=node_id,
+            k=k,
+            enrolled_at=utcnow(),
+        )
+    )
+    db_session.flush()
+
+
+# ---------------------------------------------------------------- periods
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    """Start (inclusive) and end (exclusive) of a YYYY-MM calendar month, in UTC."""
+    year, month = (int(part) for part in period.split("-"))
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def _month(column: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return sa.func.to_char(column, "YYYY-MM")
+    return sa.func.strftime("%Y-%m", column)
+
+
+def _hours_between(later: Any, earlier: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return sa.extract("epoch", later - earlier) / 3600.0
+    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 24.0
+
+
+def _bucket(hours: Any) -> Any:
+    whens = [(hours <= upper, index) for index, upper in enumerate(DURATION_BUCKET_UPPER_HOURS)]
+    return sa.case(*whens, else_=len(DURATION_BUCKET_UPPER_HOURS))
+
+
+def source_fingerprints(*, db_session: Session) -> dict[str, str]:
+    """Per month, a fingerprint of its case events (count and last id), in one GROUP BY."""
+    dialect = db_session.get_bind().dialect.name
+    month = _month(Event.at, dialect).label("month")
+    rows = db_session.execute(
+        sa.select(month, sa.func.count(), sa.func.max(Event.id))
+        .where(Event.case_id.is_not(None))
+        .group_by(month)
+    )
+    return {m: f"{count}:{last}" for m, count, last in rows}
+
+
+# ---------------------------------------------------------------- aggregation
+
+
+@dataclass
+class Aggregates:
+    """Exact (unsuppressed) values of one period, keyed by (cell, measure)."""
+
+    values: dict[tuple[CellKey, str], int]
+    services: set[str]
+
+
+def _event_maps(db_session: Session) -> dict[str, dict[str, CommonEvent]]:
+    return {
+        service.code: ServiceSpec.model_validate(service.spec).event_map
+        for service in db_session.scalars(sa.select(Service))
+    }
+
+
+def aggregate(*, db_session: Session, period: str) -> Aggregates:
+    """Count a period's events per service, channel and segment with SQL GROUP BY queries."""
+    dialect = db_session.get_bind().dialect.name
+    start, end = period_bounds(period)
+    band = aliased(CitizenSegment)
+    segment = sa.func.coalesce(band.value, AgeBand.UNKNOWN.value).label("segment")
+    joined = (
+        sa.select()
+        .select_from(Event)
+        .join(Case, Case.id == Event.case_id)
+        .outerjoin(
+            band, sa.and_(band.citizen_id == Case.citizen_id, band.kind == SegmentKind.AGE_BAND)
+        )
+        .where(Event.at >= start, Event.at < end)
+    )
+    dims = (Event.service_code, Case.channel, segment)
+    values: dict[tuple[CellKey, str], int] = defaultdict(int)
+    maps = _event_maps(db_session)
+    services: set[str] = set()
+
+    def add(service: str, channel: str, seg: str, measure: str, count: int) -> None:
+        services.add(service)
+        for cell in (
+            (service, "all", None),
+            (service, "channel", channel),
+            (service, "segment", seg),
+        ):
+            values[(cell, measure)] += count
+
+    for service, channel, seg, kind, count in db_session.execute(
+        joined.add_columns(*dims, Event.kind, sa.func.count()).group_by(*dims, Event.kind)
+    ):
+        common = maps.get(service, {}).get(EventKind(kind).value)
+        if common is not None:
+            add(service, channel, seg, f"events.{common.value}", count)
+
+    hours = _hours_between(Event.at, Case.created_at, dialect)
+    for prefix, kind in (
+        ("time_to_acknowledge", EventKind.ACKNOWLEDGED),
+        ("time_to_complete", EventKind.RESOLVED),
+    ):
+        bucket = _bucket(hours).label("bucket")
+        query = joined.add_columns(*dims, bucket, sa.func.count()).where(Event.kind == kind)
+        for service, channel, seg, index, count in db_session.execute(
+            query.group_by(*dims, bucket)
+        ):
+            add(service, channel, seg, f"{prefix}.{index}", count)
+
+    within = joined.add_columns(*dims, sa.func.count()).where(
+        Event.kind == EventKind.RESOLVED, Event.at <= Case.due_at
+    )
+    for service, channel, seg, count in db_session.execute(within.group_by(*dims)):
+        add(service, channel, seg, "completed_within_sla", count)
+
+    score = Event.data["score"].as_integer().label("score")
+    feedback = joined.add_columns(*dims, score, sa.func.count()).where(
+        Event.kind == EventKind.FEEDBACK
+    )
+    for service, channel, seg, value, count in db_session.execute(feedback.group_by(*dims, score)):
+        if value in SATISFACTION_SCORES:
+            add(service, channel, seg, f"satisfaction.{value - 1}", count)
+
+    # Distinct citizens who submitted in the period; an anonymous request counts as one person.
+    person = sa.func.coalesce(Case.citizen_id, -Case.id)
+    submitted = joined.where(Event.kind == EventKind.SUBMITTED)
+    for dim, column in (("all", None), ("channel", Case.channel), ("segment", segment)):
+        group = [Event.service_code] + ([column] if column is not None else [])
+        query = submitted.add_columns(*group, sa.func.count(sa.distinct(person))).group_by(*group)
+        for row in db_session.execute(query):
+            service, value = row[0], (row[1] if column is not None else None)
+            values[((service, dim, value), "citizens")] = row[-1]
+    return Aggregates(values=dict(values), services=services)
+
+
+def _groups(values: dict[tuple[CellKey, str], int]) -> list[Group]:
+    """The additive equations among a period's values (see node.sync.suppression)."""
+    members: dict[tuple[str, str, str], list[tuple[CellKey, str]]] = defaultdict(list)
+    cells: dict[CellKey, list[str]] = defaultdict(list)
+    for cell, measure in values:
+        cells[cell].append(measure)
+        service, dim, _ = cell
+        # Distinct citizens add up over segments (one band each) but not over channels.
+        if dim == "segment" or (dim == "channel" and measure != "citizens"):
+            members[(service, dim, measure)].append((cell, measure))
+    groups = [
+        Group(total=((service, "all", None), measure), members=tuple(sorted(found, key=str)))
+        for (service, _dim, measure), found in members.items()
+    ]
+    for cell, measures in cells.items():
+        for prefix, event in HISTOGRAMS.items():
+            buckets = tuple((cell, m) for m in measures if m.startswith(prefix + "."))
+            if buckets:
+                groups.append(Group(total=(cell, f"events.{event.value}"), members=buckets))
+    return groups
+
+
+def _cell_measures(found: dict[str, int]) -> CellMeasures | None:
+    if not found:
+        return None
+
+    def histogram(prefix: str, size: int) -> list[int | None] | None:
+        buckets = [found.get(f"{prefix}.{i}") for i in range(size)]
+        return buckets if any(b is not None for b in buckets) else None
+
+    events = {m.removeprefix("events."): v for m, v in found.items() if m.startswith("events.")}
+    return CellMeasures(
+        citizens=found.get("citizens"),
+        events=EventCounts(**events),
+        completed_within_sla=found.get("completed_within_sla"),
+        time_to_acknowledge=histogram("time_to_acknowledge", DURATION_BUCKETS),
+        time_to_complete=histogram("time_to_complete", DURATION_BUCKETS),
+        satisfaction=histogram("satisfaction", len(SATISFACTION_SCORES)),
+    )
+
+
+def service_identities(*, db_session: Session, codes: set[str]) -> list[ServiceIdentity]:
+    """The federation-wide identity of each service: its template and where it was cloned from."""
+    identities = []
+    for service in db_session.scalars(sa.select(Service).where(Service.code.in_(codes))):
+        provenance = getattr(service, "provenance", None) or {}
+        cloned = provenance.get("cloned_from") or None
+        identities.append(
+            ServiceIdentity(
+                code=service.code,
+                template=service.spec.get("template") or provenance.get("template"),
+                template_version=provenance.get("template_version"),
+                cloned_from={"node": cloned["node"], "service": cloned["service"]}
+                if cloned and cloned.get("node")
+                else None,
+            )
+        )
+    return sorted(identities, key=lambda s: s.code)
+
+
+def build_snapshot(
+    *, db_session: Session, node_slug: str, period: str, k: int, revision: int = 1
+) -> MetricsSnapshot:
+    """The period's anonymised snapshot: suppressed below k, with secondary suppression."""
+    found = aggregate(db_session=db_session, period=period)
+    hidden = suppress(found.values, _groups(found.values), k)
+    by_cell: dict[CellKey, dict[str, int]] = defaultdict(dict)
+    for (cell, measure), value in found.values.items():
+        if (cell, measure) not in hidden:
+            by_cell[cell][measure] = value
+    cells = []
+    for (service, dim, value), measures in sorted(by_cell.items(), key=str):
+        cell_measures = _cell_measures(measures)
+        if cell_measures is None:
+            continue
+        cells.append(
+            Cell(
+                service=service,
+                channel=value if dim == "channel" else None,
+                segment=value if dim == "segment" else None,
+                measures=cell_measures,
+            )
+        )
+    return MetricsSnapshot(
+        node=node_slug,
+        period=period,
+        revision=revision,
+        k=k,
+        services=service_identities(db_session=db_session, codes=found.services),
+        cells=cells,
+    )
+
+
+def _content_hash(snapshot: MetricsSnapshot) -> str:
+    content = snapshot.model_dump(mode="json", exclude={"revision", "pending_periods"})
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- outbox
+
+
+def refresh_outbox(*, db_session: Session, now: datetime | None = None) -> list[str]:
+    """Rebuild the snapshot of every month whose events changed; a changed one gets a revision.
+
+    Returns the periods that got a new revision.
+    """
+    link = get_link(db_session=db_session)
+    now = now or utcnow()
+    stored = {p.period: p for p in db_session.scalars(sa.select(SyncPeriod))}
+    changed = []
+    for period, fingerprint in sorted(source_fingerprints(db_session=db_session).items()):
+        row = stored.get(period) or SyncPeriod(
+            period=period, revision=0, acknowledged_revision=0, attempts=0
+        )
+        if row.source_fingerprint == fingerprint:
+            continue
+        snapshot = build_snapshot(
+            db_session=db_session,
+            node_slug=link.node_slug,
+            period=period,
+            k=link.k,
+            revision=row.revision + 1,
+        )
+        digest = _content_hash(snapshot)
+        row.source_fingerprint = fingerprint
+        row.built_at = now
+        if digest != row.content_hash:
+            row.revision += 1
+            row.content_hash = digest
+            row.payload = snapshot.model_dump(mode="json", exclude_none=True)
+            row.refused = False
+            row.last_error = None
+            changed.append(period)
+        db_session.add(row)
+    db_session.flush()
+    return changed
+
+
+def pending_periods(*, db_session: Session) -> list[SyncPeriod]:
+    """Periods whose latest revision the hub has not acknowledged, oldest first."""
+    query = (
+        sa.select(SyncPeriod)
+        .where(SyncPeriod.revision > SyncPeriod.acknowledged_revision)
+        .order_by(SyncPeriod.period)
+    )
+    return list(db_session.scalars(query))
+
+
+def all_periods(*, db_session: Session) -> list[SyncPeriod]:
+    """Every period the outbox knows, oldest first."""
+    return list(db_session.scalars(sa.select(SyncPeriod).order_by(SyncPeriod.period)))
+
+
+def snapshot_to_send(*, db_session: Session, period: str) -> MetricsSnapshot:
+    """The stored snapshot of a period's latest revision, with the periods still pending."""
+    row = db_session.get(SyncPeriod, period)
+    if row is None or row.payload is None:
+        raise NotFound(f"no snapshot built for {period}")
+    others = [p.period for p in pending_periods(db_session=db_session) if p.period != period]
+    return MetricsSnapshot.model_validate({**row.payload, "pending_periods": others[:120]})
+
+
+def record_push(
+    *,
+    db_session: Session,
+    period: str,
+    revision: int,
+    result: hub_client.PushResult,
+    now: datetime | None = None,
+) -> None:
+    """Write down how a push of one revision ended; an acknowledgement never goes backwards."""
+    now = now or utcnow()
+    row = db_session.get(SyncPeriod, period)
+    row.attempts += 1
+    row.last_attempt_at = now
+    if result.acknowledged:
+        if revision > row.acknowledged_revision:
+            row.acknowledged_revision = revision
+            row.acknowledged_at = now
+        row.last_error = None
+    else:
+        row.last_error = f"{result.status_code or 'network'}: {result.message}"[:500]
+        row.refused = result.outcome in (
+            hub_client.PushOutcome.CONFLICT,
+            hub_client.PushOutcome.CLIENT_ERROR,
+        )
+    db_session.flush()
+
+
+def push_period(
+    *, db_session: Session, period: str, key: Ed25519PrivateKey, http: Any = None
+) -> hub_client.PushResult:
+    """Send a period's latest revision once and record the outcome (the caller commits)."""
+    link = get_link(db_session=db_session)
+    snapshot = snapshot_to_send(db_session=db_session, period=period)
+    result = hub_client.push_snapshot(
+        hub_url=link.hub_url, snapshot=snapshot, private_key=key, client=http
+    )
+    record_push(db_session=db_session, period=period, revision=snapshot.revision, result=result)
+    return result
+
+
+def ensure_enrolled_slug(*, db_session: Session, node_slug: str) -> None:
+    """Refuse to enroll under another slug while periods are still pending for the first."""
+    link = db_session.scalar(sa.select(FederationLink))
+    if link and link.node_slug != node_slug and pending_periods(db_session=db_session):
+        raise Conflict(f"periods are still pending for {link.node_slug}; sync them first")
+
+
+def sync_now(
+    *,
+    db_session: Session,
+    key: Ed25519PrivateKey,
+    attempts: int = 5,
+    base_delay: float = 1.0,
+    sleep: Any = None,
+    rng: Any = None,
+) -> dict[str, hub_client.PushResult]:
+    """Refresh the outbox and push every pending period now, retrying 5xx and network errors.
+
+    Retries back off exponentially with full jitter; a 4xx is recorded and not retried.
+    Commits after every push, so an interruption loses nothing already acknowledged.
+    """
+    import random
+    import time
+
+    sleep = sleep or time.sleep
+    rng = rng or random.Random()
+    refresh_outbox(db_session=db_session)
+    db_session.commit()
+    results: dict[str, hub_client.PushResult] = {}
+    with httpx_client() as http:
+        for row in pending_periods(db_session=db_session):
+            for attempt in range(attempts):
+                result = push_period(db_session=db_session, period=row.period, key=key, http=http)
+                db_session.commit()
+                results[row.period] = result
+                if result.outcome is not hub_client.PushOutcome.RETRY:
+                    break
+                if attempt + 1 < attempts:
+                    sleep(rng.uniform(0, base_delay * 2**attempt))
+    return results
+
+
+def httpx_client() -> Any:
+    """One HTTP client for a round of pushes (keeps the connection to the hub open)."""
+    import httpx
+
+    return httpx.Client(timeout=10.0)
+
+
+def default_slug(settings: dict[str, Any]) -> str:
+    """The node's default federation name: country and city, e.g. it-bologna."""
+    city = "".join(c if c.isascii() and c.isalnum() else "-" for c in settings["CITY"].lower())
+    name = "-".join(part for part in city.split("-") if part)
+    return f"{settings['COUNTRY'].lower()}-{name}"[:63]

@@ -1,0 +1,80 @@
+"""A node's monthly snapshot: counts from the archive, nothing personal, nothing small."""
+
+import json
+import random
+
+import sqlalchemy as sa
+
+from federation.protocol.measures import snapshot_rows
+from node.cases.models import Case, Citizen
+from node.sync import service as sync
+from node.sync.suppression import suppress
+from tests.factories import seed_month
+from tests.node.test_suppression import recoverable
+
+
+def test_the_aggregates_count_what_the_archive_holds(db_session):
+    seed_month(db_session, year=2026, month=3, cases=80, rng=random.Random(1))
+    values = sync.aggregate(db_session=db_session, period="2026-03").values
+    cases = db_session.scalars(sa.select(Case)).all()
+    total = ("noise-report", "all", None)
+    assert values[(total, "events.submitted")] == len(cases)
+    resolved = sum(c.status.value == "resolved" for c in cases)
+    assert values[(total, "events.completed")] == resolved
+    assert values[(total, "citizens")] == len({c.citizen_id or -c.id for c in cases})
+    buckets = [
+        v for (cell, m), v in values.items() if cell == total and m.startswith("time_to_complete")
+    ]
+    assert sum(buckets) == resolved
+    web = ("noise-report", "channel", "web")
+    assert values[(web, "events.submitted")] == sum(c.channel == "web" for c in cases)
+
+
+def test_the_snapshot_names_the_service_by_its_template(db_session):
+    seed_month(db_session, year=2026, month=3, cases=40, rng=random.Random(1))
+    snapshot = sync.build_snapshot(
+        db_session=db_session, node_slug="it-bologna", period="2026-03", k=10
+    )
+    assert [(s.code, s.template) for s in snapshot.services] == [("noise-report", "issue-report")]
+
+
+def test_an_empty_month_has_no_cells(db_session):
+    seed_month(db_session, year=2026, month=3, cases=5, rng=random.Random(1))
+    snapshot = sync.build_snapshot(
+        db_session=db_session, node_slug="it-bologna", period="2026-04", k=10
+    )
+    assert snapshot.cells == []
+
+
+def test_no_sent_count_is_below_k_and_no_withheld_count_can_be_recomputed(db_session):
+    seed_month(db_session, year=2026, month=3, cases=120, rng=random.Random(2))
+    k = 10
+    snapshot = sync.build_snapshot(
+        db_session=db_session, node_slug="it-bologna", period="2026-03", k=k
+    )
+    rows = snapshot_rows(snapshot)
+    assert rows, "a busy month sends something"
+    assert min(row["value"] for row in rows) >= k
+
+    exact = sync.aggregate(db_session=db_session, period="2026-03")
+    groups = sync._groups(exact.values)
+    hidden = suppress(exact.values, groups, k)
+    sent = {(r["segment"], r["channel"], r["measure"]) for r in rows}
+    assert len(sent) == len(exact.values) - len(hidden)
+    assert recoverable(exact.values, groups, hidden, k) == []
+
+
+def test_personal_data_never_appears_in_what_is_sent(db_session):
+    seed_month(db_session, year=2026, month=3, cases=60, rng=random.Random(3))
+    snapshot = sync.build_snapshot(
+        db_session=db_session, node_slug="it-bologna", period="2026-03", k=10
+    )
+    sent = json.dumps(snapshot.model_dump(mode="json")).lower()
+    canaries = []
+    for citizen in db_session.scalars(sa.select(Citizen)):
+        canaries += [citizen.name, citizen.email, citizen.phone, citizen.phone[3:]]
+    for case in db_session.scalars(sa.select(Case)):
+        canaries += [case.tracking_code, case.description, case.address]
+    assert canaries
+    assert [c for c in canaries if c and c.lower() in sent] == []
+    assert "canary" not in sent and "segreta" not in sent
