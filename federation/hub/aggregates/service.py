@@ -40,7 +40,9 @@ def replace_cells(*, db_session: Session, stored: StoredSnapshot, snapshot: Metr
     rows = snapshot_rows(snapshot)
     if rows:
         base = {"snapshot_id": stored.id, "node_id": stored.node_id, "period": stored.period}
-        db_session.execute(sa.insert(AggregateCell), [{**base, **row} for row in rows])
+        # Core insert: one executemany, without the ORM's per-object bookkeeping.
+        table = AggregateCell.__table__
+        db_session.execute(table.insert(), [{**base, **row} for row in rows])
     return len(rows)
 
 
