@@ -108,7 +108,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["priority_label"] = lambda v: _label(PRIORITY_LABELS, Priority(v))
     app.jinja_env.filters["event_label"] = lambda v: _label(EVENT_LABELS, EventKind(v))
     app.jinja_env.filters["channel_label"] = lambda v: _label(CHANNEL_LABELS, v) if v else ""
-    app.jinja_env.filters["when"] = lambda v: format_datetime(v, "short") if v else ""
+    app.jinja_env.filters["when"] = lambda v: format_datetime(v, "d MMM yyyy, HH:mm") if v else ""
     app.jinja_env.filters["actor"] = actor_of
     app.jinja_env.globals["language_url"] = language_url
     app.jinja_env.globals["get_locale"] = get_locale
