@@ -262,3 +262,31 @@ def token_create(instance: Path, username: str, name: str, ttl_days: int | None)
         session.commit()
     click.echo(f"API token {name!r} for {username} (send as Authorization: Bearer <token>):")
     click.echo(plain)
+
+
+@hub.command()
+@_instance_option
+@click.option("--seed", type=int, default=None, help="Seed of the evaluation (default: setting).")
+def evaluate(instance: Path, seed: int | None) -> None:
+    """Run the evaluation over the stored aggregates now and keep its results at the hub."""
+    from federation.hub.database import get_db, utcnow
+    from federation.hub.evaluations import service as evaluations
+
+    app = _app(instance)
+    with app.app_context(), get_db(app).session() as session:
+        run = evaluations.request_run(
+            db_session=session, seed=app.config["EVALUATION_SEED"] if seed is None else seed
+        )
+        if run is None:
+            raise click.ClickException("an evaluation is pending already; the worker will run it")
+        evaluations.start_run(db_session=session, run_id=run.id, now=utcnow())
+        evaluations.execute_run(
+            db_session=session, run=run, now=utcnow(), options=app.config["EVALUATION_OPTIONS"]
+        )
+        session.commit()
+        click.echo(f"evaluation run {run.id}: {run.status}")
+        if run.error:
+            raise click.ClickException(run.error)
+        for name, table in (run.results or {}).items():
+            if isinstance(table, list):
+                click.echo(f"  {name}: {len(table)} rows")

@@ -21,9 +21,12 @@ DEFAULTS: dict[str, Any] = {
     "API_TOKEN_TTL_DAYS": 90,
     "BROKER_URL": None,  # None runs Celery tasks eagerly, in-process (the embedded default)
     "RESULT_BACKEND": None,
-    "EVALUATE_ON_INGEST": True,  # a stored snapshot schedules a (debounced) evaluation
+    # A stored snapshot schedules a debounced evaluation. None: only with a real broker, since
+    # eager tasks would run the whole evaluation inside the node's push request.
+    "EVALUATE_ON_INGEST": None,
     "EVALUATION_DEBOUNCE_SECONDS": 60,
     "EVALUATION_SEED": 0,
+    "EVALUATION_OPTIONS": {},  # keyword arguments of evaluation.EvaluationConfig
 }
 
 
@@ -55,6 +58,8 @@ def load_settings(
     settings.update(overrides or {})
     if not settings["DATABASE_URL"]:
         settings["DATABASE_URL"] = f"sqlite:///{instance_path / 'hub.db'}"
+    if settings["EVALUATE_ON_INGEST"] is None:
+        settings["EVALUATE_ON_INGEST"] = bool(settings["BROKER_URL"])
     return settings
 
 

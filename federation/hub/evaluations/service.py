@@ -1,9 +1,11 @@
 """Evaluation runs: request one (debounced), run the evaluation package over the export tables."""
 
+import dataclasses
+import functools
 import hashlib
 import importlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -33,14 +35,18 @@ def request_run(*, db_session: Session, seed: int) -> EvaluationRun | None:
     return run
 
 
-def load_evaluator() -> Callable[..., Any] | None:
-    """evaluation.run_evaluation, or None while the evaluation package does not provide it."""
+def load_evaluator(options: Mapping[str, Any] | None = None) -> Callable[..., Any] | None:
+    """evaluation.run_evaluation (with an EvaluationConfig built from options), or None."""
     module_name, function_name = EVALUATOR
     try:
         module = importlib.import_module(module_name)
     except ImportError:
         return None
-    return getattr(module, function_name, None)
+    function = getattr(module, function_name, None)
+    if function is None or not options:
+        return function
+    config = module.EvaluationConfig(**options)
+    return functools.partial(function, config=config)
 
 
 def _frames_digest(cities: pd.DataFrame, observations: pd.DataFrame) -> str:
@@ -60,10 +66,13 @@ def _jsonable(value: Any) -> Any:
         return {str(key): _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(item) for item in value]
-    if hasattr(value, "_asdict"):
-        return _jsonable(value._asdict())
-    if hasattr(value, "__dict__") and not isinstance(value, type):
-        return {k: _jsonable(v) for k, v in vars(value).items() if not k.startswith("_")}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # `files` names local paths of a CLI run; the hub keeps the tables themselves.
+        return {
+            item.name: _jsonable(getattr(value, item.name))
+            for item in dataclasses.fields(value)
+            if item.name != "files"
+        }
     return json.loads(pd.Series([value]).to_json(orient="values"))[0]
 
 
@@ -83,23 +92,23 @@ def execute_run(
     run: EvaluationRun,
     now: datetime,
     evaluator: Callable[..., Any] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> EvaluationRun:
     """Export the tables, call the evaluation package and keep its results on the run."""
     cities = aggregates.cities_frame(db_session=db_session)
     observations = aggregates.observations_frame(db_session=db_session)
     run.input_digest = _frames_digest(cities, observations)
-    evaluator = evaluator or load_evaluator()
-    if evaluator is None:
-        run.status = SKIPPED
-        run.error = "evaluation.run_evaluation is not available in this installation"
-    else:
-        try:
-            results = evaluator(cities, observations, seed=run.seed)
-            run.results = _jsonable(results)
+    try:
+        evaluator = evaluator or load_evaluator(options)
+        if evaluator is None:
+            run.status = SKIPPED
+            run.error = "evaluation.run_evaluation is not available in this installation"
+        else:
+            run.results = _jsonable(evaluator(cities, observations, seed=run.seed))
             run.status = DONE
-        except Exception as exc:  # a failed evaluation is recorded, never lost in a worker log
-            run.status = FAILED
-            run.error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # a failed evaluation is recorded, never lost in a worker log
+        run.status = FAILED
+        run.error = f"{type(exc).__name__}: {exc}"
     run.finished_at = now
     return run
 

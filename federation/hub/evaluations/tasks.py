@@ -1,6 +1,7 @@
 """The evaluation task: debounced after ingest, idempotent by run id."""
 
 from celery import shared_task
+from flask import current_app
 
 from federation.hub.database import get_db, utcnow
 from federation.hub.evaluations import service
@@ -15,7 +16,12 @@ def run_evaluation(run_id: int) -> str | None:
         session.commit()
         if run is None:
             return None
-        service.execute_run(db_session=session, run=run, now=utcnow())
+        service.execute_run(
+            db_session=session,
+            run=run,
+            now=utcnow(),
+            options=current_app.config["EVALUATION_OPTIONS"],
+        )
         run.finished_at = utcnow()
         session.commit()
         return run.status
