@@ -8,6 +8,7 @@ from flask_babel import format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 
 from node.cases.models import ActorKind, CaseStatus, Event, EventKind, Priority
+from node.services.schemas import ServiceSpec
 
 STATUS_LABELS = {
     CaseStatus.NEW: _l("New"),
@@ -81,6 +82,22 @@ def field_message(message: str) -> str:
     """The reader's-language form of a domain field message, or the message itself."""
     label = FIELD_MESSAGES.get(message)
     return str(label) if label is not None else message
+
+
+def attribute_answers(spec: ServiceSpec, values: dict[str, Any]) -> list[tuple[str, str]]:
+    """A request's attribute answers as (question, answer), with list keys shown by name."""
+    answers = []
+    for attribute in spec.attributes:
+        if attribute.code not in values:
+            continue
+        names = {v.key: v.name for v in attribute.values}
+        given = values[attribute.code]
+        items = given if isinstance(given, list) else [given]
+        answers.append((attribute.description, ", ".join(names.get(str(i), str(i)) for i in items)))
+    known = {a.code for a in spec.attributes}
+    # Answers to questions the service no longer asks are still shown, under their code.
+    answers += [(code, str(value)) for code, value in values.items() if code not in known]
+    return answers
 
 
 def actor_of(event: Event) -> str:

@@ -13,7 +13,7 @@ from node.cases.forms import ACTION_FORMS, QueueFilterForm
 from node.cases.models import Case, CaseStatus
 from node.cases.schemas import Actor, QueueFilter
 from node.database import db_session, utcnow
-from node.display import field_message
+from node.display import attribute_answers, field_message
 from node.errors import Conflict, InvalidInput
 from node.services import service as catalogue
 from node.staff import service as staff_service
@@ -35,8 +35,9 @@ def queue() -> str:
     """The cases the signed-in staff member may see, filtered and paged."""
     staff = current_staff()
     form = QueueFilterForm(request.args)
+    services = {s.code: s.name for s in catalogue.list_active(db_session=db_session())}
     form.service.choices = [SelectChoice("", _("Any service"))] + [
-        SelectChoice(s.code, s.name) for s in catalogue.list_active(db_session=db_session())
+        SelectChoice(code, name) for code, name in services.items()
     ]
     form.department.choices = [SelectChoice("", _("Any department"))] + [
         SelectChoice(str(d.id), d.name)
@@ -69,6 +70,7 @@ def queue() -> str:
         "office/queue.html",
         form=form,
         cases=cases,
+        service_names=services,
         total=total,
         page=page,
         pages=pages,
@@ -102,6 +104,9 @@ def _action_forms(case: Case, bound: tuple[str, FlaskForm] | None = None) -> dic
 def _case_page(case: Case, bound: tuple[str, FlaskForm] | None = None, status: int = 200) -> Any:
     staff = current_staff()
     allowed = {action for action, roles in ACTION_ROLES.items() if staff.role in roles}
+    spec = catalogue.spec_of(
+        catalogue.get(db_session=db_session(), code=case.service_code, active_only=False)
+    )
     possible = {
         action
         for action, move in service.MOVES.items()
@@ -111,6 +116,8 @@ def _case_page(case: Case, bound: tuple[str, FlaskForm] | None = None, status: i
         render_template(
             "office/case.html",
             case=case,
+            service_name=spec.name,
+            answers=attribute_answers(spec, case.attributes),
             events=service.timeline(db_session=db_session(), case=case),
             forms=_action_forms(case, bound),
             allowed=allowed,

@@ -158,6 +158,7 @@ def test_a_case_is_worked_from_new_to_resolved_with_a_public_reply(app, client, 
     assert "Called the venue owner" in page and "Internal note" in page
     assert world["env"] in page  # who
     assert "web portal" in page  # which channel the request came by
+    assert "Where does the noise come from?" in page and "Bar, club or venue" in page
 
     case = _case(app, world["venue"])
     assert case.status is CaseStatus.RESOLVED and case.priority.value == "high"

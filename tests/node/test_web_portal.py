@@ -8,6 +8,7 @@ from node.cases.models import Case, CaseStatus
 from node.cases.schemas import Actor
 from node.database import get_db
 from node.profiles.models import Citizen
+from node.services import service as catalogue
 from tests.factories import make_case, make_citizen
 from tests.node.web import cheap_password_hashing, rows, text
 
@@ -164,3 +165,78 @@ def test_the_language_follows_the_browser_then_the_choice_then_the_citizen(app, 
         },
     )
     assert 'lang="it"' in text(client.get("/account/"))
+
+
+SURVEY = """
+code = "tree-survey"
+name = "Tree survey"
+domain = "environment"
+department = "parks"
+channels = ["web"]
+sla_hours = 240
+
+[[attributes]]
+code = "count"
+datatype = "number"
+description = "How many trees?"
+required = true
+
+[[attributes]]
+code = "seen_at"
+datatype = "datetime"
+description = "When did you see them?"
+
+[[attributes]]
+code = "kinds"
+datatype = "multivaluelist"
+description = "Which kinds?"
+values = [
+  { key = "oak", name = "Oak" },
+  { key = "lime", name = "Lime" },
+  { key = "plane", name = "Plane" },
+]
+
+[[attributes]]
+code = "notes"
+datatype = "text"
+description = "Anything else?"
+"""
+
+
+def test_every_open311_datatype_becomes_a_field_and_is_checked(app, client, instance):
+    folder = instance / "services" / "tree-survey"
+    folder.mkdir()
+    (folder / "service.toml").write_text(SURVEY, encoding="utf-8")
+    with get_db(app).session() as session:
+        catalogue.load_catalogue(db_session=session, services_dir=instance / "services")
+        session.commit()
+    form = text(client.get("/services/tree-survey"))
+    assert 'type="number"' in form and 'type="datetime-local"' in form
+    assert 'type="checkbox"' in form and 'value="plane"' in form and "<textarea" in form
+
+    before = rows(app)
+    answers = {"description": "Three trees in the courtyard", "attr_kinds": ["oak", "plane"]}
+    not_a_number = client.post("/services/tree-survey", data=answers | {"attr_count": "three"})
+    assert not_a_number.status_code == 422
+    page = text(not_a_number)
+    assert 'id="attr_count-error"' in page and "is not a number" in page
+    assert 'checked id="attr_kinds-2"' in page  # the ticked boxes stay ticked
+    assert rows(app) == before
+
+    sent = client.post(
+        "/services/tree-survey",
+        data={
+            "description": "Three trees in the courtyard",
+            "attr_count": "3",
+            "attr_seen_at": "2026-11-29T16:30",
+            "attr_kinds": ["oak", "plane"],
+            "attr_notes": "One looks ill",
+        },
+    )
+    assert sent.status_code == 302
+    assert _only_case(app).attributes == {
+        "count": 3.0,
+        "seen_at": "2026-11-29T16:30:00",
+        "kinds": ["oak", "plane"],
+        "notes": "One looks ill",
+    }
