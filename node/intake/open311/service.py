@@ -88,8 +88,9 @@ def submit_request(
 ) -> Case:
     """Open a case from an Open311 POST, recorded under the client's channel (app or web)."""
     channel = client.kind.value
-    # The service is checked first so that an unknown code is a 404 whatever else is wrong.
-    offered_service(db_session=db_session, code=submission.service_code)
+    # The service is checked first so that an unknown code is a 404 whatever else is wrong; the
+    # reference is held so that intake finds it in the session's (weak) identity map.
+    service = offered_service(db_session=db_session, code=submission.service_code)
     citizen = citizen_for(
         db_session=db_session,
         contact=submission.contact,
@@ -98,7 +99,7 @@ def submit_request(
     )
     return intake.submit(
         db_session=db_session,
-        service_code=submission.service_code,
+        service_code=service.code,
         channel=channel,
         description=submission.description,
         citizen=citizen,

@@ -5,12 +5,16 @@ every error in the specification's error document with 400, 403 or 404.
 """
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, request, url_for
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
@@ -174,22 +178,41 @@ def service_definition_of(code: str) -> Response:
     return _send(service_definition(catalogue.spec_of(service)), root="service_definition")
 
 
+_sqlite_writer = threading.Lock()
+
+
+@contextmanager
+def one_writer(session: Session) -> Iterator[None]:
+    """On SQLite, let this process's threads write one at a time; elsewhere, do nothing.
+
+    SQLite takes one writer at a time anyway, and a thread that finds the file locked sleeps in
+    growing steps (1, 2, 5, 10 ms...) before it tries again; queueing on a lock in the process
+    hands over at once instead. PostgreSQL writes concurrently and needs none of this.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    with _sqlite_writer:
+        yield
+
+
 @blueprint.post("/requests<open311_format:fmt>")
 def submit() -> Response:
     """Create a service request for a registered client application."""
     session = db_session()
     client = clients.authenticate(db_session=session, api_key=request.values.get("api_key"))
     submission = parse_submission(request.form.to_dict(flat=False))
-    case = open311.submit_request(
-        db_session=session,
-        client=client,
-        submission=submission,
-        tracking_prefix=current_app.config["TRACKING_PREFIX"],
-        default_region=current_app.config.get("DEFAULT_COUNTRY_CODE"),
-    )
+    with one_writer(session):
+        case = open311.submit_request(
+            db_session=session,
+            client=client,
+            submission=submission,
+            tracking_prefix=current_app.config["TRACKING_PREFIX"],
+            default_region=current_app.config.get("DEFAULT_COUNTRY_CODE"),
+        )
+        session.commit()
     due = timestamp(case.due_at, _timezone())
     notice = f"Received by {case.department.name}; expected to be dealt with by {due}."
-    session.commit()
     return _send(
         [{"service_request_id": case.tracking_code, "service_notice": notice, "account_id": None}],
         root="service_requests",
