@@ -169,11 +169,23 @@ def _event_maps(db_session: Session) -> dict[str, dict[str, CommonEvent]]:
 
 
 def aggregate(*, db_session: Session, period: str) -> Aggregates:
-    """Count a period's events per service, channel and segment with SQL GROUP BY queries."""
+    """Exact values of one period (see aggregate_periods)."""
+    return aggregate_periods(db_session=db_session, periods=[period])[period]
+
+
+def aggregate_periods(*, db_session: Session, periods: list[str]) -> dict[str, Aggregates]:
+    """Count the events of some months per service, channel and segment, in three GROUP BYs.
+
+    The months are covered by one range scan and grouped by month, so building many periods
+    costs about as much as one pass over their events.
+    """
     dialect = db_session.get_bind().dialect.name
-    start, end = period_bounds(period)
+    wanted = set(periods)
+    start = min(period_bounds(p)[0] for p in periods)
+    end = max(period_bounds(p)[1] for p in periods)
     band = aliased(CitizenSegment)
     segment = sa.func.coalesce(band.value, AgeBand.UNKNOWN.value).label("segment")
+    month = _month(Event.at, dialect).label("month")
     joined = (
         sa.select()
         .select_from(Event)
@@ -181,65 +193,88 @@ def aggregate(*, db_session: Session, period: str) -> Aggregates:
         .outerjoin(
             band, sa.and_(band.citizen_id == Case.citizen_id, band.kind == SegmentKind.AGE_BAND)
         )
-        .where(Event.at >= start, Event.at < end)
     )
-    dims = (Event.service_code, Case.channel, segment)
-    values: dict[tuple[CellKey, str], int] = defaultdict(int)
+    # A range on the event time reads through the index, which pays for a few months but is
+    # slower than a plain scan when most of the archive is rebuilt (the first sync).
+    if len(periods) <= 3:
+        joined = joined.where(Event.at >= start, Event.at < end)
+    dims = (month, Event.service_code, Case.channel, segment)
+    found = {p: Aggregates(values=defaultdict(int), services=set()) for p in periods}
     maps = _event_maps(db_session)
-    services: set[str] = set()
 
-    def add(service: str, channel: str, seg: str, measure: str, count: int) -> None:
-        services.add(service)
+    def add(period: str, service: str, channel: str, seg: str, measure: str, count: int) -> None:
+        if period not in wanted:
+            return
+        aggregates = found[period]
+        aggregates.services.add(service)
         for cell in (
             (service, "all", None),
             (service, "channel", channel),
             (service, "segment", seg),
         ):
-            values[(cell, measure)] += count
+            aggregates.values[(cell, measure)] += count
 
-    for service, channel, seg, kind, count in db_session.execute(
-        joined.add_columns(*dims, Event.kind, sa.func.count()).group_by(*dims, Event.kind)
-    ):
-        common = maps.get(service, {}).get(EventKind(kind).value)
-        if common is not None:
-            add(service, channel, seg, f"events.{common.value}", count)
-
+    # One scan: counts per kind, with the duration bucket of acknowledgements and
+    # resolutions, the score of feedback, and resolutions in time.
     hours = _hours_between(Event.at, Case.created_at, dialect)
-    for prefix, kind in (
-        ("time_to_acknowledge", EventKind.ACKNOWLEDGED),
-        ("time_to_complete", EventKind.RESOLVED),
+    timed = Event.kind.in_([EventKind.ACKNOWLEDGED, EventKind.RESOLVED])
+    bucket = sa.case((timed, _bucket(hours)), else_=None).label("bucket")
+    score = sa.case(
+        (Event.kind == EventKind.FEEDBACK, Event.data["score"].as_integer()), else_=None
+    ).label("score")
+    in_time = sa.func.sum(
+        sa.case((sa.and_(Event.kind == EventKind.RESOLVED, Event.at <= Case.due_at), 1), else_=0)
+    )
+    query = joined.add_columns(*dims, Event.kind, bucket, score, sa.func.count(), in_time)
+    for period, service, channel, seg, kind, index, value, count, within in db_session.execute(
+        query.group_by(*dims, Event.kind, bucket, score)
     ):
-        bucket = _bucket(hours).label("bucket")
-        query = joined.add_columns(*dims, bucket, sa.func.count()).where(Event.kind == kind)
-        for service, channel, seg, index, count in db_session.execute(
-            query.group_by(*dims, bucket)
-        ):
-            add(service, channel, seg, f"{prefix}.{index}", count)
-
-    within = joined.add_columns(*dims, sa.func.count()).where(
-        Event.kind == EventKind.RESOLVED, Event.at <= Case.due_at
-    )
-    for service, channel, seg, count in db_session.execute(within.group_by(*dims)):
-        add(service, channel, seg, "completed_within_sla", count)
-
-    score = Event.data["score"].as_integer().label("score")
-    feedback = joined.add_columns(*dims, score, sa.func.count()).where(
-        Event.kind == EventKind.FEEDBACK
-    )
-    for service, channel, seg, value, count in db_session.execute(feedback.group_by(*dims, score)):
-        if value in SATISFACTION_SCORES:
-            add(service, channel, seg, f"satisfaction.{value - 1}", count)
+        kind = EventKind(kind)
+        cell = (period, service, channel, seg)
+        common = maps.get(service, {}).get(kind.value)
+        if common is not None:
+            add(*cell, f"events.{common.value}", count)
+        if kind is EventKind.ACKNOWLEDGED:
+            add(*cell, f"time_to_acknowledge.{index}", count)
+        elif kind is EventKind.RESOLVED:
+            add(*cell, f"time_to_complete.{index}", count)
+            if within:
+                add(*cell, "completed_within_sla", within)
+        elif kind is EventKind.FEEDBACK and value in SATISFACTION_SCORES:
+            add(*cell, f"satisfaction.{value - 1}", count)
 
     # Distinct citizens who submitted in the period; an anonymous request counts as one person.
-    person = sa.func.coalesce(Case.citizen_id, -Case.id)
-    submitted = joined.where(Event.kind == EventKind.SUBMITTED)
-    for dim, column in (("all", None), ("channel", Case.channel), ("segment", segment)):
-        group = [Event.service_code] + ([column] if column is not None else [])
-        query = submitted.add_columns(*group, sa.func.count(sa.distinct(person))).group_by(*group)
-        for row in db_session.execute(query):
-            service, value = row[0], (row[1] if column is not None else None)
-            values[((service, dim, value), "citizens")] = row[-1]
-    return Aggregates(values=dict(values), services=services)
+    # Each person is in one segment, so the service's total is the sum over its segments.
+    person = sa.func.coalesce(Case.citizen_id, -Case.id).label("person")
+    # Who submitted, once per month, service, channel and segment, read in one scan; a person
+    # has one segment, so the rows per channel are already distinct people.
+    who = (
+        (joined.add_columns(*dims, person).where(Event.kind == EventKind.SUBMITTED).distinct())
+        .cte("who")
+        .prefix_with("MATERIALIZED")
+    )
+    per_channel = sa.select(
+        sa.literal("channel"), who.c.month, who.c.service_code, who.c.channel, sa.func.count()
+    ).group_by(who.c.month, who.c.service_code, who.c.channel)
+    per_segment = sa.select(
+        sa.literal("segment"),
+        who.c.month,
+        who.c.service_code,
+        who.c.segment,
+        sa.func.count(sa.distinct(who.c.person)),
+    ).group_by(who.c.month, who.c.service_code, who.c.segment)
+    for dim, period, service, value, count in db_session.execute(
+        sa.union_all(per_channel, per_segment)
+    ):
+        if period not in wanted:
+            continue
+        values = found[period].values
+        values[((service, dim, value), "citizens")] = count
+        if dim == "segment":
+            values[((service, "all", None), "citizens")] += count
+    for aggregates in found.values():
+        aggregates.values = dict(aggregates.values)
+    return found
 
 
 def _groups(values: dict[tuple[CellKey, str], int]) -> list[Group]:
@@ -302,37 +337,59 @@ def service_identities(*, db_session: Session, codes: set[str]) -> list[ServiceI
     return sorted(identities, key=lambda s: s.code)
 
 
+def build_snapshots(
+    *,
+    db_session: Session,
+    node_slug: str,
+    periods: list[str],
+    k: int,
+    revisions: dict[str, int] | None = None,
+) -> dict[str, MetricsSnapshot]:
+    """The periods' anonymised snapshots: suppressed below k, with secondary suppression."""
+    if not periods:
+        return {}
+    revisions = revisions or {}
+    built = {}
+    for period, found in aggregate_periods(db_session=db_session, periods=periods).items():
+        hidden = suppress(found.values, _groups(found.values), k)
+        by_cell: dict[CellKey, dict[str, int]] = defaultdict(dict)
+        for (cell, measure), value in found.values.items():
+            if (cell, measure) not in hidden:
+                by_cell[cell][measure] = value
+        cells = []
+        for (service, dim, value), measures in sorted(by_cell.items(), key=str):
+            cell_measures = _cell_measures(measures)
+            if cell_measures is not None:
+                cells.append(
+                    Cell(
+                        service=service,
+                        channel=value if dim == "channel" else None,
+                        segment=value if dim == "segment" else None,
+                        measures=cell_measures,
+                    )
+                )
+        built[period] = MetricsSnapshot(
+            node=node_slug,
+            period=period,
+            revision=revisions.get(period, 1),
+            k=k,
+            services=service_identities(db_session=db_session, codes=found.services),
+            cells=cells,
+        )
+    return built
+
+
 def build_snapshot(
     *, db_session: Session, node_slug: str, period: str, k: int, revision: int = 1
 ) -> MetricsSnapshot:
-    """The period's anonymised snapshot: suppressed below k, with secondary suppression."""
-    found = aggregate(db_session=db_session, period=period)
-    hidden = suppress(found.values, _groups(found.values), k)
-    by_cell: dict[CellKey, dict[str, int]] = defaultdict(dict)
-    for (cell, measure), value in found.values.items():
-        if (cell, measure) not in hidden:
-            by_cell[cell][measure] = value
-    cells = []
-    for (service, dim, value), measures in sorted(by_cell.items(), key=str):
-        cell_measures = _cell_measures(measures)
-        if cell_measures is None:
-            continue
-        cells.append(
-            Cell(
-                service=service,
-                channel=value if dim == "channel" else None,
-                segment=value if dim == "segment" else None,
-                measures=cell_measures,
-            )
-        )
-    return MetricsSnapshot(
-        node=node_slug,
-        period=period,
-        revision=revision,
+    """One period's anonymised snapshot (see build_snapshots)."""
+    return build_snapshots(
+        db_session=db_session,
+        node_slug=node_slug,
+        periods=[period],
         k=k,
-        services=service_identities(db_session=db_session, codes=found.services),
-        cells=cells,
-    )
+        revisions={period: revision},
+    )[period]
 
 
 def _content_hash(snapshot: MetricsSnapshot) -> str:
@@ -351,22 +408,28 @@ def refresh_outbox(*, db_session: Session, now: datetime | None = None) -> list[
     link = get_link(db_session=db_session)
     now = now or utcnow()
     stored = {p.period: p for p in db_session.scalars(sa.select(SyncPeriod))}
+    fingerprints = source_fingerprints(db_session=db_session)
+    dirty = sorted(
+        period
+        for period, fingerprint in fingerprints.items()
+        if period not in stored or stored[period].source_fingerprint != fingerprint
+    )
+    for period in dirty:
+        stored.setdefault(
+            period, SyncPeriod(period=period, revision=0, acknowledged_revision=0, attempts=0)
+        )
+    snapshots = build_snapshots(
+        db_session=db_session,
+        node_slug=link.node_slug,
+        periods=dirty,
+        k=link.k,
+        revisions={period: stored[period].revision + 1 for period in dirty},
+    )
     changed = []
-    for period, fingerprint in sorted(source_fingerprints(db_session=db_session).items()):
-        row = stored.get(period) or SyncPeriod(
-            period=period, revision=0, acknowledged_revision=0, attempts=0
-        )
-        if row.source_fingerprint == fingerprint:
-            continue
-        snapshot = build_snapshot(
-            db_session=db_session,
-            node_slug=link.node_slug,
-            period=period,
-            k=link.k,
-            revision=row.revision + 1,
-        )
+    for period, snapshot in snapshots.items():
+        row = stored[period]
         digest = _content_hash(snapshot)
-        row.source_fingerprint = fingerprint
+        row.source_fingerprint = fingerprints[period]
         row.built_at = now
         if digest != row.content_hash:
             row.revision += 1
