@@ -494,3 +494,34 @@ def test_discovery_tells_where_the_api_is_and_what_it_speaks(server, fmt):
 def test_no_requests_is_an_empty_list(server):
     response = requests.get(f"{server}/requests.json", timeout=10)
     assert response.json() == []
+
+
+def test_an_app_request_round_trips_on_postgresql(postgres_url, tmp_path):
+    from node.app import create_app
+    from node.migrate import upgrade
+    from tests.factories import load_services
+
+    app = create_app(
+        {
+            "INSTANCE_PATH": tmp_path,
+            "SECRET_KEY": "test",
+            "CITY": "Bologna",
+            "DATABASE_URL": postgres_url,
+            "TIMEZONE": "Europe/Rome",
+        }
+    )
+    upgrade(postgres_url)
+    with get_db(app).session() as session:
+        load_services(session, tmp_path)
+        key = register(session)
+    client = app.test_client()
+    posted = client.post(
+        "/open311/v2/requests.xml",
+        data={"api_key": key, "service_code": "noise-report", "attribute[source]": "venue"},
+    )
+    assert posted.status_code == 200, posted.text
+    code = ElementTree.fromstring(posted.data).findtext("request/service_request_id")
+    shown = client.get(f"/open311/v2/requests/{code}.json").json[0]
+    assert (shown["status"], shown["agency_responsible"]) == ("open", "Environment")
+    assert shown["requested_datetime"].endswith(("+01:00", "+02:00"))
+    get_db(app).engine.dispose()
