@@ -39,6 +39,8 @@ def celery_init_app(app: Flask) -> Celery:
         task_reject_on_worker_lost=True,
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
+        # Nodes sharing one broker (ASP mode) keep their tasks apart by queue.
+        task_default_queue=app.config.get("TASK_QUEUE") or "carmen-node",
         beat_schedule={
             "sync-with-hub": {
                 "task": "carmen_node.sync",
