@@ -1,7 +1,8 @@
 """The hub's database: typed SQLAlchemy 2.0 base, one engine per app, one session per request."""
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,6 +78,11 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time: queueing writers here is cheaper and fairer than
+        # letting them spin on SQLite's busy handler. PostgreSQL needs no such lock.
+        self.write_lock: AbstractContextManager = (
+            threading.Lock() if url.startswith("sqlite") else nullcontext()
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

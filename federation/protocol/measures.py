@@ -1,5 +1,7 @@
 """Flatten snapshot cells into the named measures of the federation's export tables."""
 
+from collections.abc import Mapping
+
 from federation.protocol.models import (
     Cell,
     CellMeasures,
@@ -79,17 +81,25 @@ def template_ref(service: ServiceIdentity) -> str:
     return service.template
 
 
-def snapshot_rows(snapshot: MetricsSnapshot) -> list[dict[str, str | int]]:
-    """One row per (service, segment, channel, measure) with its value, as the hub stores it."""
+def snapshot_rows(
+    snapshot: MetricsSnapshot, extra: Mapping[str, object] | None = None
+) -> list[dict[str, object]]:
+    """One row per (service, segment, channel, measure) with its value, as the hub stores it.
+
+    `extra` columns (e.g. the hub's ids) are added to every row.
+    """
     services = {service.code: service for service in snapshot.services}
-    rows: list[dict[str, str | int]] = []
+    rows: list[dict[str, object]] = []
     for cell in snapshot.cells:
-        rows.extend(_cell_rows(snapshot.node, services[cell.service], cell))
+        rows.extend(_cell_rows(snapshot.node, services[cell.service], cell, extra or {}))
     return rows
 
 
-def _cell_rows(node: str, service: ServiceIdentity, cell: Cell) -> list[dict[str, str | int]]:
+def _cell_rows(
+    node: str, service: ServiceIdentity, cell: Cell, extra: Mapping[str, object]
+) -> list[dict[str, object]]:
     base = {
+        **extra,
         "service_code": service.code,
         "service": federation_service(node=node, service=service),
         "template": template_ref(service),

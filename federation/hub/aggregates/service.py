@@ -37,12 +37,11 @@ OBSERVATIONS_COLUMNS = [
 def replace_cells(*, db_session: Session, stored: StoredSnapshot, snapshot: MetricsSnapshot) -> int:
     """Replace the cells of a held snapshot with those of the snapshot now held; returns rows."""
     db_session.execute(sa.delete(AggregateCell).where(AggregateCell.snapshot_id == stored.id))
-    rows = snapshot_rows(snapshot)
+    base = {"snapshot_id": stored.id, "node_id": stored.node_id, "period": stored.period}
+    rows = snapshot_rows(snapshot, base)
     if rows:
-        base = {"snapshot_id": stored.id, "node_id": stored.node_id, "period": stored.period}
         # Core insert: one executemany, without the ORM's per-object bookkeeping.
-        table = AggregateCell.__table__
-        db_session.execute(table.insert(), [{**base, **row} for row in rows])
+        db_session.execute(AggregateCell.__table__.insert(), rows)
     return len(rows)
 
 

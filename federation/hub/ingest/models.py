@@ -1,7 +1,6 @@
 """Stored snapshots (the highest revision per node and period) and the nonces already seen."""
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,6 +33,5 @@ class StoredSnapshot(Base):
     content_digest: Mapped[str] = mapped_column(sa.String(64))
     k: Mapped[int]
     dp_epsilon: Mapped[float | None]
-    body: Mapped[dict[str, Any]]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

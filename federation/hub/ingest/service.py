@@ -1,7 +1,6 @@
 """Ingest: authenticate a signed request, then keep per (node, period) the highest revision."""
 
 import hashlib
-import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -65,8 +64,8 @@ def authenticate_request(
 
 def content_digest(snapshot: MetricsSnapshot) -> str:
     """SHA-256 of the snapshot's content, independent of key order and of pending_periods."""
-    content = snapshot.model_dump(mode="json", exclude={"pending_periods"})
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    # The models hold no dicts, so pydantic's JSON follows field order: a canonical form.
+    text = snapshot.model_dump_json(exclude={"pending_periods"})
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -132,7 +131,6 @@ def _store(
         "content_digest": digest,
         "k": snapshot.k,
         "dp_epsilon": float(dp.epsilon) if dp is not None else None,
-        "body": snapshot.model_dump(mode="json", exclude_none=True),
         "updated_at": now,
     }
     if stored is None:

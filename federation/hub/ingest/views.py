@@ -5,12 +5,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from federation.hub.bodies import parse_json, validate
 from federation.hub.celery_app import enqueue
-from federation.hub.database import db_session, utcnow
+from federation.hub.database import db_session, get_db, utcnow
 from federation.hub.errors import HubError
 from federation.hub.evaluations import service as evaluations
+from federation.hub.evaluations.models import EvaluationRun
 from federation.hub.evaluations.tasks import run_evaluation
 from federation.hub.ingest import service
-from federation.protocol.models import IngestStatus, MetricsSnapshot
+from federation.protocol.models import IngestReceipt, IngestStatus, MetricsSnapshot
 
 bp = Blueprint("ingest", __name__, url_prefix="/api/v1")
 ATTEMPTS = 3
@@ -32,33 +33,39 @@ def push_snapshot():
         path += "?" + request.query_string.decode("latin-1")
     config = current_app.config
     for attempt in range(ATTEMPTS):
-        session = db_session()
         try:
-            now = utcnow()
-            node = service.authenticate_request(
-                db_session=session,
-                headers=request.headers,
-                method=request.method,
-                path=path,
-                body=body,
-                now=now,
-                max_skew_seconds=config["MAX_CLOCK_SKEW_SECONDS"],
-            )
-            snapshot = validate(MetricsSnapshot, parse_json(body))
-            receipt = service.ingest_snapshot(
-                db_session=session, node=node, snapshot=snapshot, now=now
-            )
-            run = None
-            if receipt.status is IngestStatus.STORED and config["EVALUATE_ON_INGEST"]:
-                run = evaluations.request_run(db_session=session, seed=config["EVALUATION_SEED"])
-            session.commit()
+            with get_db().write_lock:
+                receipt, run = _ingest(body=body, path=path)
             break
         except (IntegrityError, OperationalError) as exc:
             # Two pushes of one node raced (unique constraint) or SQLite was busy: start over;
             # the rolled-back attempt stored nothing, not even its nonce.
-            session.rollback()
+            db_session().rollback()
             if attempt == ATTEMPTS - 1:
                 raise HubBusy(f"the hub is busy, retry later ({type(exc).__name__})") from None
     if run is not None:
         enqueue(run_evaluation, run.id, countdown=config["EVALUATION_DEBOUNCE_SECONDS"])
     return receipt.model_dump(mode="json")
+
+
+def _ingest(*, body: bytes, path: str) -> tuple[IngestReceipt, EvaluationRun | None]:
+    """One attempt: authenticate, validate, upsert, commit."""
+    config = current_app.config
+    session = db_session()
+    now = utcnow()
+    node = service.authenticate_request(
+        db_session=session,
+        headers=request.headers,
+        method=request.method,
+        path=path,
+        body=body,
+        now=now,
+        max_skew_seconds=config["MAX_CLOCK_SKEW_SECONDS"],
+    )
+    snapshot = validate(MetricsSnapshot, parse_json(body))
+    receipt = service.ingest_snapshot(db_session=session, node=node, snapshot=snapshot, now=now)
+    run = None
+    if receipt.status is IngestStatus.STORED and config["EVALUATE_ON_INGEST"]:
+        run = evaluations.request_run(db_session=session, seed=config["EVALUATION_SEED"])
+    session.commit()
+    return receipt, run

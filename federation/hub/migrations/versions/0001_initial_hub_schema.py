@@ -146,7 +146,6 @@ def upgrade() -> None:
         sa.Column("content_digest", sa.String(length=64), nullable=False),
         sa.Column("k", sa.Integer(), nullable=False),
         sa.Column("dp_epsilon", sa.Double(), nullable=True),
-        sa.Column("body", sa.JSON(), nullable=False),
         sa.Column("received_at", federation.hub.database.UTCDateTime(), nullable=False),
         sa.Column("updated_at", federation.hub.database.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
