@@ -258,3 +258,42 @@ def test_a_node_enrolls_and_syncs_over_http_and_catches_up_after_the_hub_was_dow
         assert session.scalar(sa.select(Node.last_sync_at)) is not None
     with node_db(node_app).session() as session:
         assert session.get(SyncPeriod, "2026-02").acknowledged_revision == 1
+
+
+def test_no_personal_data_reaches_any_row_at_the_hub(hub_app, node_app):
+    from federation.hub.database import get_db as hub_database
+    from node.cases.models import Case, Citizen
+
+    rng = random.Random(8)
+    transport = FaultyHub(hub_app, rng)
+    transport.faults = False
+    enroll_in_process(hub_app, node_app, transport)
+    key = sync.load_or_create_key(Path(node_app.instance_path))
+    with node_db(node_app).session() as session:
+        seed_month(session, year=2026, month=6, cases=80, rng=rng, prefix="PV")
+        sync.refresh_outbox(db_session=session)
+        session.commit()
+        with httpx.Client(transport=transport, base_url="http://hub") as http:
+            for row in sync.pending_periods(db_session=session):
+                assert sync.push_period(
+                    db_session=session, period=row.period, key=key, http=http
+                ).acknowledged
+                session.commit()
+        canaries = [
+            c.casefold()
+            for citizen in session.scalars(sa.select(Citizen))
+            for c in (citizen.name, citizen.email, citizen.phone)
+            if c
+        ]
+        canaries += [
+            c.casefold()
+            for case in session.scalars(sa.select(Case))
+            for c in (case.tracking_code, case.description, case.address)
+        ]
+    url = hub_database(hub_app).engine.url.database
+    import sqlite3
+
+    dump = "\n".join(sqlite3.connect(url).iterdump()).casefold()
+    assert "aggregate_cells" in dump
+    assert [c for c in canaries if c in dump] == []
+    assert "canary" not in dump and "segreta" not in dump
