@@ -2,7 +2,7 @@
 
 Run a worker and beat for an instance with::
 
-    CARMEN_HUB_INSTANCE=DIR celery -A federation.hub.worker worker --beat
+    CARMEN_HUB_INSTANCE=DIR celery -A federation.hub.worker worker --beat -Q carmen-hub
 """
 
 from datetime import timedelta
@@ -32,6 +32,7 @@ def celery_init_app(app: Flask) -> Celery:
         broker_url=broker or "memory://",
         result_backend=app.config["RESULT_BACKEND"],
         task_always_eager=not broker,
+        task_default_queue=app.config["TASK_QUEUE"],
         task_eager_propagates=True,
         task_acks_late=True,  # a task lost with its worker is delivered again; tasks are idempotent
         task_reject_on_worker_lost=True,

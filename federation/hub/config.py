@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "API_TOKEN_TTL_DAYS": 90,
     "BROKER_URL": None,  # None runs Celery tasks eagerly, in-process (the embedded default)
     "RESULT_BACKEND": None,
+    "TASK_QUEUE": "carmen-hub",  # the hub's own queue, so hubs and nodes can share a broker
     # A stored snapshot schedules a debounced evaluation. None: only with a real broker, since
     # eager tasks would run the whole evaluation inside the node's push request.
     "EVALUATE_ON_INGEST": None,
