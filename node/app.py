@@ -67,6 +67,7 @@ def _init_web(app: Flask) -> None:
     from node import auth, display
     from node.cases.views import bp as cases_bp
     from node.extensions import babel, csrf
+    from node.intake import limits
     from node.intake.open311.views import blueprint as open311_bp
     from node.intake.views import bp as portal_bp
     from node.profiles.views import bp as account_bp
@@ -78,6 +79,7 @@ def _init_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     auth.init_app(app)
     display.init_app(app)
+    limits.init_app(app)  # abuse limits on the portal, Open311, SMS and e-mail intake
     app.register_blueprint(portal_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(office_bp)

@@ -23,9 +23,16 @@ DEFAULTS: dict[str, Any] = {
     "DEFAULT_COUNTRY_CODE": None,  # region for phone numbers typed without +, e.g. "IT"
     "TRACKING_PREFIX": None,  # default: first two letters of the city
     "MIN_CELL_COUNT": 10,
+    "DP_EPSILON": None,  # differential privacy budget per snapshot build; None: no noise
+    "DP_MAX_EVENTS_PER_CASE": 6,  # contribution bound of one case in one month
+    "SYNC_INTERVAL_SECONDS": 300,
     "SERVICES_DIR": None,  # default: services/ in the instance folder
     "WTF_CSRF_TIME_LIMIT": None,
     "SESSION_COOKIE_SAMESITE": "Lax",
+    # Abuse limits on public intake (node/intake/limits.py): None is on, except in TESTING apps.
+    "RATELIMIT_ENABLED": None,
+    "RATELIMIT_STORAGE_URL": "memory://",  # redis://host:6379/1 to share counters across workers
+    "RATELIMITS": {},  # per key kind, e.g. {portal_address = "10/minute;60/hour"}
 }
 
 
