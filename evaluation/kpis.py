@@ -319,8 +319,9 @@ class KpiResult:
     Attributes
     ----------
     kpis : DataFrame
-        Long form: ``service``, ``city_id``, ``period`` (``YYYY-MM`` or ``pilot``), ``kpi``,
-        ``value``, ``low``, ``high``.
+        One row per service × city × period (``YYYY-MM``, or ``pilot`` for the whole pilot):
+        ``service``, ``city_id``, ``period``, then for each KPI ``<kpi>``, ``<kpi>_low`` and
+        ``<kpi>_high`` (empty where it cannot be computed).
     pilots : DataFrame
         One row per piloted service × city: ``service``, ``city_id``, ``periods``,
         ``uptake`` (mean of the last 6 periods), ``uptake_low``, ``uptake_high`` and
@@ -459,19 +460,21 @@ def compute_kpis(
         reach_high[:n_pilots],
     )
 
-    frames = []
-    base = keys[["service", "city_id", "period"]]
-    for name in KPI_NAMES:
-        value, lo, hi = per_period[name]
-        frames.append(base.assign(kpi=name, value=value, low=lo, high=hi))
-    pilot_base = cells.pilots[["service", "city_id"]].assign(period=PILOT)
-    for name in KPI_NAMES:
-        value, lo, hi = pilot_kpis[name]
-        frames.append(pilot_base.assign(kpi=name, value=value, low=lo, high=hi))
-    kpis = pd.concat(frames, ignore_index=True)
-    kpis = kpis[kpis["value"].notna()].reset_index(drop=True)
-    for column in ("service", "city_id", "period", "kpi"):
-        kpis[column] = kpis[column].astype("category")
+    def table(base: pd.DataFrame, figures: dict) -> pd.DataFrame:
+        columns = {}
+        for name in KPI_NAMES:
+            value, lo, hi = figures[name]
+            columns[name], columns[f"{name}_low"], columns[f"{name}_high"] = value, lo, hi
+        return pd.concat([base.reset_index(drop=True), pd.DataFrame(columns)], axis=1)
+
+    # Wide: one row per service × city × period (and one per pilot), three columns per KPI.
+    kpis = pd.concat(
+        [
+            table(keys[["service", "city_id", "period"]], per_period),
+            table(cells.pilots[["service", "city_id"]].assign(period=PILOT), pilot_kpis),
+        ],
+        ignore_index=True,
+    )
 
     pilots = cells.pilots[["service", "city_id", "city_index"]].copy()
     pilots["periods"] = size

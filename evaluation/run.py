@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from .kpis import PILOT, build_cells, compute_kpis
 from .profiles import CityClustering, city_profiles
@@ -115,8 +116,8 @@ class EvaluationResult:
     Attributes
     ----------
     kpis : DataFrame
-        ``service``, ``city_id``, ``period`` (``YYYY-MM`` or ``pilot``), ``kpi``, ``value``,
-        ``low``, ``high``.
+        ``service``, ``city_id``, ``period`` (``YYYY-MM`` or ``pilot``), then ``<kpi>``,
+        ``<kpi>_low``, ``<kpi>_high`` for each KPI of ``evaluation.kpis``.
     clusters : DataFrame
         ``city_id``, ``cluster``, ``x``, ``y`` (2-D projection), then the profile: context,
         ``share_<segment>``, ``users_<segment>``, ``channel_<channel>``, ``usage_level``.
@@ -263,9 +264,30 @@ def run_evaluation(
     InputError
         When a table is unusable (the message names the file, row and column).
     """
-    config = config or EvaluationConfig()
+    # One thread for BLAS and OpenMP: the arrays are small, so extra threads only fight over
+    # shared cores (k-means ran 30x slower under load), and the sums stay in one order.
+    with threadpool_limits(limits=1):
+        return _run(
+            cities,
+            observations,
+            config=config or EvaluationConfig(),
+            seed=seed,
+            europe_cities=europe_cities,
+            progress=progress or _noop,
+        )
+
+
+def _run(
+    cities: pd.DataFrame,
+    observations: pd.DataFrame,
+    *,
+    config: EvaluationConfig,
+    seed: int,
+    europe_cities: pd.DataFrame | None,
+    progress: Progress,
+) -> EvaluationResult:
     settings = config.judgement()
-    tick = progress or _noop
+    tick = progress
     tick("checking the tables", 0, 1)
     cities = validate_cities(cities)
     observations = validate_observations(observations, city_ids=cities["city_id"])
@@ -536,6 +558,10 @@ def _europe(
         progress("judging Europe", done, len(services))
         rows = trainings_by_service[trainings_by_service["service"] == service]
         train = training_set(rows, cities, shared, by_segment=False)
+        groups = None
+        if "country" in cities.columns:
+            by_id = cities.set_index("city_id")["country"].astype(str)
+            groups = by_id.loc[train.city_ids].to_numpy()
         judgement = judge(
             train,
             targets,
@@ -544,6 +570,7 @@ def _europe(
             settings=settings,
             rng=_rng(seed, "europe", service),
             with_drivers=False,
+            residual_groups=groups,
         )
         pilot_context = context_frame(cities.iloc[rows["city_index"].to_numpy()], shared)
         low_end, high_end = pilot_context.min(), pilot_context.max()
@@ -635,6 +662,18 @@ def evaluate_europe(
         (``sentence``: "viable for N million people in M cities across K countries").
     """
     config = config or EvaluationConfig()
+    with threadpool_limits(limits=1):
+        return _evaluate_europe(cities, observations, europe_cities, config=config, seed=seed)
+
+
+def _evaluate_europe(
+    cities: pd.DataFrame,
+    observations: pd.DataFrame,
+    europe_cities: pd.DataFrame,
+    *,
+    config: EvaluationConfig,
+    seed: int,
+) -> tuple[pd.DataFrame, list[dict]]:
     cities = validate_cities(cities)
     observations = validate_observations(observations, city_ids=cities["city_id"])
     europe_cities = validate_europe(europe_cities)

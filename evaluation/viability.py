@@ -202,11 +202,19 @@ class _Design:
         return (np.exp(log_u) * shares).sum(axis=1)
 
 
-def _loo_residuals(design: _Design, train: Training) -> np.ndarray:
-    """City-level log residuals of each pilot predicted by a fit without it."""
+def _loo_residuals(
+    design: _Design, train: Training, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """City-level log residuals of each pilot predicted by a fit without it (or its group)."""
     n = len(train.uptake)
-    weights = np.ones((n, n)) - np.eye(n)
-    beta = design.fit(weights)
+    if groups is None or len(np.unique(groups)) < 3:
+        weights = np.ones((n, n)) - np.eye(n)
+        beta = design.fit(weights)
+    else:
+        # Leave the whole group (country) out: what a city of an unseen country should expect.
+        labels, group_of = np.unique(groups, return_inverse=True)
+        weights = (group_of[None, :] != np.arange(len(labels))[:, None]).astype(float)
+        beta = design.fit(weights)[group_of]
     predicted = design.predict_own(beta, design.z_train, train.shares)
     return np.log(train.uptake + _FLOOR) - np.log(predicted + _FLOOR)
 
@@ -252,6 +260,7 @@ def judge(
     settings: JudgementSettings,
     rng: np.random.Generator,
     with_drivers: bool = True,
+    residual_groups: np.ndarray | None = None,
 ) -> Judgement:
     """Judge one service in target cities.
 
@@ -271,6 +280,9 @@ def judge(
         The random generator (seeded by the caller).
     with_drivers : bool
         Whether to explain each prediction.
+    residual_groups : ndarray, optional
+        A group (country) per pilot city: the band's residuals then leave out a whole group at a
+        time, for targets outside the federation's countries.
 
     Returns
     -------
@@ -297,7 +309,7 @@ def judge(
         chosen = np.flatnonzero(pattern_of.ravel() == index)
         use = [c for c, ok in zip(all_columns, pattern, strict=True) if ok]
         design = _Design(train, use, settings.ridge_alpha)
-        residuals = _loo_residuals(design, train)
+        residuals = _loo_residuals(design, train, residual_groups)
         z = design.standardise(targets.iloc[chosen])
         shares = target_shares[chosen]
         beta_full = design.fit(np.ones((1, n)))
@@ -335,46 +347,53 @@ def _explain(
     gram = design.gram_city.sum(axis=0).reshape(design.p, design.p) + design.penalty
     leaning = x_target @ np.linalg.solve(gram, design.x_city.T)  # (m, n) smoother weights
     effects = z * beta[g:]  # log-scale effect of each figure against the pilots' average
-    mean_shares = train.shares.mean(axis=0)
+    uptake = np.exp(log_u)
+    mix = (shares - train.shares.mean(axis=0)) * uptake
+    # Everything is computed on whole arrays first; the loop only assembles small dicts.
+    top = np.argsort(-leaning, axis=1)[:, :3]
+    top_weight = np.round(np.take_along_axis(leaning, top, axis=1), 3).tolist()
+    top_ids = train.city_ids[top].astype(str).tolist()
+    seg_order = np.argsort(-parts, axis=1).tolist()
+    share_r = np.round(shares, 4).tolist()
+    uptake_r = np.round(uptake, 3).tolist()
+    parts_r = np.round(parts, 3).tolist()
+    mix_r = np.round(mix, 3).tolist()
+    order = np.argsort(-np.abs(effects), axis=1)[:, :3]
+    raw = targets[design.columns].to_numpy(dtype=float)
+    values = np.take_along_axis(raw, order, axis=1) if design.columns else np.zeros((len(z), 0))
+    values = [[_round(v) for v in row] for row in values.tolist()]
+    pct = np.round(np.expm1(np.take_along_axis(effects, order, axis=1)) * 100, 1).tolist()
+    figures = [[design.columns[j] for j in row] for row in order.tolist()]
+    model = "age bands" if train.segments != ("all",) else "context alone"
+    names = train.segments
     texts = []
     for i in range(len(z)):
-        top = np.argsort(-leaning[i])[:3]
-        pilots = [
-            {"city_id": str(train.city_ids[j]), "weight": round(float(leaning[i, j]), 3)}
-            for j in top
-        ]
-        segments = [
-            {
-                "segment": segment,
-                "share": round(float(shares[i, k]), 4),
-                "uptake": round(float(np.exp(log_u[i, k])), 3),
-                "contribution": round(float(parts[i, k]), 3),
-                "mix_effect": round(
-                    float((shares[i, k] - mean_shares[k]) * np.exp(log_u[i, k])), 3
-                ),
-            }
-            for k, segment in enumerate(train.segments)
-        ]
-        segments.sort(key=lambda s: -s["contribution"])
-        order = np.argsort(-np.abs(effects[i]))[:3]
-        context = [
-            {
-                "figure": design.columns[j],
-                "value": _round(targets.iloc[i][design.columns[j]]),
-                "effect_pct": round(float(np.expm1(effects[i, j]) * 100), 1),
-            }
-            for j in order
-        ]
-        model = "age bands" if train.segments != ("all",) else "context alone"
-        texts.append(
-            json.dumps({"model": model, "pilots": pilots, "segments": segments, "context": context})
-        )
+        drivers = {
+            "model": model,
+            "pilots": [
+                {"city_id": c, "weight": w} for c, w in zip(top_ids[i], top_weight[i], strict=True)
+            ],
+            "segments": [
+                {
+                    "segment": names[k],
+                    "share": share_r[i][k],
+                    "uptake": uptake_r[i][k],
+                    "contribution": parts_r[i][k],
+                    "mix_effect": mix_r[i][k],
+                }
+                for k in seg_order[i]
+            ],
+            "context": [
+                {"figure": f, "value": v, "effect_pct": e}
+                for f, v, e in zip(figures[i], values[i], pct[i], strict=True)
+            ],
+        }
+        texts.append(json.dumps(drivers))
     return texts
 
 
-def _round(value: object) -> float | None:
-    number = float(value)  # type: ignore[arg-type]
-    return None if not np.isfinite(number) else float(f"{number:.4g}")
+def _round(value: float) -> float | None:
+    return None if not np.isfinite(value) else float(f"{value:.4g}")
 
 
 @dataclass
@@ -425,27 +444,30 @@ def backtest(
     if n > settings.backtest_max_cities:
         held = np.sort(rng.choice(n, settings.backtest_max_cities, replace=False))
     b = settings.backtest_resamples
-    weights = np.empty((held.size * (b + 1), n))
-    for row, i in enumerate(held):
-        others = np.delete(np.arange(n), i)
-        block = weights[row * (b + 1) : (row + 1) * (b + 1)]
-        block[0] = 1.0
-        block[1:] = 0.0
-        picks = rng.integers(0, n - 1, (b, n - 1))
-        for r in range(b):
-            block[r + 1] = np.bincount(others[picks[r]], minlength=n)
-        block[:, i] = 0.0
+    # Row 0 of each block: every other pilot once; rows 1..b: bootstrap resamples of the others.
+    others = np.array([np.delete(np.arange(n), i) for i in held])  # (h, n - 1)
+    picks = np.take_along_axis(
+        others[:, None, :].repeat(b, axis=1),
+        rng.integers(0, n - 1, (held.size, b, n - 1)),
+        axis=2,
+    )  # (h, b, n - 1) city indexes
+    row_of = np.arange(held.size)[:, None, None] * (b + 1) + np.arange(1, b + 1)[None, :, None]
+    counts = np.bincount((row_of * n + picks).ravel(), minlength=held.size * (b + 1) * n)
+    weights = counts.reshape(held.size, b + 1, n).astype(float)
+    weights[:, 0, :] = 1.0
+    weights[np.arange(held.size), 0, held] = 0.0
+    weights = weights.reshape(held.size * (b + 1), n)
     beta = design.fit(weights)
     owner = np.repeat(held, b + 1)
     predicted = design.predict_own(beta, design.z_train[owner], train.shares[owner])
     predicted = predicted.reshape(held.size, b + 1)
     q = (1 - settings.level) / 2
-    point, low, high = np.empty(held.size), np.empty(held.size), np.empty(held.size)
-    for row, i in enumerate(held):
-        others = np.delete(residuals, i)
-        point[row] = predicted[row, 0] * np.mean(np.exp(others))
-        draws = predicted[row, 1:] * np.exp(others[rng.integers(0, n - 1, b)])
-        low[row], high[row] = np.quantile(draws, [q, 1 - q])
+    # Each held-out city's residuals are the other pilots' own leave-one-out residuals.
+    rest = np.take_along_axis(residuals[None, :].repeat(held.size, axis=0), others, axis=1)
+    point = predicted[:, 0] * np.exp(rest).mean(axis=1)
+    drawn = np.take_along_axis(rest, rng.integers(0, n - 1, (held.size, b)), axis=1)
+    draws = predicted[:, 1:] * np.exp(drawn)
+    low, high = np.quantile(draws, q, axis=1), np.quantile(draws, 1 - q, axis=1)
     total = train.uptake.sum()
     global_mean = (total - train.uptake[held]) / (n - 1)
     distance = ((design.z_train[held, None, :] - design.z_train[None, :, :]) ** 2).sum(axis=2)

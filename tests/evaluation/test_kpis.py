@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.kpis import build_cells, compute_kpis, impute_segments
+from evaluation.kpis import KPI_NAMES, build_cells, compute_kpis, impute_segments
 from evaluation.tables import validate_cities, validate_observations
 from federation.protocol.vocabulary import duration_bucket_names
 
@@ -40,7 +40,17 @@ def kpis_of(records, cities=CITIES):
     cities = validate_cities(cities)
     obs = validate_observations(pd.DataFrame(records), city_ids=cities["city_id"])
     result = compute_kpis(cities, build_cells(cities, obs))
-    return result.kpis.set_index(["city_id", "period", "kpi"]), result.pilots
+    wide = result.kpis
+    assert list(wide.columns[:3]) == ["service", "city_id", "period"]
+    # Long form for the assertions: a KPI that cannot be computed has no row.
+    long = pd.concat(
+        wide[["city_id", "period"]].assign(
+            kpi=name, value=wide[name], low=wide[f"{name}_low"], high=wide[f"{name}_high"]
+        )
+        for name in KPI_NAMES
+    )
+    long = long[long["value"].notna()]
+    return long.set_index(["city_id", "period", "kpi"]), result.pilots
 
 
 def test_uptake_is_citizens_per_1000_inhabitants_and_the_pilot_figure_the_last_6_months():
