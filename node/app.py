@@ -68,9 +68,11 @@ def _init_web(app: Flask) -> None:
     from node.cases.views import bp as cases_bp
     from node.extensions import babel, csrf
     from node.intake import limits
+    from node.intake.console import bp as console_bp
     from node.intake.open311.views import blueprint as open311_bp
     from node.intake.views import bp as portal_bp
     from node.profiles.views import bp as account_bp
+    from node.services.views import bp as services_api_bp
     from node.staff.views import bp as office_bp
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config["DEFAULT_LANGUAGE"])
@@ -84,7 +86,9 @@ def _init_web(app: Flask) -> None:
     app.register_blueprint(account_bp)
     app.register_blueprint(office_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(console_bp)  # the call centre, under /office/console
     app.register_blueprint(csrf.exempt(open311_bp))  # clients authenticate by api_key
+    app.register_blueprint(services_api_bp)  # read-only JSON: the catalogue with provenance
 
     def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:
         return render_template("error.html", status=status, title=title, message=message), status

@@ -7,6 +7,7 @@ from carmen.cli.evaluate import evaluate
 from carmen.cli.hub import hub
 from carmen.cli.node import node
 from carmen.cli.node_sync import enroll, sync, sync_status
+from carmen.cli.service import service
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,3 +22,4 @@ for command in (enroll, sync, sync_status):
 main.add_command(hub)
 main.add_command(evaluate)
 main.add_command(demo)
+main.add_command(service)

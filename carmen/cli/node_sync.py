@@ -75,7 +75,9 @@ def sync(instance, now):
     key = sync_service.load_or_create_key(instance)
     with get_db(app).session() as db_session:
         try:
-            results = sync_service.sync_now(db_session=db_session, key=key)
+            results = sync_service.sync_now(
+                db_session=db_session, key=key, privacy=sync_service.noise_settings(app.config)
+            )
         except NotFound as exc:
             raise click.ClickException(str(exc)) from exc
     failed = 0
@@ -101,7 +103,8 @@ def sync_status(instance):
 
     app = _open(instance)
     table = Table(title=f"{app.config['CITY']}: snapshots")
-    for column in ("period", "revision", "acknowledged", "state", "attempts", "last error"):
+    columns = ("period", "revision", "acknowledged", "state", "attempts", "epsilon", "last error")
+    for column in columns:
         table.add_column(column)
     with get_db(app).session() as db_session:
         periods = sync_service.all_periods(db_session=db_session)
@@ -113,6 +116,7 @@ def sync_status(instance):
                 str(row.acknowledged_revision),
                 state,
                 str(row.attempts),
+                f"{row.epsilon_spent:g}" if row.epsilon_spent else "-",
                 row.last_error or "",
             )
     Console().print(table)

@@ -22,5 +22,8 @@ class Service(Base):
     channels: Mapped[list[str]]
     sms_keyword: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
     spec: Mapped[dict[str, Any]]
+    # Where the service came from (template, version, answers, the city it was cloned from), as
+    # read from provenance.json next to its service.toml; None for a hand-written service.
+    provenance: Mapped[dict[str, Any] | None]
     active: Mapped[bool] = mapped_column(default=True)
     loaded_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,8 +1,11 @@
 """Load service specifications from the instance folder into the node's catalogue."""
 
+import json
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
@@ -14,6 +17,8 @@ from node.services.schemas import ServiceSpec
 from node.staff.service import get_or_create_department
 
 SPEC_FILE = "service.toml"
+# Written by `carmen service` next to service.toml: template, version, answers, cloned from.
+PROVENANCE_FILE = "provenance.json"
 
 
 @dataclass
@@ -22,6 +27,8 @@ class LoadReport:
 
     specs: list[ServiceSpec] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)  # by service code
+    warnings: dict[str, str] = field(default_factory=dict)  # loaded, but something is off
 
 
 def read_spec(path: Path) -> ServiceSpec:
@@ -64,10 +71,32 @@ def load_specs(services_dir: Path) -> LoadReport:
         if spec.sms_keyword:
             keywords[spec.sms_keyword] = spec.code
         report.specs.append(spec)
+        provenance_path = spec_path.parent / PROVENANCE_FILE
+        if provenance_path.exists():
+            try:
+                report.provenance[spec.code] = read_provenance(provenance_path)
+            except ValueError as exc:  # the service itself is fine; only its history is unclear
+                report.warnings[folder] = str(exc)
     return report
 
 
-def sync_catalogue(*, db_session: Session, specs: list[ServiceSpec]) -> list[Service]:
+def read_provenance(path: Path) -> dict[str, Any]:
+    """Read a provenance.json; raises ValueError when it is not a JSON object naming a template."""
+    try:
+        provenance = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(provenance, dict) or not isinstance(provenance.get("template"), str):
+        raise ValueError(f"{path}: not a provenance record (no template named)")
+    return provenance
+
+
+def sync_catalogue(
+    *,
+    db_session: Session,
+    specs: list[ServiceSpec],
+    provenance: Mapping[str, dict[str, Any]] | None = None,
+) -> list[Service]:
     """Make the catalogue match the specs: add and update them, deactivate services now gone."""
     existing = {s.code: s for s in db_session.scalars(sa.select(Service))}
     # Keywords move between services on an update; clear them first so the unique index holds.
@@ -86,6 +115,7 @@ def sync_catalogue(*, db_session: Session, specs: list[ServiceSpec]) -> list[Ser
         service.channels = [c.value for c in spec.channels]
         service.sms_keyword = spec.sms_keyword
         service.spec = spec.model_dump(mode="json")
+        service.provenance = (provenance or {}).get(spec.code)
         service.active = True
         db_session.add(service)
     for gone in existing.values():
@@ -97,7 +127,7 @@ def sync_catalogue(*, db_session: Session, specs: list[ServiceSpec]) -> list[Ser
 def load_catalogue(*, db_session: Session, services_dir: Path) -> LoadReport:
     """Read the services folder and bring the catalogue in line with it."""
     report = load_specs(services_dir)
-    sync_catalogue(db_session=db_session, specs=report.specs)
+    sync_catalogue(db_session=db_session, specs=report.specs, provenance=report.provenance)
     return report
 
 

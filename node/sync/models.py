@@ -44,6 +44,8 @@ class SyncPeriod(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    # Privacy budget spent on this month over all its builds (differential privacy only).
+    epsilon_spent: Mapped[float] = mapped_column(sa.Float, default=0.0)
     # Set when the hub refused the revision as a client error (4xx): resending cannot help.
     refused: Mapped[bool] = mapped_column(default=False)
 

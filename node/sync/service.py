@@ -16,6 +16,7 @@ from federation.protocol import client as hub_client
 from federation.protocol.models import (
     Cell,
     CellMeasures,
+    DifferentialPrivacy,
     EventCounts,
     MetricsSnapshot,
     NodeRegistration,
@@ -337,6 +338,48 @@ def service_identities(*, db_session: Session, codes: set[str]) -> list[ServiceI
     return sorted(identities, key=lambda s: s.code)
 
 
+@dataclass(frozen=True)
+class NoiseSettings:
+    """Differential privacy for snapshots: the budget per build and the contribution bound.
+
+    One case touches at most three cells (its service's total, its channel, its segment) and,
+    in each, the count of each of its events of the month, the duration bucket or score that
+    event carries, its resolution in time, and once the distinct citizens: so a case with at most
+    `max_events_per_case` events in a month changes the released vector by at most
+    3 * (3 * max_events_per_case + 1) in L1. Cases with more events in one month exceed that
+    bound; a person with several cases spends the budget once per case.
+    """
+
+    epsilon: float
+    max_events_per_case: int = 6
+
+    @property
+    def sensitivity(self) -> int:
+        """The L1 change one case can make to the released counts."""
+        return 3 * (3 * self.max_events_per_case + 1)
+
+
+def add_noise(
+    values: dict[tuple[CellKey, str], int], privacy: NoiseSettings
+) -> tuple[dict[tuple[CellKey, str], int], DifferentialPrivacy]:
+    """Add discrete Laplace noise from OpenDP to every count; returns the budget spent."""
+    try:
+        import opendp.prelude as dp
+    except ImportError as exc:  # an optional extra: say how to get it
+        raise RuntimeError(
+            "differential privacy needs OpenDP: pip install 'carmen-federation[dp]'"
+        ) from exc
+    dp.enable_features("contrib")
+    keys = sorted(values, key=str)
+    space = dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int)
+    measurement = space >> dp.m.then_laplace(scale=privacy.sensitivity / privacy.epsilon)
+    noisy = measurement([values[key] for key in keys])
+    epsilon = float(measurement.map(d_in=privacy.sensitivity))
+    # Negative counts mean nothing to a reader; clamping is post-processing and costs no budget.
+    released = {key: max(0, int(value)) for key, value in zip(keys, noisy, strict=True)}
+    return released, DifferentialPrivacy(mechanism="geometric", epsilon=epsilon)
+
+
 def build_snapshots(
     *,
     db_session: Session,
@@ -344,13 +387,18 @@ def build_snapshots(
     periods: list[str],
     k: int,
     revisions: dict[str, int] | None = None,
+    privacy: NoiseSettings | None = None,
 ) -> dict[str, MetricsSnapshot]:
-    """The periods' anonymised snapshots: suppressed below k, with secondary suppression."""
+    """The periods' anonymised snapshots: noised when asked, suppressed below k, with
+    secondary suppression."""
     if not periods:
         return {}
     revisions = revisions or {}
     built = {}
     for period, found in aggregate_periods(db_session=db_session, periods=periods).items():
+        spent = None
+        if privacy is not None and found.values:
+            found.values, spent = add_noise(found.values, privacy)
         hidden = suppress(found.values, _groups(found.values), k)
         by_cell: dict[CellKey, dict[str, int]] = defaultdict(dict)
         for (cell, measure), value in found.values.items():
@@ -373,6 +421,7 @@ def build_snapshots(
             period=period,
             revision=revisions.get(period, 1),
             k=k,
+            differential_privacy=spent,
             services=service_identities(db_session=db_session, codes=found.services),
             cells=cells,
         )
@@ -400,7 +449,9 @@ def _content_hash(snapshot: MetricsSnapshot) -> str:
 # ---------------------------------------------------------------- outbox
 
 
-def refresh_outbox(*, db_session: Session, now: datetime | None = None) -> list[str]:
+def refresh_outbox(
+    *, db_session: Session, now: datetime | None = None, privacy: NoiseSettings | None = None
+) -> list[str]:
     """Rebuild the snapshot of every month whose events changed; a changed one gets a revision.
 
     Returns the periods that got a new revision.
@@ -416,7 +467,10 @@ def refresh_outbox(*, db_session: Session, now: datetime | None = None) -> list[
     )
     for period in dirty:
         stored.setdefault(
-            period, SyncPeriod(period=period, revision=0, acknowledged_revision=0, attempts=0)
+            period,
+            SyncPeriod(
+                period=period, revision=0, acknowledged_revision=0, attempts=0, epsilon_spent=0.0
+            ),
         )
     snapshots = build_snapshots(
         db_session=db_session,
@@ -424,6 +478,7 @@ def refresh_outbox(*, db_session: Session, now: datetime | None = None) -> list[
         periods=dirty,
         k=link.k,
         revisions={period: stored[period].revision + 1 for period in dirty},
+        privacy=privacy,
     )
     changed = []
     for period, snapshot in snapshots.items():
@@ -431,6 +486,8 @@ def refresh_outbox(*, db_session: Session, now: datetime | None = None) -> list[
         digest = _content_hash(snapshot)
         row.source_fingerprint = fingerprints[period]
         row.built_at = now
+        if snapshot.differential_privacy is not None:
+            row.epsilon_spent += snapshot.differential_privacy.epsilon
         if digest != row.content_hash:
             row.revision += 1
             row.content_hash = digest
@@ -514,10 +571,19 @@ def ensure_enrolled_slug(*, db_session: Session, node_slug: str) -> None:
         raise Conflict(f"periods are still pending for {link.node_slug}; sync them first")
 
 
+def noise_settings(settings: Any) -> NoiseSettings | None:
+    """The differential privacy asked for by the node's settings (DP_EPSILON), or None."""
+    epsilon = settings.get("DP_EPSILON")
+    if not epsilon:
+        return None
+    return NoiseSettings(float(epsilon), int(settings.get("DP_MAX_EVENTS_PER_CASE") or 6))
+
+
 def sync_now(
     *,
     db_session: Session,
     key: Ed25519PrivateKey,
+    privacy: NoiseSettings | None = None,
     attempts: int = 5,
     base_delay: float = 1.0,
     sleep: Any = None,
@@ -533,7 +599,7 @@ def sync_now(
 
     sleep = sleep or time.sleep
     rng = rng or random.Random()
-    refresh_outbox(db_session=db_session)
+    refresh_outbox(db_session=db_session, privacy=privacy)
     db_session.commit()
     results: dict[str, hub_client.PushResult] = {}
     with httpx_client() as http:

@@ -20,7 +20,7 @@ class HubUnavailable(Exception):
 def sync_with_hub() -> None:
     """Rebuild changed periods, then queue a push of every pending one."""
     with get_db().session() as db_session:
-        sync.refresh_outbox(db_session=db_session)
+        sync.refresh_outbox(db_session=db_session, privacy=sync.noise_settings(current_app.config))
         db_session.commit()
         periods = [p.period for p in sync.pending_periods(db_session=db_session) if not p.refused]
     push = get_celery().tasks["carmen_node.push_period"]

@@ -3,11 +3,13 @@
 import json
 import random
 
+import pytest
 import sqlalchemy as sa
 
 from federation.protocol.measures import snapshot_rows
 from node.cases.models import Case, Citizen
 from node.sync import service as sync
+from node.sync.models import SyncPeriod
 from node.sync.suppression import suppress
 from tests.factories import seed_month
 from tests.node.test_suppression import recoverable
@@ -78,3 +80,46 @@ def test_personal_data_never_appears_in_what_is_sent(db_session):
     assert canaries
     assert [c for c in canaries if c and c.lower() in sent] == []
     assert "canary" not in sent and "segreta" not in sent
+
+
+def test_with_differential_privacy_counts_are_noised_and_the_budget_is_recorded(db_session):
+    pytest.importorskip("opendp", reason="the dp extra (OpenDP) is not installed")
+    seed_month(db_session, year=2026, month=3, cases=150, rng=random.Random(4))
+    privacy = sync.NoiseSettings(epsilon=5.0, max_events_per_case=4)
+    exact = sync.aggregate(db_session=db_session, period="2026-03").values
+    snapshots = [
+        sync.build_snapshots(
+            db_session=db_session,
+            node_slug="it-bologna",
+            periods=["2026-03"],
+            k=10,
+            privacy=privacy,
+        )["2026-03"]
+        for _ in range(2)
+    ]
+    assert snapshots[0].differential_privacy.epsilon == pytest.approx(5.0)
+    released = [
+        {(r["segment"], r["channel"], r["measure"]): r["value"] for r in snapshot_rows(s)}
+        for s in snapshots
+    ]
+    assert released[0] != released[1], "fresh noise on every build"
+    assert min(v for r in released for v in r.values()) >= 10
+    total = ("all", "all", "submitted")
+    true_total = exact[(("noise-report", "all", None), "events.submitted")]
+    scale = privacy.sensitivity / privacy.epsilon
+    assert abs(released[0][total] - true_total) < 20 * scale
+
+
+def test_the_outbox_adds_up_the_budget_spent_per_month(db_session):
+    pytest.importorskip("opendp", reason="the dp extra (OpenDP) is not installed")
+    sync.save_link(
+        db_session=db_session, hub_url="http://hub", node_slug="it-bologna", node_id=1, k=10
+    )
+    rng = random.Random(6)
+    privacy = sync.NoiseSettings(epsilon=2.0)
+    seed_month(db_session, year=2026, month=3, cases=40, rng=rng)
+    sync.refresh_outbox(db_session=db_session, privacy=privacy)
+    seed_month(db_session, year=2026, month=3, cases=5, rng=rng)
+    sync.refresh_outbox(db_session=db_session, privacy=privacy)
+    row = db_session.get(SyncPeriod, "2026-03")
+    assert row.epsilon_spent == pytest.approx(4.0)

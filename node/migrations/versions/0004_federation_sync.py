@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_attempt_at", node.database.UTCDateTime(), nullable=True),
         sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.Column("epsilon_spent", sa.Float(), nullable=False),
         sa.Column("refused", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("period", name=op.f("pk_sync_periods")),
     )

@@ -1,0 +1,48 @@
+"""The node's service catalogue as JSON, with each service's provenance, at /api/v1/services.
+
+The federation reads it to tell which services of different cities are the same service: the
+template and its version, the answers the city gave, and the city a service was cloned from.
+"""
+
+from typing import Any
+
+from flask import Blueprint
+
+from node.database import db_session
+from node.services import service as catalogue
+from node.services.models import Service
+
+bp = Blueprint("services_api", __name__, url_prefix="/api/v1")
+
+
+def service_document(service: Service) -> dict[str, Any]:
+    """One catalogue entry as the API shows it."""
+    spec = catalogue.spec_of(service)
+    return {
+        "code": service.code,
+        "name": service.name,
+        "domain": service.domain,
+        "identity": spec.identity,
+        "template": spec.template,
+        "channels": service.channels,
+        "sla_hours": service.sla_hours,
+        "sms_keyword": service.sms_keyword,
+        "events": {kind: event.value for kind, event in spec.event_map.items()},
+        "provenance": service.provenance,
+    }
+
+
+@bp.get("/services")
+def list_services() -> dict[str, Any]:
+    """Every active service of the node, with its provenance (null when hand-written)."""
+    services = catalogue.list_active(db_session=db_session())
+    return {"services": [service_document(s) for s in services]}
+
+
+@bp.get("/services/<code>")
+def show_service(code: str) -> tuple[dict[str, Any], int] | dict[str, Any]:
+    """One active service, or a JSON 404."""
+    service = db_session().get(Service, code)
+    if service is None or not service.active:
+        return {"error": "Not Found", "message": f"no service with code {code!r}"}, 404
+    return service_document(service)
