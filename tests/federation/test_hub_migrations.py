@@ -67,3 +67,38 @@ def test_sqlite_migrations_match_the_models(migrated_hub_db):
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_concurrent_pushes_of_one_period_keep_the_highest_revision_on_postgres(
+    postgres_url, tmp_path
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.federation.test_hub_sync import expected_cells, hub_cells
+
+    upgrade(postgres_url)
+    app = create_app(
+        {
+            "INSTANCE_PATH": tmp_path,
+            "DATABASE_URL": postgres_url,
+            "SECRET_KEY": "t",
+            "EVALUATE_ON_INGEST": False,
+        }
+    )
+    identity = make_identity("bologna")
+    enroll(app, identity)
+    snapshots = [make_snapshot("bologna", revision=revision) for revision in range(1, 13)]
+
+    def push(snapshot):
+        body = body_of(snapshot)
+        response = app.test_client().post(
+            SNAPSHOTS_PATH, data=body, headers=signed_headers(identity, body)
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(push, snapshots * 2))
+    assert set(statuses) == {200}
+    assert hub_cells(app, "bologna") == expected_cells(snapshots)
+    get_db(app).engine.dispose()

@@ -75,9 +75,13 @@ def ingest_snapshot(
     """Keep the highest revision per (node, period): store, no-op, ignore, or refuse with 409."""
     if snapshot.node != node.slug:
         raise Forbidden(f"node {node.slug!r} cannot send a snapshot for node {snapshot.node!r}")
-    # Serialise ingests of one node on PostgreSQL; SQLite serialises writers by itself.
+    # Serialise ingests of one node on PostgreSQL (SQLite serialises writers by itself). NO KEY
+    # UPDATE, not UPDATE: the nonce and cell rows' foreign keys hold KEY SHARE locks on this
+    # row, and FOR UPDATE would deadlock two pushes that each inserted their nonce first.
     if db_session.get_bind().dialect.name != "sqlite":
-        db_session.execute(sa.select(Node.id).where(Node.id == node.id).with_for_update())
+        db_session.execute(
+            sa.select(Node.id).where(Node.id == node.id).with_for_update(key_share=True)
+        )
     digest = content_digest(snapshot)
     stored = db_session.scalar(
         sa.select(StoredSnapshot).where(
