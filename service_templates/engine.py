@@ -375,7 +375,10 @@ def _generate(
         if cloned_from:
             provenance["cloned_from"] = cloned_from
         _write_provenance(project, provenance)
-        os.rename(project, target)  # same file system: the service appears whole or not at all
+        try:  # same file system: the service appears whole or not at all
+            os.rename(project, target)
+        except OSError as exc:  # another command made the same service meanwhile
+            raise TemplateError(f"cannot create {target}: {exc.strerror}") from exc
         return target
     finally:
         shutil.rmtree(staging, ignore_errors=True)

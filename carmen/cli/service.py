@@ -69,6 +69,11 @@ class _Node:
             for other in load_specs(self.services_dir).specs:
                 if other.code == replacing:
                     continue
+                if other.code == spec.code:
+                    raise TemplateError(
+                        f"another folder of this node already hosts a service {spec.code!r}; "
+                        "give another with --set service_code=..."
+                    )
                 if spec.sms_keyword and other.sms_keyword == spec.sms_keyword:
                     raise TemplateError(
                         f"SMS keyword {spec.sms_keyword} is already used by {other.code} on "

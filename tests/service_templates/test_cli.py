@@ -254,3 +254,18 @@ def test_every_command_and_option_has_help():
             if isinstance(param, click.Option):
                 assert param.help, f"{name} {param.opts}"
                 assert param.help.split()[0] in result.output
+
+
+def test_a_code_hosted_by_a_hand_written_folder_is_refused(tmp_path):
+    from tests.factories import EXAMPLE_SERVICES
+
+    node = make_node(tmp_path / "n", city="Bologna", country="IT", languages=["it"])
+    (node / "services" / "noise").mkdir()
+    spec = (EXAMPLE_SERVICES / "noise-report" / "service.toml").read_text()
+    (node / "services" / "noise" / "service.toml").write_text(spec)
+    result = run(
+        "new", "issue-report", "--instance", str(node), "--set", "service_code=noise-report"
+    )
+    assert result.exit_code == 1
+    assert "another folder of this node already hosts a service 'noise-report'" in result.output
+    assert leftovers(node / "services") == ["noise"]
