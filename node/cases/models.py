@@ -136,6 +136,7 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     actor_staff: Mapped[StaffUser | None] = relationship(lazy="joined")
+    case: Mapped[Case | None] = relationship()
 
 
 @sa.event.listens_for(Event, "before_update")

@@ -97,7 +97,7 @@ def record(
     event = Event(
         at=at or utcnow(),
         kind=kind,
-        case_id=case.id if case else None,
+        case=case,  # through the relationship, so a new case and its events flush together
         citizen_id=citizen_id,
         service_code=case.service_code if case else None,
         channel=channel,

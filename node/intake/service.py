@@ -149,7 +149,6 @@ def submit(
         updated_at=now,
     )
     db_session.add(case)
-    db_session.flush()
     actor = actor or Actor.citizen()
     record(
         db_session=db_session,
