@@ -2,6 +2,7 @@
 
 import click
 
+from carmen.cli.asp import asp
 from carmen.cli.demo import demo
 from carmen.cli.evaluate import evaluate
 from carmen.cli.hub import hub
@@ -22,4 +23,5 @@ for command in (enroll, sync, sync_status):
 main.add_command(hub)
 main.add_command(evaluate)
 main.add_command(demo)
+main.add_command(asp)
 main.add_command(service)

@@ -1,0 +1,53 @@
+"""`carmen asp`: host several city nodes in one deployment."""
+
+from pathlib import Path
+
+import click
+
+from carmen.cli.common import serve_wsgi
+
+
+@click.group()
+def asp() -> None:
+    """Host several city nodes in one deployment (application service provider mode)."""
+
+
+@asp.command()
+@click.option(
+    "--instance",
+    "instances",
+    multiple=True,
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A node's instance folder (repeat for each city).",
+)
+@click.option(
+    "--by",
+    "mount",
+    type=click.Choice(["path", "host"]),
+    default="path",
+    show_default=True,
+    help="path: each city under /<slug>/; host: each city on <slug>.<your domain>.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8300,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
+def serve(instances, mount, host, port):
+    """Serve every given node, each with its own database, staff and keys."""
+    from carmen.asp import host_dispatcher, open_nodes, path_dispatcher
+    from node.instance import InstanceError
+
+    try:
+        nodes = open_nodes(instances, by_host=mount == "host")
+    except (InstanceError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for node in nodes:
+        where = f"http://{host}:{port}/{node.slug}/" if mount == "path" else f"{node.slug}.<domain>"
+        click.echo(f"{node.city}: {where}")
+    app = path_dispatcher(nodes) if mount == "path" else host_dispatcher(nodes)
+    serve_wsgi(app, host=host, port=port)
