@@ -22,6 +22,7 @@ from .tables import (
     validate_observations,
 )
 from .viability import (
+    GROUP_COLUMN,
     NOT_VIABLE,
     PILOT_FIRST,
     REPLICATE,
@@ -323,6 +324,7 @@ def _run(
     else:
         shares_all = np.ones((len(cities), 1))
         has_shares = np.zeros(len(cities), dtype=bool)
+    countries = cities[GROUP_COLUMN].astype(str).to_numpy() if GROUP_COLUMN in cities else None
     viability_frames, backtests, backtest_rows, service_rows = [], [], [], []
     for done, service in enumerate(services):
         tick("judging services", done, len(services))
@@ -349,6 +351,7 @@ def _run(
                 context,
                 settings=settings,
                 rng=_rng(seed, "viability", service, str(segmented)),
+                target_groups=countries[chosen] if countries is not None else None,
             )
             judged.append(
                 pd.DataFrame(
@@ -558,10 +561,6 @@ def _europe(
         progress("judging Europe", done, len(services))
         rows = trainings_by_service[trainings_by_service["service"] == service]
         train = training_set(rows, cities, shared, by_segment=False)
-        groups = None
-        if "country" in cities.columns:
-            by_id = cities.set_index("city_id")["country"].astype(str)
-            groups = by_id.loc[train.city_ids].to_numpy()
         judgement = judge(
             train,
             targets,
@@ -570,7 +569,7 @@ def _europe(
             settings=settings,
             rng=_rng(seed, "europe", service),
             with_drivers=False,
-            residual_groups=groups,
+            target_groups=europe_cities["country"].astype(str).to_numpy(),
         )
         pilot_context = context_frame(cities.iloc[rows["city_index"].to_numpy()], shared)
         low_end, high_end = pilot_context.min(), pilot_context.max()

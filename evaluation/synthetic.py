@@ -83,6 +83,7 @@ def generate_world(
     n_periods: int = 18,
     pilot_fraction: float = 0.4,
     noise: float = 0.15,
+    country_noise: float = 0.15,
     suppress_below: float = 10,
     histograms: bool = True,
     first_period: str = "2025-01",
@@ -99,6 +100,9 @@ def generate_world(
         Share of the cities that pilot each service.
     noise : float
         Standard deviation of the unexplained log uptake of each city and service.
+    country_noise : float
+        Standard deviation of each country's own log uptake of each service: what national
+        portals, e-ID or habits add that no context figure measures.
     suppress_below : float
         The suppression threshold k: cells below it are not reported.
     histograms : bool
@@ -167,7 +171,9 @@ def generate_world(
     for j, segment in enumerate(SEGMENTS):
         services_table[f"log_mult_{segment}"] = mult[:, j]
 
-    eps = rng.normal(0, noise, (s_count, n))
+    country_of = pd.Categorical(cities["country"], categories=COUNTRIES).codes
+    national = rng.normal(0, country_noise, (s_count, len(COUNTRIES)))
+    eps = rng.normal(0, noise, (s_count, n)) + national[:, country_of]
     log_rate = (
         base[:, None, None]
         + mult[:, None, :]

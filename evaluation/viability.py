@@ -36,6 +36,7 @@ from scipy import stats
 from .tables import SEGMENTS, SHARE_COLUMNS
 
 REPLICATE, PILOT_FIRST, NOT_VIABLE = "replicate", "pilot first", "not viable"
+GROUP_COLUMN = "country"  # cities of one country share what no context figure measures
 _FLOOR = 0.01  # citizens per 1,000 per month: keeps log() finite for a band nobody used
 
 
@@ -74,6 +75,8 @@ class Training:
         (n,) the pilots' observed uptake.
     segments : tuple of str
         The model's segments (the age bands, or ``("all",)``).
+    groups : ndarray or None
+        (n,) the pilots' country, when the city table has one.
     """
 
     city_ids: np.ndarray
@@ -82,6 +85,7 @@ class Training:
     shares: np.ndarray
     uptake: np.ndarray
     segments: tuple[str, ...]
+    groups: np.ndarray | None = None
 
 
 def context_frame(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -141,6 +145,7 @@ def training_set(
         log_uptake = np.log(uptake + _FLOOR)[:, None]
         shares = np.ones((len(uptake), 1))
         segments = ("all",)
+    groups = rows["country"].astype(str).to_numpy() if GROUP_COLUMN in rows.columns else None
     return Training(
         city_ids=pilots["city_id"].to_numpy(dtype=object),
         log_uptake=log_uptake,
@@ -148,6 +153,7 @@ def training_set(
         shares=shares,
         uptake=uptake,
         segments=segments,
+        groups=groups,
     )
 
 
@@ -219,6 +225,63 @@ def _loo_residuals(
     return np.log(train.uptake + _FLOOR) - np.log(predicted + _FLOOR)
 
 
+@dataclass
+class _GroupEffects:
+    """Shrunken mean residual of each country, learnt from the pilots' leave-one-out residuals.
+
+    One-way random effects by the method of moments: the between-country variance over the
+    within-country variance sets the shrinkage, so a country effect that the data does not show
+    is shrunk to nothing, and one pilot city moves its country's cities less than five do.
+    """
+
+    shrink: float  # within / between variance; inf when there is no country effect to learn
+    sums: dict[str, float]
+    counts: dict[str, int]
+
+    @classmethod
+    def learn(cls, residuals: np.ndarray, groups: np.ndarray | None) -> "_GroupEffects":
+        none = cls(np.inf, {}, {})
+        if groups is None:
+            return none
+        labels, group_of, counts = np.unique(groups, return_inverse=True, return_counts=True)
+        n, g = len(residuals), len(labels)
+        if g < 2 or n <= g:
+            return none
+        sums = np.bincount(group_of, weights=residuals, minlength=g)
+        means = sums / counts
+        within = float(((residuals - means[group_of]) ** 2).sum() / (n - g))
+        between_ms = float((counts * (means - residuals.mean()) ** 2).sum() / (g - 1))
+        n0 = (n - (counts**2).sum() / n) / (g - 1)
+        between = max(0.0, (between_ms - within) / n0)
+        if between <= 1e-12:
+            return none
+        return cls(
+            within / between,
+            dict(zip(labels.tolist(), sums.tolist(), strict=True)),
+            dict(zip(labels.tolist(), counts.tolist(), strict=True)),
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(np.isfinite(self.shrink))
+
+    def effect(self, groups: np.ndarray) -> np.ndarray:
+        """Log-scale correction for cities of these groups (0 for a group without pilots)."""
+        if not self.active:
+            return np.zeros(len(groups))
+        return np.array(
+            [self.sums.get(g, 0.0) / (self.counts.get(g, 0) + self.shrink) for g in groups]
+        )
+
+    def effect_without_self(self, residuals: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """Each pilot's country correction learnt from the other pilots of its country."""
+        if not self.active:
+            return np.zeros(len(groups))
+        sums = np.array([self.sums[g] for g in groups]) - residuals
+        counts = np.array([self.counts[g] for g in groups]) - 1
+        return sums / (counts + self.shrink)
+
+
 def _bootstrap_weights(rng: np.random.Generator, n: int, count: int) -> np.ndarray:
     return rng.multinomial(n, np.full(n, 1.0 / n), size=count).astype(float)
 
@@ -260,7 +323,7 @@ def judge(
     settings: JudgementSettings,
     rng: np.random.Generator,
     with_drivers: bool = True,
-    residual_groups: np.ndarray | None = None,
+    target_groups: np.ndarray | None = None,
 ) -> Judgement:
     """Judge one service in target cities.
 
@@ -280,9 +343,11 @@ def judge(
         The random generator (seeded by the caller).
     with_drivers : bool
         Whether to explain each prediction.
-    residual_groups : ndarray, optional
-        A group (country) per pilot city: the band's residuals then leave out a whole group at a
-        time, for targets outside the federation's countries.
+    target_groups : ndarray, optional
+        The target cities' country. With the pilots' countries (``train.groups``), a target in a
+        country with pilots gets that country's shrunken mean residual and a band from the
+        residuals left after it; a target in a country without pilots gets a band from
+        residuals that leave out a whole country at a time (wider, as it should be).
 
     Returns
     -------
@@ -309,20 +374,42 @@ def judge(
         chosen = np.flatnonzero(pattern_of.ravel() == index)
         use = [c for c, ok in zip(all_columns, pattern, strict=True) if ok]
         design = _Design(train, use, settings.ridge_alpha)
-        residuals = _loo_residuals(design, train, residual_groups)
+        residuals = _loo_residuals(design, train)
         z = design.standardise(targets.iloc[chosen])
         shares = target_shares[chosen]
         beta_full = design.fit(np.ones((1, n)))
-        point = design.predict(beta_full, z, shares)[0] * np.mean(np.exp(residuals))
+        base = design.predict(beta_full, z, shares)[0]
         beta_boot = design.fit(_bootstrap_weights(rng, n, settings.resamples))
         draws = design.predict(beta_boot, z, shares)
-        draws = draws * np.exp(residuals[rng.integers(0, n, draws.shape)])
+        effects = _GroupEffects.learn(residuals, train.groups)
+        if effects.active and target_groups is not None:
+            groups = np.asarray(target_groups)[chosen].astype(str)
+            seen = np.array([g in effects.counts for g in groups])
+            country = effects.effect(groups)
+            # Residuals left once the pilot's own country is accounted for (from its peers) ...
+            after = residuals - effects.effect_without_self(residuals, train.groups)
+            # ... and, for countries without pilots, residuals of fits without the whole country.
+            unseen = _loo_residuals(design, train, train.groups)
+            pool = np.where(
+                seen[None, :],
+                after[rng.integers(0, n, draws.shape)],
+                unseen[rng.integers(0, n, draws.shape)],
+            )
+            smear = np.where(seen, np.mean(np.exp(after)), np.mean(np.exp(unseen)))
+            point = base * np.exp(country) * smear
+            draws = draws * np.exp(country)[None, :] * np.exp(pool)
+        else:
+            country = np.zeros(len(chosen))
+            point = base * np.mean(np.exp(residuals))
+            draws = draws * np.exp(residuals[rng.integers(0, n, draws.shape)])
         expected[chosen] = point
         low[chosen] = np.quantile(draws, q, axis=0)
         high[chosen] = np.quantile(draws, 1 - q, axis=0)
         score[chosen] = (draws >= goal).mean(axis=0)
         if with_drivers:
-            explained = _explain(design, train, beta_full[0], z, shares, targets.iloc[chosen])
+            explained = _explain(
+                design, train, beta_full[0], z, shares, targets.iloc[chosen], country
+            )
             for i, text in zip(chosen, explained, strict=True):
                 drivers[i] = text
     return Judgement(expected, low, high, score, verdicts(score, settings), drivers)
@@ -335,8 +422,9 @@ def _explain(
     z: np.ndarray,
     shares: np.ndarray,
     targets: pd.DataFrame,
+    country: np.ndarray,
 ) -> list[str]:
-    """Drivers of each prediction as a JSON text: pilot cities, segments, context figures."""
+    """Drivers of each prediction as a JSON text: pilot cities, segments, context, country."""
     g = design.g
     log_u = beta[None, :g] + (z @ beta[g:])[:, None]
     parts = np.exp(log_u) * shares  # (m, g) uptake each band brings
@@ -366,6 +454,7 @@ def _explain(
     figures = [[design.columns[j] for j in row] for row in order.tolist()]
     model = "age bands" if train.segments != ("all",) else "context alone"
     names = train.segments
+    country_pct = np.round(np.expm1(country) * 100, 1).tolist()
     texts = []
     for i in range(len(z)):
         drivers = {
@@ -388,6 +477,8 @@ def _explain(
                 for f, v, e in zip(figures[i], values[i], pct[i], strict=True)
             ],
         }
+        if country[i] != 0:
+            drivers["country_effect_pct"] = country_pct[i]
         texts.append(json.dumps(drivers))
     return texts
 
@@ -462,6 +553,12 @@ def backtest(
     predicted = design.predict_own(beta, design.z_train[owner], train.shares[owner])
     predicted = predicted.reshape(held.size, b + 1)
     q = (1 - settings.level) / 2
+    effects = _GroupEffects.learn(residuals, train.groups)
+    if effects.active:
+        # The held-out city's country correction comes from the other pilots of its country.
+        own = effects.effect_without_self(residuals, train.groups)
+        predicted = predicted * np.exp(own[held])[:, None]
+        residuals = residuals - own
     # Each held-out city's residuals are the other pilots' own leave-one-out residuals.
     rest = np.take_along_axis(residuals[None, :].repeat(held.size, axis=0), others, axis=1)
     point = predicted[:, 0] * np.exp(rest).mean(axis=1)

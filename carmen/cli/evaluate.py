@@ -8,13 +8,15 @@ _FILE = click.Path(exists=False, dir_okay=False, path_type=Path)
 
 
 @click.command()
-@click.option("--cities", "cities_path", required=True, type=_FILE, help="cities.csv (see below).")
+@click.option(
+    "--cities", "cities_path", required=True, type=_FILE, help="cities.csv (columns above)."
+)
 @click.option(
     "--observations",
     "observations_path",
     required=True,
     type=_FILE,
-    help="observations.csv (see below).",
+    help="observations.csv (columns above).",
 )
 @click.option(
     "--out",
@@ -87,9 +89,12 @@ def evaluate(
 ) -> None:
     """Evaluate piloted services from the federation's export tables.
 
-    Writes kpis.csv, clusters.csv, viability.csv (service, city_id, expected_uptake, low, high,
-    score, verdict, drivers), backtest.csv, backtest_cities.csv and report.json into OUT, and
-    europe.csv with --europe.
+    Writes into the --out folder: kpis.csv (one row per service, city and month, and per pilot,
+    each KPI with its band), clusters.csv, viability.csv (service, city_id, expected_uptake, low,
+    high, score, verdict, drivers), backtest.csv, backtest_cities.csv and report.json; with
+    --europe also europe.csv, every service judged in every city of the table from its context
+    alone (that table has no age shares, so its bands are wider). docs/evaluation.md has the
+    method.
 
     \b
     cities.csv, one row per city:

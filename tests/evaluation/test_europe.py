@@ -84,3 +84,15 @@ def test_the_summary_counts_only_replicate_verdicts():
     )
     assert summary["pilot_first_cities"] == 1
     assert np.isclose(summary["pilot_first_population"], 400_000)
+
+
+def test_a_city_in_a_country_without_pilots_gets_a_wider_band_than_the_federation_gives(
+    world, result, europe
+):
+    table, _ = europe
+    unseen = ~table["country"].isin(world.cities["country"].unique())
+    assert unseen.any()
+    width = (table["high"] - table["low"]) / table["expected_uptake"]
+    federation = result.viability
+    federation_width = (federation["high"] - federation["low"]) / federation["expected_uptake"]
+    assert width[unseen].median() > federation_width.median()

@@ -128,7 +128,8 @@ def test_drivers_name_the_pilot_cities_the_segments_and_the_context(world, resul
     assert 1 <= len(drivers["pilots"]) <= 3 and {p["city_id"] for p in drivers["pilots"]} <= pilots
     assert {s["segment"] for s in drivers["segments"]} == {"16-24", "25-54", "55-74", "75+"}
     total = sum(s["contribution"] for s in drivers["segments"])
-    assert total == pytest.approx(row["expected_uptake"], rel=0.2)
+    country = 1 + drivers.get("country_effect_pct", 0.0) / 100
+    assert total * country == pytest.approx(row["expected_uptake"], rel=0.1)
     assert all(c["figure"] in [*CONTEXT, "log_population"] for c in drivers["context"])
 
 
@@ -160,3 +161,9 @@ def test_missing_cells_are_not_read_as_zero_uptake(world):
     blind = run_evaluation(world.cities, without, seed=0).viability
     ratio = blind["expected_uptake"] / base["expected_uptake"]
     assert ratio.median() == pytest.approx(1.0, abs=0.1)
+
+
+def test_cities_share_what_their_country_adds_when_the_pilots_show_it(result):
+    """The generated world gives each country its own uptake: the judgement learns it."""
+    drivers = [json.loads(d) for d in result.viability["drivers"]]
+    assert any("country_effect_pct" in d for d in drivers)
