@@ -29,9 +29,33 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+class Clock:
+    """The node's sense of now: the real clock, unless a simulation has set the time.
+
+    Only the citizen simulator sets it, to play months of activity through the real channels
+    in minutes; everything that stamps a time asks `utcnow()`, so it all follows.
+    """
+
+    def __init__(self) -> None:
+        self._simulated: datetime | None = None
+
+    def now(self) -> datetime:
+        """The simulated time when one is set, else the real time."""
+        return self._simulated or datetime.now(UTC)
+
+    def set(self, moment: datetime | None) -> None:
+        """Set the simulated time (aware), or go back to the real clock with None."""
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError("the simulated time must be timezone-aware")
+        self._simulated = moment
+
+
+CLOCK = Clock()
+
+
 def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
+    """The current time, aware, in UTC (see Clock)."""
+    return CLOCK.now()
 
 
 class Base(DeclarativeBase):
