@@ -1,18 +1,20 @@
-"""The node's service catalogue as JSON, with each service's provenance, at /api/v1/services.
+"""The node's service catalogue with each service's provenance: JSON at /api/v1/services, and a
+back-office page at /office/services.
 
-The federation reads it to tell which services of different cities are the same service: the
-template and its version, the answers the city gave, and the city a service was cloned from.
+The federation reads the JSON to tell which services of different cities are the same service:
+the template and its version, the answers the city gave, and the city a service was cloned from.
 """
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, render_template
 
+from node.auth import staff_required
 from node.database import db_session
 from node.services import service as catalogue
 from node.services.models import Service
 
-bp = Blueprint("services_api", __name__, url_prefix="/api/v1")
+bp = Blueprint("services_api", __name__, template_folder="templates")
 
 
 def service_document(service: Service) -> dict[str, Any]:
@@ -32,17 +34,25 @@ def service_document(service: Service) -> dict[str, Any]:
     }
 
 
-@bp.get("/services")
+@bp.get("/api/v1/services")
 def list_services() -> dict[str, Any]:
     """Every active service of the node, with its provenance (null when hand-written)."""
     services = catalogue.list_active(db_session=db_session())
     return {"services": [service_document(s) for s in services]}
 
 
-@bp.get("/services/<code>")
+@bp.get("/api/v1/services/<code>")
 def show_service(code: str) -> tuple[dict[str, Any], int] | dict[str, Any]:
     """One active service, or a JSON 404."""
     service = db_session().get(Service, code)
     if service is None or not service.active:
         return {"error": "Not Found", "message": f"no service with code {code!r}"}, 404
     return service_document(service)
+
+
+@bp.get("/office/services")
+@staff_required()
+def office_services() -> str:
+    """The back office's list of services: what each is, and where it came from."""
+    services = catalogue.list_active(db_session=db_session())
+    return render_template("services/office_list.html", services=services)

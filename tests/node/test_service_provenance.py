@@ -66,3 +66,24 @@ def test_the_api_lists_services_with_their_provenance(app, instance, db_session)
     assert one["provenance"] == PROVENANCE
     missing = client.get("/api/v1/services/parking")
     assert missing.status_code == 404 and "parking" in missing.get_json()["message"]
+
+
+def test_the_back_office_shows_where_each_service_came_from(app, instance, db_session):
+    from tests.factories import make_staff
+    from tests.node.web import sign_in_staff
+
+    app.config["WTF_CSRF_ENABLED"] = False  # test_web_csrf.py covers the tokens
+    catalogue.load_catalogue(
+        db_session=db_session, services_dir=install(instance, json.dumps(PROVENANCE))
+    )
+    user = make_staff(db_session, role="supervisor")
+    db_session.commit()
+    client = app.test_client()
+    assert client.get("/office/services").status_code == 302  # staff only
+    assert sign_in_staff(client, user.email).status_code == 302
+    page = client.get("/office/services")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Noise report" in text and "issue-report" in text
+    assert "noise-report · Bologna (IT)" in text
+    assert "abababababab" in text  # the template version, shortened
