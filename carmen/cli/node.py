@@ -186,3 +186,97 @@ def api_key_create(instance, name, kind):
         db_session.commit()
         click.echo(f"client application {client.name!r} ({client.kind.value}) registered; API key:")
     click.echo(key)
+
+
+@node.command("import-requests")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--mapping",
+    "mapping_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file naming the export's columns and translating its values "
+    "(example: node/intake/import_examples/nyc311.toml).",
+)
+@instance_option
+@click.option(
+    "--quarantine",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV file for the rows that cannot be imported, with line number and reason "
+    "(default: FILE.quarantine.csv beside the input).",
+)
+@click.option(
+    "--batch-size",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Rows written and committed together.",
+)
+@click.option(
+    "--via",
+    type=click.Choice(["bulk", "service"]),
+    default="bulk",
+    show_default=True,
+    help="bulk: checked rows inserted a batch at a time; service: one intake.submit per row "
+    "(slower, the reference). Both write the same cases and events.",
+)
+def import_requests(csv_file, mapping_file, instance, quarantine, batch_size, via):
+    """Bring a legacy 311-style CSV export of past requests into the archive, as cases.
+
+    Re-running it adds nothing twice: each legacy id is remembered with its case. Bad rows are
+    written to the quarantine file and counted; the exit status is 1 when any row was.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from node.database import get_db
+    from node.instance import load_services
+    from node.intake import imports
+
+    app = _open(instance)
+    load_services(app)
+    try:
+        mapping = imports.load_mapping(mapping_file)
+    except imports.ImportFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    progress = Progress(
+        TextColumn("importing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:,.0f} rows/s"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
+    with progress, get_db(app).session() as db_session:
+        task = progress.add_task("rows", total=imports.count_rows(csv_file), rate=0.0)
+
+        def advance(rows: int) -> None:
+            elapsed = progress.tasks[task].elapsed or 0.0
+            progress.update(task, completed=rows, rate=rows / elapsed if elapsed else 0.0)
+
+        try:
+            report = imports.import_requests(
+                db_session=db_session,
+                csv_path=csv_file,
+                mapping=mapping,
+                tracking_prefix=app.config["TRACKING_PREFIX"],
+                language=app.config["DEFAULT_LANGUAGE"],
+                quarantine_path=quarantine,
+                batch_size=batch_size,
+                via=via,
+                on_progress=advance,
+            )
+        except imports.ImportFailed as exc:
+            raise click.ClickException(str(exc)) from exc
+        progress.update(task, total=report.rows)
+    click.echo(imports.summary(report))
+    for reason, count in sorted(report.reasons.items(), key=lambda item: -item[1]):
+        click.echo(f"  {count} rows with {reason} problems")
+    if report.quarantined:
+        raise SystemExit(1)

@@ -1,0 +1,220 @@
+"""Importing a city's legacy 311 export: cases and events, idempotent re-runs, quarantine."""
+
+import csv
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from carmen.cli import main
+from node.cases.models import Case, Event
+from node.database import get_db
+from node.instance import open_app
+from node.intake import imports
+from node.intake.models import ImportedRequest
+from tests.factories import install_example_services, make_node_app
+
+SAMPLE = Path(__file__).parent / "import_data" / "nyc311_sample.csv"
+NYC_MAPPING = Path(imports.__file__).parent / "import_examples" / "nyc311.toml"
+
+
+@pytest.fixture
+def export(tmp_path) -> Path:
+    """The sample export in a folder of its own, where its quarantine file will go."""
+    path = tmp_path / "export" / "nyc311_sample.csv"
+    path.parent.mkdir()
+    shutil.copy(SAMPLE, path)
+    return path
+
+
+def _import(app, export: Path, **options) -> imports.ImportReport:
+    with get_db(app).session() as session:
+        return imports.import_requests(
+            db_session=session,
+            csv_path=export,
+            mapping=imports.load_mapping(NYC_MAPPING),
+            tracking_prefix="BO",
+            **options,
+        )
+
+
+def _archive(app) -> dict[str, dict]:
+    """Each imported case by legacy id, with its events, without database ids or codes."""
+    with get_db(app).session() as session:
+        found = {}
+        for imported, case in session.execute(
+            sa.select(ImportedRequest, Case).join(Case, Case.id == ImportedRequest.case_id)
+        ):
+            events = session.scalars(
+                sa.select(Event).where(Event.case_id == case.id).order_by(Event.id)
+            )
+            found[imported.legacy_id] = {
+                "service": case.service_code,
+                "channel": case.channel,
+                "status": case.status.value,
+                "department": case.department.code,
+                "created_at": case.created_at,
+                "closed_at": case.closed_at,
+                "due_at": case.due_at,
+                "description": case.description,
+                "address": case.address,
+                "location": (case.lat, case.long),
+                "attributes": case.attributes,
+                "citizen": case.citizen_id,
+                "events": [
+                    (e.kind.value, e.at, e.channel, e.actor_kind.value, e.service_code, e.data)
+                    for e in events
+                ],
+            }
+        return found
+
+
+def test_a_311_export_becomes_cases_with_their_events_and_statuses(app, export):
+    report = _import(app, export, batch_size=2)
+    assert (report.rows, report.imported, report.quarantined) == (11, 5, 6)
+    cases = _archive(app)
+    assert sorted(cases) == ["59893281", "59893282", "59893283", "59893284", "59893288"]
+
+    party = cases["59893281"]
+    opened = datetime(2024, 1, 16, 4, 32, 5, tzinfo=UTC)  # 11:32:05 PM in New York, in UTC
+    closed = datetime(2024, 1, 16, 6, 10, 44, tzinfo=UTC)
+    assert party["status"] == "resolved" and party["channel"] == "phone"
+    assert (party["created_at"], party["closed_at"]) == (opened, closed)
+    assert party["attributes"] == {"source": "venue"} and party["department"] == "police"
+    assert party["description"] == "Loud Music/Party — Residential Building/House"
+    assert party["location"] == (40.8187, -73.952) and party["address"] == "512 WEST 135 STREET"
+    assert [(kind, at) for kind, at, *_ in party["events"]] == [
+        ("submitted", opened),
+        ("routed", opened),
+        ("routed", opened),
+        ("resolved", closed),
+    ]
+    assert party["events"][0][2] == "phone" and party["events"][0][3] == "system"
+    assert party["events"][2][5] == {"department": "police"}
+
+    assert cases["59893282"]["channel"] == "web"
+    assert cases["59893282"]["attributes"] == {"source": "works"}
+    assert cases["59893283"]["status"] == "new" and cases["59893283"]["channel"] == "app"
+    assert [e[0] for e in cases["59893283"]["events"]][-1] == "routed"
+    assert cases["59893284"]["channel"] == "phone"  # UNKNOWN, as the mapping decides
+    assert cases["59893284"]["location"] == (40.799, -73.968)
+    iso = cases["59893288"]  # the API's ISO dates in the same file
+    assert iso["created_at"] == datetime(2024, 3, 2, 15, 15, tzinfo=UTC)
+    assert iso["department"] == "building-control"
+    assert [e[0] for e in iso["events"]] == ["submitted", "routed", "resolved"]
+
+
+def test_rerunning_the_import_adds_nothing_twice(app, export):
+    first = _import(app, export)
+    with get_db(app).session() as session:
+        before = session.scalar(sa.select(sa.func.count()).select_from(Event))
+    again = _import(app, export)
+    assert first.imported == 5
+    assert (again.imported, again.already_imported) == (0, 5)
+    with get_db(app).session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 5
+        assert session.scalar(sa.select(sa.func.count()).select_from(Event)) == before
+
+
+def test_bad_rows_are_quarantined_with_their_line_number_and_reason(app, export):
+    report = _import(app, export)
+    assert report.quarantine_path == export.with_name("nyc311_sample.quarantine.csv")
+    with report.quarantine_path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    reasons = {int(row["line"]): row["reason"] for row in rows}
+    assert sorted(reasons) == [7, 8, 9, 10, 12, 13]
+    assert reasons[7].startswith("unparseable date '31/31/2024 99:00:00 PM' in column 'Created")
+    assert "'Illegal Parking'" in reasons[8] and "[services]" in reasons[8]
+    assert "needs a closing date" in reasons[9]
+    assert reasons[10] == "no id in column 'Unique Key'"
+    assert reasons[12] == "id '59893281' already on line 2"
+    assert reasons[13].startswith("closed (01/21/2024 05:00:00 PM) before it was opened")
+    assert rows[0]["Unique Key"] == "59893285", "the row itself is kept for fixing"
+    assert report.reasons == {"date": 3, "service": 1, "id": 2}
+
+
+def test_a_service_code_not_installed_is_quarantined_with_a_clear_reason(app, tmp_path):
+    export = tmp_path / "codes.csv"
+    export.write_text(
+        "id,type,opened,how\n"
+        "A1,noise-report,2024-01-02 10:00:00,phone\n"
+        "A2,street-lights,2024-01-02 11:00:00,phone\n"
+    )
+    mapping = tmp_path / "codes.toml"
+    mapping.write_text(
+        'source = "legacy-crm"\ndate_formats = ["%Y-%m-%d %H:%M:%S"]\n'
+        '[columns]\nid = "id"\nservice = "type"\nopened = "opened"\nchannel = "how"\n'
+        '[attributes.noise-report.source]\ndefault = "other"\n'
+    )
+    with get_db(app).session() as session:
+        report = imports.import_requests(
+            db_session=session,
+            csv_path=export,
+            mapping=imports.load_mapping(mapping),
+            tracking_prefix="BO",
+        )
+    assert (report.imported, report.quarantined) == (1, 1)
+    quarantined = report.quarantine_path.read_text()
+    assert "3,service code 'street-lights' is not installed on this node" in quarantined
+
+
+def test_the_bulk_and_the_service_paths_write_the_same_cases_and_events(app, export, tmp_path):
+    _import(app, export, via="bulk")
+    reference = make_node_app(tmp_path / "reference")
+    try:
+        _import(reference, export, via="service")
+        assert _archive(app) == _archive(reference)
+    finally:
+        get_db(reference).engine.dispose()
+
+
+def test_a_mapping_naming_a_missing_column_stops_before_writing(app, export, tmp_path):
+    broken = tmp_path / "broken.toml"
+    broken.write_text(NYC_MAPPING.read_text().replace('id = "Unique Key"', 'id = "Ticket"'))
+    with pytest.raises(imports.ImportFailed, match="no column 'Ticket'"):
+        _import_with(app, export, broken)
+    typo = tmp_path / "typo.toml"
+    typo.write_text(NYC_MAPPING.read_text().replace("[statuses]", "[status]"))
+    with pytest.raises(imports.ImportFailed, match="status: Extra inputs are not permitted"):
+        imports.load_mapping(typo)
+    with get_db(app).session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 0
+
+
+def _import_with(app, export: Path, mapping: Path) -> imports.ImportReport:
+    with get_db(app).session() as session:
+        return imports.import_requests(
+            db_session=session,
+            csv_path=export,
+            mapping=imports.load_mapping(mapping),
+            tracking_prefix="BO",
+        )
+
+
+def test_the_command_shows_progress_and_a_summary_and_reruns_cleanly(tmp_path, export):
+    instance = tmp_path / "bologna"
+    runner = CliRunner()
+    created = runner.invoke(
+        main,
+        ["node", "init", "--city", "Bologna", "--country", "IT", "--population", "390000"]
+        + ["--instance", str(instance)],
+    )
+    assert created.exit_code == 0, created.output
+    install_example_services(instance)
+    command = ["node", "import-requests", str(export), "--mapping", str(NYC_MAPPING)]
+    command += ["--instance", str(instance)]
+    first = runner.invoke(main, command)
+    assert first.exit_code == 1, first.output  # some rows were quarantined
+    assert "11 rows read: 5 imported, 0 already imported, 6 quarantined" in first.output
+    assert "rows/s" in first.output and "11/11" in first.output
+    assert "3 rows with date problems" in first.output
+    assert export.with_name("nyc311_sample.quarantine.csv").exists()
+    again = runner.invoke(main, command)
+    assert "0 imported, 5 already imported" in again.output
+    app = open_app(instance)
+    with get_db(app).session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 5
+    get_db(app).engine.dispose()
