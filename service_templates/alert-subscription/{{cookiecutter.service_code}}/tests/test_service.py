@@ -43,6 +43,9 @@ def test_citizens_subscribe_to_the_topics_given_and_get_alerts_on_a_channel_of_t
     area_keys = [v.key for v in attributes["area"].values]
     assert area_keys == ["city", *(a["key"] for a in settings["areas"])]
     assert len(set(area_keys)) == len(area_keys)
+    defaults = settings["subscription"]
+    assert defaults["default_area"] in area_keys
+    assert defaults["default_action"] in [v.key for v in attributes["action"].values]
 
 
 def test_targeting_uses_the_federations_group_profiles():

@@ -38,6 +38,9 @@ def test_citizens_choose_an_office_that_publishes_slots_and_a_purpose():
     assert [v.key for v in attributes["office"].values] == [o["key"] for o in offices]
     assert [v.key for v in attributes["purpose"].values] == PURPOSES
     assert {v.key for v in attributes["action"].values} == {"book", "move", "cancel"}
+    booking = read_toml("settings.toml")["booking"]
+    assert booking["default_office"] == offices[0]["key"]
+    assert booking["default_action"] == "book"
 
 
 def test_the_slot_rules_make_whole_slots_and_a_reminder_before_each():
