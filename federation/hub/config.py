@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "EVALUATION_DEBOUNCE_SECONDS": 60,
     "EVALUATION_SEED": 0,
     "EVALUATION_OPTIONS": {},  # keyword arguments of evaluation.EvaluationConfig
+    # A Europe-wide city table (CSV, columns of carmen/data/eu_cities.csv): when set, every run
+    # also judges each service in each of its cities (the dashboards' European view).
+    "EUROPE_CITIES": None,
 }
 
 

@@ -215,6 +215,22 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": _json("EvaluationRunOut", "The run"), **_errors(401, 404)},
             }
         },
+        "/api/v1/evaluations/latest/{table}": {
+            "get": {
+                "summary": "One result table of the latest finished run (kpis, viability, ...)",
+                "security": TOKEN,
+                "parameters": [
+                    {"name": "table", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": {
+                        "description": "run_id, finished_at, table and its rows as records",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    **_errors(401, 404),
+                },
+            }
+        },
         "/api/v1/evaluations": {
             "post": {
                 "summary": "Ask for an evaluation now (admin)",

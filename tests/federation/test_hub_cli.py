@@ -42,7 +42,7 @@ def test_an_operator_sets_up_a_hub_and_a_city_pushes_to_it(tmp_path):
         json={"token": token, "registration": make_registration(identity).model_dump(mode="json")},
     )
     assert answer.status_code == 201 and answer.json["k"] == 12
-    body = body_of(make_snapshot("bologna"))
+    body = body_of(make_snapshot("bologna", k=12))  # suppressed with the k it was given
     assert (
         client.post(SNAPSHOTS_PATH, data=body, headers=signed_headers(identity, body)).status_code
         == 200

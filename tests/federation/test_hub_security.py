@@ -141,6 +141,14 @@ def test_a_free_text_field_is_refused(bologna, push, hub_app):
     assert "Via Roma" not in response.get_data(as_text=True)  # input is not echoed back
 
 
+def test_a_snapshot_suppressed_with_a_smaller_k_than_the_federations_is_refused(
+    bologna, push, hub_app
+):
+    response = push(bologna, make_snapshot("bologna", k=5))
+    assert_refused(response, 422, "schema_violation", "below the federation's threshold", hub_app)
+    assert response.json["details"][0]["field"] == "k"
+
+
 def test_a_suspended_node_is_refused(bologna, push, hub_app):
     from federation.hub.database import get_db
     from federation.hub.nodes import service as nodes

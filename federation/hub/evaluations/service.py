@@ -7,6 +7,7 @@ import importlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -93,6 +94,7 @@ def execute_run(
     now: datetime,
     evaluator: Callable[..., Any] | None = None,
     options: Mapping[str, Any] | None = None,
+    europe_cities_csv: str | Path | None = None,
 ) -> EvaluationRun:
     """Export the tables, call the evaluation package and keep its results on the run."""
     cities = aggregates.cities_frame(db_session=db_session)
@@ -104,7 +106,11 @@ def execute_run(
             run.status = SKIPPED
             run.error = "evaluation.run_evaluation is not available in this installation"
         else:
-            run.results = _jsonable(evaluator(cities, observations, seed=run.seed))
+            extra = {}
+            if europe_cities_csv:
+                # Judged from context alone in every city of the table: the European view.
+                extra["europe_cities"] = pd.read_csv(europe_cities_csv)
+            run.results = _jsonable(evaluator(cities, observations, seed=run.seed, **extra))
             run.status = DONE
     except Exception as exc:  # a failed evaluation is recorded, never lost in a worker log
         run.status = FAILED
@@ -137,3 +143,13 @@ def run_out(run: EvaluationRun) -> EvaluationRunOut:
         error=run.error,
         results=run.results,
     )
+
+
+def result_table(run: EvaluationRunOut, table: str) -> dict[str, Any]:
+    """One named result table of a run with the run's id, so a reader can tell runs apart."""
+    results = run.results or {}
+    if table not in results:
+        known = ", ".join(sorted(results)) or "none: the run has no results"
+        raise NotFound(f"the latest evaluation has no table {table!r} (tables: {known})")
+    finished = run.finished_at.isoformat() if run.finished_at else None
+    return {"run_id": run.id, "finished_at": finished, "table": table, "rows": results[table]}

@@ -19,6 +19,14 @@ def latest():
     return service.latest_run(db_session=db_session()).model_dump(mode="json")
 
 
+@bp.get("/latest/<table>")
+@require_token()
+def latest_table(table: str):
+    """One result table of the latest finished run (rows as records), e.g. viability."""
+    run = service.latest_run(db_session=db_session())
+    return service.result_table(run, table)
+
+
 @bp.post("")
 @require_token(Role.ADMIN)
 def request_run():

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from federation.hub.aggregates import service as aggregates
-from federation.hub.errors import Conflict, Forbidden, Unauthenticated
+from federation.hub.errors import Conflict, Forbidden, SchemaViolation, Unauthenticated
 from federation.hub.ingest.models import SeenNonce, StoredSnapshot
 from federation.hub.nodes.models import Node
 from federation.protocol.models import IngestReceipt, IngestStatus, MetricsSnapshot
@@ -70,11 +70,17 @@ def content_digest(snapshot: MetricsSnapshot) -> str:
 
 
 def ingest_snapshot(
-    *, db_session: Session, node: Node, snapshot: MetricsSnapshot, now: datetime
+    *, db_session: Session, node: Node, snapshot: MetricsSnapshot, now: datetime, min_k: int
 ) -> IngestReceipt:
     """Keep the highest revision per (node, period): store, no-op, ignore, or refuse with 409."""
     if snapshot.node != node.slug:
         raise Forbidden(f"node {node.slug!r} cannot send a snapshot for node {snapshot.node!r}")
+    if snapshot.k < min_k:
+        raise SchemaViolation(
+            f"k={snapshot.k} is below the federation's threshold k={min_k}: "
+            "suppress with the k the hub gave at enrollment",
+            details=[{"field": "k", "message": f"must be at least {min_k}", "type": "policy"}],
+        )
     # Serialise ingests of one node on PostgreSQL (SQLite serialises writers by itself). NO KEY
     # UPDATE, not UPDATE: the nonce and cell rows' foreign keys hold KEY SHARE locks on this
     # row, and FOR UPDATE would deadlock two pushes that each inserted their nonce first.

@@ -63,7 +63,9 @@ def _ingest(*, body: bytes, path: str) -> tuple[IngestReceipt, EvaluationRun | N
         max_skew_seconds=config["MAX_CLOCK_SKEW_SECONDS"],
     )
     snapshot = validate(MetricsSnapshot, parse_json(body))
-    receipt = service.ingest_snapshot(db_session=session, node=node, snapshot=snapshot, now=now)
+    receipt = service.ingest_snapshot(
+        db_session=session, node=node, snapshot=snapshot, now=now, min_k=config["K"]
+    )
     run = None
     if receipt.status is IngestStatus.STORED and config["EVALUATE_ON_INGEST"]:
         run = evaluations.request_run(db_session=session, seed=config["EVALUATION_SEED"])
