@@ -1,5 +1,7 @@
 """The read API: token-protected JSON of nodes, health, services and aggregates, with OpenAPI."""
 
+import re
+
 import pytest
 
 from tests.federation.factories import make_snapshot
@@ -110,7 +112,7 @@ def test_the_openapi_document_describes_every_route(client, hub_app):
     assert document["openapi"].startswith("3.")
     assert "MetricsSnapshot" in document["components"]["schemas"]
     routes = {
-        rule.rule.replace("<slug>", "{slug}")
+        re.sub(r"<([a-z_]+)>", r"{\1}", rule.rule)
         for rule in hub_app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1/") and rule.rule != "/api/v1/openapi.json"
     }
