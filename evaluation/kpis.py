@@ -7,8 +7,11 @@ The KPIs and their bands (``level`` is the band's coverage, 0.9 by default):
     count. Over the pilot: the mean of the last 6 observed periods, with a Student t band over
     those months (the Poisson band when only one month is known).
 ``digital_share``
-    Share of submitted requests that came through a digital channel (web, app, SMS, e-mail), over
-    the channel cells that were not suppressed; Wilson score band.
+    Share of submitted requests that came through a digital channel (web, app, SMS, e-mail) among
+    the channel cells reported. Suppressed channel cells are missing, not zero: the requests they
+    hold (the total submitted minus the reported cells) could be digital or not, so the band runs
+    from the Wilson low bound with all of them assisted to the Wilson high bound with all of them
+    digital.
 ``completion_rate``
     ``completed / submitted``; Wilson score band.
 ``sla_compliance``
@@ -242,6 +245,23 @@ def _wilson(x: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, ...]:
         )
 
 
+def _hidden(reported: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Requests in suppressed channel cells: the total less the reported cells (0 if unknown)."""
+    return np.where(np.isfinite(total), np.clip(total - reported, 0, None), 0.0)
+
+
+def _digital_share(
+    digital: np.ndarray, reported: np.ndarray, total: np.ndarray, z: float
+) -> tuple[np.ndarray, ...]:
+    """Digital share of the reported channels, the band stretched over the suppressed ones."""
+    hidden = _hidden(reported, total)
+    whole = reported + hidden
+    share, _, _ = _wilson(digital, reported, z)
+    _, low, _ = _wilson(digital, whole, z)
+    _, _, high = _wilson(digital + hidden, whole, z)
+    return share, low, high
+
+
 def _poisson(count: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """Exact (Garwood) band of a Poisson count."""
     with np.errstate(invalid="ignore"):
@@ -376,7 +396,7 @@ def compute_kpis(
     digital = np.nansum(np.where(_DIGITAL[None, :], channel, 0.0), axis=1)
     reported = np.nansum(channel, axis=1)
     reported = np.where(np.isnan(channel).all(axis=1), np.nan, reported)
-    per_period["digital_share"] = _wilson(digital, reported, z)
+    per_period["digital_share"] = _digital_share(digital, reported, tot["submitted"], z)
     per_period["completion_rate"] = _wilson(tot["completed"], tot["submitted"], z)
     per_period["sla_compliance"] = _wilson(tot["completed_within_sla"], tot["completed"], z)
     per_period["satisfaction"] = _satisfaction(
@@ -430,7 +450,10 @@ def compute_kpis(
         return np.where(has, out, np.nan)
 
     both = ~np.isnan(digital) & ~np.isnan(reported)
-    pilot_kpis["digital_share"] = _wilson(summed(digital, both), summed(reported, both), z)
+    hidden = np.where(both, _hidden(reported, tot["submitted"]), np.nan)
+    pilot_kpis["digital_share"] = _digital_share(
+        summed(digital, both), summed(reported, both), summed(reported + hidden, both), z
+    )
     for name, num, den in (
         ("completion_rate", "completed", "submitted"),
         ("sla_compliance", "completed_within_sla", "completed"),

@@ -287,14 +287,41 @@ def _bootstrap_weights(rng: np.random.Generator, n: int, count: int) -> np.ndarr
 
 
 def target_uptake(train: Training, settings: JudgementSettings) -> float:
-    """The uptake a city must reach for the service to be worth replicating there."""
+    """The uptake a city must reach for the service to be worth replicating there.
+
+    Parameters
+    ----------
+    train : Training
+        The service's pilot cities.
+    settings : JudgementSettings
+        ``target_uptake`` when set, else ``target_uptake_ratio`` × the median pilot uptake.
+
+    Returns
+    -------
+    float
+        Citizens per 1,000 inhabitants per month.
+    """
     if settings.target_uptake is not None:
         return float(settings.target_uptake)
     return float(settings.target_uptake_ratio * np.median(train.uptake))
 
 
 def verdicts(score: np.ndarray, settings: JudgementSettings) -> np.ndarray:
-    """Verdict of each score: replicate, pilot first or not viable."""
+    """Verdict of each score: replicate, pilot first or not viable.
+
+    Parameters
+    ----------
+    score : ndarray
+        Probabilities of reaching the target uptake.
+    settings : JudgementSettings
+        ``threshold_replicate`` and ``threshold_pilot``.
+
+    Returns
+    -------
+    ndarray
+        ``replicate`` from ``threshold_replicate``, ``pilot first`` from ``threshold_pilot``,
+        else ``not viable`` (NaN scores are not viable).
+    """
     return np.where(
         score >= settings.threshold_replicate,
         REPLICATE,
@@ -582,7 +609,18 @@ def backtest(
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation, NaN when either side is constant or too short."""
+    """Spearman rank correlation, NaN when either side is constant or too short.
+
+    Parameters
+    ----------
+    a, b : ndarray
+        Paired values; pairs with a NaN are left out.
+
+    Returns
+    -------
+    float
+        The correlation, or NaN with fewer than 3 pairs or a constant side.
+    """
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
         return float("nan")

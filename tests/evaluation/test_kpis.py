@@ -149,3 +149,16 @@ def test_uptake_bands_hold_the_true_monthly_rate_in_a_generated_world(world):
     # The pilot's own band covers its months' noise, not the city's unexplained difference,
     # so it is narrow; it still holds the true rate most of the time.
     assert inside.mean() >= 0.7
+
+
+def test_a_suppressed_channel_widens_the_digital_share_band_instead_of_counting_zero():
+    cells = {
+        ("all", "web", "submitted"): 60.0,
+        ("all", "app", "submitted"): 20.0,
+        # phone and counter suppressed: 20 requests, channel unknown
+        ("all", "all", "submitted"): 100.0,
+    }
+    kpis, _ = kpis_of(rows("gent", "2025-01", cells))
+    share = kpis.loc[("gent", "2025-01", "digital_share")]
+    assert share["low"] < 0.8 and share["high"] == pytest.approx(1.0)
+    assert share["high"] - share["low"] > 0.2
