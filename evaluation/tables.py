@@ -322,7 +322,7 @@ def validate_observations(
     out = pd.DataFrame(index=frame.index)
     for column in ("city_id", "service", "period", "segment", "channel", "measure"):
         cat = _stripped_category(frame[column])
-        blank = cat.isna().to_numpy() | (cat.cat.codes.to_numpy() == _code_of(cat, ""))
+        blank = frame[column].isna().to_numpy() | (cat.cat.codes.to_numpy() == _code_of(cat, ""))
         if blank.any():
             i = int(np.flatnonzero(blank)[0])
             raise InputError(source, "missing value", row=i + 1, column=column)

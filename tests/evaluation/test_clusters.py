@@ -72,7 +72,11 @@ def citizens(n, rng):
 def test_usage_clusters_separate_kinds_of_citizens_and_describe_them_for_staff():
     rng = np.random.default_rng(2)
     frame, kind = citizens(6000, rng)
-    model = CitizenUsageClustering(n_clusters=3, random_state=0).fit(frame)
+    # Batches of 256 out of 6,000 citizens: the estimator draws its own mini-batches.
+    model = CitizenUsageClustering(n_clusters=3, batch_size=256, random_state=0).fit(frame)
+    assert model.n_steps_ is not None
+    again = CitizenUsageClustering(n_clusters=3, batch_size=256, random_state=0).fit(frame)
+    np.testing.assert_array_equal(model.labels_, again.labels_)
     for k in range(3):  # each kind of citizen lands (almost) in one cluster
         assert np.bincount(model.labels_[kind == k]).max() / (kind == k).sum() > 0.95
     profiles = model.profiles_

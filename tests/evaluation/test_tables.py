@@ -82,3 +82,18 @@ def test_duplicate_observations_are_refused():
     }
     with pytest.raises(InputError, match=r"row 2.*duplicate observation"):
         validate_observations(pd.DataFrame([row, row]))
+
+
+def test_a_missing_service_in_a_dataframe_is_refused_by_row():
+    row = {
+        "city_id": "gent",
+        "service": "s",
+        "period": "2025-01",
+        "segment": "all",
+        "channel": "all",
+        "measure": "citizens",
+        "value": 5,
+    }
+    frame = pd.DataFrame([row, {**row, "service": None, "period": "2025-02"}])
+    with pytest.raises(InputError, match=r"row 2 .*column 'service': missing value"):
+        validate_observations(frame)
