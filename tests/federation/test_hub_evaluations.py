@@ -56,6 +56,13 @@ def test_requests_are_debounced_and_the_task_runs_each_run_once(evaluated_hub, a
     assert latest["status"] == "done", latest["error"]
     kpi_cities = {row["city_id"] for row in latest["results"]["kpis"]}
     assert kpi_cities == set(CITIES)
+    headers = {"Authorization": f"Bearer {api_token}"}
+    table = client.get("/api/v1/evaluations/latest/viability", headers=headers).json
+    assert table["run_id"] == run_id
+    assert table["rows"] == latest["results"]["viability"]
+    missing = client.get("/api/v1/evaluations/latest/horoscope", headers=headers)
+    assert missing.status_code == 404
+    assert "kpis" in missing.json["message"]  # the message lists the tables there are
 
 
 def test_a_stored_snapshot_schedules_an_evaluation_when_enabled(tmp_path, migrated_hub_db):
