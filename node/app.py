@@ -69,7 +69,9 @@ def _init_web(app: Flask) -> None:
     from node.extensions import babel, csrf
     from node.intake import limits
     from node.intake.console import bp as console_bp
+    from node.intake.email.views import bp as email_bp
     from node.intake.open311.views import blueprint as open311_bp
+    from node.intake.sms.views import bp as sms_bp
     from node.intake.views import bp as portal_bp
     from node.profiles.views import bp as account_bp
     from node.services.views import bp as services_api_bp
@@ -89,6 +91,8 @@ def _init_web(app: Flask) -> None:
     app.register_blueprint(console_bp)  # the call centre, under /office/console
     app.register_blueprint(csrf.exempt(open311_bp))  # clients authenticate by api_key
     app.register_blueprint(services_api_bp)  # read-only JSON: the catalogue with provenance
+    app.register_blueprint(csrf.exempt(sms_bp))  # the gateway signs each request instead
+    app.register_blueprint(csrf.exempt(email_bp))  # the mail service sends a bearer token
 
     def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:
         return render_template("error.html", status=status, title=title, message=message), status

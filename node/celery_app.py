@@ -12,7 +12,7 @@ from celery import Celery, Task
 from flask import Flask, current_app, has_app_context
 
 EXTENSION = "carmen.node.celery"
-TASK_MODULES = ("node.sync.tasks",)
+TASK_MODULES = ("node.sync.tasks", "node.messaging.tasks")
 
 
 def celery_init_app(app: Flask) -> Celery:

@@ -33,6 +33,36 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ENABLED": None,
     "RATELIMIT_STORAGE_URL": "memory://",  # redis://host:6379/1 to share counters across workers
     "RATELIMITS": {},  # per key kind, e.g. {portal_address = "10/minute;60/hour"}
+    # Channels (docs/channels.md). Inbound SMS: the gateway's auth token signs its webhooks; no
+    # token, no SMS accepted. SMS_WEBHOOK_URL is the URL the gateway posts to, when a proxy
+    # makes it differ from the one the node sees.
+    "SMS_AUTH_TOKEN": None,
+    "SMS_WEBHOOK_URL": None,
+    # Outbound SMS: "log" only writes them to the log; "http" POSTs JSON to SMS_GATEWAY_URL.
+    "SMS_GATEWAY": "log",
+    "SMS_GATEWAY_URL": None,
+    "SMS_GATEWAY_TOKEN": None,
+    "SMS_FROM": None,
+    # Outbound e-mail: "log" or "smtp".
+    "EMAIL_BACKEND": "log",
+    "SMTP_HOST": "localhost",
+    "SMTP_PORT": 25,
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": False,
+    "SMTP_TIMEOUT": 10,
+    "MAIL_FROM": "no-reply@localhost",
+    # Inbound e-mail: the webhook's bearer token (none: webhook off), size limits, folders
+    # (default: attachments/ and quarantine/ in the instance folder).
+    "EMAIL_WEBHOOK_TOKEN": None,
+    "MAIL_MAX_BYTES": 25 * 1024 * 1024,
+    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
+    "ATTACHMENTS_DIR": None,
+    "QUARANTINE_DIR": None,
+    # Notifications: attempts after the first, and the backoff (seconds, doubled each time).
+    "MESSAGING_MAX_RETRIES": 5,
+    "MESSAGING_RETRY_BACKOFF": 30,
+    "MESSAGING_RETRY_BACKOFF_MAX": 3600,
 }
 
 

@@ -3,6 +3,7 @@
 from node.cases.models import Case, Event
 from node.database import Base
 from node.intake.models import ClientApplication
+from node.messaging.models import InboundMessage, Notification, QuarantinedMessage
 from node.profiles.models import Citizen, CitizenSegment, Organisation, SegmentDefinition
 from node.services.models import Service
 from node.staff.models import Department, StaffUser
@@ -17,7 +18,10 @@ __all__ = [
     "Department",
     "Event",
     "FederationLink",
+    "InboundMessage",
+    "Notification",
     "Organisation",
+    "QuarantinedMessage",
     "SegmentDefinition",
     "Service",
     "StaffUser",

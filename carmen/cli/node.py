@@ -1,5 +1,6 @@
 """`carmen node`: create, serve and administer a city node."""
 
+import sys
 from pathlib import Path
 
 import click
@@ -186,6 +187,77 @@ def api_key_create(instance, name, kind):
         db_session.commit()
         click.echo(f"client application {client.name!r} ({client.kind.value}) registered; API key:")
     click.echo(key)
+
+
+# sysexits.h: a mail transfer agent bounces EX_DATAERR with our message and retries EX_TEMPFAIL.
+EX_DATAERR = 65
+EX_TEMPFAIL = 75
+
+
+@node.command("ingest-email")
+@instance_option
+@click.option(
+    "--recipient",
+    "recipients",
+    multiple=True,
+    help="The envelope recipient the MTA delivered to (repeat), e.g. Postfix's ${recipient}.",
+)
+def ingest_email(instance, recipients):
+    """Take one raw e-mail on standard input (an MTA pipe): open or join a case, or quarantine.
+
+    Exit status 0 when the message opened or joined a case (or was already received), 65 when it
+    was quarantined (kept for staff; the MTA bounces the printed reason to the sender), 75 when
+    the node could not take it now (the MTA keeps it and tries again).
+    """
+    from node.database import get_db
+    from node.intake.email import service as mail
+
+    raw = sys.stdin.buffer.read()
+    try:
+        app = _open(instance)
+        settings = mail.MailSettings.from_config(app.config, Path(app.instance_path))
+        with get_db(app).session() as db_session:
+            result = mail.ingest(
+                db_session=db_session, raw=raw, settings=settings, envelope_recipients=recipients
+            )
+            db_session.commit()
+    except Exception as exc:  # the MTA must keep the message and retry
+        click.echo(f"temporary failure, message not taken: {exc}", err=True)
+        raise SystemExit(EX_TEMPFAIL) from exc
+    if result.outcome == "quarantined":
+        click.echo(
+            f"message not accepted ({result.reason}); kept for the city's staff as "
+            f"quarantined message {result.quarantine_id}",
+            err=True,
+        )
+        raise SystemExit(EX_DATAERR)
+    files = f", {len(result.attachments)} attachment(s) kept" if result.attachments else ""
+    click.echo(f"{result.outcome} {result.tracking_code or '-'}{files}")
+
+
+@node.group()
+def quarantine() -> None:
+    """Inbound messages the node could not place, kept for staff."""
+
+
+@quarantine.command("list")
+@instance_option
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+def quarantine_list(instance, limit):
+    """List quarantined messages, newest first: id, when, sender, reason and file."""
+    from node.database import get_db
+    from node.intake.email import service as mail
+
+    app = _open(instance)
+    with get_db(app).session() as db_session:
+        rows = mail.quarantined(db_session=db_session, limit=limit)
+        for row in rows:
+            click.echo(
+                f"{row.id}\t{row.received_at:%Y-%m-%d %H:%M}\t{row.sender or '-'}\t"
+                f"{row.reason}\t{Path(app.instance_path) / row.path}"
+            )
+    if not rows:
+        click.echo("no quarantined messages")
 
 
 @node.command("import-requests")

@@ -1,0 +1,1 @@
+"""The SMS channel: a signed gateway webhook and the keyword grammar of its messages."""

@@ -1,0 +1,73 @@
+"""POST /sms/inbound: the webhook an SMS gateway calls for each message, answered in TwiML."""
+
+from xml.etree import ElementTree
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import IntegrityError
+
+from node.database import db_session
+from node.errors import InvalidInput
+from node.intake import limits
+from node.intake.open311.views import one_writer
+from node.intake.sms import service as sms
+from node.intake.sms import signature
+
+bp = Blueprint("sms", __name__, url_prefix="/sms")
+
+
+def twiml(text: str | None) -> Response:
+    """A TwiML document that replies with the text (or says nothing when there is none)."""
+    root = ElementTree.Element("Response")
+    if text:
+        ElementTree.SubElement(root, "Message").text = text
+    body = ElementTree.tostring(root, encoding="unicode", xml_declaration=False)
+    return Response(
+        '<?xml version="1.0" encoding="UTF-8"?>' + body, mimetype="text/xml", status=200
+    )
+
+
+def _refuse(status: int, message: str) -> Response:
+    return Response(message + "\n", status=status, mimetype="text/plain")
+
+
+@bp.post("/inbound")
+def inbound() -> Response:
+    """Check the gateway's signature, act on the message once, and reply to the sender."""
+    config = current_app.config
+    token = config.get("SMS_AUTH_TOKEN")
+    url = config.get("SMS_WEBHOOK_URL") or request.url
+    params = request.form.to_dict(flat=False)
+    if not token:
+        return _refuse(403, "SMS is not enabled on this node: set SMS_AUTH_TOKEN")
+    if not signature.is_valid(url, params, str(token), request.headers.get(signature.HEADER)):
+        current_app.logger.warning("SMS webhook refused: bad signature for %s", url)
+        return _refuse(403, f"invalid {signature.HEADER}")
+    message_sid = (request.form.get("MessageSid") or request.form.get("SmsSid") or "").strip()
+    sender = (request.form.get("From") or "").strip()
+    if not message_sid or not sender:
+        return _refuse(400, "From and MessageSid are required")
+    limits.check("sms_phone", sender)  # over the limit: a 429 TwiML reply, nothing stored
+    session = db_session()
+    with one_writer(session):
+        try:
+            result = sms.handle_message(
+                db_session=session,
+                sender=sender,
+                body=request.form.get("Body", ""),
+                message_sid=message_sid,
+                city=str(config["CITY"]),
+                default_language=str(config["DEFAULT_LANGUAGE"]),
+                default_region=config.get("DEFAULT_COUNTRY_CODE"),
+                tracking_prefix=str(config["TRACKING_PREFIX"]),
+            )
+            session.commit()
+        except InvalidInput as exc:
+            session.rollback()
+            return _refuse(400, str(exc))
+        except IntegrityError:
+            # The same MessageSid, processed by a concurrent request: answer what it answered.
+            session.rollback()
+            result = sms.stored_reply(db_session=session, message_sid=message_sid)
+            if result is None:
+                raise
+    return twiml(result.reply)

@@ -1,0 +1,184 @@
+"""Channel adapters: one interface per outbound channel, the implementation chosen by setting.
+
+EMAIL_BACKEND is `log` (default: writes the message to the log and sends nothing) or `smtp`.
+SMS_GATEWAY is `log` (default) or `http` (a JSON POST to SMS_GATEWAY_URL). The `log` ones let an
+embedded node run with nothing installed; the delivery events say which adapter carried a message.
+"""
+
+import logging
+import smtplib
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any, Protocol
+
+import httpx
+
+log = logging.getLogger("carmen.messaging")
+
+
+class DeliveryError(Exception):
+    """A message was not delivered; `permanent` says whether trying again can help."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class EmailSender(Protocol):
+    """Sends one plain-text e-mail."""
+
+    name: str
+
+    def send(self, *, to: str, subject: str, body: str, language: str) -> None:
+        """Deliver the message or raise DeliveryError."""
+
+
+class SmsGateway(Protocol):
+    """Sends one SMS."""
+
+    name: str
+
+    def send(self, *, to: str, body: str) -> None:
+        """Deliver the message or raise DeliveryError."""
+
+
+class LogEmail:
+    """Writes e-mails to the log instead of sending them."""
+
+    name = "log"
+
+    def send(self, *, to: str, subject: str, body: str, language: str) -> None:
+        """Log the message."""
+        log.info("e-mail (not sent, EMAIL_BACKEND=log) to %s: %s\n%s", to, subject, body)
+
+
+@dataclass
+class SmtpEmail:
+    """Sends e-mail through an SMTP server with smtplib (STARTTLS and login when configured)."""
+
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    timeout: float = 10.0
+    name: str = "smtp"
+
+    def send(self, *, to: str, subject: str, body: str, language: str) -> None:
+        """Hand the message to the server; refused recipients are permanent, the rest retried."""
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = to
+        message["Subject"] = subject
+        message["Content-Language"] = language
+        message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
+        message.set_content(body)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise DeliveryError(f"recipient refused: {exc.recipients}", permanent=True) from exc
+        except smtplib.SMTPResponseException as exc:
+            # 5xx answers will not change on a retry; 4xx are the server asking to come back.
+            raise DeliveryError(
+                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", permanent=500 <= exc.smtp_code < 600
+            ) from exc
+        except (OSError, smtplib.SMTPException) as exc:  # timeouts are OSErrors
+            raise DeliveryError(f"SMTP server {self.host}:{self.port}: {exc}") from exc
+
+
+class LogSms:
+    """Writes SMS to the log instead of sending them."""
+
+    name = "log"
+
+    def send(self, *, to: str, body: str) -> None:
+        """Log the message."""
+        log.info("SMS (not sent, SMS_GATEWAY=log) to %s: %s", to, body)
+
+
+@dataclass
+class HttpSms:
+    """Sends SMS through an HTTP gateway: POST {"to", "from", "body"} as JSON with a bearer token.
+
+    2xx is delivered, 4xx is a permanent refusal (a bad number or a bad request will not get
+    better), 5xx and network errors are retried.
+    """
+
+    url: str
+    token: str | None = None
+    sender: str | None = None
+    timeout: float = 10.0
+    transport: httpx.BaseTransport | None = None
+    name: str = "http"
+
+    def send(self, *, to: str, body: str) -> None:
+        """POST the message to the gateway."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        payload = {"to": to, "from": self.sender, "body": body}
+        try:
+            with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
+                response = client.post(self.url, json=payload, headers=headers)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"SMS gateway {self.url}: {exc}") from exc
+        if response.status_code >= 400:
+            raise DeliveryError(
+                f"SMS gateway answered {response.status_code}: {response.text[:200]}",
+                permanent=response.status_code < 500,
+            )
+
+
+@dataclass
+class Adapters:
+    """The adapters a node sends through."""
+
+    email: EmailSender
+    sms: SmsGateway
+
+
+def email_sender_from(config: Mapping[str, Any]) -> EmailSender:
+    """The e-mail adapter the settings choose."""
+    kind = str(config.get("EMAIL_BACKEND") or "log").lower()
+    if kind == "log":
+        return LogEmail()
+    if kind == "smtp":
+        return SmtpEmail(
+            host=str(config.get("SMTP_HOST") or "localhost"),
+            port=int(config.get("SMTP_PORT") or 25),
+            sender=str(config.get("MAIL_FROM") or "no-reply@localhost"),
+            username=config.get("SMTP_USERNAME") or None,
+            password=config.get("SMTP_PASSWORD") or None,
+            starttls=bool(config.get("SMTP_STARTTLS")),
+            timeout=float(config.get("SMTP_TIMEOUT") or 10),
+        )
+    raise ValueError(f"EMAIL_BACKEND must be log or smtp, not {kind!r}")
+
+
+def sms_gateway_from(config: Mapping[str, Any]) -> SmsGateway:
+    """The SMS adapter the settings choose."""
+    kind = str(config.get("SMS_GATEWAY") or "log").lower()
+    if kind == "log":
+        return LogSms()
+    if kind == "http":
+        if not config.get("SMS_GATEWAY_URL"):
+            raise ValueError("SMS_GATEWAY = http needs SMS_GATEWAY_URL")
+        return HttpSms(
+            url=str(config["SMS_GATEWAY_URL"]),
+            token=config.get("SMS_GATEWAY_TOKEN") or None,
+            sender=config.get("SMS_FROM") or None,
+            timeout=float(config.get("SMS_GATEWAY_TIMEOUT") or 10),
+        )
+    raise ValueError(f"SMS_GATEWAY must be log or http, not {kind!r}")
+
+
+def adapters_from(config: Mapping[str, Any]) -> Adapters:
+    """Both adapters, as the settings choose them."""
+    return Adapters(email=email_sender_from(config), sms=sms_gateway_from(config))

@@ -1,0 +1,299 @@
+"""Telling citizens about their cases: which events to tell, on which channel, in which words.
+
+`deliver` is one attempt at one event's notification; the task in `node.messaging.tasks` calls it
+after the transaction that appended the event has committed, and again on a retry. Every attempt
+appends MESSAGE_DELIVERED or MESSAGE_FAILED (channel and attempt number, never the text).
+"""
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from federation.protocol.vocabulary import Channel
+from node.cases.models import Case, Event, EventKind
+from node.cases.schemas import Actor
+from node.cases.service import record
+from node.database import utcnow
+from node.messaging import texts
+from node.messaging.adapters import Adapters, DeliveryError
+from node.messaging.models import DeliveryStatus, Notification
+from node.profiles.models import Citizen
+from node.services.models import Service
+
+PORTAL = "portal"  # the citizen's inbox in their account: not a Channel of the vocabulary
+NONE = "none"  # a skip with no channel at all (no contact, no consent)
+NOTIFY_KINDS = frozenset(
+    {EventKind.ACKNOWLEDGED, EventKind.RESOLVED, EventKind.REJECTED, EventKind.REPLY_SENT}
+)
+STATUS_KINDS = NOTIFY_KINDS - {EventKind.REPLY_SENT}
+WHAT = {
+    EventKind.ACKNOWLEDGED: "what_acknowledged",
+    EventKind.RESOLVED: "what_resolved",
+    EventKind.REJECTED: "what_rejected",
+    EventKind.REPLY_SENT: "what_reply",
+}
+# Events older than this are history, not news: a case worked before the node sent messages
+# does not flood its citizen with old notices on the next action.
+NEWS_WINDOW = timedelta(days=1)
+SMS_LENGTH = 320  # two concatenated SMS parts
+
+
+class Outcome(enum.Enum):
+    """What the task should do after an attempt."""
+
+    DONE = "done"
+    RETRY = "retry"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The channel to tell a citizen on, or why they are not told."""
+
+    channel: str
+    skip_reason: str | None = None
+
+
+def plan_channel(citizen: Citizen | None) -> Plan:
+    """The citizen's preferred channel when it can reach them, else e-mail, SMS, then portal."""
+    if citizen is None or citizen.erased_at is not None:
+        return Plan(NONE, "no contact")
+    if not citizen.consent_contact:
+        return Plan(NONE, "no consent to be contacted")
+    usable = {
+        Channel.EMAIL.value: bool(citizen.email),
+        Channel.SMS.value: bool(citizen.phone) and not citizen.sms_opt_out,
+        PORTAL: bool(citizen.password_hash),
+    }
+    preferred = citizen.preferred_channel
+    if preferred in (Channel.WEB.value, Channel.APP.value):
+        preferred = PORTAL
+    for channel in (preferred, Channel.EMAIL.value, Channel.SMS.value, PORTAL):
+        if usable.get(channel):
+            return Plan(channel)
+    if citizen.phone and citizen.sms_opt_out:
+        return Plan(Channel.SMS.value, "opted out of SMS")
+    return Plan(NONE, "no contact")
+
+
+def events_to_notify(
+    *, db_session: Session, case_id: int, now: datetime | None = None
+) -> list[int]:
+    """Ids of the case's recent events the citizen should hear about and has not yet."""
+    now = now or utcnow()
+    told = sa.select(Notification.event_id)
+    query = (
+        sa.select(Event.id)
+        .join(Case, Case.id == Event.case_id)
+        .where(
+            Event.case_id == case_id,
+            Case.citizen_id.is_not(None),
+            Event.kind.in_(NOTIFY_KINDS),
+            Event.at >= now - NEWS_WINDOW,
+            Event.id.not_in(told),
+        )
+        .order_by(Event.id)
+    )
+    return list(db_session.scalars(query))
+
+
+def _companion_reply(db_session: Session, event: Event) -> Event | None:
+    """The reply written with a status move (same case, same instant), told with the move."""
+    return db_session.scalar(
+        sa.select(Event)
+        .where(
+            Event.case_id == event.case_id,
+            Event.at == event.at,
+            Event.kind == EventKind.REPLY_SENT,
+        )
+        .order_by(Event.id)
+        .limit(1)
+    )
+
+
+def _is_told_with_a_move(db_session: Session, event: Event) -> bool:
+    if event.kind is not EventKind.REPLY_SENT:
+        return False
+    moved = db_session.scalar(
+        sa.select(sa.func.count()).where(
+            Event.case_id == event.case_id, Event.at == event.at, Event.kind.in_(STATUS_KINDS)
+        )
+    )
+    return bool(moved)
+
+
+def compose(
+    *,
+    db_session: Session,
+    case: Case,
+    event: Event,
+    channel: str,
+    language: str,
+    city: str,
+) -> tuple[str, str]:
+    """The subject and text telling the citizen about the event, in their language."""
+    service_name = db_session.scalar(
+        sa.select(Service.name).where(Service.code == case.service_code)
+    )
+    values = {"code": case.tracking_code, "service": service_name or case.service_code}
+    what = texts.say(WHAT[event.kind], language)
+    reply = event if event.kind is EventKind.REPLY_SENT else _companion_reply(db_session, event)
+    reply_text = (reply.data.get("text") or "").strip() if reply is not None else ""
+    reason = (event.data.get("reason") or "").strip()
+    subject = texts.say("subject", language, what=what, **values)
+    if channel == Channel.SMS.value:
+        body = texts.say("sms_notice", language, city=city, what=what, **values)
+        extra = " ".join(part for part in (reason, reply_text) if part)
+        if extra:
+            body = f"{body} {extra}"
+        if len(body) > SMS_LENGTH:
+            body = body[: SMS_LENGTH - 1] + "…"
+        return subject, body
+    lines = [texts.say("greeting", language), "", texts.say("about", language, **values)]
+    lines.append(what[0].upper() + what[1:] + ".")
+    if reason:
+        lines += ["", texts.say("reason_intro", language), reason]
+    if reply_text:
+        lines += ["", texts.say("reply_intro", language), reply_text]
+    lines += [
+        "",
+        texts.say("follow", language, **values),
+        "",
+        texts.say("signature", language, city=city),
+    ]
+    return subject, "\n".join(lines)
+
+
+def _claim(db_session: Session, event: Event, case: Case, plan: Plan) -> Notification | None:
+    """Create the event's notification row; None when another worker created it first."""
+    row = Notification(
+        event_id=event.id,
+        case_id=case.id,
+        citizen_id=case.citizen_id,
+        channel=plan.channel,
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        created_at=utcnow(),
+    )
+    db_session.add(row)
+    try:
+        db_session.flush()
+    except IntegrityError:
+        # The row is this session's first write, so rolling back loses nothing of ours.
+        db_session.rollback()
+        return None
+    return row
+
+
+def deliver(
+    *,
+    db_session: Session,
+    event_id: int,
+    attempt: int,
+    final: bool,
+    adapters: Adapters,
+    city: str,
+    now: datetime | None = None,
+) -> Outcome:
+    """Make one attempt at telling the citizen about an event; the caller commits.
+
+    A notification already sent, failed or skipped is left alone, so calling this twice for the
+    same event never sends twice.
+    """
+    event = db_session.get(Event, event_id)
+    if event is None or event.case_id is None or event.kind not in NOTIFY_KINDS:
+        return Outcome.DONE
+    case = db_session.get(Case, event.case_id)
+    row = db_session.scalar(sa.select(Notification).where(Notification.event_id == event_id))
+    if row is not None and row.status is not DeliveryStatus.PENDING:
+        return Outcome.DONE
+    citizen = case.citizen
+    plan = plan_channel(citizen)
+    if row is None:
+        if plan.skip_reason is None and _is_told_with_a_move(db_session, event):
+            plan = Plan(plan.channel, "told with the status change")
+        row = _claim(db_session, event, case, plan)
+        if row is None:
+            return Outcome.DONE
+    elif plan.channel != row.channel or plan.skip_reason:
+        # Consent withdrawn, STOP sent or contact removed since the first attempt: honour it.
+        plan = Plan(row.channel, plan.skip_reason or f"no longer reachable by {row.channel}")
+    if plan.skip_reason:
+        row.status = DeliveryStatus.SKIPPED
+        row.skip_reason = plan.skip_reason
+        db_session.flush()
+        return Outcome.DONE
+    language = citizen.language or case.language
+    if not row.body:
+        row.subject, row.body = compose(
+            db_session=db_session,
+            case=case,
+            event=event,
+            channel=row.channel,
+            language=language,
+            city=city,
+        )
+    now = now or utcnow()
+    row.attempts = attempt
+    data = {"attempt": attempt, "about": event.kind.value, "notification": row.id}
+    try:
+        adapter = _send(adapters, row, citizen, language)
+    except DeliveryError as exc:
+        final = final or exc.permanent
+        row.last_error = str(exc)[:500]
+        if final:
+            row.status = DeliveryStatus.FAILED
+        record(
+            db_session=db_session,
+            kind=EventKind.MESSAGE_FAILED,
+            actor=Actor.system(),
+            case=case,
+            channel=row.channel,
+            at=now,
+            data=data | {"final": final, "permanent": exc.permanent},
+        )
+        db_session.flush()
+        return Outcome.DONE if final else Outcome.RETRY
+    row.status = DeliveryStatus.SENT
+    row.sent_at = now
+    row.last_error = None
+    record(
+        db_session=db_session,
+        kind=EventKind.MESSAGE_DELIVERED,
+        actor=Actor.system(),
+        case=case,
+        channel=row.channel,
+        at=now,
+        data=data | {"adapter": adapter},
+    )
+    db_session.flush()
+    return Outcome.DONE
+
+
+def _send(adapters: Adapters, row: Notification, citizen: Citizen, language: str) -> str:
+    """Hand the message to the channel's adapter; returns the adapter's name."""
+    if row.channel == Channel.EMAIL.value:
+        adapters.email.send(to=citizen.email, subject=row.subject, body=row.body, language=language)
+        return adapters.email.name
+    if row.channel == Channel.SMS.value:
+        adapters.sms.send(to=citizen.phone, body=row.body)
+        return adapters.sms.name
+    return PORTAL  # the row is the message: the citizen reads it in their account
+
+
+def inbox(*, db_session: Session, citizen_id: int, limit: int = 20) -> list[Notification]:
+    """The messages a citizen reads in their account, newest first."""
+    query = (
+        sa.select(Notification)
+        .where(
+            Notification.citizen_id == citizen_id,
+            Notification.channel == PORTAL,
+            Notification.status == DeliveryStatus.SENT,
+        )
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    return list(db_session.scalars(query))

@@ -1,0 +1,99 @@
+"""The words of SMS replies and notifications, in each language the node speaks.
+
+They live here rather than in the portal's gettext catalogue because they leave the node as
+plain text (SMS, e-mail) and are written for the receiver's language, not the reader's page: a
+missing language falls back to English, a missing phrase is a bug caught by the tests.
+"""
+
+from typing import Any
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "sms_opened": "{city}: we received your {service} request. Tracking code {code}. "
+        "Send STATUS {code} to follow it.",
+        "sms_status": "{code} ({service}): {status}, updated {updated}.",
+        "sms_status_reply": "{code} ({service}): {status}. {reply}",
+        "sms_unknown_code": "{city}: no request with tracking code {code}.",
+        "sms_stop": "{city}: you will get no more SMS from us. Send START to get them again.",
+        "sms_start": "{city}: you will get SMS about your requests again. Send STOP to stop.",
+        "sms_help": "{city}: send a keyword and your message to open a request: {keywords}. "
+        "STATUS <code> to follow one. STOP to stop SMS.",
+        "sms_help_no_keywords": "{city}: no service takes SMS requests now. "
+        "STATUS <code> to follow a request. STOP to stop SMS.",
+        "sms_needs_text": "{city}: send {keyword} followed by a few words about the problem.",
+        "sms_refused": "{city}: we could not open the request: {reason}",
+        "subject": "[{code}] {service}: {what}",
+        "greeting": "Hello,",
+        "about": "This is about your request {code} ({service}).",
+        "what_acknowledged": "your request was received",
+        "what_resolved": "your request was resolved",
+        "what_rejected": "your request was closed without action",
+        "what_reply": "a reply from the city",
+        "reply_intro": "The city writes:",
+        "reason_intro": "Reason:",
+        "follow": "Follow it with the tracking code {code}.",
+        "signature": "{city} city services",
+        "sms_notice": "{city} {code}: {what}.",
+    },
+    "it": {
+        "sms_opened": "{city}: abbiamo ricevuto la tua segnalazione ({service}). Codice {code}. "
+        "Invia STATUS {code} per seguirla.",
+        "sms_status": "{code} ({service}): {status}, aggiornata il {updated}.",
+        "sms_status_reply": "{code} ({service}): {status}. {reply}",
+        "sms_unknown_code": "{city}: nessuna richiesta con codice {code}.",
+        "sms_stop": "{city}: non riceverai più SMS da noi. Invia START per riceverli di nuovo.",
+        "sms_start": "{city}: riceverai di nuovo SMS sulle tue richieste. Invia STOP per smettere.",
+        "sms_help": "{city}: invia una parola chiave e il tuo messaggio per aprire una richiesta: "
+        "{keywords}. STATUS <codice> per seguirla. STOP per non ricevere SMS.",
+        "sms_help_no_keywords": "{city}: nessun servizio accetta richieste via SMS ora. "
+        "STATUS <codice> per seguire una richiesta. STOP per non ricevere SMS.",
+        "sms_needs_text": "{city}: invia {keyword} seguito da qualche parola sul problema.",
+        "sms_refused": "{city}: non abbiamo potuto aprire la richiesta: {reason}",
+        "subject": "[{code}] {service}: {what}",
+        "greeting": "Buongiorno,",
+        "about": "Le scriviamo a proposito della sua richiesta {code} ({service}).",
+        "what_acknowledged": "la richiesta è stata presa in carico",
+        "what_resolved": "la richiesta è stata risolta",
+        "what_rejected": "la richiesta è stata chiusa senza intervento",
+        "what_reply": "una risposta del Comune",
+        "reply_intro": "Il Comune scrive:",
+        "reason_intro": "Motivo:",
+        "follow": "Può seguirla con il codice {code}.",
+        "signature": "Servizi del Comune di {city}",
+        "sms_notice": "{city} {code}: {what}.",
+    },
+}
+
+STATUS_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "new": "received",
+        "acknowledged": "acknowledged",
+        "in_progress": "in progress",
+        "resolved": "resolved",
+        "rejected": "closed without action",
+        "duplicate": "closed as a duplicate",
+    },
+    "it": {
+        "new": "ricevuta",
+        "acknowledged": "presa in carico",
+        "in_progress": "in lavorazione",
+        "resolved": "risolta",
+        "rejected": "chiusa senza intervento",
+        "duplicate": "chiusa come duplicato",
+    },
+}
+
+
+def language_of(language: str | None) -> str:
+    """The language to write in: the one asked for when known, else English."""
+    return language if language in TEXTS else "en"
+
+
+def say(key: str, language: str | None, **values: Any) -> str:
+    """One phrase in a language, filled with the values."""
+    return TEXTS[language_of(language)][key].format(**values)
+
+
+def status_word(status: str, language: str | None) -> str:
+    """A case status in words."""
+    return STATUS_WORDS[language_of(language)].get(status, status)

@@ -1,0 +1,311 @@
+"""Outbound messages as a citizen notices them: told on their channel, in their language, once,
+after the city's change is kept; and as staff notice failures: every attempt is on record."""
+
+import json
+import logging
+import socket
+import threading
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+
+from node.cases import service as cases
+from node.cases.models import Event, EventKind
+from node.cases.schemas import Actor
+from node.database import get_db
+from node.messaging import service as messaging
+from node.messaging.models import DeliveryStatus, Notification
+from node.messaging.tasks import notify, notify_after_commit
+from tests.factories import make_case, make_citizen, make_node_app, make_staff
+from tests.node.web import cheap_password_hashing, sign_in_staff
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message the server accepts."""
+
+    def __init__(self) -> None:
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on a free loopback port."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()
+
+
+def node(instance, **settings):
+    return make_node_app(instance, WTF_CSRF_ENABLED=False, **settings)
+
+
+def events(app, case_id, *kinds):
+    with get_db(app).session() as session:
+        return session.scalars(
+            sa.select(Event)
+            .where(Event.case_id == case_id, Event.kind.in_(kinds))
+            .order_by(Event.id)
+        ).all()
+
+
+def work(app, case_id, *actions, reply=None):
+    """Staff moves committed, then the citizen told, as the back office does it."""
+    with get_db(app).session() as session:
+        case = session.get(cases.Case, case_id)
+        for action in actions:
+            cases.move(
+                db_session=session,
+                case=case,
+                action=action,
+                actor=Actor.system(),
+                reply=reply if action == actions[-1] else None,
+            )
+        session.commit()
+    with app.app_context():
+        notify_after_commit(case_id=case_id)
+
+
+def test_resolving_tells_an_email_citizen_in_their_language_with_the_tracking_code(
+    instance, smtp, monkeypatch
+):
+    controller, inbox = smtp
+    app = node(
+        instance,
+        EMAIL_BACKEND="smtp",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=controller.port,
+        MAIL_FROM="segnalazioni@comune.bologna.it",
+    )
+    cheap_password_hashing(monkeypatch)
+    with get_db(app).session() as session:
+        citizen = make_citizen(session, language="it")
+        case = make_case(session, citizen=citizen)
+        staff = make_staff(session, "caseworker", "environment")
+        session.commit()
+    client = app.test_client()
+    sign_in_staff(client, staff.email)
+
+    client.post(f"/office/cases/{case.id}/acknowledge")
+    client.post(
+        f"/office/cases/{case.id}/resolve", data={"resolve-reply": "Il locale chiude alle 23."}
+    )
+
+    acknowledged, resolved = inbox.messages  # the reply comes with the resolution, not apart
+    assert resolved["To"] == citizen.email
+    assert resolved["From"] == "segnalazioni@comune.bologna.it"
+    assert case.tracking_code in resolved["Subject"] and "risolta" in resolved["Subject"]
+    body = resolved.get_content()
+    assert "Il locale chiude alle 23." in body and case.tracking_code in body
+    assert "presa in carico" in acknowledged["Subject"]
+    delivered = events(app, case.id, EventKind.MESSAGE_DELIVERED)
+    assert [(e.channel, e.data["attempt"], e.data["adapter"]) for e in delivered] == [
+        ("email", 1, "smtp"),
+        ("email", 1, "smtp"),
+    ]
+    assert "Il locale" not in json.dumps([e.data for e in delivered])  # no text in the archive
+
+
+def test_a_task_run_twice_for_the_same_event_sends_once(instance, smtp):
+    controller, inbox = smtp
+    app = node(instance, EMAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port)
+    with get_db(app).session() as session:
+        case = make_case(session, citizen=make_citizen(session))
+        session.commit()
+    work(app, case.id, "acknowledge")
+    [event] = events(app, case.id, EventKind.ACKNOWLEDGED)
+
+    with app.app_context():
+        notify.apply(args=[event.id])  # a redelivered task, or a duplicate in the queue
+        notify_after_commit(case_id=case.id)
+
+    assert len(inbox.messages) == 1
+    assert len(events(app, case.id, EventKind.MESSAGE_DELIVERED)) == 1
+
+
+def test_smtp_server_down_is_retried_then_recorded_as_failed(instance):
+    app = node(
+        instance,
+        EMAIL_BACKEND="smtp",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=free_port(),  # nothing listens there
+        MESSAGING_MAX_RETRIES=2,
+    )
+    with get_db(app).session() as session:
+        case = make_case(session, citizen=make_citizen(session))
+        session.commit()
+
+    work(app, case.id, "acknowledge")
+
+    failed = events(app, case.id, EventKind.MESSAGE_FAILED)
+    assert [(e.channel, e.data["attempt"], e.data["final"]) for e in failed] == [
+        ("email", 1, False),
+        ("email", 2, False),
+        ("email", 3, True),
+    ]
+    assert events(app, case.id, EventKind.MESSAGE_DELIVERED) == []
+    with get_db(app).session() as session:
+        [row] = session.scalars(sa.select(Notification)).all()
+        assert (row.status, row.attempts) == (DeliveryStatus.FAILED, 3)
+        assert "127.0.0.1" in row.last_error
+
+
+def test_the_log_sms_gateway_records_the_message_instead_of_sending_it(instance, caplog):
+    app = node(instance)  # SMS_GATEWAY defaults to log
+    with get_db(app).session() as session:
+        citizen = make_citizen(
+            session, phone="+39 333 765 4321", preferred_channel="sms", email=None
+        )
+        case = make_case(session, citizen=citizen, channel="sms")
+        session.commit()
+
+    with caplog.at_level(logging.INFO, logger="carmen.messaging"):
+        work(app, case.id, "acknowledge", "resolve", reply="Fixed.")
+
+    logged = [r.getMessage() for r in caplog.records if r.name == "carmen.messaging"]
+    assert len(logged) == 2
+    assert "+393337654321" in logged[-1] and case.tracking_code in logged[-1]
+    assert "Fixed." in logged[-1]
+    delivered = events(app, case.id, EventKind.MESSAGE_DELIVERED)
+    assert {(e.channel, e.data["adapter"]) for e in delivered} == {("sms", "log")}
+
+
+class Gateway(BaseHTTPRequestHandler):
+    """A tiny SMS gateway: keeps what it is sent; answers the status its path asks for."""
+
+    received: list = []
+
+    def do_POST(self):
+        length = int(self.headers["Content-Length"])
+        type(self).received.append(
+            (self.path, self.headers["Authorization"], json.loads(self.rfile.read(length)))
+        )
+        status = int(self.path.rsplit("/", 1)[-1])
+        self.send_response(status)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def gateway():
+    Gateway.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", Gateway.received
+    server.shutdown()
+    server.server_close()
+
+
+def sms_citizen_case(app):
+    with get_db(app).session() as session:
+        citizen = make_citizen(session, phone="+393331112222", preferred_channel="sms")
+        case = make_case(session, citizen=citizen, channel="sms")
+        session.commit()
+        return case
+
+
+def test_the_http_sms_gateway_gets_the_number_and_text(instance, gateway):
+    url, received = gateway
+    app = node(
+        instance,
+        SMS_GATEWAY="http",
+        SMS_GATEWAY_URL=f"{url}/send/200",
+        SMS_GATEWAY_TOKEN="secret",
+        SMS_FROM="Bologna",
+    )
+    case = sms_citizen_case(app)
+
+    work(app, case.id, "acknowledge")
+
+    [(_path, authorization, payload)] = received
+    assert authorization == "Bearer secret"
+    assert (payload["to"], payload["from"]) == ("+393331112222", "Bologna")
+    assert case.tracking_code in payload["body"]
+    [delivered] = events(app, case.id, EventKind.MESSAGE_DELIVERED)
+    assert delivered.data["adapter"] == "http"
+
+
+def test_a_gateway_refusing_a_message_is_not_retried(instance, gateway):
+    url, received = gateway
+    app = node(instance, SMS_GATEWAY="http", SMS_GATEWAY_URL=f"{url}/send/400")
+    case = sms_citizen_case(app)
+
+    work(app, case.id, "acknowledge")
+
+    assert len(received) == 1
+    [failed] = events(app, case.id, EventKind.MESSAGE_FAILED)
+    assert (failed.data["final"], failed.data["permanent"]) == (True, True)
+
+
+def test_without_consent_nothing_is_sent_and_the_skip_is_recorded(instance, caplog):
+    app = node(instance)
+    with get_db(app).session() as session:
+        case = make_case(session, citizen=make_citizen(session, consent_contact=False))
+        session.commit()
+
+    with caplog.at_level(logging.INFO, logger="carmen.messaging"):
+        work(app, case.id, "acknowledge")
+
+    assert not [r for r in caplog.records if r.name == "carmen.messaging"]
+    assert events(app, case.id, EventKind.MESSAGE_DELIVERED, EventKind.MESSAGE_FAILED) == []
+    with get_db(app).session() as session:
+        [row] = session.scalars(sa.select(Notification)).all()
+        assert (row.status, row.skip_reason) == (
+            DeliveryStatus.SKIPPED,
+            "no consent to be contacted",
+        )
+
+
+def test_a_citizen_with_an_account_who_prefers_the_web_reads_it_in_their_inbox(instance):
+    app = node(instance)
+    with get_db(app).session() as session:
+        citizen = make_citizen(session, preferred_channel="web", language="en")
+        citizen.password_hash = "set"  # has an account on the portal
+        case = make_case(session, citizen=citizen)
+        session.commit()
+
+    work(app, case.id, "acknowledge", "resolve", reply="The venue was warned.")
+
+    with get_db(app).session() as session:
+        inbox = messaging.inbox(db_session=session, citizen_id=citizen.id)
+    assert [m.subject for m in inbox] == [
+        f"[{case.tracking_code}] Noise report: your request was resolved",
+        f"[{case.tracking_code}] Noise report: your request was received",
+    ]
+    assert "The venue was warned." in inbox[0].body
+
+
+def test_a_refused_move_tells_the_citizen_nothing(instance, monkeypatch, caplog):
+    cheap_password_hashing(monkeypatch)
+    app = node(instance)
+    with get_db(app).session() as session:
+        case = make_case(session, citizen=make_citizen(session))
+        staff = make_staff(session, "caseworker", "environment")
+        session.commit()
+    client = app.test_client()
+    sign_in_staff(client, staff.email)
+
+    with caplog.at_level(logging.INFO, logger="carmen.messaging"):
+        client.post(f"/office/cases/{case.id}/resolve", data={"resolve-reply": "Done"})
+
+    assert not [r for r in caplog.records if r.name == "carmen.messaging"]
+    with get_db(app).session() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 0
