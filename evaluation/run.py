@@ -26,6 +26,7 @@ from .viability import (
     NOT_VIABLE,
     PILOT_FIRST,
     REPLICATE,
+    Backtest,
     JudgementSettings,
     backtest,
     context_frame,
@@ -288,7 +289,7 @@ def _run(
     progress: Progress,
 ) -> EvaluationResult:
     settings = config.judgement()
-    tick = progress
+    tick = progress  # called as tick(step, done, total)
     tick("checking the tables", 0, 1)
     cities = validate_cities(cities)
     observations = validate_observations(observations, city_ids=cities["city_id"])
@@ -328,46 +329,21 @@ def _run(
     viability_frames, backtests, backtest_rows, service_rows = [], [], [], []
     for done, service in enumerate(services):
         tick("judging services", done, len(services))
-        rows = kpi.pilots[kpi.pilots["service"] == service]
-        train = training_set(rows, cities, context, by_segment=by_segment)
-        piloted = np.zeros(len(cities), dtype=bool)
-        piloted[rows["city_index"].to_numpy()] = True
-        targets = np.flatnonzero(~piloted)
-        # Cities with their age shares get the age-band model; the others, context alone.
-        judged: list[pd.DataFrame] = []
-        for segmented in (True, False):
-            chosen = targets[has_shares[targets] == segmented]
-            if chosen.size == 0:
-                continue
-            model_train = (
-                train
-                if segmented or not by_segment
-                else training_set(rows, cities, context, by_segment=False)
-            )
-            judgement = judge(
-                model_train,
-                context_all.iloc[chosen].reset_index(drop=True),
-                shares_all[chosen] if segmented else np.ones((chosen.size, 1)),
-                context,
-                settings=settings,
-                rng=_rng(seed, "viability", service, str(segmented)),
-                target_groups=countries[chosen] if countries is not None else None,
-            )
-            judged.append(
-                pd.DataFrame(
-                    {
-                        "service": service,
-                        "city_id": cities["city_id"].to_numpy()[chosen],
-                        "expected_uptake": judgement.expected,
-                        "low": judgement.low,
-                        "high": judgement.high,
-                        "score": judgement.score,
-                        "verdict": judgement.verdict,
-                        "drivers": judgement.drivers,
-                    }
-                )
-            )
-        result = backtest(train, context, settings=settings, rng=_rng(seed, "backtest", service))
+        judged, result, summary = _judge_service(
+            service,
+            pilots=kpi.pilots[kpi.pilots["service"] == service],
+            cities=cities,
+            context=context,
+            context_all=context_all,
+            shares_all=shares_all,
+            has_shares=has_shares,
+            countries=countries,
+            by_segment=by_segment,
+            settings=settings,
+            seed=seed,
+        )
+        viability_frames += judged
+        service_rows.append(summary)
         if result is not None:
             backtests.append((service, result))
             backtest_rows.append(
@@ -384,23 +360,6 @@ def _run(
                     }
                 )
             )
-        viability_frames += judged
-        verdict = pd.concat(judged)["verdict"].to_numpy() if judged else np.array([])
-        service_rows.append(
-            {
-                "service": service,
-                "pilot_cities": len(rows),
-                "pilot_cities_with_uptake": len(train.uptake),
-                "target_uptake": target_uptake(train, settings) if len(train.uptake) else None,
-                "median_pilot_uptake": float(np.median(train.uptake))
-                if len(train.uptake)
-                else None,
-                "cities_judged": len(targets),
-                REPLICATE: int((verdict == REPLICATE).sum()),
-                PILOT_FIRST: int((verdict == PILOT_FIRST).sum()),
-                NOT_VIABLE: int((verdict == NOT_VIABLE).sum()),
-            }
-        )
     tick("judging services", len(services), len(services))
     viability = (
         pd.concat(viability_frames, ignore_index=True) if viability_frames else _empty_viability()
@@ -447,6 +406,76 @@ def _run(
     )
 
 
+def _judge_service(
+    service: str,
+    *,
+    pilots: pd.DataFrame,
+    cities: pd.DataFrame,
+    context: list[str],
+    context_all: pd.DataFrame,
+    shares_all: np.ndarray,
+    has_shares: np.ndarray,
+    countries: np.ndarray | None,
+    by_segment: bool,
+    settings: JudgementSettings,
+    seed: int,
+) -> tuple[list[pd.DataFrame], Backtest | None, dict]:
+    """Judge one service in every city that has not piloted it, and back-test it."""
+    train = training_set(pilots, cities, context, by_segment=by_segment)
+    piloted = np.zeros(len(cities), dtype=bool)
+    piloted[pilots["city_index"].to_numpy()] = True
+    targets = np.flatnonzero(~piloted)
+    # Cities with their age shares get the age-band model; the others, context alone.
+    judged: list[pd.DataFrame] = []
+    for segmented in (True, False):
+        chosen = targets[has_shares[targets] == segmented]
+        if chosen.size == 0:
+            continue
+        model_train = (
+            train
+            if segmented or not by_segment
+            else training_set(pilots, cities, context, by_segment=False)
+        )
+        judgement = judge(
+            model_train,
+            context_all.iloc[chosen].reset_index(drop=True),
+            shares_all[chosen] if segmented else np.ones((chosen.size, 1)),
+            context,
+            settings=settings,
+            rng=_rng(seed, "viability", service, str(segmented)),
+            target_groups=countries[chosen] if countries is not None else None,
+        )
+        judged.append(
+            pd.DataFrame(
+                {
+                    "service": service,
+                    "city_id": cities["city_id"].to_numpy()[chosen],
+                    "expected_uptake": judgement.expected,
+                    "low": judgement.low,
+                    "high": judgement.high,
+                    "score": judgement.score,
+                    "verdict": judgement.verdict,
+                    "drivers": judgement.drivers,
+                }
+            )
+        )
+    result = backtest(train, context, settings=settings, rng=_rng(seed, "backtest", service))
+    verdict = pd.concat(judged)["verdict"].to_numpy() if judged else np.array([])
+    known = len(train.uptake) > 0
+    summary = {
+        "service": service,
+        "pilot_cities": len(pilots),
+        "pilot_cities_with_uptake": len(train.uptake),
+        "target_uptake": target_uptake(train, settings) if known else None,
+        "median_pilot_uptake": float(np.median(train.uptake)) if known else None,
+        "cities_judged": len(targets),
+        REPLICATE: int((verdict == REPLICATE).sum()),
+        PILOT_FIRST: int((verdict == PILOT_FIRST).sum()),
+        NOT_VIABLE: int((verdict == NOT_VIABLE).sum()),
+    }
+    return judged, result, summary
+
+
 def _empty_viability() -> pd.DataFrame:
     columns = [
         "service",
@@ -461,7 +490,10 @@ def _empty_viability() -> pd.DataFrame:
     return pd.DataFrame(columns=columns)
 
 
-def _backtest_tables(backtests: list, rows: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _backtest_tables(
+    backtests: list[tuple[str, Backtest]], rows: list[pd.DataFrame]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-service and overall back-test table, and the per-city detail."""
     records = []
     for service, bt in backtests:
         records.append(
@@ -526,7 +558,16 @@ def _beats(record: dict) -> bool:
     )
 
 
-def _backtest_record(service, truth, predicted, low, high, global_mean, nearest) -> dict:
+def _backtest_record(
+    service: str,
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    global_mean: np.ndarray,
+    nearest: np.ndarray,
+) -> dict:
+    """Spearman, MAE and coverage of one service's back-test, against both baselines."""
     record = {
         "service": service,
         "cities": len(truth),
