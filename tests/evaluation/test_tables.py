@@ -97,3 +97,18 @@ def test_a_missing_service_in_a_dataframe_is_refused_by_row():
     frame = pd.DataFrame([row, {**row, "service": None, "period": "2025-02"}])
     with pytest.raises(InputError, match=r"row 2 .*column 'service': missing value"):
         validate_observations(frame)
+
+
+def test_tables_shaped_like_the_hubs_export_are_evaluated(world):
+    """The hub passes DataFrames: names, countries, a template column, integer counts, and a
+    city whose age shares it does not know yet."""
+    cities = world.cities.assign(city=world.cities["city_id"].str.lower())
+    shares = [c for c in cities.columns if c.startswith("share_")]
+    cities[shares] = cities[shares].astype(object)
+    cities.loc[0, shares] = None
+    observations = world.observations.assign(template="report-issue@1.2.0").astype(
+        {"value": "int64", "city_id": str, "service": str, "period": str}
+    )
+    result = run_evaluation(cities, observations, seed=0)
+    assert len(result.viability) > 0
+    assert "city" not in result.report["inputs"]["context_columns"]
