@@ -73,6 +73,7 @@ def _init_web(app: Flask) -> None:
     from node.intake.open311.views import blueprint as open311_bp
     from node.intake.sms.views import bp as sms_bp
     from node.intake.views import bp as portal_bp
+    from node.messaging.views import bp as messaging_bp
     from node.profiles.views import bp as account_bp
     from node.services.views import bp as services_api_bp
     from node.staff.views import bp as office_bp
@@ -93,6 +94,7 @@ def _init_web(app: Flask) -> None:
     app.register_blueprint(services_api_bp)  # read-only JSON: the catalogue with provenance
     app.register_blueprint(csrf.exempt(sms_bp))  # the gateway signs each request instead
     app.register_blueprint(csrf.exempt(email_bp))  # the mail service sends a bearer token
+    app.register_blueprint(messaging_bp)  # the portal inbox on the account page
 
     def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:
         return render_template("error.html", status=status, title=title, message=message), status

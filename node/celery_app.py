@@ -46,6 +46,10 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "carmen_node.sync",
                 "schedule": timedelta(seconds=int(app.config.get("SYNC_INTERVAL_SECONDS", 300))),
             },
+            "notify-pending": {  # messages whose queueing was lost (node/messaging/tasks.py)
+                "task": "carmen_node.notify_pending",
+                "schedule": timedelta(minutes=5),
+            },
         },
     )
     for module in TASK_MODULES:

@@ -80,16 +80,16 @@ def plan_channel(citizen: Citizen | None) -> Plan:
 
 
 def events_to_notify(
-    *, db_session: Session, case_id: int, now: datetime | None = None
+    *, db_session: Session, case_id: int | None = None, now: datetime | None = None
 ) -> list[int]:
-    """Ids of the case's recent events the citizen should hear about and has not yet."""
+    """Ids of recent events (of one case, or of all) that citizens should hear about and have
+    not yet: no notification row, whatever its status."""
     now = now or utcnow()
     told = sa.select(Notification.event_id)
     query = (
         sa.select(Event.id)
         .join(Case, Case.id == Event.case_id)
         .where(
-            Event.case_id == case_id,
             Case.citizen_id.is_not(None),
             Event.kind.in_(NOTIFY_KINDS),
             Event.at >= now - NEWS_WINDOW,
@@ -97,6 +97,8 @@ def events_to_notify(
         )
         .order_by(Event.id)
     )
+    if case_id is not None:
+        query = query.where(Event.case_id == case_id)
     return list(db_session.scalars(query))
 
 

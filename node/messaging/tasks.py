@@ -13,6 +13,7 @@ from node.messaging.adapters import Adapters, adapters_from
 
 EXTENSION = "carmen.node.messaging.adapters"
 NOTIFY = "carmen_node.notify"
+NOTIFY_PENDING = "carmen_node.notify_pending"
 
 
 def use_adapters(app: Flask, adapters: Adapters | None) -> None:
@@ -86,3 +87,17 @@ def notify_after_commit(*, case_id: int) -> None:
             _run(task, event_id)
     except Exception:  # the case change is committed; messages must not undo it
         current_app.logger.exception("could not notify the citizen of case %s", case_id)
+
+
+@shared_task(name=NOTIFY_PENDING, ignore_result=True)
+def notify_pending() -> None:
+    """Queue every recent event nobody was told about yet (run by beat).
+
+    It catches what a lost enqueue missed: a broker down at the moment of the commit, a worker
+    killed before it wrote the notification row. A task queued twice is harmless.
+    """
+    with get_db().session() as db_session:
+        event_ids = messaging.events_to_notify(db_session=db_session)
+    task = get_celery().tasks[NOTIFY]
+    for event_id in event_ids:
+        _run(task, event_id)

@@ -18,7 +18,8 @@ from node.cases.schemas import Actor
 from node.database import get_db
 from node.messaging import service as messaging
 from node.messaging.models import DeliveryStatus, Notification
-from node.messaging.tasks import notify, notify_after_commit
+from node.messaging.tasks import notify, notify_after_commit, notify_pending
+from node.profiles.models import Citizen
 from tests.factories import make_case, make_citizen, make_node_app, make_staff
 from tests.node.web import cheap_password_hashing, sign_in_staff
 
@@ -207,7 +208,7 @@ class Gateway(BaseHTTPRequestHandler):
 def gateway():
     Gateway.received = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", Gateway.received
     server.shutdown()
@@ -274,11 +275,27 @@ def test_without_consent_nothing_is_sent_and_the_skip_is_recorded(instance, capl
         )
 
 
-def test_a_citizen_with_an_account_who_prefers_the_web_reads_it_in_their_inbox(instance):
+def test_a_citizen_with_an_account_who_prefers_the_web_reads_it_in_their_inbox(
+    instance, monkeypatch
+):
+    cheap_password_hashing(monkeypatch)
     app = node(instance)
+    client = app.test_client()
+    password = "a long citizen password"
+    signed_up = client.post(
+        "/account/signup",
+        data={
+            "email": "anna@example.org",
+            "preferred_channel": "web",
+            "language": "en",
+            "consent_contact": "y",
+            "password": password,
+            "confirm": password,
+        },
+    )
+    assert signed_up.status_code == 302
     with get_db(app).session() as session:
-        citizen = make_citizen(session, preferred_channel="web", language="en")
-        citizen.password_hash = "set"  # has an account on the portal
+        citizen = session.scalar(sa.select(Citizen).where(Citizen.email == "anna@example.org"))
         case = make_case(session, citizen=citizen)
         session.commit()
 
@@ -291,6 +308,8 @@ def test_a_citizen_with_an_account_who_prefers_the_web_reads_it_in_their_inbox(i
         f"[{case.tracking_code}] Noise report: your request was received",
     ]
     assert "The venue was warned." in inbox[0].body
+    page = client.get("/account/").get_data(as_text=True)
+    assert "Messages from the city" in page and inbox[0].subject in page
 
 
 def test_a_refused_move_tells_the_citizen_nothing(instance, monkeypatch, caplog):
@@ -309,3 +328,19 @@ def test_a_refused_move_tells_the_citizen_nothing(instance, monkeypatch, caplog)
     assert not [r for r in caplog.records if r.name == "carmen.messaging"]
     with get_db(app).session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 0
+
+
+def test_a_change_whose_message_was_never_queued_is_told_by_the_periodic_sweep(instance, caplog):
+    app = node(instance)
+    with get_db(app).session() as session:
+        citizen = make_citizen(session, language="en")
+        case = make_case(session, citizen=citizen)
+        cases.move(db_session=session, case=case, action="acknowledge", actor=Actor.system())
+        session.commit()  # and the process died before queueing the message
+
+    with app.app_context(), caplog.at_level(logging.INFO, logger="carmen.messaging"):
+        notify_pending.apply()
+        notify_pending.apply()  # the next run finds nothing left to tell
+
+    logged = [r.getMessage() for r in caplog.records if r.name == "carmen.messaging"]
+    assert len(logged) == 1 and citizen.email in logged[0] and case.tracking_code in logged[0]
