@@ -197,11 +197,8 @@ def _import_with(app, export: Path, mapping: Path) -> imports.ImportReport:
 def test_the_command_shows_progress_and_a_summary_and_reruns_cleanly(tmp_path, export):
     instance = tmp_path / "bologna"
     runner = CliRunner()
-    created = runner.invoke(
-        main,
-        ["node", "init", "--city", "Bologna", "--country", "IT", "--population", "390000"]
-        + ["--instance", str(instance)],
-    )
+    city = ["--city", "Bologna", "--country", "IT", "--population", "390000"]
+    created = runner.invoke(main, ["node", "init", *city, "--instance", str(instance)])
     assert created.exit_code == 0, created.output
     install_example_services(instance)
     command = ["node", "import-requests", str(export), "--mapping", str(NYC_MAPPING)]
@@ -218,3 +215,37 @@ def test_the_command_shows_progress_and_a_summary_and_reruns_cleanly(tmp_path, e
     with get_db(app).session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Case)) == 5
     get_db(app).engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_bulk_import_writes_the_same_archive_on_postgres(app, export, postgres_url, tmp_path):
+    pg = make_node_app(tmp_path / "pg", DATABASE_URL=postgres_url)
+    try:
+        _import(pg, export, batch_size=3)
+        _import(app, export, batch_size=3)
+        assert _archive(pg) == _archive(app)
+        assert _import(pg, export).already_imported == 5
+    finally:
+        get_db(pg).engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "raw"),
+    [
+        ("%m/%d/%Y %I:%M:%S %p", "01/15/2024 11:32:05 PM"),
+        ("%m/%d/%Y %I:%M:%S %p", "01/15/2024 12:02:05 AM"),
+        ("%m/%d/%Y %I:%M:%S %p", "02/30/2024 10:00:00 AM"),
+        ("%m/%d/%Y %I:%M:%S %p", "01/15/2024 13:00:00 PM"),
+        ("%Y-%m-%dT%H:%M:%S.%f", "2024-03-02T10:15:00.123"),
+        ("%Y-%m-%dT%H:%M:%S%z", "2024-01-15T23:32:05-05:00"),
+        ("%Y-%m-%d %H:%M:%S", "2024-01-15 24:00:00"),
+        ("%d.%m.%Y", "15.01.2024"),
+        ("%d %b %Y", "15 Jan 2024"),
+    ],
+)
+def test_dates_are_read_as_strptime_reads_them(fmt, raw):
+    try:
+        expected = datetime.strptime(raw, fmt)
+    except ValueError:
+        expected = None
+    assert imports.DateFormat(fmt).parse(raw) == expected
