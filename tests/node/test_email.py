@@ -1,6 +1,7 @@
 """The e-mail channel as a citizen writing to the city, and an MTA or mail service handing over
 their messages, see it: cases opened and joined, attachments kept, nothing ever dropped."""
 
+import re
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -16,8 +17,8 @@ from node.database import get_db
 from node.messaging.models import QuarantinedMessage
 from node.profiles.models import Citizen
 from node.services import service as catalogue
-from tests.factories import make_node_app
-from tests.node.web import rows
+from tests.factories import make_node_app, make_staff
+from tests.node.web import cheap_password_hashing, rows, sign_in_staff
 
 TOKEN = "mail-service-token"
 WASTE_ADDRESS = "rifiuti@comune.bologna.it"
@@ -154,7 +155,7 @@ def test_a_reply_from_someone_else_is_quarantined_not_joined(app, instance):
     assert "not its contact" in result.output
 
 
-def test_attachments_are_kept_in_the_instance_folder(app, instance):
+def test_attachments_are_kept_and_staff_download_them_from_the_case(app, instance, monkeypatch):
     photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20
     raw = message(attachments=[("sofa photo.png", photo, "image/png")])
 
@@ -175,6 +176,26 @@ def test_attachments_are_kept_in_the_instance_folder(app, instance):
         len(photo),
     )
     assert (instance / kept["path"]).read_bytes() == photo
+
+    cheap_password_hashing(monkeypatch)
+    with get_db(app).session() as session:
+        staff = make_staff(session, "caseworker", "environment")
+        session.commit()
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = app.test_client()
+    sign_in_staff(client, staff.email)
+    page = client.get(f"/office/cases/{case.id}").get_data(as_text=True)
+    link = re.search(r'href="([^"]+/attachments/[^"]+)">sofa photo.png</a>', page).group(1)
+    download = client.get(link)
+    assert download.data == photo
+    assert download.headers["Content-Disposition"].startswith("attachment")
+
+    with get_db(app).session() as session:
+        other = make_staff(session, "caseworker", "building-control")
+        session.commit()
+    client.post("/office/logout")
+    sign_in_staff(client, other.email)
+    assert client.get(link).status_code == 404  # another department's case stays hidden
 
 
 def test_an_attachment_over_the_limit_quarantines_the_message(app, instance):
