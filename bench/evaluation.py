@@ -102,6 +102,7 @@ def bench_clustering(n: int) -> list[tuple[str, float | str]]:
     )
     return [
         ("citizens clustered", float(n)),
+        ("clustering set-up", "k = 8, one start, 1 thread each, the same scaled data"),
         ("CitizenUsageClustering.fit, scaling and profiles included (s)", estimator),
         ("MiniBatchKMeans on the scaled data (s)", minibatch),
         (f"KMeans on the same data, full, {kmeans.n_iter_} iterations (s)", full),
