@@ -4,14 +4,18 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from carmen.cli import main
+from node.cases.models import Case
 from node.database import get_db
 from node.instance import initialise, load_services, open_app
-from node.intake import service as intake
+from node.intake.sms import signature
 from node.services import service as catalogue
 from tests.service_templates.conftest import make_node
+
+SMS_TOKEN = "gateway-auth-token"
 
 
 def run(*args: str):
@@ -70,7 +74,8 @@ def test_a_service_generated_in_bologna_and_cloned_into_tallinn_is_hosted_there(
     assert cloned.exit_code == 0, cloned.output
     assert "cloned from issue-report of Bologna" in cloned.output
 
-    app = open_app(tallinn)  # the node picks the service up when it (re)starts
+    # The node picks the service up when it (re)starts.
+    app = open_app(tallinn, SMS_AUTH_TOKEN=SMS_TOKEN)
     report = load_services(app)
     assert report.errors == {}
     with get_db(app).session() as db_session:
@@ -83,22 +88,23 @@ def test_a_service_generated_in_bologna_and_cloned_into_tallinn_is_hosted_there(
         assert hosted.provenance["cloned_from"]["country"] == "IT"
         assert hosted.provenance["template"] == "issue-report"
 
-        # An SMS with Tallinn's keyword finds the service and opens a case on the sms channel.
-        # (The SMS webhook itself is not built yet; this is the call its adapter makes.)
-        by_keyword = catalogue.by_sms_keyword(db_session=db_session, keyword="teata")
-        assert by_keyword is not None and by_keyword.code == "issue-report"
-        case = intake.submit(
-            db_session=db_session,
-            service_code=by_keyword.code,
-            channel="sms",
-            description="Prügi Kadrioru pargi juures",
-            attributes={"problem_type": "illegal-dumping"},
-            tracking_prefix="TA",
-        )
-        assert case.service_code == "issue-report" and case.channel == "sms"
-        db_session.commit()
-
+    # An SMS starting with Tallinn's keyword, posted by the gateway, opens a case in the clone.
     client = app.test_client()
+    params = {
+        "MessageSid": "SM" + "7" * 32,
+        "From": "+3725123456",
+        "To": "+3726400000",
+        "Body": "TEATA Müra igal ööl Kadrioru pargi juures",
+    }
+    signed = signature.compute("http://localhost/sms/inbound", params, SMS_TOKEN)
+    reply = client.post("/sms/inbound", data=params, headers={signature.HEADER: signed})
+    assert reply.status_code == 200
+    with get_db(app).session() as db_session:
+        case = db_session.scalars(sa.select(Case)).one()
+        assert case.service_code == "issue-report" and case.channel == "sms"
+        assert case.attributes["problem_type"] == "noise"  # "Müra", the Estonian choice
+        assert case.tracking_code in reply.get_data(as_text=True)
+
     services = client.get("/open311/v2/services.json").get_json()
     assert [s["service_code"] for s in services] == ["issue-report"]
     assert services[0]["service_name"] == "Teata keskkonnaprobleemist"
