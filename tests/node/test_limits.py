@@ -1,6 +1,8 @@
 """Abuse limits on public intake: after N requests a key gets 429 in its channel's format."""
 
 import json
+from email.message import EmailMessage
+from email.utils import make_msgid
 from xml.etree import ElementTree
 
 import pytest
@@ -8,6 +10,7 @@ from flask import Flask
 
 from node.database import get_db
 from node.intake import clients, limits
+from node.intake.sms import signature
 from tests.factories import make_node_app
 from tests.node.web import rows, text
 
@@ -26,7 +29,14 @@ LIMITS = {
 @pytest.fixture
 def app(instance):
     """A node app with limits on and small enough to reach in a test."""
-    app = make_node_app(instance, RATELIMIT_ENABLED=True, RATELIMITS=LIMITS, WTF_CSRF_ENABLED=False)
+    app = make_node_app(
+        instance,
+        RATELIMIT_ENABLED=True,
+        RATELIMITS=LIMITS,
+        WTF_CSRF_ENABLED=False,
+        SMS_AUTH_TOKEN="gateway-token",
+        EMAIL_WEBHOOK_TOKEN="mail-token",
+    )
     yield app
     get_db(app).engine.dispose()
 
@@ -111,24 +121,43 @@ def test_open311_limits_one_address_trying_many_keys(app):
     assert statuses == [403] * 5 + [429]
 
 
-def test_sms_and_email_senders_are_limited_by_phone_and_sender(app):
-    with app.test_request_context("/sms/incoming", method="POST"):
-        limits.check("sms_phone", "+393331234567")
-        limits.check("sms_phone", "+393331234567")
-        with pytest.raises(limits.RateLimited) as refused:
-            limits.check("sms_phone", "+393331234567")
-        limits.check("sms_phone", "+393339999999")  # another phone goes on
-        reply = limits.respond(refused.value)
-        assert reply.status_code == 429 and int(reply.headers["Retry-After"]) > 0
-        message = ElementTree.fromstring(reply.data).find("Message").text
-        assert "try again" in message
-        limits.check("email_sender", "anna@example.org")
-        limits.check("email_sender", "ANNA@example.org ")
-        with pytest.raises(limits.RateLimited) as by_mail:
-            limits.check("email_sender", "anna@example.org")
-        assert by_mail.value.retry_after > 60  # an hourly window
-        answer = limits.respond(by_mail.value)
-        assert answer.status_code == 429 and "e-mail sender" in answer.get_json()["message"]
+def _sms(client, sender: str, n: int):
+    params = {"MessageSid": f"SM{n:032d}", "From": sender, "To": "+390510000000", "Body": "HELP"}
+    signed = signature.compute("http://localhost/sms/inbound", params, "gateway-token")
+    return client.post("/sms/inbound", data=params, headers={signature.HEADER: signed})
+
+
+def test_the_sms_webhook_answers_a_third_message_from_one_phone_with_twiml_429(app):
+    client = app.test_client()
+    first = [_sms(client, "+393331234567", n) for n in range(2)]
+    assert [r.status_code for r in first] == [200, 200], first[0].data
+    refused = _sms(client, "+393331234567", 3)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    root = ElementTree.fromstring(refused.data)
+    assert root.tag == "Response" and "try again" in root.findtext("Message")
+    assert _sms(client, "+393339999999", 4).status_code == 200, "another phone goes on"
+
+
+def _mail(sender: str) -> bytes:
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = sender, "noise@city.example", "Noise"
+    mail["Message-ID"] = make_msgid(domain="example.org")
+    mail.set_content("Drilling at night in Via Irnerio.")
+    return bytes(mail)
+
+
+def test_the_email_webhook_limits_each_sender_with_a_json_429(app):
+    client = app.test_client()
+    headers = {"Authorization": "Bearer mail-token", "Content-Type": "message/rfc822"}
+    for _ in range(2):
+        taken = client.post("/email/inbound", data=_mail("anna@example.org"), headers=headers)
+        assert taken.status_code != 429
+    refused = client.post("/email/inbound", data=_mail("ANNA@example.org"), headers=headers)
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 60  # an hourly window
+    assert "e-mail sender" in refused.get_json()["message"]
+    other = client.post("/email/inbound", data=_mail("marco@example.org"), headers=headers)
+    assert other.status_code != 429
 
 
 def test_limits_are_off_in_testing_apps_unless_turned_on(instance, tmp_path):
