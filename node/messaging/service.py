@@ -57,22 +57,32 @@ class Plan:
     skip_reason: str | None = None
 
 
+def _unreachable_by(citizen: Citizen | None, channel: str) -> str | None:
+    """Why the citizen cannot be told on this channel now, or None when they can."""
+    if citizen is None or citizen.erased_at is not None:
+        return "no contact"
+    if not citizen.consent_contact:
+        return "no consent to be contacted"
+    if channel == Channel.EMAIL.value:
+        return None if citizen.email else "no e-mail address"
+    if channel == Channel.SMS.value:
+        if not citizen.phone:
+            return "no phone number"
+        return "opted out of SMS" if citizen.sms_opt_out else None
+    if channel == PORTAL:
+        return None if citizen.password_hash else "no portal account"
+    return "no contact"
+
+
 def plan_channel(citizen: Citizen | None) -> Plan:
     """The citizen's preferred channel when it can reach them, else e-mail, SMS, then portal."""
-    if citizen is None or citizen.erased_at is not None:
-        return Plan(NONE, "no contact")
-    if not citizen.consent_contact:
-        return Plan(NONE, "no consent to be contacted")
-    usable = {
-        Channel.EMAIL.value: bool(citizen.email),
-        Channel.SMS.value: bool(citizen.phone) and not citizen.sms_opt_out,
-        PORTAL: bool(citizen.password_hash),
-    }
+    if citizen is None or citizen.erased_at is not None or not citizen.consent_contact:
+        return Plan(NONE, _unreachable_by(citizen, NONE))
     preferred = citizen.preferred_channel
     if preferred in (Channel.WEB.value, Channel.APP.value):
         preferred = PORTAL
     for channel in (preferred, Channel.EMAIL.value, Channel.SMS.value, PORTAL):
-        if usable.get(channel):
+        if _unreachable_by(citizen, channel) is None:
             return Plan(channel)
     if citizen.phone and citizen.sms_opt_out:
         return Plan(Channel.SMS.value, "opted out of SMS")
@@ -220,9 +230,10 @@ def deliver(
         row = _claim(db_session, event, case, plan)
         if row is None:
             return Outcome.DONE
-    elif plan.channel != row.channel or plan.skip_reason:
-        # Consent withdrawn, STOP sent or contact removed since the first attempt: honour it.
-        plan = Plan(row.channel, plan.skip_reason or f"no longer reachable by {row.channel}")
+    else:
+        # A retry stays on its channel, unless consent was withdrawn, STOP sent or the contact
+        # removed since the first attempt: that is honoured.
+        plan = Plan(row.channel, _unreachable_by(citizen, row.channel))
     if plan.skip_reason:
         row.status = DeliveryStatus.SKIPPED
         row.skip_reason = plan.skip_reason

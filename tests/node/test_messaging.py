@@ -344,3 +344,29 @@ def test_a_change_whose_message_was_never_queued_is_told_by_the_periodic_sweep(i
 
     logged = [r.getMessage() for r in caplog.records if r.name == "carmen.messaging"]
     assert len(logged) == 1 and citizen.email in logged[0] and case.tracking_code in logged[0]
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [
+        ({"preferred_channel": "sms", "phone": "+393331112222"}, ("sms", None)),
+        (
+            {"preferred_channel": "sms", "phone": "+393331112222", "sms_opt_out": True},
+            ("sms", "opted out of SMS"),
+        ),
+        (
+            {"preferred_channel": "sms", "phone": "+39333", "sms_opt_out": True, "email": "a@b.eu"},
+            ("email", None),
+        ),
+        ({"preferred_channel": "web", "email": "a@b.eu"}, ("email", None)),  # no account
+        ({"preferred_channel": "app", "email": "a@b.eu", "password_hash": "x"}, ("portal", None)),
+        ({"preferred_channel": "phone"}, ("none", "no contact")),
+        ({"email": "a@b.eu", "consent_contact": False}, ("none", "no consent to be contacted")),
+    ],
+)
+def test_the_citizen_is_told_on_the_first_channel_that_reaches_them(profile, expected):
+    citizen = Citizen(
+        **{"preferred_channel": "email", "consent_contact": True, "sms_opt_out": False} | profile
+    )
+    plan = messaging.plan_channel(citizen)
+    assert (plan.channel, plan.skip_reason) == expected
