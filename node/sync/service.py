@@ -324,18 +324,31 @@ def service_identities(*, db_session: Session, codes: set[str]) -> list[ServiceI
     identities = []
     for service in db_session.scalars(sa.select(Service).where(Service.code.in_(codes))):
         provenance = getattr(service, "provenance", None) or {}
-        cloned = provenance.get("cloned_from") or None
+        cloned = provenance.get("cloned_from") or {}
+        # The source node is named by its city and country, as every node names itself.
+        source = cloned.get("node") or (
+            default_slug({"CITY": cloned["city"], "COUNTRY": cloned["country"]})
+            if cloned.get("city") and cloned.get("country")
+            else None
+        )
         identities.append(
             ServiceIdentity(
                 code=service.code,
                 template=service.spec.get("template") or provenance.get("template"),
-                template_version=provenance.get("template_version"),
-                cloned_from={"node": cloned["node"], "service": cloned["service"]}
-                if cloned and cloned.get("node")
+                template_version=_short_version(provenance.get("template_version")),
+                cloned_from={"node": source, "service": cloned["service"]}
+                if source and cloned.get("service")
                 else None,
             )
         )
     return sorted(identities, key=lambda s: s.code)
+
+
+def _short_version(version: str | None) -> str | None:
+    """A template version as the wire carries it: a tag, or the first 12 hex digits of a hash."""
+    if not version:
+        return None
+    return version.removeprefix("sha256:")[:12]
 
 
 @dataclass(frozen=True)

@@ -123,3 +123,22 @@ def test_the_outbox_adds_up_the_budget_spent_per_month(db_session):
     sync.refresh_outbox(db_session=db_session, privacy=privacy)
     row = db_session.get(SyncPeriod, "2026-03")
     assert row.epsilon_spent == pytest.approx(4.0)
+
+
+def test_a_cloned_service_names_its_template_and_the_city_it_came_from(db_session):
+    from node.services.models import Service
+
+    service = db_session.get(Service, "noise-report")
+    service.provenance = {
+        "template": "issue-report",
+        "template_version": "sha256:" + "ab12" * 16,
+        "cloned_from": {"city": "Bologna", "country": "IT", "service": "noise-report"},
+    }
+    db_session.flush()
+    (identity,) = sync.service_identities(db_session=db_session, codes={"noise-report"})
+    assert identity.template == "issue-report"
+    assert identity.template_version == "ab12ab12ab12"
+    assert (identity.cloned_from.node, identity.cloned_from.service) == (
+        "it-bologna",
+        "noise-report",
+    )
