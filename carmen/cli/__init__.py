@@ -3,6 +3,7 @@
 import click
 
 from carmen.cli.asp import asp
+from carmen.cli.dashboard import dashboard
 from carmen.cli.demo import demo
 from carmen.cli.evaluate import evaluate
 from carmen.cli.hub import hub
@@ -25,3 +26,4 @@ main.add_command(evaluate)
 main.add_command(demo)
 main.add_command(asp)
 main.add_command(service)
+main.add_command(dashboard)

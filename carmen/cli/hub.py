@@ -1,6 +1,7 @@
 """`carmen hub`: set up, run and administer the federation hub."""
 
 import secrets
+from importlib import resources
 from pathlib import Path
 
 import click
@@ -88,6 +89,8 @@ def init(
         values["database_url"] = database_url
     if broker_url:
         values["broker_url"] = broker_url
+    # Every evaluation also judges each service across Europe's cities (dashboards show it).
+    values["europe_cities"] = str(resources.files("carmen.data").joinpath("eu_cities.csv"))
     write_instance_file(instance, values)
     upgrade(load_settings(instance)["DATABASE_URL"])
     app = _app(instance)
@@ -122,9 +125,17 @@ def serve(instance: Path, host: str, port: int, threads: int) -> None:
     """Serve the hub's API with waitress (use gunicorn in a real deployment)."""
     from waitress import serve as waitress_serve
 
+    from carmen.cli.dashboard import mount_dashboard
+
     app = _app(instance)
+    # The dashboards read this same hub over its HTTP read API, like any other client.
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    wsgi = mount_dashboard(
+        app, hub_url=f"http://{local}:{port}", secret_key=app.config["SECRET_KEY"]
+    )
     click.echo(f"hub serving on http://{host}:{port}/ (OpenAPI: /api/v1/openapi.json)")
-    waitress_serve(app, host=host, port=port, threads=threads)
+    click.echo(f"coordinators' dashboards on http://{host}:{port}/dashboard/")
+    waitress_serve(wsgi, host=host, port=port, threads=threads)
 
 
 @hub.command()
@@ -281,7 +292,11 @@ def evaluate(instance: Path, seed: int | None) -> None:
             raise click.ClickException("an evaluation is pending already; the worker will run it")
         evaluations.start_run(db_session=session, run_id=run.id, now=utcnow())
         evaluations.execute_run(
-            db_session=session, run=run, now=utcnow(), options=app.config["EVALUATION_OPTIONS"]
+            db_session=session,
+            run=run,
+            now=utcnow(),
+            options=app.config["EVALUATION_OPTIONS"],
+            europe_cities_csv=app.config.get("EUROPE_CITIES"),
         )
         session.commit()
         click.echo(f"evaluation run {run.id}: {run.status}")

@@ -1,0 +1,134 @@
+"""The dashboards' data layer: the hub's read API as DataFrames, or given frames (bench, tests)."""
+
+from typing import Protocol
+
+import pandas as pd
+
+from dashboards.client import HubClient
+
+NODE_COLUMNS = [
+    "node",
+    "city",
+    "country",
+    "population",
+    "active",
+    "last_sync_at",
+    "pending_periods",
+    "context",
+    "population_shares",
+]
+SERVICE_COLUMNS = [
+    "node",
+    "code",
+    "service",
+    "template",
+    "template_version",
+    "cloned_from_node",
+    "cloned_from_service",
+    "first_period",
+    "last_period",
+]
+CELL_COLUMNS = ["node", "period", "service", "segment", "channel", "measure", "value"]
+TABLES = ("kpis", "clusters", "viability", "backtest", "backtest_cities", "europe")
+
+
+class DataSource(Protocol):
+    """What the pages read: nodes, services, evaluation tables and stored cells."""
+
+    def nodes(self) -> pd.DataFrame:
+        """One row per node: NODE_COLUMNS."""
+        ...
+
+    def services(self) -> pd.DataFrame:
+        """One row per (node, service code): SERVICE_COLUMNS."""
+        ...
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """A table of the latest evaluation, None when the hub has none."""
+        ...
+
+    def cells(self, service: str, measure: str) -> pd.DataFrame:
+        """Stored cells of one service and measure: CELL_COLUMNS."""
+        ...
+
+
+def _frame(records: list[dict] | None, columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records or [])
+    for column in columns:
+        if column not in frame.columns:
+            frame[column] = pd.Series(dtype=object)
+    return frame
+
+
+class HubSource:
+    """The hub's read API through a HubClient; frames are built once per cached answer."""
+
+    def __init__(self, client: HubClient, token: str) -> None:
+        self.client = client
+        self.token = token
+
+    def nodes(self) -> pd.DataFrame:
+        """Every node as a frame."""
+        return self.client.cached(
+            ("frame", "nodes"), lambda: _frame(self.client.nodes(token=self.token), NODE_COLUMNS)
+        )
+
+    def services(self) -> pd.DataFrame:
+        """Every node's services as a frame."""
+        return self.client.cached(
+            ("frame", "services"),
+            lambda: _frame(self.client.services(token=self.token), SERVICE_COLUMNS),
+        )
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """One evaluation table as a frame."""
+
+        def load() -> pd.DataFrame | None:
+            rows = self.client.result_table(name, token=self.token)
+            return None if rows is None else pd.DataFrame.from_records(rows)
+
+        return self.client.cached(("frame", "table", name), load)
+
+    def cells(self, service: str, measure: str) -> pd.DataFrame:
+        """Cells of one service and measure as a frame."""
+        return self.client.cached(
+            ("frame", "cells", service, measure),
+            lambda: _frame(
+                self.client.cells(token=self.token, service=service, measure=measure),
+                CELL_COLUMNS,
+            ),
+        )
+
+
+class FrameSource:
+    """Frames given up front, in the shape the hub's API returns (benchmarks, tests)."""
+
+    def __init__(
+        self,
+        *,
+        nodes: pd.DataFrame,
+        services: pd.DataFrame,
+        tables: dict[str, pd.DataFrame],
+        cells: pd.DataFrame,
+    ) -> None:
+        self._nodes = nodes
+        self._services = services
+        self._tables = tables
+        # Grouped once, as the hub's filtered query would return them.
+        self._cells = {key: group for key, group in cells.groupby(["service", "measure"])}
+
+    def nodes(self) -> pd.DataFrame:
+        """The given nodes."""
+        return self._nodes
+
+    def services(self) -> pd.DataFrame:
+        """The given services."""
+        return self._services
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """A given table, or None."""
+        return self._tables.get(name)
+
+    def cells(self, service: str, measure: str) -> pd.DataFrame:
+        """The given cells of one service and measure."""
+        return self._cells.get((service, measure), _frame([], CELL_COLUMNS))

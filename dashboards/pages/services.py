@@ -1,0 +1,173 @@
+"""Services: a service x city heatmap of a KPI, and one service's months, channels and reach."""
+
+import pandas as pd
+from dash import Dash, Input, Output, dcc, html
+
+from dashboards import figures
+from dashboards.client import HubRefused, HubUnavailable
+from dashboards.components import (
+    NotLoggedIn,
+    credit,
+    current_source,
+    hub_banner,
+    login_prompt,
+    options,
+    problem,
+    query,
+    records,
+    table,
+)
+
+PAGE = {"path": "/services", "name": "Services", "title": "Services · CARMEN", "order": 1}
+KPIS = list(figures.KPI_LABELS)
+
+
+def _kpis() -> pd.DataFrame:
+    kpis = current_source().table("kpis")
+    if kpis is None or kpis.empty:
+        raise LookupError("The hub has no evaluation yet: the KPIs appear after the first run.")
+    return kpis
+
+
+def layout(
+    service: str | None = None, city: str | None = None, kpi: str | None = None, **_: str
+) -> html.Div:
+    """Controls from the address (service, city, kpi), checked against the evaluation."""
+    try:
+        kpis = _kpis()
+    except NotLoggedIn:
+        return login_prompt()
+    except (HubUnavailable, HubRefused) as error:
+        return hub_banner(error)
+    except LookupError as error:
+        return problem(str(error))
+    services = sorted(kpis["service"].unique())
+    cities = sorted(kpis["city_id"].unique())
+    messages = []
+    if service and service not in services:
+        messages.append(problem(f"Unknown service {service!r}: no city pilots it."))
+        service = None
+    if city and city not in cities:
+        messages.append(problem(f"Unknown city {city!r}: no node of the federation has that name."))
+        city = None
+    if kpi and kpi not in KPIS:
+        messages.append(problem(f"Unknown KPI {kpi!r}; showing uptake."))
+        kpi = None
+    return html.Div(
+        [
+            dcc.Location(id="services-url", refresh=False),
+            html.H1("Services"),
+            *messages,
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Label("KPI", htmlFor="services-kpi"),
+                            dcc.Dropdown(
+                                id="services-kpi",
+                                options=options(KPIS, figures.KPI_LABELS),
+                                value=kpi or "uptake",
+                                clearable=False,
+                            ),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.Label("Service", htmlFor="services-service"),
+                            dcc.Dropdown(
+                                id="services-service",
+                                options=options(services),
+                                value=service or services[0],
+                                clearable=False,
+                            ),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.Label("City", htmlFor="services-city"),
+                            dcc.Dropdown(
+                                id="services-city",
+                                options=options(cities),
+                                value=city,
+                                placeholder="all cities",
+                            ),
+                        ]
+                    ),
+                ],
+                className="controls",
+            ),
+            html.Div(id="services-error"),
+            dcc.Graph(id="services-heatmap"),
+            html.Div(
+                [dcc.Graph(id="services-series"), dcc.Graph(id="services-channels")],
+                className="row",
+            ),
+            dcc.Graph(id="services-reach"),
+            html.H2("The KPI over each whole pilot", id="services-table-title"),
+            table("services-table", pd.DataFrame()),
+            html.P(
+                "Bands are 90% intervals; uptake is per 1,000 inhabitants (population figures "
+                "from Eurostat).",
+                className="note",
+            ),
+            credit(),
+        ]
+    )
+
+
+def heatmap(kpi: str) -> object:
+    """The service x city heatmap of one KPI."""
+    try:
+        return figures.kpi_heatmap(_kpis(), kpi)
+    except (HubUnavailable, HubRefused, NotLoggedIn, LookupError):
+        return figures.kpi_heatmap(pd.DataFrame(columns=["period"]), kpi)
+
+
+def service_view(kpi: str, service: str, city: str | None) -> tuple:
+    """One service's monthly series, channel mix, reach, table and the address's state."""
+    search = query(service=service, city=city, kpi=kpi)
+    try:
+        source = current_source()
+        kpis = _kpis()
+        submitted = source.cells(service, "submitted")
+        citizens = source.cells(service, "citizens")
+        nodes = source.nodes()
+    except (HubUnavailable, HubRefused, NotLoggedIn) as error:
+        empty = figures.kpi_series(pd.DataFrame(columns=["period", "service"]), **_args(kpi))
+        return empty, empty, empty, [], [], search, hub_banner(error)
+    except LookupError as error:
+        empty = figures.kpi_series(pd.DataFrame(columns=["period", "service"]), **_args(kpi))
+        return empty, empty, empty, [], [], search, problem(str(error))
+    rows = figures.pilot_kpis(kpis)
+    rows = rows[rows["service"] == service][["city_id", kpi, f"{kpi}_low", f"{kpi}_high"]]
+    rows = rows.sort_values(kpi, ascending=False).round(3)
+    return (
+        figures.kpi_series(kpis, service=service, kpi=kpi, city=city),
+        figures.channel_mix(submitted, city=city),
+        figures.segment_reach(citizens, nodes, city=city),
+        records(rows),
+        [{"name": c.replace("_", " "), "id": c} for c in rows.columns],
+        search,
+        None,
+    )
+
+
+def _args(kpi: str) -> dict:
+    return {"service": "", "kpi": kpi, "city": None}
+
+
+def register_callbacks(app: Dash) -> None:
+    """The page's callbacks on app."""
+    app.callback(Output("services-heatmap", "figure"), Input("services-kpi", "value"))(heatmap)
+    app.callback(
+        Output("services-series", "figure"),
+        Output("services-channels", "figure"),
+        Output("services-reach", "figure"),
+        Output("services-table", "data"),
+        Output("services-table", "columns"),
+        Output("services-url", "search"),
+        Output("services-error", "children"),
+        Input("services-kpi", "value"),
+        Input("services-service", "value"),
+        Input("services-city", "value"),
+    )(service_view)

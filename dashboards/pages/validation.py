@@ -1,0 +1,133 @@
+"""Validation phase: the 18-month pilot timeline per city and service, and KPIs by phase."""
+
+import pandas as pd
+from dash import Dash, Input, Output, dcc, html
+
+from dashboards import figures
+from dashboards.client import HubRefused, HubUnavailable
+from dashboards.components import (
+    NotLoggedIn,
+    columns,
+    current_source,
+    hub_banner,
+    login_prompt,
+    options,
+    problem,
+    query,
+    records,
+    table,
+)
+
+PAGE = {
+    "path": "/validation",
+    "name": "Validation phase",
+    "title": "Validation phase · CARMEN",
+    "order": 4,
+}
+KPIS = list(figures.KPI_LABELS)
+
+
+def _kpis() -> pd.DataFrame:
+    kpis = current_source().table("kpis")
+    if kpis is None or kpis.empty:
+        raise LookupError("The hub has no evaluation yet: the KPIs appear after the first run.")
+    return kpis
+
+
+def layout(service: str | None = None, kpi: str | None = None, **_: str) -> html.Div:
+    """A service and KPI from the address (?service=&kpi=)."""
+    try:
+        kpis = _kpis()
+    except NotLoggedIn:
+        return login_prompt()
+    except (HubUnavailable, HubRefused) as error:
+        return hub_banner(error)
+    except LookupError as error:
+        return problem(str(error))
+    services = sorted(kpis["service"].unique())
+    messages = []
+    if service and service not in services:
+        messages.append(problem(f"Unknown service {service!r}: no city pilots it."))
+        service = None
+    if kpi and kpi not in KPIS:
+        messages.append(problem(f"Unknown KPI {kpi!r}; showing uptake."))
+        kpi = None
+    return html.Div(
+        [
+            dcc.Location(id="validation-url", refresh=False),
+            html.H1("Validation phase"),
+            *messages,
+            html.P(
+                "Each pilot's months from its first: months 1-6, 7-12 and 13-18 of the "
+                "market-validation phase.",
+                className="note",
+            ),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Label("Service", htmlFor="validation-service"),
+                            dcc.Dropdown(
+                                id="validation-service",
+                                options=options(services),
+                                value=service or services[0],
+                                clearable=False,
+                            ),
+                        ]
+                    ),
+                    html.Div(
+                        [
+                            html.Label("KPI", htmlFor="validation-kpi"),
+                            dcc.Dropdown(
+                                id="validation-kpi",
+                                options=options(KPIS, figures.KPI_LABELS),
+                                value=kpi or "uptake",
+                                clearable=False,
+                            ),
+                        ]
+                    ),
+                ],
+                className="controls",
+            ),
+            html.Div(id="validation-error"),
+            dcc.Graph(id="validation-timeline"),
+            dcc.Graph(id="validation-phases"),
+            html.H2("The KPI by phase", id="validation-table-title"),
+            table("validation-table", pd.DataFrame(), page_size=15),
+        ]
+    )
+
+
+def validation_view(service: str, kpi: str) -> tuple:
+    """The service's timeline, its KPI by phase and the address's state."""
+    search = query(service=service, kpi=kpi)
+    try:
+        kpis = _kpis()
+        services = current_source().services()
+    except (HubUnavailable, HubRefused, NotLoggedIn, LookupError) as error:
+        empty = figures.timeline_figure(pd.DataFrame())
+        return empty, empty, [], [], search, hub_banner(error)
+    phases = figures.phase_table(kpis, service=service, kpi=kpi)
+    timeline = figures.timeline_table(services, service=service)
+    return (
+        figures.timeline_figure(timeline),
+        figures.phase_figure(phases, service=service, kpi=kpi),
+        records(phases),
+        columns(phases),
+        search,
+        None,
+    )
+
+
+def register_callbacks(app: Dash) -> None:
+    """The page's callbacks on app."""
+    app.callback(
+        Output("validation-timeline", "figure"),
+        Output("validation-phases", "figure"),
+        Output("validation-table", "data"),
+        Output("validation-table", "columns"),
+        Output("validation-url", "search"),
+        Output("validation-error", "children"),
+        Input("validation-service", "value"),
+        Input("validation-kpi", "value"),
+    )(validation_view)
