@@ -115,5 +115,10 @@ def _toml_literal(value: Any) -> str:
         return repr(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_literal(item) for item in value) + "]"
+    if isinstance(value, dict):
+        pairs = (
+            f"{_toml_literal(str(key))} = {_toml_literal(item)}" for key, item in value.items()
+        )
+        return "{ " + ", ".join(pairs) + " }"
     escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'

@@ -4,6 +4,7 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -44,6 +45,7 @@ def initialise(
     districts: list[str] | None = None,
     database_url: str | None = None,
     admin_password: str | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> NewInstance:
     """Create a node instance; on any failure nothing is left behind."""
     country = country.strip().upper()
@@ -59,7 +61,7 @@ def initialise(
     try:
         path.mkdir(parents=True, exist_ok=True)
         (path / "services").mkdir(exist_ok=True)
-        settings = {
+        values = {
             "city": city.strip(),
             "country": country,
             "population": population,
@@ -68,10 +70,11 @@ def initialise(
             "default_language": (languages or ["en"])[0],
             "default_country_code": _PHONE_REGION.get(country, country),
             "districts": districts or [],
+            **(settings or {}),  # further settings, lower-case keys as in node.toml
         }
         if database_url:
-            settings["database_url"] = database_url
-        write_instance_file(path, settings)
+            values["database_url"] = database_url
+        write_instance_file(path, values)
         app = open_app(path)
         password = admin_password or staff.one_time_password()
         with get_db(app).session() as db_session:
