@@ -24,32 +24,25 @@ def _open(instance: Path):
 def enroll(instance, hub_url, token, slug):
     """Register this node and its public key with the federation hub."""
     from federation.protocol.client import EnrollmentError
-    from federation.protocol.client import enroll as send_enrollment
     from node.database import get_db
-    from node.services.service import list_active
     from node.sync import service as sync
 
     app = _open(instance)
-    key = sync.load_or_create_key(instance)
-    slug = slug or sync.default_slug(app.config)
     with get_db(app).session() as db_session:
-        channels = sorted({c for s in list_active(db_session=db_session) for c in s.channels})
         try:
-            registration = sync.registration(
-                settings=app.config, node_slug=slug, channels=channels, key=key
+            name = sync.enroll_with_hub(
+                db_session=db_session,
+                settings=app.config,
+                instance=instance,
+                hub_url=hub_url,
+                token=token,
+                slug=slug,
             )
-            answer = send_enrollment(hub_url=hub_url, token=token, registration=registration)
         except (EnrollmentError, ValueError) as exc:
             raise click.ClickException(f"enrollment refused: {exc}") from exc
-        sync.save_link(
-            db_session=db_session,
-            hub_url=hub_url,
-            node_slug=answer.node,
-            node_id=answer.node_id,
-            k=answer.k,
-        )
+        k = sync.get_link(db_session=db_session).k
         db_session.commit()
-    click.echo(f"enrolled as {answer.node} (k = {answer.k}) with {hub_url}")
+    click.echo(f"enrolled as {name} (k = {k}) with {hub_url}")
 
 
 @click.command()

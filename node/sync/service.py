@@ -640,3 +640,35 @@ def default_slug(settings: dict[str, Any]) -> str:
     city = "".join(c if c.isascii() and c.isalnum() else "-" for c in settings["CITY"].lower())
     name = "-".join(part for part in city.split("-") if part)
     return f"{settings['COUNTRY'].lower()}-{name}"[:63]
+
+
+def enroll_with_hub(
+    *,
+    db_session: Session,
+    settings: Any,
+    instance: Path,
+    hub_url: str,
+    token: str,
+    slug: str | None = None,
+) -> str:
+    """Register this node and its public key with the hub; returns the node's federation name.
+
+    Raises EnrollmentError (the hub refused) or ValueError (the node's settings do not make a
+    valid registration).
+    """
+    from node.services.service import list_active
+
+    key = load_or_create_key(instance)
+    channels = sorted({c for s in list_active(db_session=db_session) for c in s.channels})
+    registration_ = registration(
+        settings=settings, node_slug=slug or default_slug(settings), channels=channels, key=key
+    )
+    answer = hub_client.enroll(hub_url=hub_url, token=token, registration=registration_)
+    save_link(
+        db_session=db_session,
+        hub_url=hub_url,
+        node_slug=answer.node,
+        node_id=answer.node_id,
+        k=answer.k,
+    )
+    return answer.node
