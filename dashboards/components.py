@@ -1,5 +1,6 @@
 """Shared pieces of the pages: where the data comes from, banners, credits and CSV tables."""
 
+import json
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -131,7 +132,8 @@ def table(table_id: str, frame: pd.DataFrame, *, page_size: int = 12) -> dash_ta
 
 def records(frame: pd.DataFrame) -> list[dict]:
     """A frame as the DataTable's rows (NaN becomes empty)."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    # pandas' JSON writer is C code and turns NaN into null: far quicker than a Python loop.
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
 
 
 def columns(frame: pd.DataFrame) -> list[dict]:

@@ -1,5 +1,6 @@
 """The dashboards' data layer: the hub's read API as DataFrames, or given frames (bench, tests)."""
 
+from collections.abc import Callable
 from typing import Protocol
 
 import pandas as pd
@@ -132,3 +133,32 @@ class FrameSource:
     def cells(self, service: str, measure: str) -> pd.DataFrame:
         """The given cells of one service and measure."""
         return self._cells.get((service, measure), _frame([], CELL_COLUMNS))
+
+
+_DERIVED: dict[tuple[int, str], tuple[pd.DataFrame, object]] = {}
+
+
+def derived(frame: pd.DataFrame, key: str, build: Callable[[pd.DataFrame], object]) -> object:
+    """build(frame), computed once per frame object (the sources hand out cached frames)."""
+    hit = _DERIVED.get((id(frame), key))
+    if hit is not None and hit[0] is frame:
+        return hit[1]
+    value = build(frame)
+    if len(_DERIVED) > 64:  # frames of older hub answers: let them go
+        _DERIVED.clear()
+    # The frame is kept with the value so that its id cannot be reused by another frame.
+    _DERIVED[(id(frame), key)] = (frame, value)
+    return value
+
+
+def rows_of(frame: pd.DataFrame, column: str, value: str) -> pd.DataFrame:
+    """The rows of a cached frame where column == value, from an index built once."""
+    groups = derived(
+        frame, f"by:{column}", lambda f: {k: g for k, g in f.groupby(column, sort=False)}
+    )
+    return groups.get(value, frame.iloc[0:0])
+
+
+def distinct(frame: pd.DataFrame, column: str) -> list[str]:
+    """The sorted distinct values of a column of a cached frame."""
+    return derived(frame, f"distinct:{column}", lambda f: sorted(f[column].dropna().unique()))

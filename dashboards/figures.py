@@ -48,11 +48,29 @@ PILOT = "pilot"  # the KPI rows summarising a whole pilot (evaluation.kpis.PILOT
 PHASES = ("months 1-6", "months 7-12", "months 13-18")
 AFTER = "after month 18"
 SEGMENTS = ("16-24", "25-54", "55-74", "75+")
-LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
+# A small template of our own, given to every figure: plotly's default one is deep-copied into
+# each new figure, which took most of a callback's time.
+TEMPLATE = go.layout.Template(
+    layout={
+        "font": {"family": "system-ui, sans-serif", "color": "#1b1b1b"},
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "colorway": OKABE_ITO,
+        "xaxis": {"gridcolor": "#e5e5e5", "zerolinecolor": "#bbbbbb", "automargin": True},
+        "yaxis": {"gridcolor": "#e5e5e5", "zerolinecolor": "#bbbbbb", "automargin": True},
+        "hoverlabel": {"align": "left"},
+    }
+)
+LAYOUT = {"template": TEMPLATE, "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
+
+
+def _figure(data: object = None) -> go.Figure:
+    """A figure on the dashboard's template (never plotly's default, see TEMPLATE)."""
+    return go.Figure(data=data, layout={"template": TEMPLATE})
 
 
 def _empty(title: str, message: str) -> go.Figure:
-    figure = go.Figure()
+    figure = _figure()
     figure.update_layout(
         title=title,
         xaxis={"visible": False},
@@ -87,7 +105,7 @@ def kpi_heatmap(kpis: pd.DataFrame, kpi: str) -> go.Figure:
     value = rows.pivot(index="service", columns="city_id", values=kpi)
     low = rows.pivot(index="service", columns="city_id", values=f"{kpi}_low").reindex_like(value)
     high = rows.pivot(index="service", columns="city_id", values=f"{kpi}_high").reindex_like(value)
-    figure = go.Figure(
+    figure = _figure(
         go.Heatmap(
             z=value.to_numpy(dtype=float),
             x=list(value.columns),
@@ -110,13 +128,12 @@ def kpi_heatmap(kpis: pd.DataFrame, kpi: str) -> go.Figure:
 
 def kpi_series(kpis: pd.DataFrame, *, service: str, kpi: str, city: str | None) -> go.Figure:
     """A service's monthly KPI: the median over its cities, and one city with its band."""
-    rows = monthly_kpis(kpis)
-    rows = rows[rows["service"] == service]
+    rows = monthly_kpis(kpis[kpis["service"] == service])
     title = f"{kpi_label(kpi)} of {service}, month by month"
     if rows.empty:
         return _empty(title, f"No monthly KPI for {service}")
     median = rows.groupby("period")[kpi].median().sort_index()
-    figure = go.Figure(
+    figure = _figure(
         go.Scatter(
             x=list(median.index),
             y=median.to_numpy(),
@@ -168,7 +185,7 @@ def channel_mix(cells: pd.DataFrame, *, city: str | None = None) -> go.Figure:
         return _empty(title, "No channel figures (cells below the threshold are not sent)")
     totals = rows.pivot_table(index="period", columns="channel", values="value", aggfunc="sum")
     shares = totals.div(totals.sum(axis=1), axis=0).fillna(0.0)
-    figure = go.Figure()
+    figure = _figure()
     for i, channel in enumerate(shares.columns):
         figure.add_trace(
             go.Bar(
@@ -212,7 +229,7 @@ def segment_reach(
         for band in SEGMENTS:
             population[band] += float(shares.get(band) or 0.0) * float(node["population"])
     population_share = population / population.sum() if population.sum() else population
-    figure = go.Figure(
+    figure = _figure(
         [
             go.Bar(
                 x=list(SEGMENTS),
@@ -244,7 +261,7 @@ def cluster_map(clusters: pd.DataFrame, *, selected: int | None = None) -> go.Fi
     title = "City clusters (2-D projection of context and usage profiles)"
     if clusters is None or clusters.empty:
         return _empty(title, "No clusters yet")
-    figure = go.Figure()
+    figure = _figure()
     for cluster, rows in clusters.groupby("cluster", sort=True):
         index = int(cluster)
         chosen = selected is None or index == selected
@@ -303,7 +320,7 @@ def cluster_mix(clusters: pd.DataFrame, *, prefix: str, cluster: int | None) -> 
                 marker_color=OKABE_ITO[cluster % len(OKABE_ITO)],
             ),
         )
-    figure = go.Figure(traces)
+    figure = _figure(traces)
     figure.update_layout(
         title=title, barmode="group", yaxis={"tickformat": ".0%"}, xaxis_title=what, **LAYOUT
     )
@@ -347,7 +364,7 @@ def ranking_figure(table: pd.DataFrame, *, service: str, selected: str | None) -
     title = f"Where {service} would work: expected uptake with its 90% band"
     if table.empty:
         return _empty(title, f"No judgement for {service}")
-    figure = go.Figure()
+    figure = _figure()
     for verdict, rows in table.groupby("verdict", sort=False):
         figure.add_trace(
             go.Scatter(
@@ -399,7 +416,7 @@ def drivers_figure(drivers: dict[str, Any], *, city: str) -> go.Figure:
     context = drivers.get("context") or []
     if not segments and not context:
         return _empty(title, "No drivers for this city")
-    figure = go.Figure()
+    figure = _figure()
     if segments:
         figure.add_trace(
             go.Bar(
@@ -448,7 +465,7 @@ def backtest_figure(backtest_cities: pd.DataFrame | None, *, service: str) -> go
     if rows.empty:
         return _empty(title, "No back-test (too few pilots)")
     top = float(np.nanmax(rows[["truth", "high"]].to_numpy(dtype=float)))
-    figure = go.Figure(
+    figure = _figure(
         [
             go.Scatter(
                 x=[0, top],
@@ -533,7 +550,7 @@ def europe_figure(summary: pd.DataFrame) -> go.Figure:
     title = "Across Europe's cities: people each service is viable for"
     if summary.empty:
         return _empty(title, "No European judgement in the latest evaluation")
-    figure = go.Figure(
+    figure = _figure(
         go.Bar(
             x=summary["service"],
             y=summary["viable_population"] / 1e6,
@@ -551,8 +568,7 @@ def europe_figure(summary: pd.DataFrame) -> go.Figure:
 
 def _month_number(period: pd.Series) -> pd.Series:
     """Months since year 0 of YYYY-MM periods."""
-    parts = period.str.split("-", expand=True).astype(int)
-    return parts[0] * 12 + parts[1] - 1
+    return period.str[:4].astype(int) * 12 + period.str[5:7].astype(int) - 1
 
 
 def phase_of(month: pd.Series) -> pd.Series:
@@ -578,8 +594,7 @@ def with_phases(kpis: pd.DataFrame) -> pd.DataFrame:
 
 def phase_table(kpis: pd.DataFrame, *, service: str, kpi: str) -> pd.DataFrame:
     """A service's KPI per city and validation phase (mean of the phase's months)."""
-    rows = with_phases(kpis)
-    rows = rows[rows["service"] == service]
+    rows = with_phases(kpis[kpis["service"] == service])  # one service first: far fewer rows
     if rows.empty:
         return pd.DataFrame(
             columns=["city_id", "phase", "months", kpi, f"{kpi}_low", f"{kpi}_high"]
@@ -595,7 +610,7 @@ def phase_figure(table: pd.DataFrame, *, service: str, kpi: str) -> go.Figure:
     title = f"{kpi_label(kpi)} of {service} by validation phase"
     if table.empty:
         return _empty(title, f"No monthly KPI for {service}")
-    figure = go.Figure()
+    figure = _figure()
     phases = [p for p in (*PHASES, AFTER) if p in set(table["phase"])]
     for i, phase in enumerate(phases):
         rows = table[table["phase"] == phase]
@@ -625,25 +640,31 @@ def timeline_table(services: pd.DataFrame, *, service: str | None = None) -> pd.
     columns = ["node", "service", "phase", "start", "end"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
-    first = _month_number(rows["first_period"])
-    last = _month_number(rows["last_period"])
-    records = []
-    for (_, row), start, stop in zip(rows.iterrows(), first, last, strict=True):
-        for i, phase in enumerate((*PHASES, AFTER)):
-            begin = start + 6 * i
-            end = min(stop, begin + 5) if i < len(PHASES) else stop
-            if begin > stop:
-                break
-            records.append(
+    first = _month_number(rows["first_period"]).to_numpy()
+    last = _month_number(rows["last_period"]).to_numpy()
+    parts = []
+    for i, phase in enumerate((*PHASES, AFTER)):
+        begin = first + 6 * i
+        end = np.minimum(last, begin + 5) if i < len(PHASES) else last
+        keep = begin <= last
+        parts.append(
+            pd.DataFrame(
                 {
-                    "node": row["node"],
-                    "service": row["service"],
+                    "node": rows["node"].to_numpy()[keep],
+                    "service": rows["service"].to_numpy()[keep],
                     "phase": phase,
-                    "start": f"{begin // 12:04d}-{begin % 12 + 1:02d}",
-                    "end": f"{end // 12:04d}-{end % 12 + 1:02d}",
+                    "start": _period_text(begin[keep]),
+                    "end": _period_text(end[keep]),
+                    "order": np.flatnonzero(keep) * 4 + i,
                 }
             )
-    return pd.DataFrame(records, columns=columns)
+        )
+    table = pd.concat(parts, ignore_index=True).sort_values("order", ignore_index=True)
+    return table[columns]
+
+
+def _period_text(month: np.ndarray) -> list[str]:
+    return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in month.tolist()]
 
 
 def timeline_figure(table: pd.DataFrame) -> go.Figure:
@@ -655,7 +676,7 @@ def timeline_figure(table: pd.DataFrame) -> go.Figure:
     # A phase ends at the end of its last month.
     end = pd.to_datetime(table["end"] + "-01") + pd.offsets.MonthBegin(1)
     labels = table["node"] + " · " + table["service"]
-    figure = go.Figure()
+    figure = _figure()
     for i, phase in enumerate((*PHASES, AFTER)):
         mask = (table["phase"] == phase).to_numpy()
         if not mask.any():
@@ -742,7 +763,7 @@ def sync_figure(nodes_health: pd.DataFrame, services: pd.DataFrame) -> go.Figure
         held = (last - first + 1).reindex(nodes_health["node"]).fillna(0).astype(int)
     pending = [len(p.split(", ")) if p else 0 for p in nodes_health["pending_periods"]]
     details = nodes_health[["latest_period", "last_sync_at"]].fillna("none").to_numpy()
-    figure = go.Figure(
+    figure = _figure(
         [
             go.Bar(
                 x=nodes_health["node"],

@@ -16,6 +16,7 @@ from dashboards.components import (
     records,
     table,
 )
+from dashboards.data import rows_of
 
 PAGE = {"path": "/", "name": "Federation", "title": "Federation · CARMEN", "order": 0}
 
@@ -71,7 +72,7 @@ def services_for(city: str | None) -> tuple[list[dict], str, object]:
     except (HubUnavailable, HubRefused, NotLoggedIn) as error:
         return [], query(city=city), hub_banner(error)
     if city:
-        services = services[services["node"] == city]
+        services = rows_of(services, "node", city)
     return records(figures.services_table(services)), query(city=city), None
 
 

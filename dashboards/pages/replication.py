@@ -18,6 +18,7 @@ from dashboards.components import (
     records,
     table,
 )
+from dashboards.data import derived, distinct, rows_of
 
 PAGE = {"path": "/replication", "name": "Replication", "title": "Replication · CARMEN", "order": 3}
 ROOT = "/srv/carmen"
@@ -43,8 +44,8 @@ def layout(service: str | None = None, city: str | None = None, **_: str) -> htm
         return hub_banner(error)
     except LookupError as error:
         return problem(str(error))
-    services = sorted(set(kpis["service"]) | set(viability["service"]))
-    cities = sorted(set(kpis["city_id"]) | set(viability["city_id"]))
+    services = sorted({*distinct(kpis, "service"), *distinct(viability, "service")})
+    cities = sorted({*distinct(kpis, "city_id"), *distinct(viability, "city_id")})
     messages = []
     if service and service not in services:
         messages.append(problem(f"Unknown service {service!r}: no city pilots it."))
@@ -52,7 +53,11 @@ def layout(service: str | None = None, city: str | None = None, **_: str) -> htm
     if city and city not in cities:
         messages.append(problem(f"Unknown city {city!r}: no node of the federation has that name."))
         city = None
-    summary = figures.europe_summary(europe)
+    summary = (
+        figures.europe_summary(None)
+        if europe is None
+        else derived(europe, "summary", figures.europe_summary)
+    )
     return html.Div(
         [
             dcc.Location(id="replication-url", refresh=False),
@@ -142,13 +147,14 @@ def replication_view(service: str, city: str | None) -> tuple:
     except (HubUnavailable, HubRefused, NotLoggedIn, LookupError) as error:
         empty = figures.ranking_figure(pd.DataFrame(), service=service or "", selected=None)
         return (empty, [], [], empty, "", empty, [], [], "", search, hub_banner(error))
-    ranked = figures.ranking(viability, kpis, nodes, service=service)
+    viability = rows_of(viability, "service", service)
+    ranked = figures.ranking(viability, rows_of(kpis, "service", service), nodes, service=service)
     judged = ranked[ranked["verdict"] != "piloted"]
     message = None
     target = city
     if target is None and not judged.empty:
         target = str(judged.iloc[0]["city_id"])
-    row = viability[(viability["service"] == service) & (viability["city_id"] == target)]
+    row = viability[viability["city_id"] == target]
     if target is not None and row.empty:
         message = problem(
             f"{target} pilots {service} already (or was not judged): no clone to suggest."

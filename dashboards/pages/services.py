@@ -17,6 +17,7 @@ from dashboards.components import (
     records,
     table,
 )
+from dashboards.data import derived, distinct, rows_of
 
 PAGE = {"path": "/services", "name": "Services", "title": "Services · CARMEN", "order": 1}
 KPIS = list(figures.KPI_LABELS)
@@ -41,8 +42,8 @@ def layout(
         return hub_banner(error)
     except LookupError as error:
         return problem(str(error))
-    services = sorted(kpis["service"].unique())
-    cities = sorted(kpis["city_id"].unique())
+    services = distinct(kpis, "service")
+    cities = distinct(kpis, "city_id")
     messages = []
     if service and service not in services:
         messages.append(problem(f"Unknown service {service!r}: no city pilots it."))
@@ -118,7 +119,8 @@ def layout(
 def heatmap(kpi: str) -> object:
     """The service x city heatmap of one KPI."""
     try:
-        return figures.kpi_heatmap(_kpis(), kpi)
+        kpis = _kpis()
+        return figures.kpi_heatmap(derived(kpis, "pilot", figures.pilot_kpis), kpi)
     except (HubUnavailable, HubRefused, NotLoggedIn, LookupError):
         return figures.kpi_heatmap(pd.DataFrame(columns=["period"]), kpi)
 
@@ -128,7 +130,7 @@ def service_view(kpi: str, service: str, city: str | None) -> tuple:
     search = query(service=service, city=city, kpi=kpi)
     try:
         source = current_source()
-        kpis = _kpis()
+        kpis = rows_of(_kpis(), "service", service)
         submitted = source.cells(service, "submitted")
         citizens = source.cells(service, "citizens")
         nodes = source.nodes()
@@ -139,7 +141,7 @@ def service_view(kpi: str, service: str, city: str | None) -> tuple:
         empty = figures.kpi_series(pd.DataFrame(columns=["period", "service"]), **_args(kpi))
         return empty, empty, empty, [], [], search, problem(str(error))
     rows = figures.pilot_kpis(kpis)
-    rows = rows[rows["service"] == service][["city_id", kpi, f"{kpi}_low", f"{kpi}_high"]]
+    rows = rows[["city_id", kpi, f"{kpi}_low", f"{kpi}_high"]]
     rows = rows.sort_values(kpi, ascending=False).round(3)
     return (
         figures.kpi_series(kpis, service=service, kpi=kpi, city=city),

@@ -17,6 +17,7 @@ from dashboards.components import (
     records,
     table,
 )
+from dashboards.data import distinct, rows_of
 
 PAGE = {
     "path": "/validation",
@@ -44,7 +45,7 @@ def layout(service: str | None = None, kpi: str | None = None, **_: str) -> html
         return hub_banner(error)
     except LookupError as error:
         return problem(str(error))
-    services = sorted(kpis["service"].unique())
+    services = distinct(kpis, "service")
     messages = []
     if service and service not in services:
         messages.append(problem(f"Unknown service {service!r}: no city pilots it."))
@@ -107,8 +108,8 @@ def validation_view(service: str, kpi: str) -> tuple:
     except (HubUnavailable, HubRefused, NotLoggedIn, LookupError) as error:
         empty = figures.timeline_figure(pd.DataFrame())
         return empty, empty, [], [], search, hub_banner(error)
-    phases = figures.phase_table(kpis, service=service, kpi=kpi)
-    timeline = figures.timeline_table(services, service=service)
+    phases = figures.phase_table(rows_of(kpis, "service", service), service=service, kpi=kpi)
+    timeline = figures.timeline_table(rows_of(services, "service", service), service=service)
     return (
         figures.timeline_figure(timeline),
         figures.phase_figure(phases, service=service, kpi=kpi),
