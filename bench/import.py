@@ -135,13 +135,19 @@ def run(rows: int = 1_000_000) -> list[tuple[str, float | str]]:
         baseline = _migrated(Path(folder) / "raw.db")
         baseline.engine.dispose()
         raw_seconds, copied = raw_copy(Path(folder) / "import.db", Path(folder) / "raw.db")
-    assert report.imported == copied == rows, (report, copied)
+    # A handful of generated times fall in New York's spring-forward gap and close "before"
+    # they open: the import quarantines them, as it would a real export's.
+    assert report.imported == copied and report.imported + report.quarantined == rows, report
+    import_rate, raw_rate = rows / import_seconds, copied / raw_seconds
     return [
         ("rows", rows),
+        ("rows quarantined", report.quarantined),
         ("path measured", "bulk (driver executemany per batch)"),
-        ("import rows/s", rows / import_seconds),
-        ("raw executemany rows/s", rows / raw_seconds),
-        ("ratio import / raw (goal >= 0.25)", raw_seconds / import_seconds),
+        ("import (s)", import_seconds),
+        ("raw executemany of the same rows (s)", raw_seconds),
+        ("import rows/s", import_rate),
+        ("raw executemany rows/s", raw_rate),
+        ("ratio import / raw (goal >= 0.25)", import_rate / raw_rate),
     ]
 
 
