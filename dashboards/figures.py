@@ -44,6 +44,8 @@ KPI_LABELS = {
     "time_to_complete_p90_h": "Time to complete, p90 (h)",
     "segment_reach": "Reach across segments",
 }
+MAX_BARS = 40  # more cities than this and a chart shows their spread, not a bar each
+MAX_HEIGHT = 1600  # pixels: a long list of pilots packs tighter rather than scroll for ever
 PILOT = "pilot"  # the KPI rows summarising a whole pilot (evaluation.kpis.PILOT)
 PHASES = ("months 1-6", "months 7-12", "months 13-18")
 AFTER = "after month 18"
@@ -612,6 +614,26 @@ def phase_figure(table: pd.DataFrame, *, service: str, kpi: str) -> go.Figure:
         return _empty(title, f"No monthly KPI for {service}")
     figure = _figure()
     phases = [p for p in (*PHASES, AFTER) if p in set(table["phase"])]
+    if table["city_id"].nunique() > MAX_BARS:
+        # Too many cities for a bar each: the spread of cities within each phase.
+        for i, phase in enumerate(phases):
+            rows = table[table["phase"] == phase]
+            figure.add_trace(
+                go.Box(
+                    y=rows[kpi],
+                    name=phase,
+                    text=rows["city_id"],
+                    marker_color=OKABE_ITO[(i + 4) % len(OKABE_ITO)],
+                    boxpoints="outliers",
+                )
+            )
+        figure.update_layout(
+            title=title + f" ({table['city_id'].nunique()} cities)",
+            yaxis_title=kpi_label(kpi),
+            showlegend=False,
+            **LAYOUT,
+        )
+        return figure
     for i, phase in enumerate(phases):
         rows = table[table["phase"] == phase]
         figure.add_trace(
@@ -699,7 +721,7 @@ def timeline_figure(table: pd.DataFrame) -> go.Figure:
         title=title,
         barmode="overlay",
         xaxis={"type": "date", "title": "month"},
-        height=max(300, 24 * labels.nunique() + 140),
+        height=min(MAX_HEIGHT, max(300, 24 * labels.nunique() + 140)),
         **LAYOUT,
     )
     return figure

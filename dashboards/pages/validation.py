@@ -8,6 +8,7 @@ from dashboards.client import HubRefused, HubUnavailable
 from dashboards.components import (
     NotLoggedIn,
     columns,
+    credit,
     current_source,
     hub_banner,
     login_prompt,
@@ -95,6 +96,8 @@ def layout(service: str | None = None, kpi: str | None = None, **_: str) -> html
             dcc.Graph(id="validation-phases"),
             html.H2("The KPI by phase", id="validation-table-title"),
             table("validation-table", pd.DataFrame(), page_size=15),
+            html.P("Uptake is per 1,000 inhabitants.", className="note"),
+            credit(),
         ]
     )
 

@@ -306,3 +306,24 @@ def test_federation_tables_show_health_and_where_each_service_came_from():
     assert list(table["cloned_from"]) == ["tallinn/bulky", ""]
     held, pending = figures.sync_figure(figures.nodes_table(nodes, services), services).data
     assert list(held.y) == [7, 0] and list(pending.y) == [2, 0]
+
+
+def test_phases_of_many_cities_show_their_spread_rather_than_a_bar_each():
+    cities = [f"c{i:02d}" for i in range(figures.MAX_BARS + 1)]
+    table = pd.DataFrame(
+        {
+            "city_id": cities * 2,
+            "phase": ["months 1-6"] * len(cities) + ["months 7-12"] * len(cities),
+            "months": 6,
+            "uptake": np.arange(2 * len(cities), dtype=float),
+            "uptake_low": 0.0,
+            "uptake_high": 1.0,
+        }
+    )
+    figure = figures.phase_figure(table, service="noise", kpi="uptake")
+    assert [trace.type for trace in figure.data] == ["box", "box"]
+    assert f"({len(cities)} cities)" in figure.layout.title.text
+    few = figures.phase_figure(
+        table[table["city_id"].isin(cities[:3])], service="noise", kpi="uptake"
+    )
+    assert [trace.type for trace in few.data] == ["bar", "bar"]
