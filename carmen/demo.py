@@ -1,234 +1,488 @@
-"""The demo: a real European city's node with its service, some activity, served on loopback."""
+"""The demo federation: a hub and eight real European cities piloting services for 18 months.
 
+Each city gets a node (hosted together in ASP mode), two or three services generated from the
+templates (some cloned from another city, so provenance shows), citizens who use them through
+the real channels for 18 months, and staff who work the cases. The nodes sync to the hub over
+HTTP, the hub evaluates, and the dashboards and portals are served on loopback ports.
+"""
+
+import contextlib
+import io
 import json
 import random
 import secrets
 import shutil
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
+from importlib import resources
 from pathlib import Path
 
-from rich.progress import Progress
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from carmen.cities import ATTRIBUTION, City, find_city
-from node.cases import service as cases
-from node.cases.models import CaseStatus
-from node.cases.schemas import Actor
-from node.database import get_db, utcnow
-from node.instance import initialise, load_services, open_app
-from node.intake import service as intake
-from node.profiles import service as profiles
-from node.services.service import list_active
-from node.staff import service as staff
 
-EXAMPLE_SERVICES = Path(__file__).resolve().parents[1] / "node" / "services" / "examples"
-FIRST_NAMES = [
-    "Giulia",
-    "Marco",
-    "Sofia",
-    "Luca",
-    "Chiara",
-    "Matteo",
-    "Anna",
-    "Paolo",
-    "Elena",
-    "Davide",
-    "Sara",
-    "Andrea",
-    "Francesca",
-    "Lorenzo",
-    "Marta",
-    "Giorgio",
-]
-LAST_NAMES = [
-    "Rossi",
-    "Bianchi",
-    "Ferrari",
-    "Esposito",
-    "Romano",
-    "Gallo",
-    "Costa",
-    "Fontana",
-    "Conti",
-    "Ricci",
-    "Bruno",
-    "Moretti",
-]
-DISTRICTS = ["Centro", "Navile", "Savena", "Reno", "Porto", "San Donato"]
-DESCRIPTIONS = {
-    "traffic": "Heavy lorries pass all night and the windows shake",
-    "works": "Building site starts drilling before 7 in the morning",
-    "venue": "Loud music from the bar until 3 am on weekdays",
-    "other": "A generator in the courtyard runs day and night",
+# Cities of different countries, sizes and connectivity; the first of each template pilots it
+# and the others clone it from there.
+DEMO_CITIES = ["Bologna", "Tallinn", "Gent", "Malmö", "Porto", "Kraków", "Thessaloniki", "Graz"]
+LANGUAGES = {
+    "IT": "it",
+    "EE": "et",
+    "BE": "nl",
+    "SE": "sv",
+    "PT": "pt",
+    "PL": "pl",
+    "EL": "el",
+    "AT": "de",
 }
+PILOTS = [
+    ("issue-report", ["Bologna", "Tallinn", "Kraków", "Porto", "Thessaloniki"]),
+    ("appointment-booking", ["Tallinn", "Graz", "Malmö", "Bologna"]),
+    ("alert-subscription", ["Gent", "Malmö", "Kraków", "Thessaloniki"]),
+    ("consultation", ["Graz", "Gent", "Porto"]),
+]
+STATE_FILE = "demo.json"
+DEMO_K = 5  # the demo federation's suppression threshold: small cities, few simulated people
 
 
 @dataclass
 class Login:
-    """A demo account to print."""
+    """An account to print."""
 
+    where: str
     role: str
-    email: str
+    login: str
     password: str
 
 
-def slug(city: City) -> str:
-    """A folder name for the city's node."""
-    name = "".join(ch if ch.isalnum() else "-" for ch in city.name.split("/")[0].strip().lower())
-    return f"{city.country.lower()}-{name.strip('-')}"
+@dataclass
+class DemoState:
+    """What a prepared demo needs to serve again."""
+
+    nodes: dict[str, str] = field(default_factory=dict)  # slug -> instance folder
+    logins: list[Login] = field(default_factory=list)
+    hub: str = ""
+
+    def save(self, root: Path) -> None:
+        """Write the state next to the demo's folders."""
+        data = {"nodes": self.nodes, "hub": self.hub, "logins": [asdict(x) for x in self.logins]}
+        path = root / STATE_FILE
+        path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        path.chmod(0o600)  # it holds the demo's passwords
+
+    @classmethod
+    def load(cls, root: Path) -> "DemoState | None":
+        """The state of an earlier run, or None."""
+        path = root / STATE_FILE
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(data["nodes"], [Login(**x) for x in data["logins"]], data["hub"])
 
 
-def prepare(*, root: Path, city_name: str, fresh: bool, seed: int = 7) -> tuple[Path, list[Login]]:
-    """Create (or reuse) the demo node of one city, with its service and some activity."""
-    city = find_city(city_name)
-    instance = root / slug(city)
-    credentials = instance / "demo-logins.json"
-    if fresh and instance.exists():
-        shutil.rmtree(instance)
-    if credentials.exists():
-        return instance, [Login(**item) for item in json.loads(credentials.read_text())]
+def _quiet(args: list[str]) -> None:
+    """Run a `carmen` command in-process, keeping its output out of the progress display."""
+    from carmen.cli import main
 
-    with Progress() as progress:
-        task = progress.add_task(f"Creating the node for {city.name}", total=4)
-        admin = Login("admin", "admin@demo.carmen.example", secrets.token_urlsafe(9))
-        initialise(
-            path=instance,
-            city=city.name,
-            country=city.country,
-            population=city.population,
-            admin_email=admin.email,
-            admin_password=admin.password,
-            districts=DISTRICTS,
-        )
-        shutil.copytree(EXAMPLE_SERVICES, instance / "services", dirs_exist_ok=True)
-        progress.advance(task)
-        app = open_app(instance)
-        load_services(app)
-        progress.advance(task)
-        logins = [admin]
-        with get_db(app).session() as db_session:
-            for role, department in (
-                ("supervisor", None),
-                ("caseworker", "environment"),
-                ("caseworker", "building-control"),
-                ("agent", None),
-            ):
-                login = Login(
-                    role,
-                    f"{role}.{department or 'all'}@demo.carmen.example",
-                    secrets.token_urlsafe(9),
-                )
-                staff.create_user(
-                    db_session=db_session,
-                    email=login.email,
-                    role=role,
-                    password=login.password,
-                    department_code=department,
-                    must_change_password=False,
-                )
-                logins.append(login)
-            db_session.commit()
-        progress.advance(task)
-        _seed_activity(
-            app,
-            random.Random(seed),
-            progress,
-            prefix=app.config["TRACKING_PREFIX"],
-            region=app.config["DEFAULT_COUNTRY_CODE"],
-        )
-        progress.advance(task)
-    credentials.write_text(json.dumps([login.__dict__ for login in logins], indent=2))
-    credentials.chmod(0o600)
-    return instance, logins
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        try:
+            main.main(args, standalone_mode=False)
+        except Exception as exc:
+            raise RuntimeError(
+                f"carmen {' '.join(args)} failed: {exc}\n{buffer.getvalue()}"
+            ) from exc
 
 
-def _seed_activity(
-    app, rng: random.Random, progress: Progress, *, prefix: str, region: str
-) -> None:
-    """Three months of citizens' requests through several channels, worked by staff."""
-    with get_db(app).session() as db_session:
-        services = list_active(db_session=db_session)
-        workers = staff.list_caseworkers(db_session=db_session)
-        task = progress.add_task("Simulating three months of requests", total=60)
-        now = utcnow()
-        for n in range(60):
-            when = now - timedelta(days=rng.uniform(0, 90))
-            citizen = None
-            channel = rng.choices(["web", "app", "sms", "email", "phone"], [4, 3, 1, 2, 2])[0]
-            if rng.random() < 0.8:
-                first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-                data = profiles.parse_citizen(
-                    {
-                        "name": f"{first} {last}",
-                        "email": f"{first}.{last}.{n}@example.org".lower(),
-                        "district": rng.choice(DISTRICTS),
-                        "birth_year": rng.randint(1940, 2005),
-                        "preferred_channel": channel,
-                        "language": rng.choice(["it", "it", "en"]),
-                    },
-                    default_region=region,
-                )
-                citizen = profiles.create_citizen(
-                    db_session=db_session, data=data, actor=Actor.citizen(), now=when
-                )
-            source = rng.choice(list(DESCRIPTIONS))
-            case = intake.submit(
-                db_session=db_session,
-                service_code=services[0].code,
-                channel=channel,
-                citizen=citizen,
-                description=DESCRIPTIONS[source],
-                attributes={"source": source},
-                address=f"Via Indipendenza {n + 1}",
-                tracking_prefix=prefix,
-                now=when,
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+    )
+
+
+def create_hub(root: Path, state: DemoState) -> Path:
+    """A hub instance with an admin and a coordinator who reads the dashboards."""
+    from federation.hub.accounts import service as accounts
+    from federation.hub.accounts.models import Role
+    from federation.hub.app import create_app
+    from federation.hub.config import load_settings, write_instance_file
+    from federation.hub.database import get_db
+    from federation.hub.migrate import upgrade
+
+    instance = root / "hub"
+    instance.mkdir(parents=True)
+    write_instance_file(
+        instance,
+        {
+            "secret_key": secrets.token_hex(32),
+            "k": DEMO_K,
+            "europe_cities": str(resources.files("carmen.data").joinpath("eu_cities.csv")),
+        },
+    )
+    upgrade(load_settings(instance)["DATABASE_URL"])
+    app = create_app({"INSTANCE_PATH": instance})
+    with app.app_context(), get_db(app).session() as session:
+        for name, role in (("admin", Role.ADMIN), ("coordinator", Role.COORDINATOR)):
+            password = secrets.token_urlsafe(9)
+            accounts.create_user(db_session=session, username=name, role=role, password=password)
+            state.logins.append(Login("hub", role.value, name, password))
+        session.commit()
+    state.hub = str(instance)
+    return instance
+
+
+def create_node(root: Path, city: City, state: DemoState) -> Path:
+    """A node for a city, with its context figures, an admin, a supervisor and an agent."""
+    from carmen.simulator import illustrative_shares
+    from node.instance import initialise
+    from node.sync.service import default_slug
+
+    slug = default_slug({"CITY": city.name, "COUNTRY": city.country})
+    language = LANGUAGES.get(city.country, "en")
+    admin = Login(slug, "admin", f"admin@{slug}.example", secrets.token_urlsafe(9))
+    initialise(
+        path=root / slug,
+        city=city.name,
+        country=city.country,
+        population=city.population,
+        admin_email=admin.login,
+        admin_password=admin.password,
+        languages=[language, "en"] if language != "en" else ["en"],
+        districts=["Centre", "North", "South", "East", "West"],
+        settings={
+            "context": city.context,
+            "population_shares": illustrative_shares(city.name),
+            "sms_auth_token": secrets.token_hex(16),
+            # One simulator sends every request from one address: limits would stop it.
+            "ratelimit_enabled": False,
+        },
+    )
+    state.nodes[slug] = str(root / slug)
+    state.logins.append(admin)
+    return root / slug
+
+
+def add_staff(instance: Path, slug: str, state: DemoState) -> None:
+    """A supervisor, a call-centre agent and a caseworker for each department of its services."""
+    from node.database import get_db
+    from node.instance import load_services, open_app
+    from node.services.service import list_active
+    from node.staff import service as staff
+
+    app = open_app(instance)
+    load_services(app)
+    with get_db(app).session() as session:
+        departments = sorted({s.department_code for s in list_active(db_session=session)})
+        roles = [("supervisor", None), ("agent", None)] + [("caseworker", d) for d in departments]
+        for role, department in roles:
+            login = Login(
+                slug,
+                role if not department else f"caseworker ({department})",
+                f"{role}.{department or 'all'}@{slug}.example",
+                secrets.token_urlsafe(9),
             )
-            _work(db_session, case, rng, workers, when)
-            progress.advance(task)
-        db_session.commit()
-
-
-def _work(db_session, case, rng: random.Random, workers, when) -> None:
-    """Staff work a case as far as its age allows."""
-    team = [w for w in workers if w.department_id == case.department_id] or workers
-    actor = Actor.of_staff(rng.choice(team))
-    steps = rng.choices([0, 1, 2, 3], [1, 2, 2, 6])[0]
-    at = when
-    for index, action in enumerate(("acknowledge", "start", "resolve")[:steps]):
-        at += timedelta(hours=rng.uniform(1, 40))
-        if at > utcnow():
-            return
-        if index == 0:
-            cases.assign(
-                db_session=db_session, case=case, assignee=actor.staff, actor=actor, now=at
+            staff.create_user(
+                db_session=session,
+                email=login.login,
+                role=role,
+                password=login.password,
+                department_code=department,
+                must_change_password=False,
             )
-        reply = (
-            "Thank you: an inspector checked and the problem is solved."
-            if action == "resolve"
-            else None
-        )
-        cases.move(
-            db_session=db_session, case=case, action=action, actor=actor, reply=reply, now=at
-        )
-    if case.status is CaseStatus.RESOLVED and rng.random() < 0.6:
-        cases.record_feedback(
-            db_session=db_session,
-            case=case,
-            score=rng.choice([3, 4, 4, 5, 5, 2]),
-            channel=case.channel,
-            now=at + timedelta(hours=2),
-        )
+            if role != "caseworker" or department == departments[0]:
+                state.logins.append(login)
+        session.commit()
 
 
-def banner(instance: Path, logins: list[Login], *, host: str, port: int) -> str:
+def build(
+    root: Path,
+    *,
+    scale: float,
+    seed: int,
+    ports: "Ports",
+    cities: list[str] | None = None,
+    months: int = 18,
+) -> DemoState:
+    """Create the whole federation and play its pilot; returns what serving needs."""
+    from carmen.simulator import SimulatedCity, pilot_months, prepare_city, simulate
+    from node.database import utcnow
+
+    root.mkdir(parents=True, exist_ok=True)
+    state = DemoState()
+    cities = {name: find_city(name) for name in cities or DEMO_CITIES}
+    pilots = [(t, [c for c in where if c in cities]) for t, where in PILOTS]
+    pilots = [(t, where) for t, where in pilots if where]
+    with _progress() as progress:
+        setup = progress.add_task("Creating the hub and the city nodes", total=len(cities) + 1)
+        create_hub(root, state)
+        progress.advance(setup)
+        instances = {}
+        for name, city in cities.items():
+            instances[name] = create_node(root, city, state)
+            progress.advance(setup)
+
+        templates = progress.add_task(
+            "Generating and cloning services", total=sum(len(c) for _, c in pilots)
+        )
+        opened = pilot_months(utcnow(), months)[0]
+        answers = {
+            "consultation": [
+                f"opens_on={opened:%Y-%m-%d}",
+                f"closes_on={utcnow() + timedelta(days=60):%Y-%m-%d}",
+            ]
+        }
+        for template, where in pilots:
+            origin = instances[where[0]]
+            sets = [arg for value in answers.get(template, []) for arg in ("--set", value)]
+            _quiet(["service", "new", template, "--instance", str(origin), *sets])
+            progress.advance(templates)
+            code = _service_code(origin, template)
+            for name in where[1:]:
+                _quiet(
+                    [
+                        "service",
+                        "clone",
+                        code,
+                        "--from",
+                        str(origin),
+                        "--to",
+                        str(instances[name]),
+                        *sets,
+                    ]
+                )
+                progress.advance(templates)
+        for slug, folder in state.nodes.items():
+            add_staff(Path(folder), slug, state)
+
+        servers = Servers.start(state, ports)
+        try:
+            people = progress.add_task("Registering citizens", total=len(servers.nodes))
+            rng = random.Random(seed)
+            simulated = []
+            for node in servers.nodes:
+                city = cities[node.city]
+                sim = SimulatedCity(
+                    app=node.app,
+                    base_url=f"{servers.nodes_url}/{node.slug}",
+                    sms_token=node.app.config["SMS_AUTH_TOKEN"],
+                    context=city.context,
+                    population_shares=node.app.config["POPULATION_SHARES"],
+                    population=city.population,
+                    rng=random.Random(rng.random()),
+                )
+                prepare_city(
+                    sim,
+                    citizens=max(60, round(city.population * scale * 0.02)),
+                    start=opened,
+                )
+                simulated.append(sim)
+                progress.advance(people)
+
+            played = progress.add_task("Citizens and staff, month by month", total=months)
+            report = simulate(
+                simulated,
+                months=months,
+                scale=scale,
+                progress=lambda _m, done, _t: progress.update(played, completed=done),
+            )
+
+            enroll = progress.add_task("Syncing the nodes with the hub", total=len(servers.nodes))
+            for node in servers.nodes:
+                servers.enroll_and_sync(node)
+                progress.advance(enroll)
+            evaluate = progress.add_task("Evaluating every service in every city", total=1)
+            servers.evaluate()
+            progress.advance(evaluate)
+        finally:
+            servers.stop()
+    state.save(root)
+    if report.refused:
+        print(f"{len(report.refused)} simulated requests were refused, e.g. {report.refused[0]}")
+    print(
+        f"Simulated {report.total} requests: "
+        + ", ".join(f"{c} {n}" for c, n in sorted(report.requests.items()))
+    )
+    return state
+
+
+def _service_code(instance: Path, template: str) -> str:
+    from service_templates.engine import list_services
+
+    for code, provenance in list_services(instance / "services"):
+        if provenance and provenance.get("template") == template:
+            return code
+    raise RuntimeError(f"{template} was not generated in {instance}")
+
+
+@dataclass
+class Ports:
+    """Where the demo listens."""
+
+    host: str = "127.0.0.1"
+    nodes: int = 8300
+    hub: int = 8400
+
+
+class Servers:
+    """The hub (with its dashboards) and the nodes (in ASP mode), each on a loopback port."""
+
+    def __init__(self, state: DemoState, ports: Ports) -> None:
+        from carmen.asp import open_nodes, path_dispatcher
+        from carmen.cli.dashboard import mount_dashboard
+        from federation.hub.app import create_app
+
+        self.state, self.ports = state, ports
+        self.nodes = open_nodes([Path(p) for p in state.nodes.values()])
+        self.hub_app = create_app({"INSTANCE_PATH": Path(state.hub)})
+        self.hub_url = f"http://{ports.host}:{ports.hub}"
+        self.nodes_url = f"http://{ports.host}:{ports.nodes}"
+        hub_wsgi = mount_dashboard(
+            self.hub_app, hub_url=self.hub_url, secret_key=self.hub_app.config["SECRET_KEY"]
+        )
+        self._servers = [
+            serve_in_background(hub_wsgi, ports.host, ports.hub),
+            serve_in_background(path_dispatcher(self.nodes), ports.host, ports.nodes),
+        ]
+
+    @classmethod
+    def start(cls, state: DemoState, ports: Ports) -> "Servers":
+        """Open every instance and start serving."""
+        return cls(state, ports)
+
+    def enroll_and_sync(self, node) -> None:
+        """Enroll a node with the hub over HTTP, then push all its months."""
+        from federation.hub.database import get_db as hub_db
+        from federation.hub.database import utcnow as hub_now
+        from federation.hub.nodes import service as hub_nodes
+        from node.database import get_db
+        from node.sync import service as sync
+
+        with self.hub_app.app_context(), hub_db(self.hub_app).session() as session:
+            token, _ = hub_nodes.create_enrollment_token(
+                db_session=session,
+                city=node.city,
+                country=node.app.config["COUNTRY"],
+                now=hub_now(),
+                ttl_hours=1,
+            )
+            session.commit()
+        instance = Path(node.app.instance_path)
+        with get_db(node.app).session() as session:
+            sync.enroll_with_hub(
+                db_session=session,
+                settings=node.app.config,
+                instance=instance,
+                hub_url=self.hub_url,
+                token=token,
+                slug=node.slug,
+            )
+            session.commit()
+            results = sync.sync_now(db_session=session, key=sync.load_or_create_key(instance))
+        refused = [p for p, r in results.items() if not r.acknowledged]
+        if refused:
+            raise RuntimeError(f"{node.city}: the hub did not acknowledge {', '.join(refused)}")
+
+    def evaluate(self) -> None:
+        """Run the hub's evaluation over everything synced."""
+        from federation.hub.database import get_db, utcnow
+        from federation.hub.evaluations import service as evaluations
+
+        app = self.hub_app
+        with app.app_context(), get_db(app).session() as session:
+            run = evaluations.request_run(db_session=session, seed=0)
+            evaluations.start_run(db_session=session, run_id=run.id, now=utcnow())
+            evaluations.execute_run(
+                db_session=session,
+                run=run,
+                now=utcnow(),
+                options=app.config["EVALUATION_OPTIONS"],
+                europe_cities_csv=app.config.get("EUROPE_CITIES"),
+            )
+            session.commit()
+            if run.error:
+                raise RuntimeError(f"the evaluation failed: {run.error}")
+
+    def stop(self) -> None:
+        """Stop serving."""
+        for server in self._servers:
+            server.close()
+
+
+def serve_in_background(app, host: str, port: int):
+    from waitress.server import create_server
+
+    try:
+        server = create_server(app, host=host, port=port, threads=6, ident="carmen-demo")
+    except OSError as exc:
+        raise RuntimeError(
+            f"port {port} on {host} is taken: {exc.strerror}; choose another port"
+        ) from exc
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    return server
+
+
+def prepare(
+    *,
+    root: Path,
+    fresh: bool,
+    scale: float = 0.02,
+    seed: int = 7,
+    ports: Ports | None = None,
+    cities: list[str] | None = None,
+    months: int = 18,
+) -> DemoState:
+    """The demo's state: reused from an earlier run unless fresh, else built now."""
+    ports = ports or Ports()
+    if fresh and root.exists():
+        shutil.rmtree(root)
+    state = DemoState.load(root)
+    if state is not None:
+        return state
+    if root.exists() and any(root.iterdir()):
+        # A run stopped half-way: start again rather than serve something incomplete.
+        shutil.rmtree(root)
+    try:
+        return build(root, scale=scale, seed=seed, ports=ports, cities=cities, months=months)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def banner(state: DemoState, ports: Ports) -> str:
     """What the demo prints once it serves."""
     lines = [
-        f"CARMEN demo node in {instance}",
-        f"  citizen portal:  http://{host}:{port}/",
-        f"  back office:     http://{host}:{port}/office/",
-        "  logins:",
-        *[f"    {login.role:<11} {login.email:<42} {login.password}" for login in logins],
+        "CARMEN federation demo",
+        f"  dashboards:   http://{ports.host}:{ports.hub}/dashboard/   (coordinator login below)",
+        f"  hub API:      http://{ports.host}:{ports.hub}/api/v1/openapi.json",
+        "  city portals and back offices:",
+        *[
+            f"    http://{ports.host}:{ports.nodes}/{slug}/   (/office/ for staff)"
+            for slug in state.nodes
+        ],
+        "  logins (supervisors, agents and caseworkers of every city are in demo.json):",
+        *[
+            f"    {x.where:<16} {x.role:<12} {x.login:<34} {x.password}"
+            for x in state.logins
+            if x.role in ("admin", "coordinator")
+        ],
         f"  {ATTRIBUTION}",
         "serving (Ctrl-C to stop)",
     ]
     return "\n".join(lines)
+
+
+def serve_forever(state: DemoState, ports: Ports, *, stop: Callable[[], bool] | None = None):
+    """Serve the hub, the dashboards and every node until Ctrl-C."""
+    import time
+
+    servers = Servers.start(state, ports)
+    print(banner(state, ports), flush=True)
+    try:
+        while not (stop and stop()):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("stopping")
+    finally:
+        servers.stop()

@@ -10,6 +10,7 @@ from carmen.cli.hub import hub
 from carmen.cli.node import node
 from carmen.cli.node_sync import enroll, sync, sync_status
 from carmen.cli.service import service
+from carmen.cli.simulate import simulate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,4 +27,5 @@ main.add_command(evaluate)
 main.add_command(demo)
 main.add_command(asp)
 main.add_command(service)
+main.add_command(simulate)
 main.add_command(dashboard)

@@ -1,10 +1,8 @@
-"""`carmen demo`: the whole story on one machine, on the embedded default."""
+"""`carmen demo`: the whole CARMEN story on one machine, on the embedded default."""
 
 from pathlib import Path
 
 import click
-
-from carmen.cli.common import serve_wsgi
 
 
 @click.command()
@@ -13,40 +11,54 @@ from carmen.cli.common import serve_wsgi
     default=Path("var/demo"),
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder of the demo's state.",
+    help="Folder of the demo's hub, nodes and state.",
 )
+@click.option("--fresh", is_flag=True, help="Throw away an earlier demo and build it again.")
 @click.option(
-    "--city",
-    default="Bologna",
+    "--scale",
+    default=0.02,
     show_default=True,
-    help="A city of the Eurostat table (carmen/data/eu_cities.csv).",
+    type=click.FloatRange(0.001, 1),
+    help="Share of each city's people simulated: more is slower and steadier.",
 )
+@click.option("--seed", default=7, show_default=True, help="Seed of the simulation.")
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Loopback address to serve on."
 )
 @click.option(
-    "--port",
-    default=8311,
+    "--nodes-port",
+    default=8300,
     show_default=True,
     type=click.IntRange(1, 65535),
-    help="Port of the node's portal and back office.",
+    help="Port of the cities' portals and back offices (one path per city).",
 )
-@click.option("--fresh", is_flag=True, help="Throw away an earlier demo and start again.")
-@click.option("--no-serve", is_flag=True, help="Prepare the demo and exit without serving.")
-def demo(root, city, host, port, fresh, no_serve):
-    """Create a node for a real European city, with its service and activity, and serve it."""
-    from carmen.demo import banner, prepare
-    from node.instance import open_app
+@click.option(
+    "--hub-port",
+    default=8400,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port of the hub and its dashboards (/dashboard/).",
+)
+@click.option("--no-serve", is_flag=True, help="Build the demo and exit without serving.")
+def demo(root, fresh, scale, seed, host, nodes_port, hub_port, no_serve):
+    """Build a federation of eight real European cities, play an 18-month pilot, and serve it.
 
+    A hub and eight city nodes (hosted together in ASP mode) pilot services generated from the
+    templates, some cloned from another city; simulated citizens use them through Open311, SMS,
+    e-mail and the call centre, staff work the cases, the nodes sync to the hub, the hub
+    evaluates, and the dashboards and portals are served. A second run reuses the demo.
+    """
+    from carmen.demo import Ports, banner, prepare, serve_forever
+
+    ports = Ports(host=host, nodes=nodes_port, hub=hub_port)
     try:
-        instance, logins = prepare(root=root, city_name=city, fresh=fresh)
-    except LookupError as exc:
+        state = prepare(root=root, fresh=fresh, scale=scale, seed=seed, ports=ports)
+    except (LookupError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from exc
     if no_serve:
-        click.echo(
-            banner(instance, logins, host=host, port=port).replace("serving", "ready, not serving")
-        )
+        click.echo(banner(state, ports).replace("serving (Ctrl-C to stop)", "ready, not serving"))
         return
-    app = open_app(instance)
-    click.echo(banner(instance, logins, host=host, port=port))
-    serve_wsgi(app, host=host, port=port)
+    try:
+        serve_forever(state, ports)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc

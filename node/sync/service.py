@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -636,8 +637,11 @@ def httpx_client() -> Any:
 
 
 def default_slug(settings: dict[str, Any]) -> str:
-    """The node's default federation name: country and city, e.g. it-bologna."""
-    city = "".join(c if c.isascii() and c.isalnum() else "-" for c in settings["CITY"].lower())
+    """The node's default federation name: country and city, e.g. it-bologna, pl-krakow."""
+    # Letters lose their accents (Kraków -> krakow); anything else separates words.
+    plain = unicodedata.normalize("NFKD", settings["CITY"].lower())
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    city = "".join(c if c.isascii() and c.isalnum() else "-" for c in plain)
     name = "-".join(part for part in city.split("-") if part)
     return f"{settings['COUNTRY'].lower()}-{name}"[:63]
 

@@ -1,0 +1,112 @@
+"""`carmen simulate`: months of citizens' activity on existing nodes, through the channels."""
+
+import random
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option(
+    "--instance",
+    "instances",
+    multiple=True,
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A node's instance folder (repeat for several cities).",
+)
+@click.option(
+    "--months",
+    default=18,
+    show_default=True,
+    type=click.IntRange(1, 120),
+    help="Calendar months to play, ending with last month.",
+)
+@click.option(
+    "--scale",
+    default=0.02,
+    show_default=True,
+    type=click.FloatRange(0.0001, 1),
+    help="Share of each city's people simulated.",
+)
+@click.option(
+    "--citizens",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Citizens registered in each city before the simulation starts.",
+)
+@click.option("--seed", default=7, show_default=True, help="Seed of the simulation.")
+@click.option(
+    "--port",
+    default=8390,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Loopback port the nodes are served on while the simulation runs.",
+)
+def simulate(instances, months, scale, citizens, seed, port):
+    """Play citizens' requests through Open311, SMS, e-mail and the call centre, and staff work.
+
+    Each node is served on a loopback port (ASP mode) for the simulation, so requests travel
+    over HTTP as in real life. Behaviour follows each city's context from its node.toml
+    (context figures and population_shares); SMS is used when the node has SMS_AUTH_TOKEN.
+    Nodes need staff: an agent for phone calls and caseworkers or a supervisor for the cases.
+    """
+    from rich.progress import Progress
+
+    from carmen.asp import open_nodes, path_dispatcher
+    from carmen.demo import serve_in_background
+    from carmen.simulator import (
+        SimulatedCity,
+        illustrative_shares,
+        pilot_months,
+        prepare_city,
+    )
+    from carmen.simulator import simulate as play
+    from node.database import utcnow
+    from node.instance import InstanceError
+
+    try:
+        nodes = open_nodes(instances)
+    except (InstanceError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        server = serve_in_background(path_dispatcher(nodes), "127.0.0.1", port)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    rng = random.Random(seed)
+    start = pilot_months(utcnow(), months)[0]
+    try:
+        with Progress() as progress:
+            cities = []
+            for node in nodes:
+                config = node.app.config
+                city = SimulatedCity(
+                    app=node.app,
+                    base_url=f"http://127.0.0.1:{port}/{node.slug}",
+                    sms_token=config.get("SMS_AUTH_TOKEN"),
+                    context=dict(config.get("CONTEXT") or {}),
+                    population_shares=config.get("POPULATION_SHARES")
+                    or illustrative_shares(node.city),
+                    population=int(config["POPULATION"]),
+                    rng=random.Random(rng.random()),
+                )
+                prepare_city(city, citizens=citizens, start=start)
+                cities.append(city)
+            task = progress.add_task("Simulating", total=months)
+            report = play(
+                cities,
+                months=months,
+                scale=scale,
+                progress=lambda _m, done, _t: progress.update(task, completed=done),
+            )
+    finally:
+        server.close()
+    for channel, count in sorted(report.requests.items()):
+        click.echo(f"{channel}\t{count}")
+    click.echo(
+        f"{report.total} requests, {report.cases_worked} cases resolved, "
+        f"{len(report.refused)} refused"
+    )
+    for problem in report.refused[:10]:
+        click.echo(f"refused: {problem}", err=True)
