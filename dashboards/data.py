@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from dashboards.client import HubClient
@@ -151,12 +152,22 @@ def derived(frame: pd.DataFrame, key: str, build: Callable[[pd.DataFrame], objec
     return value
 
 
+def _index(frame: pd.DataFrame, column: str) -> tuple[pd.DataFrame, dict[object, slice]]:
+    """The frame sorted by column, and where each value's rows start and stop."""
+    ordered = frame.sort_values(column, kind="stable")
+    codes, uniques = pd.factorize(ordered[column], sort=False)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else []
+    stops = [*list(starts[1:]), len(codes)]
+    return ordered, {
+        uniques[codes[a]]: slice(int(a), int(b)) for a, b in zip(starts, stops, strict=True)
+    }
+
+
 def rows_of(frame: pd.DataFrame, column: str, value: str) -> pd.DataFrame:
-    """The rows of a cached frame where column == value, from an index built once."""
-    groups = derived(
-        frame, f"by:{column}", lambda f: {k: g for k, g in f.groupby(column, sort=False)}
-    )
-    return groups.get(value, frame.iloc[0:0])
+    """The rows of a cached frame where column == value, from an index built once per frame."""
+    ordered, where = derived(frame, f"by:{column}", lambda f: _index(f, column))
+    span = where.get(value)
+    return ordered.iloc[span] if span is not None else frame.iloc[0:0]
 
 
 def distinct(frame: pd.DataFrame, column: str) -> list[str]:

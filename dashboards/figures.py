@@ -49,6 +49,7 @@ MAX_HEIGHT = 1600  # pixels: a long list of pilots packs tighter rather than scr
 PILOT = "pilot"  # the KPI rows summarising a whole pilot (evaluation.kpis.PILOT)
 PHASES = ("months 1-6", "months 7-12", "months 13-18")
 AFTER = "after month 18"
+TO_COME = "still to come (to month 18)"
 SEGMENTS = ("16-24", "25-54", "55-74", "75+")
 # A small template of our own, given to every figure: plotly's default one is deep-copied into
 # each new figure, which took most of a callback's time.
@@ -66,21 +67,74 @@ TEMPLATE = go.layout.Template(
 LAYOUT = {"template": TEMPLATE, "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
 
-def _figure(data: object = None) -> go.Figure:
-    """A figure on the dashboard's template (never plotly's default, see TEMPLATE)."""
-    return go.Figure(data=data, layout={"template": TEMPLATE})
+def _plain(value: Any) -> Any:
+    """pandas objects as numpy arrays, dates as text: what plotly's JSON writer takes as is."""
+    if isinstance(value, pd.Series | pd.Index):
+        if pd.api.types.is_datetime64_any_dtype(value):
+            return (
+                value.dt.strftime("%Y-%m-%d").to_numpy()
+                if isinstance(value, pd.Series)
+                else (value.strftime("%Y-%m-%d").to_numpy())
+            )
+        return value.to_numpy()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def _nest(props: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
+    """`marker_color=...` as `marker={"color": ...}` (plotly's magic underscores, spelt out)."""
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        head, _, rest = key.partition("_")
+        if rest and head in prefixes:
+            node = out.setdefault(head, {})
+            for part in rest.split("_")[:-1]:
+                node = node.setdefault(part, {})
+            node[rest.split("_")[-1]] = value
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key].update(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _trace(kind: str, **props: Any) -> dict[str, Any]:
+    """One trace as a plain dict."""
+    return {"type": kind, **_plain(_nest(props, ("marker",)))}
+
+
+def _listed(traces: dict[str, Any] | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return traces if isinstance(traces, list) else [traces]
+
+
+def _title(value: Any) -> Any:
+    return {"text": value} if isinstance(value, str) else value
+
+
+def _figure(traces: list[dict[str, Any]], **layout: Any) -> go.Figure:
+    """A figure from plain dicts, on the dashboard's template, without plotly's validation.
+
+    Validating every property of every trace took most of a callback's time; the builders
+    spell out plotly's canonical form instead (titles as {"text": ...}), and the unit tests
+    read the figures back.
+    """
+    merged = {**LAYOUT, **_nest(layout, ("xaxis", "yaxis"))}
+    merged["title"] = _title(merged.get("title"))
+    for name, axis in merged.items():
+        if name.startswith(("xaxis", "yaxis")) and isinstance(axis, dict) and "title" in axis:
+            axis["title"] = _title(axis["title"])
+    return go.Figure(data=traces, layout=merged, _validate=False)
 
 
 def _empty(title: str, message: str) -> go.Figure:
-    figure = _figure()
-    figure.update_layout(
+    return _figure(
+        [],
         title=title,
         xaxis={"visible": False},
         yaxis={"visible": False},
         annotations=[{"text": message, "showarrow": False, "font": {"size": 14}}],
-        **LAYOUT,
     )
-    return figure
 
 
 def kpi_label(kpi: str) -> str:
@@ -107,8 +161,9 @@ def kpi_heatmap(kpis: pd.DataFrame, kpi: str) -> go.Figure:
     value = rows.pivot(index="service", columns="city_id", values=kpi)
     low = rows.pivot(index="service", columns="city_id", values=f"{kpi}_low").reindex_like(value)
     high = rows.pivot(index="service", columns="city_id", values=f"{kpi}_high").reindex_like(value)
-    figure = _figure(
-        go.Heatmap(
+    traces = _listed(
+        _trace(
+            "heatmap",
             z=value.to_numpy(dtype=float),
             x=list(value.columns),
             y=list(value.index),
@@ -124,8 +179,7 @@ def kpi_heatmap(kpis: pd.DataFrame, kpi: str) -> go.Figure:
             ),
         )
     )
-    figure.update_layout(title=title, xaxis_title="city", yaxis_title="service", **LAYOUT)
-    return figure
+    return _figure(traces, title=title, xaxis_title="city", yaxis_title="service")
 
 
 def kpi_series(kpis: pd.DataFrame, *, service: str, kpi: str, city: str | None) -> go.Figure:
@@ -135,8 +189,9 @@ def kpi_series(kpis: pd.DataFrame, *, service: str, kpi: str, city: str | None) 
     if rows.empty:
         return _empty(title, f"No monthly KPI for {service}")
     median = rows.groupby("period")[kpi].median().sort_index()
-    figure = _figure(
-        go.Scatter(
+    traces = _listed(
+        _trace(
+            "scatter",
             x=list(median.index),
             y=median.to_numpy(),
             mode="lines+markers",
@@ -147,8 +202,9 @@ def kpi_series(kpis: pd.DataFrame, *, service: str, kpi: str, city: str | None) 
     if city:
         one = rows[rows["city_id"] == city].sort_values("period")
         colour = OKABE_ITO[4]
-        figure.add_trace(
-            go.Scatter(
+        traces.append(
+            _trace(
+                "scatter",
                 x=list(one["period"]) + list(one["period"])[::-1],
                 y=list(one[f"{kpi}_high"]) + list(one[f"{kpi}_low"])[::-1],
                 fill="toself",
@@ -158,8 +214,9 @@ def kpi_series(kpis: pd.DataFrame, *, service: str, kpi: str, city: str | None) 
                 name=f"{city}: 90% band",
             )
         )
-        figure.add_trace(
-            go.Scatter(
+        traces.append(
+            _trace(
+                "scatter",
                 x=one["period"],
                 y=one[kpi],
                 mode="lines+markers",
@@ -172,25 +229,34 @@ def kpi_series(kpis: pd.DataFrame, *, service: str, kpi: str, city: str | None) 
                 ),
             )
         )
-    figure.update_layout(title=title, xaxis_title="month", yaxis_title=kpi_label(kpi), **LAYOUT)
-    return figure
+    return _figure(traces, title=title, xaxis_title="month", yaxis_title=kpi_label(kpi))
 
 
-def channel_mix(cells: pd.DataFrame, *, city: str | None = None) -> go.Figure:
-    """Share of requests by channel, month by month (submitted events, all segments)."""
+def channel_totals(cells: pd.DataFrame) -> pd.DataFrame:
+    """Requests per month (rows) and channel (columns), summed over the cells' cities."""
     rows = cells[(cells["segment"] == "all") & (cells["channel"] != "all")]
-    if city:
-        rows = rows[rows["node"] == city]
+    return rows.pivot_table(index="period", columns="channel", values="value", aggfunc="sum")
+
+
+def channel_mix(
+    cells: pd.DataFrame, *, city: str | None = None, totals: pd.DataFrame | None = None
+) -> go.Figure:
+    """Share of requests by channel, month by month (submitted events, all segments).
+
+    `totals` (from channel_totals) spares summing the cells again when they are given.
+    """
+    if totals is None:
+        totals = channel_totals(cells[cells["node"] == city] if city else cells)
     where = city or "all cities"
     title = f"Channel mix of requests, {where}"
-    if rows.empty:
+    if totals.empty:
         return _empty(title, "No channel figures (cells below the threshold are not sent)")
-    totals = rows.pivot_table(index="period", columns="channel", values="value", aggfunc="sum")
     shares = totals.div(totals.sum(axis=1), axis=0).fillna(0.0)
-    figure = _figure()
+    traces: list[dict[str, Any]] = []
     for i, channel in enumerate(shares.columns):
-        figure.add_trace(
-            go.Bar(
+        traces.append(
+            _trace(
+                "bar",
                 x=list(shares.index),
                 y=shares[channel].to_numpy(),
                 name=channel,
@@ -201,14 +267,13 @@ def channel_mix(cells: pd.DataFrame, *, city: str | None = None) -> go.Figure:
                 ),
             )
         )
-    figure.update_layout(
+    return _figure(
+        traces,
         title=title,
         barmode="stack",
         yaxis={"tickformat": ".0%", "title": "share of requests"},
         xaxis_title="month",
-        **LAYOUT,
     )
-    return figure
 
 
 def segment_reach(
@@ -225,21 +290,25 @@ def segment_reach(
         return _empty(title, "No segment figures (cells below the threshold are not sent)")
     users = rows.groupby("segment")["value"].sum().reindex(SEGMENTS, fill_value=0)
     users_share = users / users.sum() if users.sum() else users
-    population = pd.Series(0.0, index=list(SEGMENTS))
-    for _, node in nodes.iterrows():
-        shares = node.get("population_shares") or {}
-        for band in SEGMENTS:
-            population[band] += float(shares.get(band) or 0.0) * float(node["population"])
+    shares = pd.DataFrame(
+        [d if isinstance(d, dict) else {} for d in nodes["population_shares"]],
+        columns=list(SEGMENTS),
+        dtype=float,
+    ).fillna(0.0)
+    people = nodes["population"].to_numpy(dtype=float)
+    population = pd.Series(shares.to_numpy().T @ people, index=list(SEGMENTS))
     population_share = population / population.sum() if population.sum() else population
-    figure = _figure(
+    traces = _listed(
         [
-            go.Bar(
+            _trace(
+                "bar",
                 x=list(SEGMENTS),
                 y=users_share.to_numpy(),
                 name="share of users",
                 marker_color=OKABE_ITO[4],
             ),
-            go.Bar(
+            _trace(
+                "bar",
                 x=list(SEGMENTS),
                 y=population_share.to_numpy(),
                 name="share of population",
@@ -248,14 +317,13 @@ def segment_reach(
             ),
         ]
     )
-    figure.update_layout(
+    return _figure(
+        traces,
         title=title,
         barmode="group",
         yaxis={"tickformat": ".0%", "title": "share"},
         xaxis_title="age band",
-        **LAYOUT,
     )
-    return figure
 
 
 def cluster_map(clusters: pd.DataFrame, *, selected: int | None = None) -> go.Figure:
@@ -263,12 +331,13 @@ def cluster_map(clusters: pd.DataFrame, *, selected: int | None = None) -> go.Fi
     title = "City clusters (2-D projection of context and usage profiles)"
     if clusters is None or clusters.empty:
         return _empty(title, "No clusters yet")
-    figure = _figure()
+    traces: list[dict[str, Any]] = []
     for cluster, rows in clusters.groupby("cluster", sort=True):
         index = int(cluster)
         chosen = selected is None or index == selected
-        figure.add_trace(
-            go.Scatter(
+        traces.append(
+            _trace(
+                "scatter",
                 x=rows["x"],
                 y=rows["y"],
                 mode="markers+text" if len(clusters) <= 40 else "markers",
@@ -285,10 +354,7 @@ def cluster_map(clusters: pd.DataFrame, *, selected: int | None = None) -> go.Fi
                 hovertemplate="%{text}<extra>cluster " + str(index) + "</extra>",
             )
         )
-    figure.update_layout(
-        title=title, xaxis_title="component 1", yaxis_title="component 2", **LAYOUT
-    )
-    return figure
+    return _figure(traces, title=title, xaxis_title="component 1", yaxis_title="component 2")
 
 
 def cluster_profile(clusters: pd.DataFrame) -> pd.DataFrame:
@@ -310,23 +376,24 @@ def cluster_mix(clusters: pd.DataFrame, *, prefix: str, cluster: int | None) -> 
         return _empty(title, f"No {what} mix in the profiles")
     names = [c.removeprefix(prefix) for c in columns]
     everyone = clusters[columns].mean()
-    traces = [go.Bar(x=names, y=everyone.to_numpy(), name="all cities", marker_color=OKABE_ITO[7])]
+    traces = [
+        _trace("bar", x=names, y=everyone.to_numpy(), name="all cities", marker_color=OKABE_ITO[7])
+    ]
     if cluster is not None:
         mine = clusters[clusters["cluster"] == cluster][columns].mean()
         traces.insert(
             0,
-            go.Bar(
+            _trace(
+                "bar",
                 x=names,
                 y=mine.to_numpy(),
                 name=f"cluster {cluster}",
                 marker_color=OKABE_ITO[cluster % len(OKABE_ITO)],
             ),
         )
-    figure = _figure(traces)
-    figure.update_layout(
-        title=title, barmode="group", yaxis={"tickformat": ".0%"}, xaxis_title=what, **LAYOUT
+    return _figure(
+        traces, title=title, barmode="group", yaxis={"tickformat": ".0%"}, xaxis_title=what
     )
-    return figure
 
 
 def ranking(
@@ -366,10 +433,11 @@ def ranking_figure(table: pd.DataFrame, *, service: str, selected: str | None) -
     title = f"Where {service} would work: expected uptake with its 90% band"
     if table.empty:
         return _empty(title, f"No judgement for {service}")
-    figure = _figure()
+    traces: list[dict[str, Any]] = []
     for verdict, rows in table.groupby("verdict", sort=False):
-        figure.add_trace(
-            go.Scatter(
+        traces.append(
+            _trace(
+                "scatter",
                 x=rows["expected_uptake"],
                 y=rows["city_id"],
                 mode="markers",
@@ -389,14 +457,13 @@ def ranking_figure(table: pd.DataFrame, *, service: str, selected: str | None) -
                 hovertemplate="%{y}: %{x:.3g}<extra>" + str(verdict) + "</extra>",
             )
         )
-    figure.update_layout(
+    return _figure(
+        traces,
         title=title,
         xaxis_title="citizens per 1,000 per month",
         yaxis={"categoryorder": "array", "categoryarray": list(table["city_id"])[::-1]},
         height=max(350, 22 * min(len(table), 60) + 120),
-        **LAYOUT,
     )
-    return figure
 
 
 def parse_drivers(text: Any) -> dict[str, Any]:
@@ -418,10 +485,11 @@ def drivers_figure(drivers: dict[str, Any], *, city: str) -> go.Figure:
     context = drivers.get("context") or []
     if not segments and not context:
         return _empty(title, "No drivers for this city")
-    figure = _figure()
+    traces: list[dict[str, Any]] = []
     if segments:
-        figure.add_trace(
-            go.Bar(
+        traces.append(
+            _trace(
+                "bar",
                 x=[s["contribution"] for s in segments],
                 y=[f"age {s['segment']}" for s in segments],
                 orientation="h",
@@ -430,8 +498,9 @@ def drivers_figure(drivers: dict[str, Any], *, city: str) -> go.Figure:
             )
         )
     if context:
-        figure.add_trace(
-            go.Bar(
+        traces.append(
+            _trace(
+                "bar",
                 x=[c["effect_pct"] for c in context],
                 y=[c["figure"] for c in context],
                 orientation="h",
@@ -441,13 +510,12 @@ def drivers_figure(drivers: dict[str, Any], *, city: str) -> go.Figure:
                 xaxis="x2",
             )
         )
-    figure.update_layout(
+    return _figure(
+        traces,
         title=title,
         xaxis={"title": "per 1,000 a month", "domain": [0, 0.42]},
         xaxis2={"title": "effect (%)", "domain": [0.58, 1], "anchor": "y"},
-        **LAYOUT,
     )
-    return figure
 
 
 def backtest_summary(backtest: pd.DataFrame | None, *, service: str) -> pd.DataFrame:
@@ -467,16 +535,18 @@ def backtest_figure(backtest_cities: pd.DataFrame | None, *, service: str) -> go
     if rows.empty:
         return _empty(title, "No back-test (too few pilots)")
     top = float(np.nanmax(rows[["truth", "high"]].to_numpy(dtype=float)))
-    figure = _figure(
+    traces = _listed(
         [
-            go.Scatter(
+            _trace(
+                "scatter",
                 x=[0, top],
                 y=[0, top],
                 mode="lines",
                 name="perfect prediction",
                 line={"color": "#777", "dash": "dash"},
             ),
-            go.Scatter(
+            _trace(
+                "scatter",
                 x=rows["truth"],
                 y=rows["predicted"],
                 mode="markers",
@@ -493,10 +563,9 @@ def backtest_figure(backtest_cities: pd.DataFrame | None, *, service: str) -> go
             ),
         ]
     )
-    figure.update_layout(
-        title=title, xaxis_title="measured uptake", yaxis_title="predicted uptake", **LAYOUT
+    return _figure(
+        traces, title=title, xaxis_title="measured uptake", yaxis_title="predicted uptake"
     )
-    return figure
 
 
 def clone_source(
@@ -552,8 +621,9 @@ def europe_figure(summary: pd.DataFrame) -> go.Figure:
     title = "Across Europe's cities: people each service is viable for"
     if summary.empty:
         return _empty(title, "No European judgement in the latest evaluation")
-    figure = _figure(
-        go.Bar(
+    traces = _listed(
+        _trace(
+            "bar",
             x=summary["service"],
             y=summary["viable_population"] / 1e6,
             marker_color=OKABE_ITO[2],
@@ -564,8 +634,7 @@ def europe_figure(summary: pd.DataFrame) -> go.Figure:
             ),
         )
     )
-    figure.update_layout(title=title, yaxis_title="million people", xaxis_title="service", **LAYOUT)
-    return figure
+    return _figure(traces, title=title, yaxis_title="million people", xaxis_title="service")
 
 
 def _month_number(period: pd.Series) -> pd.Series:
@@ -612,14 +681,15 @@ def phase_figure(table: pd.DataFrame, *, service: str, kpi: str) -> go.Figure:
     title = f"{kpi_label(kpi)} of {service} by validation phase"
     if table.empty:
         return _empty(title, f"No monthly KPI for {service}")
-    figure = _figure()
+    traces: list[dict[str, Any]] = []
     phases = [p for p in (*PHASES, AFTER) if p in set(table["phase"])]
     if table["city_id"].nunique() > MAX_BARS:
         # Too many cities for a bar each: the spread of cities within each phase.
         for i, phase in enumerate(phases):
             rows = table[table["phase"] == phase]
-            figure.add_trace(
-                go.Box(
+            traces.append(
+                _trace(
+                    "box",
                     y=rows[kpi],
                     name=phase,
                     text=rows["city_id"],
@@ -627,17 +697,17 @@ def phase_figure(table: pd.DataFrame, *, service: str, kpi: str) -> go.Figure:
                     boxpoints="outliers",
                 )
             )
-        figure.update_layout(
+        return _figure(
+            traces,
             title=title + f" ({table['city_id'].nunique()} cities)",
             yaxis_title=kpi_label(kpi),
             showlegend=False,
-            **LAYOUT,
         )
-        return figure
     for i, phase in enumerate(phases):
         rows = table[table["phase"] == phase]
-        figure.add_trace(
-            go.Bar(
+        traces.append(
+            _trace(
+                "bar",
                 x=rows["city_id"],
                 y=rows[kpi],
                 name=phase,
@@ -650,10 +720,9 @@ def phase_figure(table: pd.DataFrame, *, service: str, kpi: str) -> go.Figure:
                 },
             )
         )
-    figure.update_layout(
-        title=title, barmode="group", xaxis_title="city", yaxis_title=kpi_label(kpi), **LAYOUT
+    return _figure(
+        traces, title=title, barmode="group", xaxis_title="city", yaxis_title=kpi_label(kpi)
     )
-    return figure
 
 
 def timeline_table(services: pd.DataFrame, *, service: str | None = None) -> pd.DataFrame:
@@ -677,10 +746,25 @@ def timeline_table(services: pd.DataFrame, *, service: str | None = None) -> pd.
                     "phase": phase,
                     "start": _period_text(begin[keep]),
                     "end": _period_text(end[keep]),
-                    "order": np.flatnonzero(keep) * 4 + i,
+                    "order": np.flatnonzero(keep) * 5 + i,
                 }
             )
         )
+    # The rest of the 18-month validation phase, still to come.
+    planned_end = first + 6 * len(PHASES) - 1
+    keep = last < planned_end
+    parts.append(
+        pd.DataFrame(
+            {
+                "node": rows["node"].to_numpy()[keep],
+                "service": rows["service"].to_numpy()[keep],
+                "phase": TO_COME,
+                "start": _period_text(last[keep] + 1),
+                "end": _period_text(planned_end[keep]),
+                "order": np.flatnonzero(keep) * 5 + 4,
+            }
+        )
+    )
     table = pd.concat(parts, ignore_index=True).sort_values("order", ignore_index=True)
     return table[columns]
 
@@ -698,33 +782,35 @@ def timeline_figure(table: pd.DataFrame) -> go.Figure:
     # A phase ends at the end of its last month.
     end = pd.to_datetime(table["end"] + "-01") + pd.offsets.MonthBegin(1)
     labels = table["node"] + " · " + table["service"]
-    figure = _figure()
-    for i, phase in enumerate((*PHASES, AFTER)):
+    traces: list[dict[str, Any]] = []
+    for i, phase in enumerate((*PHASES, AFTER, TO_COME)):
         mask = (table["phase"] == phase).to_numpy()
         if not mask.any():
             continue
-        figure.add_trace(
-            go.Bar(
+        planned = phase == TO_COME
+        traces.append(
+            _trace(
+                "bar",
                 base=start[mask],
                 x=((end[mask] - start[mask]).dt.total_seconds() * 1000).to_numpy(),
                 y=labels[mask],
                 orientation="h",
                 name=phase,
-                marker_color=OKABE_ITO[(i + 4) % len(OKABE_ITO)],
+                marker_color="#d9d9d9" if planned else OKABE_ITO[(i + 4) % len(OKABE_ITO)],
+                marker_pattern_shape="." if planned else "",
                 customdata=table.loc[mask, ["start", "end"]].to_numpy(),
                 hovertemplate="%{y}: %{customdata[0]} to %{customdata[1]}<extra>"
                 + phase
                 + "</extra>",
             )
         )
-    figure.update_layout(
+    return _figure(
+        traces,
         title=title,
         barmode="overlay",
         xaxis={"type": "date", "title": "month"},
         height=min(MAX_HEIGHT, max(300, 24 * labels.nunique() + 140)),
-        **LAYOUT,
     )
-    return figure
 
 
 def nodes_table(nodes: pd.DataFrame, services: pd.DataFrame) -> pd.DataFrame:
@@ -785,9 +871,10 @@ def sync_figure(nodes_health: pd.DataFrame, services: pd.DataFrame) -> go.Figure
         held = (last - first + 1).reindex(nodes_health["node"]).fillna(0).astype(int)
     pending = [len(p.split(", ")) if p else 0 for p in nodes_health["pending_periods"]]
     details = nodes_health[["latest_period", "last_sync_at"]].fillna("none").to_numpy()
-    figure = _figure(
+    traces = _listed(
         [
-            go.Bar(
+            _trace(
+                "bar",
                 x=nodes_health["node"],
                 y=held.to_numpy(),
                 name="months held",
@@ -798,7 +885,8 @@ def sync_figure(nodes_health: pd.DataFrame, services: pd.DataFrame) -> go.Figure
                     "%{customdata[1]}<extra></extra>"
                 ),
             ),
-            go.Bar(
+            _trace(
+                "bar",
                 x=nodes_health["node"],
                 y=pending,
                 name="months pending",
@@ -807,7 +895,6 @@ def sync_figure(nodes_health: pd.DataFrame, services: pd.DataFrame) -> go.Figure
             ),
         ]
     )
-    figure.update_layout(
-        title=title, barmode="stack", yaxis={"title": "months", "rangemode": "tozero"}, **LAYOUT
+    return _figure(
+        traces, title=title, barmode="stack", yaxis={"title": "months", "rangemode": "tozero"}
     )
-    return figure

@@ -145,8 +145,17 @@ def service_view(kpi: str, service: str, city: str | None) -> tuple:
     rows = rows.sort_values(kpi, ascending=False).round(3)
     return (
         figures.kpi_series(kpis, service=service, kpi=kpi, city=city),
-        figures.channel_mix(submitted, city=city),
-        figures.segment_reach(citizens, nodes, city=city),
+        figures.channel_mix(
+            submitted,
+            city=city,
+            # Per city from an index of the cells, for all cities summed once per hub answer.
+            totals=figures.channel_totals(rows_of(submitted, "node", city))
+            if city
+            else derived(submitted, "channel_totals", figures.channel_totals),
+        ),
+        figures.segment_reach(
+            rows_of(citizens, "node", city) if city else citizens, nodes, city=city
+        ),
         records(rows),
         [{"name": c.replace("_", " "), "id": c} for c in rows.columns],
         search,

@@ -101,3 +101,15 @@ def test_a_page_without_a_token_asks_to_log_in_and_a_revoked_one_says_so(hub_ser
     app = create_dashboard(hub_server.url, "chub_revoked")
     with app.server.test_request_context("/"):
         assert "refused the API token" in str(replication.layout())
+
+
+def test_rows_of_a_cached_table_are_the_rows_with_that_value():
+    import pandas as pd
+
+    from dashboards.data import distinct, rows_of
+
+    frame = pd.DataFrame({"service": ["b", "a", "b", "c"], "value": [1, 2, 3, 4]})
+    assert list(rows_of(frame, "service", "b")["value"]) == [1, 3]
+    assert list(rows_of(frame, "service", "c")["value"]) == [4]
+    assert rows_of(frame, "service", "zzz").empty
+    assert distinct(frame, "service") == ["a", "b", "c"]

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import plotly.colors
 import pytest
 
 from dashboards import figures
@@ -43,7 +42,7 @@ def test_heatmap_puts_each_pilot_in_its_service_row_and_city_column_with_the_ban
     assert tuple(heat.customdata[1][0]) == pytest.approx((4.05, 4.95))
     assert "90% band" in heat.hovertemplate
     # Cividis: ordered light to dark for every common colour-vision deficiency.
-    assert heat.colorscale[0][1] == plotly.colors.sequential.Cividis[0]
+    assert heat.colorscale == "Cividis"
 
 
 def test_series_shows_the_median_and_the_chosen_city_with_its_band(kpis):
@@ -268,9 +267,11 @@ def test_timeline_splits_each_pilot_into_its_phases():
     assert list(a["start"]) == ["2024-11", "2025-05", "2025-11", "2026-05"]
     assert list(a["end"]) == ["2025-04", "2025-10", "2026-04", "2026-06"]
     b = table[table["node"] == "b"]
-    assert list(b["end"]) == ["2025-08"]
+    assert list(b["phase"]) == ["months 1-6", figures.TO_COME]
+    assert list(b["end"]) == ["2025-08", "2026-11"]  # month 18 of a pilot begun in June 2025
     figure = figures.timeline_figure(table)
-    assert [trace.name for trace in figure.data] == [*figures.PHASES, figures.AFTER]
+    names = [trace.name for trace in figure.data]
+    assert names == [*figures.PHASES, figures.AFTER, figures.TO_COME]
 
 
 def test_federation_tables_show_health_and_where_each_service_came_from():
@@ -327,3 +328,34 @@ def test_phases_of_many_cities_show_their_spread_rather_than_a_bar_each():
         table[table["city_id"].isin(cities[:3])], service="noise", kpi="uptake"
     )
     assert [trace.type for trace in few.data] == ["bar", "bar"]
+
+
+def test_every_figure_is_valid_for_plotly_though_built_without_its_checks(kpis):
+    """The builders skip plotly's validation for speed; plotly's own checks must still pass."""
+    import plotly.graph_objects as go
+
+    nodes = pd.DataFrame({"node": ["brno"], "city": ["Brno"], "country": ["CZ"]})
+    ranked = figures.ranking(viability_rows(), kpis, nodes, service="noise")
+    drivers = figures.parse_drivers(viability_rows().loc[0, "drivers"])
+    services = pd.DataFrame(
+        {
+            "node": ["a"],
+            "service": ["noise"],
+            "first_period": ["2025-01"],
+            "last_period": ["2025-08"],
+        }
+    )
+    built = [
+        figures.kpi_heatmap(kpis, "satisfaction"),
+        figures.kpi_series(kpis, service="noise", kpi="uptake", city="gent"),
+        figures.ranking_figure(ranked, service="noise", selected="brno"),
+        figures.drivers_figure(drivers, city="porto"),
+        figures.phase_figure(
+            figures.phase_table(kpis, service="noise", kpi="uptake"), service="noise", kpi="uptake"
+        ),
+        figures.timeline_figure(figures.timeline_table(services)),
+        figures.europe_figure(pd.DataFrame()),
+    ]
+    for figure in built:
+        checked = go.Figure(figure.to_plotly_json())  # raises on any invalid property
+        assert checked.layout.title.text == figure.layout.title.text
