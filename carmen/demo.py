@@ -19,6 +19,7 @@ from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
+import sqlalchemy as sa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from carmen.cities import ATTRIBUTION, City, find_city
@@ -101,7 +102,7 @@ def _progress() -> Progress:
     )
 
 
-def create_hub(root: Path, state: DemoState) -> Path:
+def create_hub(root: Path, state: DemoState, real: "RealMode | None" = None) -> Path:
     """A hub instance with an admin and a coordinator who reads the dashboards."""
     from federation.hub.accounts import service as accounts
     from federation.hub.accounts.models import Role
@@ -112,14 +113,14 @@ def create_hub(root: Path, state: DemoState) -> Path:
 
     instance = root / "hub"
     instance.mkdir(parents=True)
-    write_instance_file(
-        instance,
-        {
-            "secret_key": secrets.token_hex(32),
-            "k": DEMO_K,
-            "europe_cities": str(resources.files("carmen.data").joinpath("eu_cities.csv")),
-        },
-    )
+    settings = {
+        "secret_key": secrets.token_hex(32),
+        "k": DEMO_K,
+        "europe_cities": str(resources.files("carmen.data").joinpath("eu_cities.csv")),
+    }
+    if real is not None:
+        settings |= {"database_url": real.database("hub"), "broker_url": real.broker_url}
+    write_instance_file(instance, settings)
     upgrade(load_settings(instance)["DATABASE_URL"])
     app = create_app({"INSTANCE_PATH": instance})
     with app.app_context(), get_db(app).session() as session:
@@ -132,7 +133,7 @@ def create_hub(root: Path, state: DemoState) -> Path:
     return instance
 
 
-def create_node(root: Path, city: City, state: DemoState) -> Path:
+def create_node(root: Path, city: City, state: DemoState, real: "RealMode | None" = None) -> Path:
     """A node for a city, with its context figures, an admin, a supervisor and an agent."""
     from carmen.simulator import illustrative_shares
     from node.instance import initialise
@@ -148,6 +149,7 @@ def create_node(root: Path, city: City, state: DemoState) -> Path:
         population=city.population,
         admin_email=admin.login,
         admin_password=admin.password,
+        database_url=real.database(slug) if real else None,
         languages=[language, "en"] if language != "en" else ["en"],
         districts=["Centre", "North", "South", "East", "West"],
         settings={
@@ -156,6 +158,7 @@ def create_node(root: Path, city: City, state: DemoState) -> Path:
             "sms_auth_token": secrets.token_hex(16),
             # One simulator sends every request from one address: limits would stop it.
             "ratelimit_enabled": False,
+            **({"broker_url": real.broker_url} if real else {}),
         },
     )
     state.nodes[slug] = str(root / slug)
@@ -203,6 +206,7 @@ def build(
     ports: "Ports",
     cities: list[str] | None = None,
     months: int = 18,
+    real: "RealMode | None" = None,
 ) -> DemoState:
     """Create the whole federation and play its pilot; returns what serving needs."""
     from carmen.simulator import SimulatedCity, pilot_months, prepare_city, simulate
@@ -215,11 +219,11 @@ def build(
     pilots = [(t, where) for t, where in pilots if where]
     with _progress() as progress:
         setup = progress.add_task("Creating the hub and the city nodes", total=len(cities) + 1)
-        create_hub(root, state)
+        create_hub(root, state, real)
         progress.advance(setup)
         instances = {}
         for name, city in cities.items():
-            instances[name] = create_node(root, city, state)
+            instances[name] = create_node(root, city, state, real)
             progress.advance(setup)
 
         templates = progress.add_task(
@@ -324,6 +328,46 @@ class Ports:
     hub: int = 8400
 
 
+@dataclass
+class RealMode:
+    """The demo on real servers: a PostgreSQL database per node and for the hub, a broker."""
+
+    server_url: str  # a PostgreSQL URL whose user may create databases
+    broker_url: str | None = None
+    prefix: str = "carmen_demo"
+
+    def database(self, name: str) -> str:
+        """A fresh database named after the demo and the node (or hub) on the server."""
+        url = sa.make_url(self.server_url)
+        if not url.get_backend_name().startswith("postgresql"):
+            raise RuntimeError("--database-url must name a PostgreSQL server")
+        database = f"{self.prefix}_{name}".replace("-", "_")
+        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+                connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
+        except sa.exc.OperationalError as exc:
+            raise RuntimeError(f"cannot create {database} on {url.host}: {exc.orig}") from exc
+        finally:
+            admin.dispose()
+        return url.set(database=database).render_as_string(hide_password=False)
+
+    def databases(self) -> list[str]:
+        """The names of the demo's databases on the server."""
+        admin = sa.create_engine(sa.make_url(self.server_url))
+        try:
+            with admin.connect() as connection:
+                return list(
+                    connection.scalars(
+                        sa.text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
+                        {"p": f"{self.prefix}_%"},
+                    )
+                )
+        finally:
+            admin.dispose()
+
+
 class Servers:
     """The hub (with its dashboards) and the nodes (in ASP mode), each on a loopback port."""
 
@@ -387,10 +431,17 @@ class Servers:
         """Run the hub's evaluation over everything synced."""
         from federation.hub.database import get_db, utcnow
         from federation.hub.evaluations import service as evaluations
+        from federation.hub.evaluations.models import EvaluationRun
 
         app = self.hub_app
         with app.app_context(), get_db(app).session() as session:
-            run = evaluations.request_run(db_session=session, seed=0)
+            # With a broker, ingest already queued a run for the hub's worker: run that one now.
+            run = (
+                evaluations.request_run(db_session=session, seed=0)
+                or session.scalars(
+                    sa.select(EvaluationRun).where(EvaluationRun.status == "pending")
+                ).first()
+            )
             evaluations.start_run(db_session=session, run_id=run.id, now=utcnow())
             evaluations.execute_run(
                 db_session=session,
@@ -432,6 +483,7 @@ def prepare(
     ports: Ports | None = None,
     cities: list[str] | None = None,
     months: int = 18,
+    real: "RealMode | None" = None,
 ) -> DemoState:
     """The demo's state: reused from an earlier run unless fresh, else built now."""
     ports = ports or Ports()
@@ -444,7 +496,9 @@ def prepare(
         # A run stopped half-way: start again rather than serve something incomplete.
         shutil.rmtree(root)
     try:
-        return build(root, scale=scale, seed=seed, ports=ports, cities=cities, months=months)
+        return build(
+            root, scale=scale, seed=seed, ports=ports, cities=cities, months=months, real=real
+        )
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise

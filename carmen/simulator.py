@@ -259,7 +259,8 @@ def prepare_city(city: SimulatedCity, *, citizens: int, start: datetime) -> None
         session.commit()
 
 
-def _attribute_answers(spec: ServiceSpec, rng: random.Random, now: datetime) -> dict[str, Any]:
+def attribute_answers(spec: ServiceSpec, rng: random.Random, now: datetime) -> dict[str, Any]:
+    """Answers to a service's Open311 attributes, as a citizen would give them."""
     answers: dict[str, Any] = {}
     for attribute in spec.attributes:
         if not attribute.required and rng.random() < 0.5:
@@ -295,7 +296,7 @@ class Channels:
             "lat": f"{45 + self.city.rng.random():.5f}",
             "long": f"{11 + self.city.rng.random():.5f}",
         }
-        for code, value in _attribute_answers(spec, self.city.rng, now).items():
+        for code, value in attribute_answers(spec, self.city.rng, now).items():
             if isinstance(value, list):
                 form[f"attribute[{code}][]"] = value
             else:
@@ -358,7 +359,7 @@ class Channels:
                 channel=Channel.PHONE,
                 description=text,
                 citizen=person,
-                attributes=_attribute_answers(spec, self.city.rng, now),
+                attributes=attribute_answers(spec, self.city.rng, now),
                 tracking_prefix=app.config["TRACKING_PREFIX"],
                 now=now,
                 actor=Actor.of_staff(session.merge(agent)),

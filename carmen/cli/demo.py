@@ -40,7 +40,19 @@ import click
     help="Port of the hub and its dashboards (/dashboard/).",
 )
 @click.option("--no-serve", is_flag=True, help="Build the demo and exit without serving.")
-def demo(root, fresh, scale, seed, host, nodes_port, hub_port, no_serve):
+@click.option(
+    "--database-url",
+    default=None,
+    help="Real mode: a PostgreSQL server URL (postgresql+psycopg://user@host/db) on which "
+    "the demo creates one database per node and one for the hub.",
+)
+@click.option(
+    "--broker-url",
+    default=None,
+    help="Real mode: the Celery broker the nodes and the hub use (redis://host:6379/0); "
+    "run their workers and beat as docs/deploy.md shows.",
+)
+def demo(root, fresh, scale, seed, host, nodes_port, hub_port, no_serve, database_url, broker_url):
     """Build a federation of eight real European cities, play an 18-month pilot, and serve it.
 
     A hub and eight city nodes (hosted together in ASP mode) pilot services generated from the
@@ -48,11 +60,14 @@ def demo(root, fresh, scale, seed, host, nodes_port, hub_port, no_serve):
     e-mail and the call centre, staff work the cases, the nodes sync to the hub, the hub
     evaluates, and the dashboards and portals are served. A second run reuses the demo.
     """
-    from carmen.demo import Ports, banner, prepare, serve_forever
+    from carmen.demo import Ports, RealMode, banner, prepare, serve_forever
 
     ports = Ports(host=host, nodes=nodes_port, hub=hub_port)
+    if broker_url and not database_url:
+        raise click.UsageError("--broker-url goes with --database-url (real mode)")
+    real = RealMode(database_url, broker_url) if database_url else None
     try:
-        state = prepare(root=root, fresh=fresh, scale=scale, seed=seed, ports=ports)
+        state = prepare(root=root, fresh=fresh, scale=scale, seed=seed, ports=ports, real=real)
     except (LookupError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from exc
     if no_serve:
