@@ -22,7 +22,7 @@ class HubRefused(Exception):
 
 
 class HubClient:
-    """Read-API calls over httpx, with a short cache so page changes do not refetch tables."""
+    """Read-API calls over httpx, and a cache the data layer keeps its frames in."""
 
     def __init__(self, base_url: str, *, timeout: float = 10.0, ttl_seconds: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -54,12 +54,12 @@ class HubClient:
             raise HubRefused(response.status_code, message or f"HTTP {response.status_code}")
         return body
 
-    def cached(self, key: tuple, load: Callable[[], Any]) -> Any:
-        """The value under key if younger than the TTL, else load() stored under it."""
+    def cached(self, key: tuple, load: Callable[[], Any], *, ttl: float | None = None) -> Any:
+        """The value under key if younger than ttl (default: the client's), else load()."""
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self.ttl_seconds:
+        if hit is not None and now - hit[0] < (self.ttl_seconds if ttl is None else ttl):
             return hit[1]
         value = load()
         with self._lock:
@@ -85,55 +85,40 @@ class HubClient:
 
     def nodes(self, *, token: str) -> list[dict[str, Any]]:
         """Every enrolled node with its context, last sync and pending periods."""
-        return self.cached(
-            ("nodes",), lambda: self._request("GET", "/api/v1/nodes", token=token)["nodes"]
-        )
+        return self._request("GET", "/api/v1/nodes", token=token)["nodes"]
 
     def services(self, *, token: str) -> list[dict[str, Any]]:
         """Every service of every node with its template and where it was cloned from."""
-        return self.cached(
-            ("services",),
-            lambda: self._request("GET", "/api/v1/services", token=token)["services"],
-        )
+        return self._request("GET", "/api/v1/services", token=token)["services"]
 
     def result_table(self, name: str, *, token: str) -> list[dict[str, Any]] | None:
         """One table of the latest evaluation (kpis, viability, ...); None when it has none."""
-
-        def load() -> list[dict[str, Any]] | None:
-            try:
-                return self._request("GET", f"/api/v1/evaluations/latest/{name}", token=token)[
-                    "rows"
-                ]
-            except HubRefused as exc:
-                if exc.status == 404:
-                    return None
-                raise
-
-        return self.cached(("table", name), load)
+        try:
+            return self._request("GET", f"/api/v1/evaluations/latest/{name}", token=token)["rows"]
+        except HubRefused as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def cells(
         self, *, token: str, service: str, measure: str, page_size: int = 10_000
     ) -> list[dict[str, Any]]:
         """Every stored cell of one service and measure, all pages."""
-
-        def load() -> list[dict[str, Any]]:
-            rows: list[dict[str, Any]] = []
-            offset = 0
-            while True:
-                page = self._request(
-                    "GET",
-                    "/api/v1/aggregates",
-                    token=token,
-                    params={
-                        "service": service,
-                        "measure": measure,
-                        "limit": page_size,
-                        "offset": offset,
-                    },
-                )
-                rows += page["cells"]
-                offset += page_size
-                if offset >= page["total"] or not page["cells"]:
-                    return rows
-
-        return self.cached(("cells", service, measure), load)
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self._request(
+                "GET",
+                "/api/v1/aggregates",
+                token=token,
+                params={
+                    "service": service,
+                    "measure": measure,
+                    "limit": page_size,
+                    "offset": offset,
+                },
+            )
+            rows += page["cells"]
+            offset += page_size
+            if offset >= page["total"] or not page["cells"]:
+                return rows

@@ -31,6 +31,7 @@ SERVICE_COLUMNS = [
     "last_period",
 ]
 CELL_COLUMNS = ["node", "period", "service", "segment", "channel", "measure", "value"]
+TABLE_TTL_SECONDS = 300.0
 TABLES = ("kpis", "clusters", "viability", "backtest", "backtest_cities", "europe")
 
 
@@ -89,7 +90,8 @@ class HubSource:
             rows = self.client.result_table(name, token=self.token)
             return None if rows is None else pd.DataFrame.from_records(rows)
 
-        return self.client.cached(("frame", "table", name), load)
+        # Tables change only when the hub runs an evaluation: kept longer than nodes and cells.
+        return self.client.cached(("frame", "table", name), load, ttl=TABLE_TTL_SECONDS)
 
     def cells(self, service: str, measure: str) -> pd.DataFrame:
         """Cells of one service and measure as a frame."""
@@ -145,7 +147,7 @@ def derived(frame: pd.DataFrame, key: str, build: Callable[[pd.DataFrame], objec
     if hit is not None and hit[0] is frame:
         return hit[1]
     value = build(frame)
-    if len(_DERIVED) > 64:  # frames of older hub answers: let them go
+    if len(_DERIVED) > 256:  # mostly values of older hub answers by now: let them go
         _DERIVED.clear()
     # The frame is kept with the value so that its id cannot be reused by another frame.
     _DERIVED[(id(frame), key)] = (frame, value)

@@ -664,8 +664,13 @@ def with_phases(kpis: pd.DataFrame) -> pd.DataFrame:
 
 
 def phase_table(kpis: pd.DataFrame, *, service: str, kpi: str) -> pd.DataFrame:
-    """A service's KPI per city and validation phase (mean of the phase's months)."""
-    rows = with_phases(kpis[kpis["service"] == service])  # one service first: far fewer rows
+    """A service's KPI per city and validation phase (mean of the phase's months).
+
+    `kpis` may carry its ``month`` and ``phase`` already (from with_phases): they are kept.
+    """
+    rows = kpis[kpis["service"] == service]  # one service first: far fewer rows
+    if "phase" not in rows:
+        rows = with_phases(rows)
     if rows.empty:
         return pd.DataFrame(
             columns=["city_id", "phase", "months", kpi, f"{kpi}_low", f"{kpi}_high"]

@@ -119,8 +119,9 @@ def layout(
 def heatmap(kpi: str) -> object:
     """The service x city heatmap of one KPI."""
     try:
-        kpis = _kpis()
-        return figures.kpi_heatmap(derived(kpis, "pilot", figures.pilot_kpis), kpi)
+        pilots = derived(_kpis(), "pilot", figures.pilot_kpis)
+        # The same figure for every visitor until the hub's answer changes.
+        return derived(pilots, f"heatmap:{kpi}", lambda f: figures.kpi_heatmap(f, kpi))
     except (HubUnavailable, HubRefused, NotLoggedIn, LookupError):
         return figures.kpi_heatmap(pd.DataFrame(columns=["period"]), kpi)
 

@@ -18,7 +18,7 @@ from dashboards.components import (
     records,
     table,
 )
-from dashboards.data import distinct, rows_of
+from dashboards.data import derived, distinct, rows_of
 
 PAGE = {
     "path": "/validation",
@@ -111,8 +111,16 @@ def validation_view(service: str, kpi: str) -> tuple:
     except (HubUnavailable, HubRefused, NotLoggedIn, LookupError) as error:
         empty = figures.timeline_figure(pd.DataFrame())
         return empty, empty, [], [], search, hub_banner(error)
-    phases = figures.phase_table(rows_of(kpis, "service", service), service=service, kpi=kpi)
-    timeline = figures.timeline_table(rows_of(services, "service", service), service=service)
+    # Months and phases of a service's pilots, and its timeline, once per hub answer.
+    phased = derived(
+        kpis, f"phases:{service}", lambda f: figures.with_phases(rows_of(f, "service", service))
+    )
+    phases = figures.phase_table(phased, service=service, kpi=kpi)
+    timeline = derived(
+        services,
+        f"timeline:{service}",
+        lambda f: figures.timeline_table(rows_of(f, "service", service), service=service),
+    )
     return (
         figures.timeline_figure(timeline),
         figures.phase_figure(phases, service=service, kpi=kpi),

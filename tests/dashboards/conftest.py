@@ -62,10 +62,25 @@ def login_server(hub_server) -> Iterator[Served]:
     served.close()
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh browser page (its own cookies) for one test."""
+@pytest.fixture(scope="session")
+def browser_context(browser):
+    """One browser context for the pages that need no log-in: Dash's scripts load once."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(browser_context):
+    """A new page in the shared context."""
+    page = browser_context.new_page()
     yield page
+    page.close()
+
+
+@pytest.fixture
+def fresh_page(browser):
+    """A page with its own cookies (log-in tests)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield context.new_page()
     context.close()

@@ -16,6 +16,16 @@ TIMEOUT = 20_000
 @pytest.fixture
 def visit(page):
     """Open a page of a dashboard, wait for its callbacks, and record every request it makes."""
+    return _visitor(page)
+
+
+@pytest.fixture
+def visit_fresh(fresh_page):
+    """As visit, in a browser context with no cookies yet."""
+    return _visitor(fresh_page)
+
+
+def _visitor(page):
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
 
@@ -150,7 +160,8 @@ def test_an_unreachable_hub_shows_a_banner(visit, artifacts_dir):
         served.close()
 
 
-def test_a_coordinator_logs_in_with_the_hub_account(visit, login_server, seeded_hub):
+def test_a_coordinator_logs_in_with_the_hub_account(visit_fresh, login_server, seeded_hub):
+    visit = visit_fresh
     page = visit(login_server.url + "/services")
     assert page.locator("#login-needed").is_visible()
     page = visit(login_server.url + "/login")
@@ -164,7 +175,8 @@ def test_a_coordinator_logs_in_with_the_hub_account(visit, login_server, seeded_
     assert "6 cities" in page.locator("#federation-summary").inner_text()
 
 
-def test_the_hub_serves_the_dashboards_under_dashboard(visit, seeded_hub, hub_server):
+def test_the_hub_serves_the_dashboards_under_dashboard(visit_fresh, seeded_hub, hub_server):
+    visit = visit_fresh
     served = Served(mount_dashboard(seeded_hub.app, hub_url=hub_server.url, secret_key="test"))
     try:
         page = visit(served.url + "/dashboard/")
