@@ -113,3 +113,45 @@ def test_rows_of_a_cached_table_are_the_rows_with_that_value():
     assert list(rows_of(frame, "service", "c")["value"]) == [4]
     assert rows_of(frame, "service", "zzz").empty
     assert distinct(frame, "service") == ["a", "b", "c"]
+
+
+def test_pages_before_the_first_evaluation_say_so(tmp_path):
+    from federation.hub.accounts import service as accounts
+    from federation.hub.accounts.models import Role
+    from federation.hub.database import get_db, utcnow
+    from federation.hub.migrate import upgrade
+    from tests.dashboards.conftest import Served
+    from tests.federation.conftest import make_hub
+
+    upgrade(f"sqlite:///{tmp_path / 'migrated.db'}")
+    hub = make_hub(tmp_path / "hub", tmp_path / "migrated.db")
+    with hub.app_context(), get_db(hub).session() as session:
+        user, _ = accounts.create_user(
+            db_session=session, username="cora", role=Role.COORDINATOR, password="a-password"
+        )
+        token, _ = accounts.create_api_token(
+            db_session=session, user=user, name="t", now=utcnow(), ttl_days=1
+        )
+        session.commit()
+    served = Served(hub)
+    try:
+        app = create_dashboard(served.url, token)
+        with app.server.test_request_context("/"):
+            for page in (services, profiles, replication, validation):
+                assert "no evaluation yet" in str(page.layout())
+            assert "0 cities" in str(federation.layout())
+    finally:
+        served.close()
+        get_db(hub).engine.dispose()
+
+
+def test_carmen_dashboard_is_a_command_of_the_cli():
+    from click.testing import CliRunner
+
+    from carmen.cli import main
+
+    result = CliRunner().invoke(main, ["dashboard", "--help"])
+    assert result.exit_code == 0
+    assert "--hub" in result.output and "--token" in result.output
+    missing = CliRunner().invoke(main, ["dashboard"])
+    assert missing.exit_code != 0 and "--hub" in missing.output
