@@ -9,10 +9,18 @@ from dash import Dash, dcc, html
 from dashboards.client import HubClient
 from dashboards.components import EXTENSION, DashboardContext, relative
 from dashboards.data import DataSource
-from dashboards.pages import federation, login, profiles, replication, services, validation
+from dashboards.pages import (
+    federation,
+    login,
+    logout,
+    profiles,
+    replication,
+    services,
+    validation,
+)
 
 ASSETS = Path(__file__).parent / "assets"
-PAGES = (federation, services, profiles, replication, validation, login)
+PAGES = (federation, services, profiles, replication, validation, login, logout)
 
 
 class OfflineDash(Dash):

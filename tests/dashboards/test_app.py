@@ -11,7 +11,7 @@ from dashboards import components, create_dashboard
 from dashboards.client import HubClient, HubRefused, HubUnavailable
 from dashboards.pages import federation, profiles, replication, services, validation
 
-PAGES = ["/", "/services", "/profiles", "/replication", "/validation", "/login"]
+PAGES = ["/", "/services", "/profiles", "/replication", "/validation", "/login", "/logout"]
 
 
 def _closed_port() -> int:

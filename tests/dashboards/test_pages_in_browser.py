@@ -173,6 +173,9 @@ def test_a_coordinator_logs_in_with_the_hub_account(visit_fresh, login_server, s
     page.click("#login-submit")
     page.wait_for_selector("#federation-summary", timeout=TIMEOUT)
     assert "6 cities" in page.locator("#federation-summary").inner_text()
+    page = visit(login_server.url + "/logout")
+    page = visit(login_server.url + "/services")
+    assert page.locator("#login-needed").is_visible()
 
 
 def test_the_hub_serves_the_dashboards_under_dashboard(visit_fresh, seeded_hub, hub_server):
