@@ -59,6 +59,10 @@ def current_source() -> DataSource:
 
 def hub_banner(error: Exception) -> html.Div:
     """A clear banner saying the hub cannot be reached (or refused), never a traceback."""
+    if isinstance(error, NotLoggedIn):
+        return login_prompt()
+    if isinstance(error, LookupError):  # the hub has no such table yet
+        return problem(str(error))
     if isinstance(error, HubRefused) and error.status == 401:
         text = f"The hub refused the API token: {error.message}. Log in again."
         return html.Div(
