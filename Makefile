@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint bench clean help
+.PHONY: demo test lint bench reliability clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,6 +35,9 @@ lint: $(TEST_STAMP)  ## ruff and the import rule
 
 bench: $(STAMP)  ## run every benchmark and print their figures
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+reliability: $(TEST_STAMP)  ## load, fuzz and chaos runs; one table, non-zero exit on a failure
+	$(BIN)/python -m reliability $(RELIABILITY_ARGS)
 
 clean:  ## remove the virtualenv and local state
 	rm -rf $(VENV) var .pytest_cache

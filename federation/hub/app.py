@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from federation.hub import database
+from federation.hub.bodies import refuse_nul_in_url
 from federation.hub.celery_app import celery_init_app
 from federation.hub.config import default_instance_path, load_settings
 from federation.hub.errors import HubError, PayloadTooLarge
@@ -33,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     database.init_app(app)
     celery_init_app(app)
     _register_errors(app)
+    app.before_request(refuse_nul_in_url)
 
     from federation.hub.accounts.views import bp as accounts_bp
     from federation.hub.aggregates.views import bp as aggregates_bp

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 from flask import request
 from pydantic import BaseModel, ValidationError
 
-from federation.hub.errors import MalformedRequest, SchemaViolation
+from federation.hub.errors import HubError, MalformedRequest, SchemaViolation
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -23,7 +23,32 @@ def parse_json(body: bytes) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise MalformedRequest(f"the body must be a JSON object, not {type(data).__name__}")
+    if _holds_nul(data):
+        raise MalformedRequest(NUL_MESSAGE)
     return data
+
+
+# PostgreSQL text cannot hold U+0000, and no field of the API needs it: refused at the door
+# rather than failing the database statement that would store or compare it.
+NUL_MESSAGE = "the request holds a NUL character (U+0000), which the hub does not accept"
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def refuse_nul_in_url() -> None:
+    """Refuse a path or query string holding a NUL character, before any view reads it."""
+    if "\x00" in request.path or any(
+        "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)
+    ):
+        raise HubError(NUL_MESSAGE)
 
 
 def validate(model: type[M], data: dict[str, Any]) -> M:

@@ -10,6 +10,7 @@ from node.errors import InvalidInput
 
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
 MAX_PAGE_SIZE = 200
+MAX_PAGE = 1_000_000  # keeps the row offset within what a database integer holds
 DEFAULT_PAGE_SIZE = 50
 MAX_IDS = 100
 
@@ -144,14 +145,23 @@ def parse_datetime(raw: str, name: str) -> datetime:
             f"{name}: {raw!r} is not an ISO 8601 date and time, e.g. 2026-01-31T09:00:00Z",
             {name: "not an ISO 8601 date and time"},
         ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    try:
+        # Stored times are UTC: a time at the edge of the calendar may have no UTC equivalent.
+        value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            f"{name}: {raw!r} is out of range", {name: "out of the range of dates"}
+        ) from None
+    return value
 
 
 def _positive(values: Mapping[str, Sequence[str]], name: str, default: int, errors) -> int:
     raw = _one(values, name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    # isdigit() also accepts digits such as '²' that int() refuses: only ASCII digits here.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         errors[name] = f"{raw!r} is not a positive whole number"
         return default
     return int(raw)
@@ -170,6 +180,8 @@ def parse_query(values: Mapping[str, Sequence[str]]) -> RequestQuery:
         errors["service_request_id"] = f"at most {MAX_IDS} ids at once"
     if query.page_size > MAX_PAGE_SIZE:
         errors["page_size"] = f"at most {MAX_PAGE_SIZE}"
+    if query.page > MAX_PAGE:
+        errors["page"] = f"at most {MAX_PAGE:,}"
     for name in ("start_date", "end_date"):
         raw = _one(values, name)
         if raw is not None:

@@ -73,6 +73,11 @@ def _take_format(_endpoint: str | None, values: dict[str, Any] | None) -> None:
 def _check_format_and_jurisdiction() -> Response | None:
     if g.get("open311_format", "json") not in FORMATS:
         return _errors(400, f"unknown format {g.open311_format!r}: use .json or .xml")
+    if "\x00" in request.path or any(
+        "\x00" in key or "\x00" in value for key, value in request.values.items(multi=True)
+    ):
+        # PostgreSQL text cannot hold U+0000; no Open311 field needs it.
+        return _errors(400, "the request holds a NUL character (U+0000), which is not accepted")
     given = (request.values.get("jurisdiction_id") or "").strip()
     if given and given.lower() != jurisdiction():
         return _errors(
@@ -125,7 +130,8 @@ def _domain_error(exc: NodeError) -> Response:
 
 @blueprint.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Response:
-    status = exc.code if exc.code in (403, 404) else 400
+    # A crash stays a 500, in the spec's format: it must not pass for the client's mistake.
+    status = exc.code if exc.code in (403, 404) or (exc.code or 500) >= 500 else 400
     return _errors(status, exc.description or exc.name)
 
 
