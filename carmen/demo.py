@@ -376,18 +376,26 @@ class Servers:
         from carmen.cli.dashboard import mount_dashboard
         from federation.hub.app import create_app
 
-        self.state, self.ports = state, ports
+        self.state = state
         self.nodes = open_nodes([Path(p) for p in state.nodes.values()])
         self.hub_app = create_app({"INSTANCE_PATH": Path(state.hub)})
-        self.hub_url = f"http://{ports.host}:{ports.hub}"
-        self.nodes_url = f"http://{ports.host}:{ports.nodes}"
-        hub_wsgi = mount_dashboard(
+        # Listen first (port 0 picks a free one), then build the apps that need the addresses.
+        hub_slot, nodes_slot = _Slot(), _Slot()
+        self._servers = [
+            serve_in_background(hub_slot, ports.host, ports.hub),
+            serve_in_background(nodes_slot, ports.host, ports.nodes),
+        ]
+        self.ports = Ports(
+            ports.host,
+            nodes=int(self._servers[1].effective_port),
+            hub=int(self._servers[0].effective_port),
+        )
+        self.hub_url = f"http://{ports.host}:{self.ports.hub}"
+        self.nodes_url = f"http://{ports.host}:{self.ports.nodes}"
+        hub_slot.app = mount_dashboard(
             self.hub_app, hub_url=self.hub_url, secret_key=self.hub_app.config["SECRET_KEY"]
         )
-        self._servers = [
-            serve_in_background(hub_wsgi, ports.host, ports.hub),
-            serve_in_background(path_dispatcher(self.nodes), ports.host, ports.nodes),
-        ]
+        nodes_slot.app = path_dispatcher(self.nodes)
 
     @classmethod
     def start(cls, state: DemoState, ports: Ports) -> "Servers":
@@ -458,6 +466,15 @@ class Servers:
         """Stop serving."""
         for server in self._servers:
             server.close()
+
+
+class _Slot:
+    """A WSGI app filled in once the server listens (its address goes into the app)."""
+
+    app = None
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
 
 
 def serve_in_background(app, host: str, port: int):
@@ -532,7 +549,7 @@ def serve_forever(state: DemoState, ports: Ports, *, stop: Callable[[], bool] | 
     import time
 
     servers = Servers.start(state, ports)
-    print(banner(state, ports), flush=True)
+    print(banner(state, servers.ports), flush=True)
     try:
         while not (stop and stop()):
             time.sleep(0.5)

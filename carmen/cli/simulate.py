@@ -39,10 +39,10 @@ import click
 @click.option("--seed", default=7, show_default=True, help="Seed of the simulation.")
 @click.option(
     "--port",
-    default=8390,
+    default=0,
     show_default=True,
-    type=click.IntRange(1, 65535),
-    help="Loopback port the nodes are served on while the simulation runs.",
+    type=click.IntRange(0, 65535),
+    help="Loopback port the nodes are served on while the simulation runs (0: any free one).",
 )
 def simulate(instances, months, scale, citizens, seed, port):
     """Play citizens' requests through Open311, SMS, e-mail and the call centre, and staff work.
@@ -74,6 +74,7 @@ def simulate(instances, months, scale, citizens, seed, port):
         server = serve_in_background(path_dispatcher(nodes), "127.0.0.1", port)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
+    port = int(server.effective_port)
     rng = random.Random(seed)
     start = pilot_months(utcnow(), months)[0]
     try:

@@ -24,6 +24,7 @@ from node.intake import service as intake
 from node.services import service as catalogue
 from node.services.service import spec_of
 from node.sync.models import SyncPeriod
+from node.sync.service import get_link
 from tests.carmen.conftest import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -85,7 +86,8 @@ def test_the_demo_runs_on_postgres_and_redis_with_gunicorn_and_celery(
     processes = []
     try:
         # The hub, so that the node's worker can push to it.
-        hub_port = unused_ports.hub
+        with get_db(node).session() as session:
+            hub_port = httpx.URL(get_link(db_session=session).hub_url).port
         processes.append(
             subprocess.Popen(
                 [
