@@ -26,6 +26,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
@@ -218,6 +219,17 @@ def outbox_settled(node_app) -> bool:
     return unsettled_periods(node_app) == 0
 
 
+def _enrolled_hub_url(node_apps) -> str:
+    """Where the nodes were enrolled: the restarted hub must listen there."""
+    urls = set()
+    for app in node_apps:
+        with node_db(app).session() as session:
+            urls.add(sync.get_link(db_session=session).hub_url.rstrip("/"))
+    if len(urls) != 1:
+        raise RuntimeError(f"the demo's nodes point at {len(urls)} hubs: {sorted(urls)}")
+    return urls.pop()
+
+
 def _cases(node_apps: dict[str, object]) -> int:
     total = 0
     for app in node_apps.values():
@@ -274,7 +286,11 @@ def run_chaos(
         node_apps = {slug: open_app(Path(folder)) for slug, folder in state.nodes.items()}
         result.nodes = len(node_apps)
         result.cases_before = _cases(node_apps)
-        hub_url = f"http://{LOOPBACK}:{ports.hub}"
+        hub_url = _enrolled_hub_url(node_apps.values())
+        address = urlsplit(hub_url)
+        if address.hostname != LOOPBACK or not address.port:
+            raise RuntimeError(f"the chaos run serves loopback only, not {hub_url}")
+        hub_port = str(address.port)
         logs = base / "logs"
         logs.mkdir(exist_ok=True)
         hub = Process(
@@ -288,7 +304,7 @@ def run_chaos(
                 "--host",
                 LOOPBACK,
                 "--port",
-                str(ports.hub),
+                hub_port,
                 "--threads",
                 "4",
             ],

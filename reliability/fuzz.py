@@ -279,9 +279,24 @@ def fuzz_open311(*, examples: int = 100, database_url: str | None = None) -> lis
 
 def _open311_targets(client: Any, key: str, examples: int) -> list[FuzzResult]:
     @_settings(examples)
-    @given(fields=_fields(key, _FIELDS, _valid_post(key)), suffix=_formats)
-    def post_requests(seen: Counter[int], fields: list[tuple[str, str]], suffix: str) -> None:
-        answer = client.post(_path(f"{OPEN311}/requests", suffix), data=MultiDict(fields))
+    @given(
+        fields=_fields(key, _FIELDS, _valid_post(key)),
+        suffix=_formats,
+        encoding=st.sampled_from(["form", "form", "form", "multipart", "json", "raw"]),
+    )
+    def post_requests(
+        seen: Counter[int], fields: list[tuple[str, str]], suffix: str, encoding: str
+    ) -> None:
+        url = _path(f"{OPEN311}/requests", suffix)
+        if encoding == "form":
+            answer = client.post(url, data=MultiDict(fields))
+        elif encoding == "multipart":
+            answer = client.post(url, data=MultiDict(fields), content_type="multipart/form-data")
+        elif encoding == "json":  # the spec says form fields: a JSON body must be refused cleanly
+            answer = client.post(url, json=dict(fields))
+        else:
+            body = "&".join(f"{k}={v}" for k, v in fields).encode("utf-8", "surrogatepass")
+            answer = client.post(url, data=body, content_type="application/x-www-form-urlencoded")
         seen[answer.status_code] += 1
         check_open311_errors(answer.status_code, answer.data, _fmt_of(suffix), f"POST {fields!r}")
 
@@ -440,7 +455,7 @@ def _hub_targets(hub: HubUnderTest, examples: int) -> list[FuzzResult]:
         body=bodies,
         signing=st.sampled_from(["signed", "signed", "unsigned", "tampered", "other node"]),
         content_type=st.sampled_from(["application/json", "text/plain", ""]),
-        tamper=st.tuples(header_names, st.text(max_size=30)),
+        tamper=st.tuples(header_names, st.one_of(st.text(max_size=30), _numberlike)),
     )
     def push_snapshots(
         seen: Counter[int], body: bytes, signing: str, content_type: str, tamper: tuple[str, str]
@@ -534,7 +549,40 @@ def _hub_targets(hub: HubUnderTest, examples: int) -> list[FuzzResult]:
         seen[answer.status_code] += 1
         check_hub_error(answer.status_code, answer.data, f"GET {url} {params!r}")
 
+    @_settings(examples)
+    @given(
+        method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"]),
+        path=st.one_of(
+            st.sampled_from(
+                [
+                    "enroll",
+                    "snapshots",
+                    "auth/tokens",
+                    "auth/me",
+                    "nodes",
+                    "services",
+                    "aggregates",
+                    "evaluations",
+                    "evaluations/latest",
+                    "openapi.json",
+                ]
+            ),
+            st.text(max_size=40),
+        ),
+        body=st.binary(max_size=200),
+        authorized=st.booleans(),
+    )
+    def anything_else(
+        seen: Counter[int], method: str, path: str, body: bytes, authorized: bool
+    ) -> None:
+        url = f"/api/v1/{quote(path, safe='/.')}"
+        headers = {"Authorization": f"Bearer {hub.token}"} if authorized else {}
+        answer = client.open(url, method=method, data=body, headers=headers)
+        seen[answer.status_code] += 1
+        check_hub_error(answer.status_code, answer.data, f"{method} {url}")
+
     return [
+        _run("hub any method and path", anything_else, examples),
         _run("hub POST snapshots", push_snapshots, examples),
         _run("hub POST enroll", enroll, examples),
         _run("hub read API", read_api, examples),
