@@ -279,6 +279,15 @@ def attribute_answers(spec: ServiceSpec, rng: random.Random, now: datetime) -> d
     return answers
 
 
+def choice_words(spec: ServiceSpec, rng: random.Random) -> str:
+    """The names of a choice for each required question, as a citizen writes them in free text."""
+    return " ".join(
+        rng.choice(attribute.values).name
+        for attribute in spec.attributes
+        if attribute.required and attribute.values
+    )
+
+
 class Channels:
     """The real ways into a node, as a citizen's phone, app or mail server would use them."""
 
@@ -307,12 +316,7 @@ class Channels:
     def sms(self, spec: ServiceSpec, citizen: tuple, text: str, now: datetime):
         """Send an SMS through the gateway's webhook, signed as the gateway signs it."""
         _, _, _, phone = citizen
-        choices = " ".join(
-            rng_value.name
-            for attribute in spec.attributes
-            if attribute.required and attribute.values
-            for rng_value in [self.city.rng.choice(attribute.values)]
-        )
+        choices = choice_words(spec, self.city.rng)
         url = f"{self.city.base_url}/sms/inbound"
         params = {
             "From": phone,
@@ -335,7 +339,8 @@ class Channels:
         message["To"] = f"{spec.code}@{self.city.app.config['TRACKING_PREFIX'].lower()}.example"
         message["Subject"] = f"{spec.code}: {text[:40]}"
         message["Message-ID"] = f"<{self.city.rng.getrandbits(64):x}@mail.example>"
-        message.set_content(text)
+        # Like SMS, mail is free text: the citizen names their choices in words.
+        message.set_content(f"{choice_words(spec, self.city.rng)}\n\n{text}")
         app = self.city.app
         with get_db(app).session() as session:
             result = ingest(
