@@ -59,6 +59,25 @@ class EventKind(StrEnum):
     CONSENT_CHANGED = "consent_changed"
     DATA_EXPORTED = "data_exported"
     CITIZEN_ERASED = "citizen_erased"
+    # Service behaviours beyond cases (alerts, bookings, consultations). Their events carry the
+    # service code and, where a person is involved, the citizen; the template's [events] table
+    # maps them onto the common vocabulary.
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+    ALERT_PUBLISHED = "alert_published"
+    ALERT_DELIVERED = "alert_delivered"
+    ALERT_FAILED = "alert_failed"
+    SLOTS_PUBLISHED = "slots_published"
+    BOOKED = "booked"
+    BOOKING_MOVED = "booking_moved"
+    BOOKING_CANCELLED = "booking_cancelled"
+    REMINDER_DELIVERED = "reminder_delivered"
+    REMINDER_FAILED = "reminder_failed"
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+    CONSULTATION_OPENED = "consultation_opened"
+    PARTICIPATED = "participated"
+    CONSULTATION_CLOSED = "consultation_closed"
 
 
 class ActorKind(StrEnum):
