@@ -92,14 +92,15 @@ def record(
     channel: str | None = None,
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
+    service_code: str | None = None,
 ) -> Event:
-    """Append one event to the archive."""
+    """Append one event to the archive; an event without a case names its service itself."""
     event = Event(
         at=at or utcnow(),
         kind=kind,
         case=case,  # through the relationship, so a new case and its events flush together
         citizen_id=citizen_id,
-        service_code=case.service_code if case else None,
+        service_code=case.service_code if case else service_code,
         channel=channel,
         actor_kind=actor.kind,
         actor_staff_id=actor.staff.id if actor.staff else None,

@@ -46,6 +46,9 @@ from node.sync.models import FederationLink, SyncPeriod
 from node.sync.suppression import Group, suppress
 
 KEY_FILE = "node_key.pem"
+CHANNELS = frozenset(channel.value for channel in Channel)
+# Events that show a person used a service that is more than cases.
+USE_KINDS = (EventKind.SUBSCRIBED, EventKind.BOOKED, EventKind.PARTICIPATED)
 DURATION_BUCKETS = len(DURATION_BUCKET_UPPER_HOURS) + 1
 # Histograms and the event whose count each one splits.
 HISTOGRAMS = {
@@ -209,11 +212,10 @@ def aggregate_periods(*, db_session: Session, periods: list[str]) -> dict[str, A
             return
         aggregates = found[period]
         aggregates.services.add(service)
-        for cell in (
-            (service, "all", None),
-            (service, "channel", channel),
-            (service, "segment", seg),
-        ):
+        cells = [(service, "all", None), (service, "segment", seg)]
+        if channel in CHANNELS:  # a staff action (an alert published) has no channel
+            cells.append((service, "channel", channel))
+        for cell in cells:
             aggregates.values[(cell, measure)] += count
 
     # One scan: counts per kind, with the duration bucket of acknowledgements and
@@ -245,13 +247,43 @@ def aggregate_periods(*, db_session: Session, periods: list[str]) -> dict[str, A
         elif kind is EventKind.FEEDBACK and value in SATISFACTION_SCORES:
             add(*cell, f"satisfaction.{value - 1}", count)
 
-    # Distinct citizens who submitted in the period; an anonymous request counts as one person.
-    # Each person is in one segment, so the service's total is the sum over its segments.
+    # Events of services that are more than cases (subscriptions, bookings, participations)
+    # carry their service, channel and citizen themselves.
+    own_band = aliased(CitizenSegment)
+    own_segment = sa.func.coalesce(own_band.value, AgeBand.UNKNOWN.value).label("segment")
+    behaviour = (
+        sa.select()
+        .select_from(Event)
+        .outerjoin(
+            own_band,
+            sa.and_(own_band.citizen_id == Event.citizen_id, own_band.kind == SegmentKind.AGE_BAND),
+        )
+        .where(Event.case_id.is_(None), Event.service_code.is_not(None))
+    )
+    if len(periods) <= 3:
+        behaviour = behaviour.where(Event.at >= start, Event.at < end)
+    own_dims = (month, Event.service_code, Event.channel, own_segment)
+    for period, service, channel, seg, kind, count in db_session.execute(
+        behaviour.add_columns(*own_dims, Event.kind, sa.func.count()).group_by(
+            *own_dims, Event.kind
+        )
+    ):
+        common = maps.get(service, {}).get(EventKind(kind).value)
+        if common is not None:
+            add(period, service, channel, seg, f"events.{common.value}", count)
+
+    # Distinct citizens who used a service in the period: who submitted a request (an anonymous
+    # request counts as one person) or subscribed, booked or took part. Each person is in one
+    # segment, so the service's total is the sum over its segments, and the rows per channel of
+    # the distinct set are already distinct people.
     person = sa.func.coalesce(Case.citizen_id, -Case.id).label("person")
-    # Who submitted, once per month, service, channel and segment, read in one scan; a person
-    # has one segment, so the rows per channel are already distinct people.
     who = (
-        (joined.add_columns(*dims, person).where(Event.kind == EventKind.SUBMITTED).distinct())
+        sa.union(
+            joined.add_columns(*dims, person).where(Event.kind == EventKind.SUBMITTED),
+            behaviour.add_columns(*own_dims, Event.citizen_id.label("person")).where(
+                Event.kind.in_(USE_KINDS), Event.citizen_id.is_not(None)
+            ),
+        )
         .cte("who")
         .prefix_with("MATERIALIZED")
     )
@@ -268,7 +300,7 @@ def aggregate_periods(*, db_session: Session, periods: list[str]) -> dict[str, A
     for dim, period, service, value, count in db_session.execute(
         sa.union_all(per_channel, per_segment)
     ):
-        if period not in wanted:
+        if period not in wanted or (dim == "channel" and value not in CHANNELS):
             continue
         values = found[period].values
         values[((service, dim, value), "citizens")] = count

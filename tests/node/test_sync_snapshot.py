@@ -2,6 +2,7 @@
 
 import json
 import random
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -142,3 +143,34 @@ def test_a_cloned_service_names_its_template_and_the_city_it_came_from(db_sessio
         "it-bologna",
         "noise-report",
     )
+
+
+def test_subscriptions_and_other_events_without_a_case_are_counted(db_session):
+    from node.cases.models import EventKind
+    from node.cases.schemas import Actor
+    from node.cases.service import record
+    from node.services.models import Service
+    from tests.factories import make_citizen
+
+    service = db_session.get(Service, "noise-report")
+    service.spec = {**service.spec, "events": {"subscribed": "subscribed"}}
+    when = datetime(2026, 3, 5, tzinfo=UTC)
+    young = [make_citizen(db_session, birth_year=2004) for _ in range(3)]
+    older = make_citizen(db_session, birth_year=1960)
+    for citizen, channel in [*((c, "sms") for c in young), (older, "web")]:
+        record(
+            db_session=db_session,
+            kind=EventKind.SUBSCRIBED,
+            actor=Actor.citizen(),
+            citizen_id=citizen.id,
+            channel=channel,
+            at=when,
+            service_code="noise-report",
+        )
+    db_session.flush()
+    values = sync.aggregate(db_session=db_session, period="2026-03").values
+    total, sms = ("noise-report", "all", None), ("noise-report", "channel", "sms")
+    assert values[(total, "events.subscribed")] == 4
+    assert values[(sms, "events.subscribed")] == 3
+    assert values[(("noise-report", "segment", "16-24"), "citizens")] == 3
+    assert values[(total, "citizens")] == 4
