@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scale", type=float, default=0.01, help="chaos: share of people simulated"
     )
+    parser.add_argument("--rounds", type=int, default=3, help="chaos: rounds of kills")
     parser.add_argument(
         "--parts", default="load,fuzz,chaos", help="comma-separated parts to run (default: all)"
     )
@@ -92,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     if "chaos" in parts:
         started = time.perf_counter()
         try:
-            outcome = chaos.run(args.redis, months=args.months, scale=args.scale)
+            outcome = chaos.run(
+                args.redis, months=args.months, scale=args.scale, rounds=args.rounds
+            )
             figures = outcome.figures() + [("problem", p[:500]) for p in outcome.problems]
             check = "skipped" if outcome.skipped else "FAILED" if outcome.problems else "passed"
             failed += bool(outcome.problems)

@@ -3,9 +3,11 @@
 The hub is served by `carmen hub serve` in a subprocess on a loopback port; each node has its own
 Celery worker with embedded beat in a subprocess, on Redis, pushing every 2 seconds. While citizens
 keep using the services (`carmen simulate`), the hub and then the workers are killed with SIGKILL;
-more activity happens while they are down; both are started again. Once every node's outbox is
-acknowledged (bounded wait), the hub must hold exactly what the nodes published: the same cells
-with the same values, none missing and none counted twice, and every node event in a snapshot.
+more activity happens while they are down; both are started again; for a number of rounds, at
+moments that vary from round to round (seeded, so a run can be repeated). Once every node's
+outbox is acknowledged (bounded wait), the hub must hold exactly what the nodes published: the
+same cells with the same values, none missing and none counted twice, and every node event in a
+snapshot.
 
 Needs Redis: `python -m reliability.chaos --redis redis://127.0.0.1:6379/0` (or set
 CARMEN_TEST_REDIS_URL).
@@ -15,6 +17,7 @@ import argparse
 import contextlib
 import io
 import os
+import random
 import shutil
 import signal
 import socket
@@ -68,6 +71,7 @@ class ChaosResult:
     extra_at_hub: int = 0
     node_submitted: int = 0
     hub_submitted: int = 0
+    rounds: int = 0
     kills: int = 0
     unsynced_at_restart: int = 0
     seconds_to_converge: float = 0.0
@@ -82,6 +86,7 @@ class ChaosResult:
         return [
             ("nodes", float(self.nodes)),
             ("cases before / after the chaos", f"{self.cases_before} / {self.cases_after}"),
+            ("rounds of kills and restarts", float(self.rounds)),
             ("processes killed (SIGKILL)", float(self.kills)),
             ("months unsynced when restarted", float(self.unsynced_at_restart)),
             ("seconds to converge after restart", self.seconds_to_converge),
@@ -264,10 +269,11 @@ def run_chaos(
     cities: tuple[str, ...] = ("Bologna", "Tallinn"),
     months: int = 2,
     scale: float = 0.005,
+    rounds: int = 1,
     converge_seconds: float = 120.0,
     root: Path | None = None,
 ) -> ChaosResult:
-    """Build the federation, sync it through killed and restarted processes, compare totals."""
+    """Build the federation, sync it through `rounds` of kills and restarts, compare totals."""
     result = ChaosResult()
     with tempfile.TemporaryDirectory(prefix="carmen-chaos-") as tmp:
         base = Path(root or tmp)
@@ -336,22 +342,32 @@ def run_chaos(
                     str(free_port()),
                 ]
             )
-            result.phases[f"simulating a month (seed {seed})"] = time.monotonic() - started
+            spent = result.phases.get("simulating citizens, in all", 0.0)
+            result.phases["simulating citizens, in all"] = spent + time.monotonic() - started
 
         try:
             for process in processes:
                 process.start()
             if not _wait_http(f"{hub_url}/healthz", seconds=30):
                 raise RuntimeError(f"the hub did not come up:\n{hub.tail()}")
-            activity(seed=101)
-            time.sleep(2.5)  # a sync round or so: pushes are in flight when the hub dies
-            hub.kill()
-            activity(seed=102)  # the workers keep trying against a dead hub
-            time.sleep(2.5)
-            for worker in workers:
-                worker.kill()
-            result.kills = len(processes)
-            activity(seed=103)  # nobody syncs now: all of this must still arrive
+            pause = random.Random(rounds).uniform
+            result.rounds = rounds
+            for number in range(rounds):
+                seed = 100 + 10 * number
+                activity(seed=seed + 1)
+                time.sleep(pause(1.0, 3.0))  # a sync round or so: pushes in flight when it dies
+                hub.kill()
+                activity(seed=seed + 2)  # the workers keep trying against a dead hub
+                time.sleep(pause(1.0, 3.0))
+                for worker in workers:
+                    worker.kill()
+                result.kills += len(processes)
+                activity(seed=seed + 3)  # nobody syncs now: all of this must still arrive
+                if number < rounds - 1:
+                    for process in processes:
+                        process.start()
+                    if not _wait_http(f"{hub_url}/healthz", seconds=30):
+                        raise RuntimeError(f"the hub did not come back:\n{hub.tail()}")
             result.unsynced_at_restart = sum(unsettled_periods(a) for a in node_apps.values())
             for process in processes:
                 process.start()
@@ -476,8 +492,9 @@ def main() -> None:
     parser.add_argument("--redis", help="Redis URL (default: CARMEN_TEST_REDIS_URL)")
     parser.add_argument("--months", type=int, default=3, help="months of the demo's pilot")
     parser.add_argument("--scale", type=float, default=0.01, help="share of people simulated")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of kills and restarts")
     args = parser.parse_args()
-    result = run(args.redis, months=args.months, scale=args.scale)
+    result = run(args.redis, months=args.months, scale=args.scale, rounds=args.rounds)
     for name, value in result.figures():
         print(f"{name}: {value:,.3f}" if isinstance(value, float) else f"{name}: {value}")
     for problem in result.problems:
