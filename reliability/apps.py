@@ -29,13 +29,19 @@ from node.services.service import load_catalogue
 EXAMPLE_SERVICES = Path(__file__).resolve().parents[1] / "node" / "services" / "examples"
 
 
-def node_app(folder: Path, database_url: str | None = None) -> tuple[Flask, str]:
+def node_app(
+    folder: Path, database_url: str | None = None, extra_services: dict[str, str] | None = None
+) -> tuple[Flask, str]:
     """A Bologna node with the example services and limits off; returns it and an app's API key.
 
-    Its database is SQLite in `folder` unless a (fresh, empty) `database_url` is given.
+    Its database is SQLite in `folder` unless a (fresh, empty) `database_url` is given;
+    `extra_services` maps more service codes to the text of their service.toml.
     """
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(EXAMPLE_SERVICES, folder / "services", dirs_exist_ok=True)
+    for code, spec in (extra_services or {}).items():
+        (folder / "services" / code).mkdir(parents=True, exist_ok=True)
+        (folder / "services" / code / "service.toml").write_text(spec, encoding="utf-8")
     app = create_node_app(
         {
             "INSTANCE_PATH": folder,

@@ -136,6 +136,50 @@ def check_hub_error(status: int, body: bytes, what: str) -> None:
 
 # --- Open311 -------------------------------------------------------------------------------------
 
+# A service with every attribute datatype, so that each one's parsing meets odd values.
+STREET_DAMAGE = """
+code = "street-damage"
+name = "Street damage"
+domain = "mobility"
+description = "Potholes, broken paving and damaged signs."
+department = "public-works"
+channels = ["web", "app", "phone"]
+sla_hours = 120
+
+[[attributes]]
+code = "kind"
+datatype = "singlevaluelist"
+description = "What is damaged?"
+required = true
+values = [{ key = "pothole", name = "Pothole" }, { key = "sign", name = "Road sign" }]
+
+[[attributes]]
+code = "hazards"
+datatype = "multivaluelist"
+description = "Which hazards do you see?"
+values = [{ key = "glass", name = "Broken glass" }, { key = "water", name = "Standing water" }]
+
+[[attributes]]
+code = "depth_cm"
+datatype = "number"
+description = "How deep is it, in centimetres?"
+
+[[attributes]]
+code = "seen_at"
+datatype = "datetime"
+description = "When did you see it?"
+
+[[attributes]]
+code = "plate"
+datatype = "string"
+description = "Number plate of a vehicle involved, if any"
+
+[[attributes]]
+code = "details"
+datatype = "text"
+description = "Anything else the crew should know"
+"""
+
 _FIELDS = [
     "api_key",
     "service_code",
@@ -157,6 +201,12 @@ _FIELDS = [
     "attribute[source][]",
     "attribute[]",
     "attribute[[x]]",
+    "attribute[kind]",
+    "attribute[hazards][]",
+    "attribute[depth_cm]",
+    "attribute[seen_at]",
+    "attribute[plate]",
+    "attribute[details]",
 ]
 _QUERY = [
     "service_request_id",
@@ -183,7 +233,11 @@ def _path(base: str, suffix: str) -> str:
 def _plausible(name: str, key: str) -> st.SearchStrategy[str]:
     known = {
         "api_key": st.sampled_from([key, key, "", "wrong-key"]),
-        "service_code": st.sampled_from(["noise-report", "noise-report", "nope", ""]),
+        "service_code": st.sampled_from(["noise-report", "street-damage", "nope", ""]),
+        "attribute[kind]": st.sampled_from(["pothole", "sign", "both"]),
+        "attribute[hazards][]": st.sampled_from(["glass", "water", "fire"]),
+        "attribute[depth_cm]": _numberlike,
+        "attribute[seen_at]": _datelike,
         "lat": _numberlike,
         "long": _numberlike,
         "attribute[source]": st.sampled_from(["traffic", "venue", "other", "", "x" * 300]),
@@ -241,6 +295,22 @@ def _valid_post(key: str) -> list[tuple[str, str]]:
     ]
 
 
+def _valid_street_post(key: str) -> list[tuple[str, str]]:
+    return [
+        ("api_key", key),
+        ("service_code", "street-damage"),
+        ("description", "A deep pothole in the cycle lane"),
+        ("address_string", "Via dell'Indipendenza 10"),
+        ("attribute[kind]", "pothole"),
+        ("attribute[hazards][]", "glass"),
+        ("attribute[hazards][]", "water"),
+        ("attribute[depth_cm]", "12.5"),
+        ("attribute[seen_at]", "2026-11-29T18:30:00+01:00"),
+        ("attribute[plate]", "AB123CD"),
+        ("attribute[details]", "Cyclists swerve into traffic to avoid it."),
+    ]
+
+
 _VALID_QUERY = [
     ("service_code", "noise-report"),
     ("start_date", "2026-01-01T00:00:00Z"),
@@ -268,7 +338,9 @@ def fuzz_open311(*, examples: int = 100, database_url: str | None = None) -> lis
     The node's database is SQLite unless a fresh, empty `database_url` is given.
     """
     with tempfile.TemporaryDirectory(prefix="carmen-fuzz-open311-") as tmp:
-        app, key = node_app(Path(tmp) / "node", database_url)
+        app, key = node_app(
+            Path(tmp) / "node", database_url, extra_services={"street-damage": STREET_DAMAGE}
+        )
         client = app.test_client()
         try:
             with _quiet_crash_logs():
@@ -280,7 +352,10 @@ def fuzz_open311(*, examples: int = 100, database_url: str | None = None) -> lis
 def _open311_targets(client: Any, key: str, examples: int) -> list[FuzzResult]:
     @_settings(examples)
     @given(
-        fields=_fields(key, _FIELDS, _valid_post(key)),
+        fields=st.one_of(
+            _fields(key, _FIELDS, _valid_post(key)),
+            _fields(key, _FIELDS, _valid_street_post(key)),
+        ),
         suffix=_formats,
         encoding=st.sampled_from(["form", "form", "form", "multipart", "json", "raw"]),
     )

@@ -1,5 +1,6 @@
 """One entry point for every channel: turn a request into a case and its first events."""
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,9 +62,14 @@ def _attribute_value(attribute: Attribute, value: Any) -> Any:
             return values
         case Datatype.NUMBER:
             try:
-                return float(value)
+                number = float(value)
             except (TypeError, ValueError):
                 raise ValueError(f"{value!r} is not a number") from None
+            # NaN and infinity are no measurement, and JSON (PostgreSQL's json above all)
+            # cannot store them.
+            if not math.isfinite(number):
+                raise ValueError(f"{value!r} is not a finite number")
+            return number
         case Datatype.DATETIME:
             try:
                 return datetime.fromisoformat(str(value)).isoformat()

@@ -6,6 +6,7 @@ from federation.hub.database import get_db as hub_db
 from node.database import get_db as node_db
 from node.intake.open311 import service as open311
 from reliability.apps import hub_app, node_app
+from reliability.fuzz import STREET_DAMAGE
 
 REQUESTS = "/open311/v2/requests.json"
 
@@ -99,3 +100,19 @@ def test_hub_refuses_a_nul_character_with_a_json_error(hub, method, url, body):
     assert response.status_code == 400
     assert "NUL character" in response.json["message"]
     assert response.json["error"] in ("bad_request", "malformed_json")
+
+
+@pytest.mark.parametrize("depth", ["nan", "inf", "-Infinity", "1e400"])
+def test_open311_refuses_a_number_attribute_that_is_not_finite(tmp_path, depth):
+    # PostgreSQL's json type cannot store NaN or Infinity: the insert failed with a 500.
+    app, key = node_app(tmp_path / "node", extra_services={"street-damage": STREET_DAMAGE})
+    form = {
+        "api_key": key,
+        "service_code": "street-damage",
+        "attribute[kind]": "pothole",
+        "attribute[depth_cm]": depth,
+    }
+    response = app.test_client().post(REQUESTS, data=form)
+    node_db(app).engine.dispose()
+    assert response.status_code == 400
+    assert descriptions(response) == [f"attribute[depth_cm]: {depth!r} is not a finite number"]
