@@ -12,7 +12,7 @@ from celery import Celery, Task
 from flask import Flask, current_app, has_app_context
 
 EXTENSION = "carmen.node.celery"
-TASK_MODULES = ("node.sync.tasks", "node.messaging.tasks")
+TASK_MODULES = ("node.sync.tasks", "node.messaging.tasks", "node.consultations.tasks")
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -42,6 +42,10 @@ def celery_init_app(app: Flask) -> Celery:
         # Nodes sharing one broker (ASP mode) keep their tasks apart by queue.
         task_default_queue=app.config.get("TASK_QUEUE") or "carmen-node",
         beat_schedule={
+            "close-consultations": {  # past their close date (node/consultations/tasks.py)
+                "task": "carmen_node.close_consultations",
+                "schedule": timedelta(minutes=15),
+            },
             "sync-with-hub": {
                 "task": "carmen_node.sync",
                 "schedule": timedelta(seconds=int(app.config.get("SYNC_INTERVAL_SECONDS", 300))),

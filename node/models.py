@@ -1,6 +1,7 @@
 """Every node model, imported in one place so the metadata is complete for migrations."""
 
 from node.cases.models import Case, Event
+from node.consultations.models import Consultation, ContactCheck, Participation, TallyCount
 from node.database import Base
 from node.intake.models import ClientApplication
 from node.messaging.models import InboundMessage, Notification, QuarantinedMessage
@@ -15,15 +16,19 @@ __all__ = [
     "Citizen",
     "CitizenSegment",
     "ClientApplication",
+    "Consultation",
+    "ContactCheck",
     "Department",
     "Event",
     "FederationLink",
     "InboundMessage",
     "Notification",
     "Organisation",
+    "Participation",
     "QuarantinedMessage",
     "SegmentDefinition",
     "Service",
     "StaffUser",
     "SyncPeriod",
+    "TallyCount",
 ]

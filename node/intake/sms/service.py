@@ -12,6 +12,7 @@ from federation.protocol.vocabulary import Channel
 from node.cases.models import Case, EventKind
 from node.cases.schemas import Actor
 from node.cases.service import get_by_code, record
+from node.consultations import service as consultations
 from node.database import utcnow
 from node.errors import InvalidInput, NotFound
 from node.intake import service as intake
@@ -154,6 +155,21 @@ def handle_message(
         result.reply = texts.say("sms_start", language, city=city)
     elif command.kind == "status" and command.text:
         result.reply = _status(db_session, command.text, language, city)
+    elif (
+        command.kind == "open"
+        and (service := catalogue.by_sms_keyword(db_session=db_session, keyword=command.word))
+        and consultations.is_consultation(service)
+    ):
+        # `<KEYWORD> <option>` of a consultation (node/consultations): counted, never a case.
+        answer = consultations.answer_sms(
+            db_session=db_session,
+            service=service,
+            citizen=citizen,
+            text_after_keyword=command.text,
+            language=language,
+            now=now,
+        )
+        result = SmsResult(answer.reply, answer.outcome)
     elif command.kind == "open" and (
         service := catalogue.by_sms_keyword(db_session=db_session, keyword=command.word)
     ):
