@@ -12,7 +12,12 @@ from celery import Celery, Task
 from flask import Flask, current_app, has_app_context
 
 EXTENSION = "carmen.node.celery"
-TASK_MODULES = ("node.sync.tasks", "node.messaging.tasks", "node.consultations.tasks")
+TASK_MODULES = (
+    "node.sync.tasks",
+    "node.messaging.tasks",
+    "node.consultations.tasks",
+    "node.alerts.tasks",
+)
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -52,6 +57,10 @@ def celery_init_app(app: Flask) -> Celery:
             },
             "notify-pending": {  # messages whose queueing was lost (node/messaging/tasks.py)
                 "task": "carmen_node.notify_pending",
+                "schedule": timedelta(minutes=5),
+            },
+            "deliver-due-alerts": {  # alerts held by quiet hours or lost (node/alerts/tasks.py)
+                "task": "carmen_node.deliver_due_alerts",
                 "schedule": timedelta(minutes=5),
             },
         },

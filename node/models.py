@@ -1,5 +1,6 @@
 """Every node model, imported in one place so the metadata is complete for migrations."""
 
+from node.alerts.models import Alert, AlertDelivery, AlertSubscription
 from node.cases.models import Case, Event
 from node.consultations.models import Consultation, ContactCheck, Participation, TallyCount
 from node.database import Base
@@ -11,6 +12,9 @@ from node.staff.models import Department, StaffUser
 from node.sync.models import FederationLink, SyncPeriod
 
 __all__ = [
+    "Alert",
+    "AlertDelivery",
+    "AlertSubscription",
     "Base",
     "Case",
     "Citizen",

@@ -4,11 +4,13 @@
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import Channel
+from node.alerts import service as alerts
 from node.cases.models import Case, EventKind
 from node.cases.schemas import Actor
 from node.cases.service import get_by_code, record
@@ -121,6 +123,7 @@ def handle_message(
     default_region: str | None = None,
     tracking_prefix: str = "CA",
     now: datetime | None = None,
+    services_dir: Path | None = None,
 ) -> SmsResult:
     """Act on one inbound SMS once; a MessageSid seen before gets the same reply, nothing more."""
     seen = stored_reply(db_session=db_session, message_sid=message_sid)
@@ -155,6 +158,25 @@ def handle_message(
         result.reply = texts.say("sms_start", language, city=city)
     elif command.kind == "status" and command.text:
         result.reply = _status(db_session, command.text, language, city)
+    elif (
+        command.kind == "open"
+        and services_dir is not None
+        and (service := catalogue.by_sms_keyword(db_session=db_session, keyword=command.word))
+        and alerts.is_alert_service(service)
+    ):
+        # `<KEYWORD> <topic> [<area>]` and `<KEYWORD> STOP` of an alert service (node/alerts).
+        reply, outcome = alerts.handle_sms(
+            db_session=db_session,
+            service=service,
+            settings=alerts.settings_of(services_dir=services_dir, service_code=service.code),
+            text=command.text,
+            citizen=citizen,
+            citizen_of=profile,
+            language=language,
+            city=city,
+            now=now,
+        )
+        result = SmsResult(reply, outcome)
     elif (
         command.kind == "open"
         and (service := catalogue.by_sms_keyword(db_session=db_session, keyword=command.word))

@@ -1,5 +1,6 @@
 """POST /sms/inbound: the webhook an SMS gateway calls for each message, answered in TwiML."""
 
+from pathlib import Path
 from xml.etree import ElementTree
 
 from flask import Blueprint, Response, current_app, request
@@ -59,6 +60,7 @@ def inbound() -> Response:
                 default_language=str(config["DEFAULT_LANGUAGE"]),
                 default_region=config.get("DEFAULT_COUNTRY_CODE"),
                 tracking_prefix=str(config["TRACKING_PREFIX"]),
+                services_dir=Path(config["SERVICES_DIR"]),
             )
             session.commit()
         except InvalidInput as exc:

@@ -1,0 +1,215 @@
+"""Alert pages: citizens subscribe in the portal, staff publish alerts in the back office."""
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from federation.protocol.vocabulary import Channel
+from node.alerts import service
+from node.alerts.schemas import AlertSettings
+from node.alerts.tasks import deliver_after_commit
+from node.auth import citizen_required, current_citizen, current_staff, staff_required
+from node.cases.schemas import Actor
+from node.database import db_session
+from node.errors import InvalidInput
+from node.profiles.models import CitizenSegment, SegmentKind
+from node.services.models import Service
+from node.staff.models import Role
+
+bp = Blueprint("alerts", __name__)
+
+
+def _service_and_settings(code: str) -> tuple[Service, AlertSettings]:
+    found = service.get_alert_service(db_session=db_session(), code=code)
+    settings = service.settings_of(
+        services_dir=Path(current_app.config["SERVICES_DIR"]), service_code=found.code
+    )
+    return found, settings
+
+
+@bp.get("/alerts")
+def index() -> str:
+    """The alert services citizens can subscribe to."""
+    return render_template(
+        "alerts/index.html", services=service.alert_services(db_session=db_session())
+    )
+
+
+def _subscribe_page(
+    alert_service: Service,
+    settings: AlertSettings,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    citizen = current_citizen()
+    session = db_session()
+    return render_template(
+        "alerts/subscribe.html",
+        service=alert_service,
+        settings=settings,
+        language=citizen.language,
+        subscriptions=service.subscriptions_of(
+            db_session=session, service_code=alert_service.code, citizen_id=citizen.id
+        ),
+        received=service.alerts_received(
+            db_session=session, service_code=alert_service.code, citizen_id=citizen.id
+        ),
+        values=values or {},
+        errors=errors or {},
+    ), status
+
+
+@bp.get("/alerts/<code>")
+@citizen_required
+def subscriptions(code: str) -> tuple[str, int]:
+    """The citizen's subscriptions to one alert service, and the form to add one."""
+    alert_service, settings = _service_and_settings(code)
+    return _subscribe_page(alert_service, settings)
+
+
+@bp.post("/alerts/<code>")
+@citizen_required
+def subscribe(code: str) -> tuple[str, int] | Response:
+    """Subscribe the signed-in citizen; bad choices re-show the form with the errors."""
+    alert_service, settings = _service_and_settings(code)
+    values = {
+        "topics": request.form.getlist("topics"),
+        "areas": request.form.getlist("areas"),
+        "channel": request.form.get("channel", ""),
+    }
+    session = db_session()
+    try:
+        service.subscribe(
+            db_session=session,
+            service=alert_service,
+            settings=settings,
+            citizen=current_citizen(),
+            topics=values["topics"],
+            areas=values["areas"],
+            channel=values["channel"],
+            via=Channel.WEB.value,
+        )
+        session.commit()
+    except InvalidInput as exc:
+        session.rollback()
+        return _subscribe_page(
+            alert_service, settings, values=values, errors=exc.fields, status=422
+        )
+    flash(_("You are subscribed."), "success")
+    return redirect(url_for("alerts.subscriptions", code=code))
+
+
+@bp.post("/alerts/<code>/unsubscribe")
+@citizen_required
+def unsubscribe(code: str) -> Response:
+    """End the citizen's subscription on one delivery channel (or all of them)."""
+    alert_service, _settings = _service_and_settings(code)
+    session = db_session()
+    ended = service.unsubscribe(
+        db_session=session,
+        service=alert_service,
+        citizen=current_citizen(),
+        channel=request.form.get("channel") or None,
+        via=Channel.WEB.value,
+    )
+    session.commit()
+    if ended:
+        flash(_("You will get no more of these alerts."), "success")
+    return redirect(url_for("alerts.subscriptions", code=code))
+
+
+def _usage_segments() -> list[str]:
+    query = (
+        sa.select(CitizenSegment.value)
+        .where(CitizenSegment.kind == SegmentKind.USAGE)
+        .distinct()
+        .order_by(CitizenSegment.value)
+    )
+    return list(db_session().scalars(query))
+
+
+def _publish_page(
+    alert_service: Service,
+    settings: AlertSettings,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    session = db_session()
+    alerts = service.recent_alerts(db_session=session, service_code=alert_service.code)
+    return render_template(
+        "alerts/publish.html",
+        service=alert_service,
+        settings=settings,
+        language=settings.default_language,
+        usage_segments=_usage_segments(),
+        alerts=[(a, service.delivery_counts(db_session=session, alert_id=a.id)) for a in alerts],
+        values=values or {},
+        errors=errors or {},
+    ), status
+
+
+PUBLISHERS = (Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN)
+
+
+@bp.get("/office/alerts/<code>")
+@staff_required(*PUBLISHERS)
+def publish_form(code: str) -> tuple[str, int]:
+    """The form to publish an alert, with the service's latest alerts and their deliveries."""
+    alert_service, settings = _service_and_settings(code)
+    return _publish_page(alert_service, settings)
+
+
+@bp.post("/office/alerts/<code>")
+@staff_required(*PUBLISHERS)
+def publish(code: str) -> tuple[str, int] | Response:
+    """Publish an alert; its deliveries are queued once the publication is committed."""
+    alert_service, settings = _service_and_settings(code)
+    values = {
+        "topic": request.form.get("topic", ""),
+        "areas": request.form.getlist("areas"),
+        "age_band": request.form.get("age_band", ""),
+        "usage": request.form.get("usage", ""),
+        "text": request.form.get("text", ""),
+        "urgent": bool(request.form.get("urgent")),
+    }
+    session = db_session()
+    try:
+        alert = service.publish(
+            db_session=session,
+            service=alert_service,
+            settings=settings,
+            topic=values["topic"],
+            areas=values["areas"],
+            text=values["text"],
+            age_band=values["age_band"] or None,
+            usage=values["usage"] or None,
+            urgent=values["urgent"],
+            actor=Actor.of_staff(current_staff()),
+        )
+        session.commit()
+    except InvalidInput as exc:
+        session.rollback()
+        fields = dict(exc.fields)
+        if "topics" in fields:
+            fields = {**fields, "topic": fields["topics"]}
+        return _publish_page(alert_service, settings, values=values, errors=fields, status=422)
+    deliver_after_commit(alert_id=alert.id)
+    counts = service.delivery_counts(db_session=session, alert_id=alert.id)
+    flash(
+        _(
+            "Alert published: %(sent)d sent, %(pending)d held or pending, %(skipped)d skipped.",
+            sent=counts["sent"],
+            pending=counts["pending"],
+            skipped=counts["skipped"],
+        ),
+        "success",
+    )
+    return redirect(url_for("alerts.publish_form", code=code))
