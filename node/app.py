@@ -66,6 +66,7 @@ def _init_web(app: Flask) -> None:
     """Attach CSRF, sign-in and translations, the blueprints, and the error pages."""
     from node import auth, display
     from node.alerts.views import bp as alerts_bp
+    from node.bookings.views import bp as bookings_bp
     from node.cases.views import bp as cases_bp
     from node.consultations.views import bp as consultations_bp
     from node.extensions import babel, csrf
@@ -99,6 +100,7 @@ def _init_web(app: Flask) -> None:
     app.register_blueprint(messaging_bp)  # the portal inbox on the account page
     app.register_blueprint(alerts_bp)  # alert subscriptions (portal) and publishing (office)
     app.register_blueprint(consultations_bp)  # the consultation page and staff's open/close
+    app.register_blueprint(bookings_bp)  # free slots and booking (portal), day lists (office)
 
     def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:
         return render_template("error.html", status=status, title=title, message=message), status

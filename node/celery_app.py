@@ -17,6 +17,7 @@ TASK_MODULES = (
     "node.messaging.tasks",
     "node.consultations.tasks",
     "node.alerts.tasks",
+    "node.bookings.tasks",
 )
 
 
@@ -58,6 +59,14 @@ def celery_init_app(app: Flask) -> Celery:
             "notify-pending": {  # messages whose queueing was lost (node/messaging/tasks.py)
                 "task": "carmen_node.notify_pending",
                 "schedule": timedelta(minutes=5),
+            },
+            "booking-reminders": {  # one reminder per booking (node/bookings/tasks.py)
+                "task": "carmen_node.booking_reminders_due",
+                "schedule": timedelta(minutes=5),
+            },
+            "publish-booking-slots": {  # every office's slots up to the horizon
+                "task": "carmen_node.publish_booking_slots",
+                "schedule": timedelta(hours=6),
             },
             "deliver-due-alerts": {  # alerts held by quiet hours or lost (node/alerts/tasks.py)
                 "task": "carmen_node.deliver_due_alerts",

@@ -1,6 +1,7 @@
 """Every node model, imported in one place so the metadata is complete for migrations."""
 
 from node.alerts.models import Alert, AlertDelivery, AlertSubscription
+from node.bookings.models import Booking, Reminder, Slot
 from node.cases.models import Case, Event
 from node.consultations.models import Consultation, ContactCheck, Participation, TallyCount
 from node.database import Base
@@ -16,6 +17,7 @@ __all__ = [
     "AlertDelivery",
     "AlertSubscription",
     "Base",
+    "Booking",
     "Case",
     "Citizen",
     "CitizenSegment",
@@ -30,8 +32,10 @@ __all__ = [
     "Organisation",
     "Participation",
     "QuarantinedMessage",
+    "Reminder",
     "SegmentDefinition",
     "Service",
+    "Slot",
     "StaffUser",
     "SyncPeriod",
     "TallyCount",

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import Channel
 from node.alerts import service as alerts
+from node.bookings import service as bookings
+from node.bookings.schemas import settings_for
 from node.cases.models import Case, EventKind
 from node.cases.schemas import Actor
 from node.cases.service import get_by_code, record
@@ -124,6 +126,7 @@ def handle_message(
     tracking_prefix: str = "CA",
     now: datetime | None = None,
     services_dir: Path | None = None,
+    timezone: str = "UTC",
 ) -> SmsResult:
     """Act on one inbound SMS once; a MessageSid seen before gets the same reply, nothing more."""
     seen = stored_reply(db_session=db_session, message_sid=message_sid)
@@ -192,6 +195,25 @@ def handle_message(
             now=now,
         )
         result = SmsResult(answer.reply, answer.outcome)
+    elif (
+        command.kind == "open"
+        and services_dir is not None
+        and (service := catalogue.by_sms_keyword(db_session=db_session, keyword=command.word))
+        and bookings.is_booking_service(service)
+    ):
+        # `<KEYWORD> <date> <time>`, `MOVE`, `CANCEL` of a booking service (node/bookings).
+        reply, outcome = bookings.answer_sms(
+            db_session=db_session,
+            service=service,
+            settings=settings_for(
+                services_dir=services_dir, service_code=service.code, timezone=timezone
+            ),
+            text=command.text,
+            citizen=citizen,
+            citizen_of=profile,
+            now=now,
+        )
+        result = SmsResult(reply, outcome)
     elif command.kind == "open" and (
         service := catalogue.by_sms_keyword(db_session=db_session, keyword=command.word)
     ):

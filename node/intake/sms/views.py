@@ -61,6 +61,7 @@ def inbound() -> Response:
                 default_region=config.get("DEFAULT_COUNTRY_CODE"),
                 tracking_prefix=str(config["TRACKING_PREFIX"]),
                 services_dir=Path(config["SERVICES_DIR"]),
+                timezone=str(config["TIMEZONE"]),
             )
             session.commit()
         except InvalidInput as exc:

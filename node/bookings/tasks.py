@@ -1,0 +1,104 @@
+"""Celery tasks of bookings: publish slots and send reminders; thin, idempotent, retried."""
+
+from pathlib import Path
+
+from celery import Task, shared_task
+from celery.exceptions import Retry
+from flask import current_app
+
+from node.bookings import service as bookings
+from node.bookings.schemas import BookingSettings, settings_for
+from node.cases.schemas import Actor
+from node.celery_app import get_celery
+from node.database import get_db
+from node.messaging import service as messaging
+from node.messaging.tasks import backoff, current_adapters
+
+REMIND = "carmen_node.booking_reminder"
+REMIND_DUE = "carmen_node.booking_reminders_due"
+PUBLISH = "carmen_node.publish_booking_slots"
+
+
+def current_settings(service_code: str) -> BookingSettings:
+    """The booking rules of an installed service, under the current app's settings."""
+    config = current_app.config
+    return settings_for(
+        services_dir=Path(config["SERVICES_DIR"]),
+        service_code=service_code,
+        timezone=str(config["TIMEZONE"]),
+    )
+
+
+@shared_task(name=REMIND, bind=True, ignore_result=True)
+def remind(self: Task, booking_id: int, service_code: str) -> None:
+    """Send one booking's reminder; a failed attempt is recorded, then retried later."""
+    config = current_app.config
+    max_retries = int(config.get("MESSAGING_MAX_RETRIES", 5))
+    retries = self.request.retries or 0
+    with get_db().session() as db_session:
+        outcome = bookings.send_reminder(
+            db_session=db_session,
+            booking_id=booking_id,
+            settings=current_settings(service_code),
+            adapters=current_adapters(),
+            attempt=retries + 1,
+            final=retries >= max_retries,
+        )
+        db_session.commit()
+    if outcome is messaging.Outcome.RETRY:
+        delay = backoff(
+            retries,
+            base=float(config.get("MESSAGING_RETRY_BACKOFF", 30)),
+            cap=float(config.get("MESSAGING_RETRY_BACKOFF_MAX", 3600)),
+        )
+        raise self.retry(countdown=delay, max_retries=max_retries)
+
+
+def _run(task: Task, *args: object) -> None:
+    if not task.app.conf.task_always_eager:
+        task.apply_async(args=list(args))
+        return
+    # Eager Celery re-raises a retry instead of running it: the attempts run here in turn.
+    for retries in range(int(current_app.config.get("MESSAGING_MAX_RETRIES", 5)) + 1):
+        try:
+            task.apply(args=list(args), retries=retries, throw=True)
+            return
+        except Retry:
+            continue
+
+
+@shared_task(name=REMIND_DUE, ignore_result=True)
+def remind_due() -> int:
+    """Queue the reminder of every booking that is due one and has none yet (run by beat)."""
+    queued = 0
+    with get_db().session() as db_session:
+        due = [
+            (booking_id, service.code)
+            for service in bookings.booking_services(db_session=db_session)
+            for booking_id in bookings.due_reminders(
+                db_session=db_session,
+                service_code=service.code,
+                settings=current_settings(service.code),
+            )
+        ]
+    task = get_celery().tasks[REMIND]
+    for booking_id, service_code in due:
+        _run(task, booking_id, service_code)
+        queued += 1
+    return queued
+
+
+@shared_task(name=PUBLISH, ignore_result=True)
+def publish_slots() -> int:
+    """Publish every booking service's slots up to its horizon (run daily by beat)."""
+    published = 0
+    with get_db().session() as db_session:
+        for service in bookings.booking_services(db_session=db_session):
+            published += bookings.generate_slots(
+                db_session=db_session,
+                service_code=service.code,
+                settings=current_settings(service.code),
+                actor=Actor.system(),
+            )
+        db_session.commit()
+    return published
