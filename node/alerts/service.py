@@ -571,7 +571,9 @@ def deliver(
     """
     query = sa.select(AlertDelivery).where(AlertDelivery.id == delivery_id)
     # Locked and re-read: two workers on one delivery send it once.
-    delivery = db_session.scalar(query.with_for_update().execution_options(populate_existing=True))
+    delivery = db_session.scalar(
+        query.with_for_update(of=AlertDelivery).execution_options(populate_existing=True)
+    )
     if delivery is None or delivery.status is not DeliveryStatus.PENDING:
         return Outcome.DONE
     now = now or utcnow()

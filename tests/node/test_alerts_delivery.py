@@ -203,3 +203,18 @@ def test_a_failed_delivery_is_retried_and_each_attempt_is_on_record(app, monkeyp
             sa.select(Event).where(Event.kind == EventKind.ALERT_FAILED).order_by(Event.id)
         ).all()
     assert [e.data["final"] for e in failed] == [False, False, False, True]
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_held_alert_goes_out_once_in_the_morning(postgres_url, tmp_path, sms_log):
+    app = make_node_app(tmp_path / "pg", DATABASE_URL=postgres_url, TIMEZONE="Europe/Rome")
+    try:
+        install_alert_service(app, quiet_hours="22:00-07:00")
+        subscriber(app)
+        (held,) = published(app, at=LATE_EVENING)
+        assert attempt(app, held, at=LATE_EVENING) is alerts.Outcome.DEFERRED
+        assert attempt(app, held, at=MORNING) is alerts.Outcome.DONE
+        assert attempt(app, held, at=MORNING) is alerts.Outcome.DONE  # a duplicate task
+        assert len(sms_log()) == 1
+    finally:
+        get_db(app).engine.dispose()
