@@ -6,6 +6,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from federation.protocol.vocabulary import Channel
@@ -29,6 +30,16 @@ def _service_and_settings(code: str) -> tuple[Service, AlertSettings]:
         services_dir=Path(current_app.config["SERVICES_DIR"]), service_code=found.code
     )
     return found, settings
+
+
+@bp.app_template_global()
+def alert_services_offered() -> bool:
+    """Whether the node hosts an alert service, for the navigation."""
+    try:
+        return bool(service.alert_services(db_session=db_session()))
+    except SQLAlchemyError:
+        # Error pages share the navigation: a failed database must not break them too.
+        return False
 
 
 @bp.get("/alerts")
@@ -157,6 +168,15 @@ def _publish_page(
 
 
 PUBLISHERS = (Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN)
+
+
+@bp.get("/office/alerts")
+@staff_required(*PUBLISHERS)
+def office_index() -> str:
+    """The alert services staff can publish to."""
+    return render_template(
+        "alerts/office_index.html", services=service.alert_services(db_session=db_session())
+    )
 
 
 @bp.get("/office/alerts/<code>")

@@ -141,6 +141,7 @@ def publish(app, *, topic="road-works", areas=("navile",), text_="Via Stalingrad
         email = make_staff(session, role="supervisor").email
         session.commit()
     sign_in_staff(client, email)
+    assert f'href="/office/alerts/{CODE}"' in text(client.get("/office/alerts"))
     data = {"topic": topic, "areas": list(areas), "text": text_} | more
     return client.post(f"/office/alerts/{CODE}", data=data)
 
@@ -169,6 +170,7 @@ def test_subscribers_on_two_channels_get_an_alert_matched_by_topic_area_and_age_
             data={"topics": ["road-works"], "areas": "navile", "channel": channel},
         )
         assert done.status_code == 302
+    assert f'href="/alerts/{CODE}"' in text(anna.get("/alerts"))  # linked from every page
     page = text(anna.get(f"/alerts/{CODE}"))
     assert page.count("Road works") >= 2 and "Unsubscribe" in page
 
