@@ -34,6 +34,12 @@ SMS_LENGTH = 320  # two concatenated SMS parts, as for case notices
 MAX_TEXT = 1000
 STOP_WORDS = frozenset({"STOP", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "BASTA"})
 WHOLE_CITY_WORDS = frozenset({"city", "all", "everywhere", "tutto", "tutta", "citta"})
+# A number that sent STOP stays opted out until it sends START (node/intake/sms): subscribing
+# by SMS does not silently undo that, it says how.
+OPTED_OUT = {
+    "en": "You opted out of SMS from {city}: send START first, then {keyword} again.",
+    "it": "Ha disattivato gli SMS di {city}: invii prima START, poi di nuovo {keyword}.",
+}
 
 
 class Outcome(enum.Enum):
@@ -291,6 +297,9 @@ def handle_sms(
             return help_text, "help"
     if not topics:
         return help_text, "help"
+    if citizen is not None and citizen.sms_opt_out:
+        reply = OPTED_OUT.get(language, OPTED_OUT["en"]).format(city=city, keyword=keyword)
+        return reply, "opted_out"
     subscriber = citizen_of()
     try:
         subscription = subscribe(

@@ -240,6 +240,8 @@ def test_unsubscribing_on_the_portal_and_by_sms_and_stop_are_honoured(app, sms_l
     assert anna.post(f"/alerts/{CODE}/unsubscribe", data={"channel": "sms"}).status_code == 302
     assert "no more alerts" in send_sms(app.test_client(), "ALERTS STOP", sender="+393330000003")
     send_sms(app.test_client(), "STOP", sender="+393330000004")  # out of every SMS
+    again = send_sms(app.test_client(), "ALERTS closures", sender="+393330000004")
+    assert "send START first" in again  # STOP is not undone behind the citizen's back
 
     publish(app, areas=("city",), text_="Snow ploughs out tonight")
     assert sms_log() == []
