@@ -16,10 +16,11 @@ from node.alerts import service as alerts
 from node.alerts.models import Alert, AlertDelivery, AlertSubscription
 from node.cases.models import Case, Event, EventKind
 from node.cases.schemas import Actor
-from node.database import get_db
+from node.database import get_db, utcnow
 from node.instance import load_services
 from node.intake.sms import signature
 from node.profiles.models import Citizen
+from node.sync.service import aggregate
 from service_templates.engine import city_answers, new_service, templates_root
 from tests.factories import make_citizen, make_node_app, make_staff
 from tests.node.web import cheap_password_hashing, sign_in_staff, text
@@ -225,6 +226,13 @@ def test_subscribers_on_two_channels_get_an_alert_matched_by_topic_area_and_age_
     assert all(e.service_code == CODE and e.citizen_id for e in delivered)
     assert len(kinds(app, EventKind.ALERT_PUBLISHED)) == 3
     assert table(app, Case) == []  # subscriptions are not cases
+
+    # The federation snapshot counts them per service and channel, named in the common vocabulary.
+    with get_db(app).session() as session:
+        counted = aggregate(db_session=session, period=utcnow().strftime("%Y-%m")).values
+    assert counted[((CODE, "channel", "web"), "events.subscribed")] == 2
+    assert counted[((CODE, "channel", "sms"), "events.subscribed")] == 1
+    assert counted[((CODE, "channel", "email"), "events.message_delivered")] == 3
 
 
 def test_unsubscribing_on_the_portal_and_by_sms_and_stop_are_honoured(app, sms_log):
