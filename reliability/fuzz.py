@@ -57,7 +57,9 @@ _datelike = st.sampled_from(
 _numberlike = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(str),
-    st.sampled_from(["0", "-1", "1e400", "nan", "inf", "-0", "0x10", " 5 ", "٣", "²", "1_000"]),
+    # The edges get branches of their own, so that few examples still reach them.
+    st.sampled_from(["nan", "NaN", "inf", "-Infinity", "1e400", "-1e400"]),
+    st.sampled_from(["0", "-1", "-0", "0x10", " 5 ", "٣", "²", "1_000", "1,5", "12.5cm"]),
     st.sampled_from(["9223372036854775807", "9223372036854775808", "1" + "0" * 30]),
 )
 _value = st.one_of(_noise, _datelike, _numberlike)
