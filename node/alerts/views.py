@@ -17,7 +17,9 @@ from node.auth import citizen_required, current_citizen, current_staff, staff_re
 from node.cases.schemas import Actor
 from node.database import db_session
 from node.errors import InvalidInput
-from node.profiles.models import CitizenSegment, SegmentKind
+from node.intake.console import CONSOLE_ROLES
+from node.profiles import service as profiles
+from node.profiles.models import Citizen, CitizenSegment, SegmentKind
 from node.services.models import Service
 from node.staff.models import Role
 
@@ -54,14 +56,17 @@ def _subscribe_page(
     alert_service: Service,
     settings: AlertSettings,
     *,
+    citizen: Citizen | None = None,
+    template: str = "alerts/subscribe.html",
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    citizen = current_citizen()
+    citizen = citizen or current_citizen()
     session = db_session()
     return render_template(
-        "alerts/subscribe.html",
+        template,
+        citizen=citizen,
         service=alert_service,
         settings=settings,
         language=citizen.language,
@@ -233,3 +238,80 @@ def publish(code: str) -> tuple[str, int] | Response:
         "success",
     )
     return redirect(url_for("alerts.publish_form", code=code))
+
+
+# The call centre: an agent subscribes or unsubscribes the caller, recorded as by phone.
+
+
+@bp.get("/office/console/callers/<int:citizen_id>/alerts/<code>")
+@staff_required(*CONSOLE_ROLES)
+def console_subscriptions(citizen_id: int, code: str) -> tuple[str, int]:
+    """A caller's subscriptions to one alert service, and the form to add one."""
+    alert_service, settings = _service_and_settings(code)
+    citizen = profiles.get_citizen(db_session=db_session(), citizen_id=citizen_id)
+    return _subscribe_page(alert_service, settings, citizen=citizen, template="alerts/console.html")
+
+
+@bp.post("/office/console/callers/<int:citizen_id>/alerts/<code>")
+@staff_required(*CONSOLE_ROLES)
+def console_subscribe(citizen_id: int, code: str) -> tuple[str, int] | Response:
+    """Subscribe the caller as they ask on the phone; bad choices re-show the form."""
+    alert_service, settings = _service_and_settings(code)
+    session = db_session()
+    citizen = profiles.get_citizen(db_session=session, citizen_id=citizen_id)
+    values = {
+        "topics": request.form.getlist("topics"),
+        "areas": request.form.getlist("areas"),
+        "channel": request.form.get("channel", ""),
+    }
+    try:
+        service.subscribe(
+            db_session=session,
+            service=alert_service,
+            settings=settings,
+            citizen=citizen,
+            topics=values["topics"],
+            areas=values["areas"],
+            channel=values["channel"],
+            via=Channel.PHONE.value,
+            actor=Actor.of_staff(current_staff()),
+        )
+        session.commit()
+    except InvalidInput as exc:
+        session.rollback()
+        return _subscribe_page(
+            alert_service,
+            settings,
+            citizen=profiles.get_citizen(db_session=session, citizen_id=citizen_id),
+            template="alerts/console.html",
+            values=values,
+            errors=exc.fields,
+            status=422,
+        )
+    flash(_("The caller is subscribed."), "success")
+    return redirect(url_for("alerts.console_subscriptions", citizen_id=citizen_id, code=code))
+
+
+@bp.post("/office/console/callers/<int:citizen_id>/alerts/<code>/unsubscribe")
+@staff_required(*CONSOLE_ROLES)
+def console_unsubscribe(citizen_id: int, code: str) -> Response:
+    """End the caller's subscription on one delivery channel, as they ask on the phone."""
+    alert_service, _settings = _service_and_settings(code)
+    session = db_session()
+    service.unsubscribe(
+        db_session=session,
+        service=alert_service,
+        citizen=profiles.get_citizen(db_session=session, citizen_id=citizen_id),
+        channel=request.form.get("channel") or None,
+        via=Channel.PHONE.value,
+        actor=Actor.of_staff(current_staff()),
+    )
+    session.commit()
+    flash(_("The caller will get no more of these alerts."), "success")
+    return redirect(url_for("alerts.console_subscriptions", citizen_id=citizen_id, code=code))
+
+
+@bp.app_template_global()
+def alert_services_list() -> list[Service]:
+    """The alert services, for the call centre's caller page."""
+    return service.alert_services(db_session=db_session())

@@ -290,3 +290,35 @@ def test_bad_topics_and_areas_get_a_form_error_or_the_sms_help_and_nothing_is_st
     # Only the staff member made for publishing left a trace (their profile event, if any).
     assert not kinds(app, EventKind.SUBSCRIBED, EventKind.ALERT_PUBLISHED)
     assert len(table(app, Event)) == before
+
+
+def test_the_call_centre_subscribes_and_unsubscribes_a_caller_by_phone(app, smtp):
+    _, mailbox = smtp
+    with get_db(app).session() as session:
+        carla = make_citizen(session, email="carla@example.org", language="en")
+        agent = make_staff(session, role="agent")
+        carla_id, agent_email, agent_id = carla.id, agent.email, agent.id
+        session.commit()
+    console = app.test_client()
+    sign_in_staff(console, agent_email)
+    caller_page = text(console.get(f"/office/console/callers/{carla_id}"))
+    page_url = f"/office/console/callers/{carla_id}/alerts/{CODE}"
+    assert f'href="{page_url}"' in caller_page
+
+    refused = console.post(page_url, data={"topics": ["snow-storms"], "channel": "email"})
+    assert refused.status_code == 422 and "unknown topic snow-storms" in text(refused)
+    done = console.post(page_url, data={"topics": ["closures"], "channel": "email"})
+    assert done.status_code == 302
+    assert "Road closures" in text(console.get(page_url))
+
+    publish(app, topic="closures", text_="Via Rizzoli closed on Saturday")
+    assert [m["To"] for m in mailbox.messages] == ["carla@example.org"]
+    assert console.post(f"{page_url}/unsubscribe", data={"channel": "email"}).status_code == 302
+    publish(app, topic="closures", text_="Via Rizzoli closed on Sunday")
+    assert len(mailbox.messages) == 1
+
+    asked = kinds(app, EventKind.SUBSCRIBED, EventKind.UNSUBSCRIBED)
+    assert [(e.kind, e.channel, e.actor_staff_id, e.citizen_id) for e in asked] == [
+        (EventKind.SUBSCRIBED, "phone", agent_id, carla_id),
+        (EventKind.UNSUBSCRIBED, "phone", agent_id, carla_id),
+    ]
