@@ -529,13 +529,15 @@ def hold_until(
         if quiet:
             return _next_local(local, end).astimezone(UTC)
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    # The cap counts alerts, not messages: one alert on two channels is one, and the other
+    # channel of an alert already told today is never held by it.
     sent_today = db_session.scalar(
-        sa.select(sa.func.count())
-        .select_from(AlertDelivery)
+        sa.select(sa.func.count(sa.distinct(AlertDelivery.alert_id)))
         .join(Alert, Alert.id == AlertDelivery.alert_id)
         .where(
             Alert.service_code == delivery.alert.service_code,
             AlertDelivery.citizen_id == delivery.citizen_id,
+            AlertDelivery.alert_id != delivery.alert_id,
             AlertDelivery.status == DeliveryStatus.SENT,
             AlertDelivery.sent_at >= day_start.astimezone(UTC),
         )
