@@ -463,12 +463,22 @@ def _worker(slug: str, folder: str, *, redis_url: str, base: Path, logs: Path) -
 
 
 def _forget_queues(redis_url: str, queues: list[str]) -> None:
-    """Drop this run's queues from Redis, so nothing of it lingers for the next run."""
+    """Drop this run's queues, bindings and unacknowledged tasks from Redis: nothing lingers."""
+    import json
+
     import redis
 
     with contextlib.suppress(Exception):
         client = redis.Redis.from_url(redis_url)
-        client.delete(*queues)
+        for queue in queues:
+            for key in client.scan_iter(match=f"*{queue}*"):
+                client.delete(key)
+        # Tasks the killed workers held are parked in kombu's shared `unacked` hash.
+        for tag, raw in client.hgetall("unacked").items():
+            with contextlib.suppress(ValueError, IndexError, TypeError):
+                if json.loads(raw)[2] in queues:
+                    client.hdel("unacked", tag)
+                    client.zrem("unacked_index", tag)
         client.close()
 
 
