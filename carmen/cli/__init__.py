@@ -8,6 +8,7 @@ from carmen.cli.demo import demo
 from carmen.cli.evaluate import evaluate
 from carmen.cli.hub import hub
 from carmen.cli.node import node
+from carmen.cli.node_alerts import alerts_due
 from carmen.cli.node_sync import enroll, sync, sync_status
 from carmen.cli.service import service
 from carmen.cli.simulate import simulate
@@ -20,7 +21,7 @@ def main() -> None:
 
 
 main.add_command(node)
-for command in (enroll, sync, sync_status):
+for command in (enroll, sync, sync_status, alerts_due):
     node.add_command(command)
 main.add_command(hub)
 main.add_command(evaluate)

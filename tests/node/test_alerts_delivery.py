@@ -8,18 +8,22 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
+from carmen.cli import main
 from node.alerts import service as alerts
 from node.alerts.models import AlertDelivery
 from node.alerts.tasks import deliver_after_commit, deliver_alert, deliver_due_alerts
 from node.cases.models import Event, EventKind
 from node.cases.schemas import Actor
 from node.database import get_db
+from node.instance import initialise, open_app
 from node.messaging.adapters import Adapters, DeliveryError, LogEmail, LogSms
 from node.messaging.models import DeliveryStatus
 from node.messaging.tasks import use_adapters
 from tests.factories import make_citizen, make_node_app
 from tests.node.test_alerts import CODE, install_alert_service
+from tests.node.web import cheap_password_hashing
 
 ROME = ZoneInfo("Europe/Rome")
 # 30 November: Rome is UTC+1. Quiet hours 22:00-07:00 local are 21:00-06:00 UTC.
@@ -222,3 +226,31 @@ def test_on_postgres_a_held_alert_goes_out_once_in_the_morning(postgres_url, tmp
         assert len(sms_log()) == 1
     finally:
         get_db(app).engine.dispose()
+
+
+def test_an_embedded_node_sends_held_alerts_when_the_operator_runs_alerts_due(
+    tmp_path, sms_log, monkeypatch
+):
+    cheap_password_hashing(monkeypatch)
+    path = tmp_path / "bologna"
+    initialise(
+        path=path,
+        city="Bologna",
+        country="IT",
+        population=390_000,
+        admin_email="admin@comune.bologna.example",
+        districts=["Navile", "Savena"],
+        settings={"timezone": "Europe/Rome"},
+    )
+    app = open_app(path)
+    install_alert_service(app, quiet_hours="22:00-07:00")
+    subscriber(app)
+    (held,) = published(app, at=LATE_EVENING)
+    assert attempt(app, held, at=LATE_EVENING) is alerts.Outcome.DEFERRED
+    get_db(app).engine.dispose()
+
+    monkeypatch.setattr(alerts, "utcnow", lambda: NOON)  # the next day, after the quiet hours
+    result = CliRunner().invoke(main, ["node", "alerts-due", "--instance", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "1 alert deliveries due, tried"
+    assert [body[-20:] for _, body in sms_log()] == ["PM10 above the limit"]
