@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import Channel
@@ -290,25 +291,33 @@ def participate(
     assert citizen is not None  # check_eligible refused otherwise
     if has_participated(db_session=db_session, consultation=consultation, citizen=citizen):
         raise Conflict(text(consultation, language, "already"))
-    db_session.add(
-        Participation(consultation_id=consultation.id, citizen_id=citizen.id, channel=channel)
-    )
-    # One UPDATE adding one, in the same transaction as the register: both or neither are kept.
-    db_session.execute(
-        sa.update(TallyCount)
-        .where(TallyCount.consultation_id == consultation.id, TallyCount.option == option)
-        .values(count=TallyCount.count + 1)
-    )
-    _record(
-        db_session,
-        EventKind.PARTICIPATED,
-        consultation,
-        Actor.citizen(),
-        now,
-        citizen_id=citizen.id,
-        channel=channel,
-    )
-    db_session.flush()
+    try:
+        # Register, count and record as one unit: a racing second participation of the same
+        # citizen fails on the register's unique key and undoes only this unit.
+        with db_session.begin_nested():
+            db_session.add(
+                Participation(
+                    consultation_id=consultation.id, citizen_id=citizen.id, channel=channel
+                )
+            )
+            db_session.flush()
+            db_session.execute(
+                sa.update(TallyCount)
+                .where(TallyCount.consultation_id == consultation.id, TallyCount.option == option)
+                .values(count=TallyCount.count + 1)
+            )
+            _record(
+                db_session,
+                EventKind.PARTICIPATED,
+                consultation,
+                Actor.citizen(),
+                now,
+                citizen_id=citizen.id,
+                channel=channel,
+            )
+            db_session.flush()
+    except IntegrityError as exc:
+        raise Conflict(text(consultation, language, "already")) from exc
     return text(
         consultation,
         language,

@@ -7,7 +7,6 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from node.auth import current_citizen, current_staff, staff_required
@@ -80,9 +79,6 @@ def participate(code: str) -> Any:
             language=str(get_locale()),
         )
         session.commit()
-    except IntegrityError:  # a second participation racing the first: the register refused it
-        session.rollback()
-        return _page(code, error=service.text(consultation, "en", "already"), status=409)
     except (InvalidInput, Forbidden, Conflict) as exc:
         session.rollback()
         status = {InvalidInput: 422, Forbidden: 403, Conflict: 409}[type(exc)]
