@@ -11,12 +11,26 @@ from node.bookings.schemas import BookingSettings, settings_for
 from node.cases.schemas import Actor
 from node.celery_app import get_celery
 from node.database import get_db
+from node.errors import NotFound
 from node.messaging import service as messaging
 from node.messaging.tasks import backoff, current_adapters
+from node.services.models import Service
 
 REMIND = "carmen_node.booking_reminder"
 REMIND_DUE = "carmen_node.booking_reminders_due"
 PUBLISH = "carmen_node.publish_booking_slots"
+
+
+def _settled(services: list[Service]) -> list[tuple[Service, BookingSettings]]:
+    """Each service with its rules; one whose settings.toml is missing is logged and left out,
+    so it cannot hold up the reminders of the others."""
+    found = []
+    for service in services:
+        try:
+            found.append((service, current_settings(service.code)))
+        except (NotFound, OSError, KeyError, ValueError):
+            current_app.logger.exception("booking service %s has unreadable settings", service.code)
+    return found
 
 
 def current_settings(service_code: str) -> BookingSettings:
@@ -74,11 +88,9 @@ def remind_due() -> int:
     with get_db().session() as db_session:
         due = [
             (booking_id, service.code)
-            for service in bookings.booking_services(db_session=db_session)
+            for service, settings in _settled(bookings.booking_services(db_session=db_session))
             for booking_id in bookings.due_reminders(
-                db_session=db_session,
-                service_code=service.code,
-                settings=current_settings(service.code),
+                db_session=db_session, service_code=service.code, settings=settings
             )
         ]
     task = get_celery().tasks[REMIND]
@@ -93,11 +105,11 @@ def publish_slots() -> int:
     """Publish every booking service's slots up to its horizon (run daily by beat)."""
     published = 0
     with get_db().session() as db_session:
-        for service in bookings.booking_services(db_session=db_session):
+        for service, settings in _settled(bookings.booking_services(db_session=db_session)):
             published += bookings.generate_slots(
                 db_session=db_session,
                 service_code=service.code,
-                settings=current_settings(service.code),
+                settings=settings,
                 actor=Actor.system(),
             )
         db_session.commit()

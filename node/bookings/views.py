@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from werkzeug.wrappers import Response
 
 from federation.protocol.vocabulary import Channel
-from node.auth import current_citizen, current_staff, staff_required
+from node.auth import citizen_required, current_citizen, current_staff, staff_required
 from node.bookings import service as bookings
 from node.bookings.models import Booking
 from node.bookings.schemas import BookingSettings, settings_for
@@ -67,6 +67,23 @@ def _grouped(
         ]
         grouped.append((office.name if office else office_key, days))
     return grouped
+
+
+@bp.get("/bookings/mine")
+@citizen_required
+def mine() -> str:
+    """The signed-in citizen's bookings, and the reminders sent to their account."""
+    citizen = current_citizen()
+    session = db_session()
+    rows = []
+    for found in bookings.bookings_of(db_session=session, citizen_id=citizen.id):
+        _row, settings = _service(found.service_code)
+        rows.append((found, bookings.describe(found, settings)))
+    return render_template(
+        "bookings/mine.html",
+        rows=rows,
+        reminders=bookings.reminders_of(db_session=session, citizen_id=citizen.id),
+    )
 
 
 @bp.get("/bookings/<code>")

@@ -154,6 +154,8 @@ def test_sms_books_the_first_free_desk_and_cancels_with_the_reference(app, staff
     assert (mine.channel, mine.slot_id is not None) == ("sms", True)
     refused = reply_of(send_sms(client, f"BOOK CANCEL {other.reference}"))  # not my booking
     assert f"Not done: no booking {other.reference}" in refused
+    moved = reply_of(send_sms(client, f"BOOK MOVE {mine.reference} 2026-12-08 10:00"))
+    assert f"Your appointment {mine.reference} has moved to 2026-12-08 at 10:00" in moved
     cancelled = reply_of(send_sms(client, f"BOOK CANCEL {mine.reference.lower()}"))
     assert f"Your appointment {mine.reference} is cancelled." in cancelled
     with get_db(app).session() as session:
@@ -163,6 +165,7 @@ def test_sms_books_the_first_free_desk_and_cancels_with_the_reference(app, staff
     assert [e.kind for e in events] == [
         EventKind.BOOKED,
         EventKind.BOOKED,
+        EventKind.BOOKING_MOVED,
         EventKind.BOOKING_CANCELLED,
     ]
     assert count(app, Case) == 0
