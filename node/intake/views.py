@@ -10,6 +10,7 @@ from federation.protocol.vocabulary import Channel
 from node.auth import current_citizen
 from node.cases import service as cases
 from node.cases.models import CLOSED_STATUSES, Case, Event, EventKind
+from node.consultations import service as consultations
 from node.database import db_session
 from node.display import field_message
 from node.errors import Conflict, InvalidInput, NotFound
@@ -49,6 +50,8 @@ def _place_errors(form: Any, exc: InvalidInput) -> None:
 def new_request(code: str) -> Any:
     """Send a request to one service, signed in or not."""
     service = catalogue.get(db_session=db_session(), code=code)
+    if consultations.is_consultation(service):  # answered once and anonymously, never as a case
+        return redirect(url_for("consultations.page", code=code))
     spec = catalogue.spec_of(service)
     if Channel.WEB not in spec.channels:
         raise NotFound(_("%(service)s does not take requests on the web.", service=spec.name))

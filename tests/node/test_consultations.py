@@ -374,3 +374,15 @@ def test_a_wrong_code_does_not_verify_and_counts_as_an_attempt(app):
     assert wrong.status_code == 422 and "not the one we sent" in text(wrong)
     refused = client.post(f"/consultations/{CODE}", data={"option": "new-park"})
     assert refused.status_code == 403
+
+
+def test_the_portal_sends_citizens_to_the_question_page_not_to_a_request_form(app):
+    open_consultation(app)
+    client = app.test_client()
+    response = client.get(f"/services/{CODE}")
+    assert response.status_code == 302 and response.location.endswith(f"/consultations/{CODE}")
+    before = stored(app)
+    refused = client.post(f"/services/{CODE}", data={"attr_choice": "new-park"})
+    assert refused.status_code == 302 and stored(app) == before  # no case carries a choice
+    office = text(staff_client(app).get("/office/consultations"))
+    assert 'href="/office/consultations"' in office
