@@ -408,3 +408,26 @@ def test_two_citizens_racing_for_one_desk_on_postgres_get_one_desk_each(postgres
     thread.join()
     db.engine.dispose()
     assert outcome == {"desk": 2}
+
+
+def test_bookings_and_attendance_are_counted_in_the_months_snapshot(app, settings, published):
+    from node.sync import service as sync
+
+    with get_db(app).session() as session:
+        staff = make_staff(session, role="caseworker")
+        by_sms = book(session, settings, make_citizen(session), channel="sms")
+        book(session, settings, make_citizen(session), channel="web")
+        bookings.record_attendance(
+            db_session=session,
+            booking=by_sms,
+            outcome="attended",
+            actor=Actor.of_staff(staff),
+            now=TUESDAY_0900,
+        )
+        session.flush()
+        values = sync.aggregate(db_session=session, period="2026-12").values
+    total = (CODE, "all", None)
+    assert values[(total, "events.booked")] == 2
+    assert values[((CODE, "channel", "sms"), "events.booked")] == 1
+    assert values[(total, "events.attended")] == 1
+    assert values[(total, "citizens")] == 2
