@@ -1,10 +1,13 @@
 """Crashes the fuzzers found, each pinned by the request that caused it."""
 
 import pytest
+import sqlalchemy as sa
 
 from federation.hub.database import get_db as hub_db
+from node.cases.models import Case
 from node.database import get_db as node_db
 from node.intake.open311 import service as open311
+from node.intake.sms import signature
 from reliability.apps import hub_app, node_app
 from reliability.fuzz import STREET_DAMAGE
 
@@ -116,3 +119,56 @@ def test_open311_refuses_a_number_attribute_that_is_not_finite(tmp_path, depth):
     node_db(app).engine.dispose()
     assert response.status_code == 400
     assert descriptions(response) == [f"attribute[depth_cm]: {depth!r} is not a finite number"]
+
+
+def _channel_node(tmp_path, database_url=None):
+    app, _ = node_app(tmp_path / "node", database_url)
+    app.config.update(SMS_AUTH_TOKEN="sms-token", EMAIL_WEBHOOK_TOKEN="mail-token")
+    return app
+
+
+def _send_sms(app, body: str):
+    params = {"MessageSid": "SM" + "7" * 32, "From": "+393331234567", "Body": body}
+    sign = signature.compute("http://localhost/sms/inbound", params, "sms-token")
+    return app.test_client().post("/sms/inbound", data=params, headers={signature.HEADER: sign})
+
+
+def _send_mail(app, text: str):
+    raw = (
+        "From: Giulia <giulia@example.org>\r\nTo: noise@bologna.example\r\n"
+        f"Subject: Noise\x00 report\r\nMessage-ID: <m1@example.org>\r\n\r\n{text}\r\n"
+    ).encode()
+    return app.test_client().post(
+        "/email/inbound", data=raw, headers={"Authorization": "Bearer mail-token"}
+    )
+
+
+def _descriptions(app) -> list[str]:
+    with node_db(app).session() as session:
+        return list(session.scalars(sa.select(Case.description)))
+
+
+def test_an_sms_holding_a_nul_character_opens_its_case_without_it(tmp_path):
+    app = _channel_node(tmp_path)
+    response = _send_sms(app, "NOISE loud\x00 music at night")
+    assert response.status_code == 200
+    assert _descriptions(app) == ["loud music at night"]
+    node_db(app).engine.dispose()
+
+
+def test_an_email_holding_a_nul_character_opens_its_case_without_it(tmp_path):
+    app = _channel_node(tmp_path)
+    response = _send_mail(app, "Loud music\x00 every night")
+    assert response.status_code == 201, response.json
+    [description] = _descriptions(app)
+    assert "\x00" not in description and "Loud music every night" in description
+    node_db(app).engine.dispose()
+
+
+@pytest.mark.postgres
+def test_sms_and_email_with_a_nul_character_are_taken_on_postgresql(tmp_path, postgres_url):
+    app = _channel_node(tmp_path, postgres_url)
+    assert _send_sms(app, "NOISE loud\x00 music").status_code == 200
+    assert _send_mail(app, "Loud music\x00 every night").status_code == 201
+    assert len(_descriptions(app)) == 2
+    node_db(app).engine.dispose()

@@ -110,6 +110,11 @@ def parse_mail(raw: bytes, *, envelope_recipients: tuple[str, ...] = ()) -> Pars
         raise
     except Exception as exc:  # any parser failure means the same: keep it aside
         raise Unreadable(f"the message cannot be parsed: {exc}") from exc
+    # PostgreSQL text cannot hold U+0000 (RFC 5322 forbids it too), and it carries nothing a
+    # reader would miss: dropped from what the node keeps, so that the message still counts.
+    senders = [a.replace("\x00", "") for a in senders]
+    subject, text = subject.replace("\x00", ""), text.replace("\x00", "")
+    message_id = message_id and (message_id.replace("\x00", "") or None)
     if not senders:
         raise Unreadable("the message has no sender address (From)")
     if not subject and not text and not attachments:

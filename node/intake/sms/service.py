@@ -129,6 +129,10 @@ def handle_message(
     timezone: str = "UTC",
 ) -> SmsResult:
     """Act on one inbound SMS once; a MessageSid seen before gets the same reply, nothing more."""
+    if "\x00" in message_sid:
+        raise InvalidInput("MessageSid holds a NUL character", {"MessageSid": "not an id"})
+    # PostgreSQL text cannot hold U+0000, and it carries nothing the citizen meant to say.
+    body = (body or "").replace("\x00", "")
     seen = stored_reply(db_session=db_session, message_sid=message_sid)
     if seen is not None:
         return seen
