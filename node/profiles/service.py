@@ -11,6 +11,7 @@ from federation.protocol.vocabulary import CHANNEL_FAMILY, AgeBand, Channel, Cha
 from node.cases.models import Case, Event, EventKind
 from node.cases.schemas import Actor
 from node.cases.service import PUBLIC_EVENTS, record
+from node.consultations.models import ContactCheck
 from node.database import utcnow
 from node.errors import InvalidInput, NotFound
 from node.profiles.models import (
@@ -326,6 +327,8 @@ def erase_citizen(
     db_session.execute(
         sa.update(Organisation).where(Organisation.contact_id == citizen.id).values(contact_id=None)
     )
+    # Codes sent to confirm a contact keep that contact: they go with it.
+    db_session.execute(sa.delete(ContactCheck).where(ContactCheck.citizen_id == citizen.id))
     for field in ("name", "email", "phone", "district", "birth_year", "password_hash"):
         setattr(citizen, field, None)
     citizen.consent_contact = citizen.consent_profiling = False

@@ -12,14 +12,16 @@ import pytest
 import sqlalchemy as sa
 
 from node.cases.models import Case, Event, EventKind
+from node.cases.schemas import Actor
 from node.celery_app import get_celery
-from node.consultations.models import Participation, TallyCount
+from node.consultations.models import ContactCheck, Participation, TallyCount
 from node.consultations.tasks import CLOSE_DUE
 from node.database import CLOCK, Base, get_db
 from node.instance import load_services
 from node.intake.sms import signature
 from node.messaging.adapters import Adapters
 from node.messaging.tasks import use_adapters
+from node.profiles import service as profiles
 from node.profiles.models import Citizen
 from node.staff.service import hash_password
 from service_templates.engine import PACKAGE_TEMPLATES, new_service
@@ -386,3 +388,15 @@ def test_the_portal_sends_citizens_to_the_question_page_not_to_a_request_form(ap
     assert refused.status_code == 302 and stored(app) == before  # no case carries a choice
     office = text(staff_client(app).get("/office/consultations"))
     assert 'href="/office/consultations"' in office
+
+
+def test_erasing_a_profile_removes_the_contact_it_confirmed_but_keeps_the_count(app):
+    open_consultation(app)
+    person = citizen(app)
+    client = signed_in(app, person)
+    assert client.post(f"/consultations/{CODE}", data={"option": "new-park"}).status_code == 302
+    with session_of(app) as session:
+        profiles.erase_citizen(db_session=session, citizen_id=person["id"], actor=Actor.system())
+        session.commit()
+        assert session.scalar(sa.select(sa.func.count(ContactCheck.id))) == 0
+    assert tally(app)["new-park"] == 1
