@@ -71,6 +71,7 @@ def booked(app) -> list[Booking]:
 
 def test_the_portal_lists_free_slots_per_office_and_day_and_books_one(app, staff_client):
     client = app.test_client()  # an anonymous citizen
+    assert f'href="/bookings/{CODE}"' in text(client.get("/"))
     page = client.get(f"/bookings/{CODE}")
     html = text(page)
     assert "Town hall" in html and "Registry office" in html and "2026-12-08" in html
