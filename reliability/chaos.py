@@ -105,6 +105,7 @@ class Process:
     def __init__(self, name: str, args: list[str], *, env: dict[str, str], log: Path) -> None:
         self.name, self.args, self.env, self.log = name, args, env, log
         self.popen: subprocess.Popen | None = None
+        self._asked = False
 
     def start(self) -> None:
         """Start (or start again), appending to the log."""
@@ -126,11 +127,21 @@ class Process:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(timeout=10)
 
+    def ask_to_stop(self) -> None:
+        """Send SIGTERM to the group (a warm shutdown), without waiting."""
+        self._asked = bool(self.popen and self.popen.poll() is None)
+        if self._asked:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGTERM)
+
     def stop(self) -> None:
         """Ask the group to stop, and kill it if it does not within ten seconds."""
-        if not self.popen or self.popen.poll() is not None:
+        if not self.popen:
             return
-        os.killpg(self.popen.pid, signal.SIGTERM)
+        if self.popen.poll() is not None and not self._asked:
+            return  # killed and reaped before: its group id may be someone else's by now
+        if not self._asked:
+            self.ask_to_stop()
         try:
             self.popen.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -392,6 +403,8 @@ def run_chaos(
                 time.sleep(1)
             result.seconds_to_converge = time.monotonic() - restarted
         finally:
+            for process in processes:  # all at once: each warm shutdown takes a moment
+                process.ask_to_stop()
             for process in processes:
                 process.stop()
         _compare(result, hub_app, node_apps)
