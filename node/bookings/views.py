@@ -344,3 +344,9 @@ def console(code: str) -> str | tuple[str, int]:
         done=done,
     )
     return (page, status) if status != 200 else page
+
+
+@bp.app_template_global()
+def booking_services_list() -> list[Service]:
+    """The booking services, for the call centre's caller page."""
+    return bookings.booking_services(db_session=db_session())

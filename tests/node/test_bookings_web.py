@@ -202,7 +202,10 @@ def test_the_call_centre_books_and_cancels_for_a_caller(app, client):
     client.post(f"/office/bookings/{CODE}/publish", data={"csrf_token": csrf_token(page)})
     client.post("/office/logout", data={"csrf_token": csrf_token(page)})
     sign_in(client, agent.email)
-    page = text(client.get(f"/office/bookings/{CODE}/console"))
+    caller_page = text(client.get(f"/office/console/callers/{caller.id}"))
+    assert f'href="/office/bookings/{CODE}/console?citizen_id={caller.id}"' in caller_page
+    page = text(client.get(f"/office/bookings/{CODE}/console?citizen_id={caller.id}"))
+    assert f'name="citizen_id" inputmode="numeric" value="{caller.id}"' in page
     assert "Town hall · 2026-12-08 09:00 (2)" in page
     data = {"csrf_token": csrf_token(page), "action": "book", "slot": SLOT, "purpose": "other"}
     done = client.post(f"/office/bookings/{CODE}/console", data=data | {"citizen_id": caller.id})
