@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import phonenumbers
+import sqlalchemy as sa
 from flask import Flask
 
 from federation.protocol.vocabulary import AgeBand, Channel
@@ -38,6 +39,7 @@ from node.intake import service as intake
 from node.intake.email.service import MailSettings, ingest
 from node.intake.sms.signature import HEADER as SMS_SIGNATURE
 from node.intake.sms.signature import compute as sms_signature
+from node.messaging.models import InboundMessage
 from node.profiles import service as profiles
 from node.services.schemas import Datatype, ServiceSpec
 from node.services.service import list_active, spec_of
@@ -317,19 +319,33 @@ class Channels:
         """Send an SMS through the gateway's webhook, signed as the gateway signs it."""
         _, _, _, phone = citizen
         choices = choice_words(spec, self.city.rng)
+        body = f"{spec.sms_keyword} {choices} {text}"
+        if spec.identity == "alert-subscription":
+            # node/alerts answers `<KEYWORD> <topic> <area>` with a subscription, not a case.
+            values = {attribute.code: attribute.values for attribute in spec.attributes}
+            topic, area = (self.city.rng.choice(values[code]).key for code in ("topics", "area"))
+            body = f"{spec.sms_keyword} {topic} {area}"
         url = f"{self.city.base_url}/sms/inbound"
         params = {
             "From": phone,
             "To": "+10000000000",
-            "Body": f"{spec.sms_keyword} {choices} {text}",
+            "Body": body,
             "MessageSid": f"SM{self.city.rng.getrandbits(64):016x}",
         }
         headers = {SMS_SIGNATURE: sms_signature(url, params, self.city.sms_token)}
         response = self.http.post(url, data=params, headers=headers)
-        opened = (
-            response.status_code == 200 and self.city.app.config["TRACKING_PREFIX"] in response.text
+        opened = response.status_code == 200 and (
+            self.city.app.config["TRACKING_PREFIX"] in response.text
+            or self._sms_outcome(params["MessageSid"]) == "subscribed"
         )
         return self._accepted("sms", opened, response.text)
+
+    def _sms_outcome(self, message_sid: str) -> str | None:
+        """What the node did with an SMS, as it recorded it against the gateway's id."""
+        with get_db(self.city.app).session() as session:
+            return session.scalar(
+                sa.select(InboundMessage.outcome).where(InboundMessage.external_id == message_sid)
+            )
 
     def email(self, spec: ServiceSpec, citizen: tuple, text: str, now: datetime):
         """Pipe a citizen's e-mail into the node, as the city's mail server does."""

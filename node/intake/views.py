@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from federation.protocol.vocabulary import Channel
+from node.alerts import service as alerts
 from node.auth import current_citizen
 from node.cases import service as cases
 from node.cases.models import CLOSED_STATUSES, Case, Event, EventKind
@@ -52,6 +53,8 @@ def new_request(code: str) -> Any:
     service = catalogue.get(db_session=db_session(), code=code)
     if consultations.is_consultation(service):  # answered once and anonymously, never as a case
         return redirect(url_for("consultations.page", code=code))
+    if alerts.is_alert_service(service):  # a subscription is kept as such, not as a case
+        return redirect(url_for("alerts.subscriptions", code=code))
     spec = catalogue.spec_of(service)
     if Channel.WEB not in spec.channels:
         raise NotFound(_("%(service)s does not take requests on the web.", service=spec.name))

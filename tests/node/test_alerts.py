@@ -172,6 +172,8 @@ def test_subscribers_on_two_channels_get_an_alert_matched_by_topic_area_and_age_
         )
         assert done.status_code == 302
     assert f'href="/alerts/{CODE}"' in text(anna.get("/alerts"))  # linked from every page
+    # The portal's list of services leads to the subscriptions, not to a request form.
+    assert anna.get(f"/services/{CODE}").headers["Location"] == f"/alerts/{CODE}"
     page = text(anna.get(f"/alerts/{CODE}"))
     assert page.count("Road works") >= 2 and "Unsubscribe" in page
 
