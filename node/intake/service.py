@@ -111,6 +111,15 @@ def submit(
     """Open a case in a service from any channel, routed, with its due time and first events."""
     service = catalogue.get(db_session=db_session, code=service_code)
     spec = catalogue.spec_of(service)
+    if spec.template == "consultation":
+        # A case would keep the citizen next to their choice; node/consultations counts the
+        # choice apart from who made it.
+        by_sms = f" or by SMS: {spec.sms_keyword} <option>" if spec.sms_keyword else ""
+        raise InvalidInput(
+            f"{spec.name} is a consultation, not a request: take part on the portal at "
+            f"/consultations/{service.code}{by_sms}",
+            {"service_code": "a consultation takes no requests"},
+        )
     try:
         channel = Channel(channel)
     except ValueError as exc:

@@ -17,7 +17,9 @@ from node.celery_app import get_celery
 from node.consultations.models import ContactCheck, Participation, TallyCount
 from node.consultations.tasks import CLOSE_DUE
 from node.database import CLOCK, Base, get_db
+from node.errors import InvalidInput
 from node.instance import load_services
+from node.intake import service as intake
 from node.intake.sms import signature
 from node.messaging.adapters import Adapters
 from node.messaging.tasks import use_adapters
@@ -400,3 +402,19 @@ def test_erasing_a_profile_removes_the_contact_it_confirmed_but_keeps_the_count(
         session.commit()
         assert session.scalar(sa.select(sa.func.count(ContactCheck.id))) == 0
     assert tally(app)["new-park"] == 1
+
+
+def test_open311_and_other_case_channels_refuse_a_consultation_with_directions(app):
+    open_consultation(app)
+    person = citizen(app)
+    before = stored(app)
+    refused = pytest.raises(InvalidInput, match=f"take part on the portal at /consultations/{CODE}")
+    with session_of(app) as session, refused:
+        intake.submit(
+            db_session=session,
+            service_code=CODE,
+            channel="app",
+            citizen=session.get(Citizen, person["id"]),
+            attributes={"choice": "new-park"},
+        )
+    assert stored(app) == before
