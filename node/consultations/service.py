@@ -178,8 +178,10 @@ def text(consultation: Consultation, language: str, key: str, **values: Any) -> 
     texts = consultation.texts or {}
     default = texts.get("default_language", "en")
     table = texts.get(language) or texts.get(default) or {}
-    template = table.get(key) or FALLBACK_TEXTS[key]
-    return template.format(**values)
+    try:
+        return (table.get(key) or FALLBACK_TEXTS[key]).format(**values)
+    except (KeyError, IndexError, ValueError):  # a local edit with an unknown placeholder
+        return FALLBACK_TEXTS[key].format(**values)
 
 
 def option_names(consultation: Consultation, language: str) -> dict[str, str]:
