@@ -198,6 +198,27 @@ def add_staff(instance: Path, slug: str, state: DemoState) -> None:
         session.commit()
 
 
+def open_consultations(instance: Path, when) -> None:
+    """Staff open the consultation of every consultation service of a node."""
+    from node.cases.schemas import Actor
+    from node.consultations import service as consultations
+    from node.database import get_db
+    from node.instance import open_app
+
+    app = open_app(instance)
+    with get_db(app).session() as session:
+        for service in consultations.consultation_services(db_session=session):
+            consultations.open_consultation(
+                db_session=session,
+                service_code=service.code,
+                now=when,
+                services_dir=Path(app.config["SERVICES_DIR"]),
+                timezone=app.config["TIMEZONE"],
+                actor=Actor.system(),
+            )
+        session.commit()
+
+
 def build(
     root: Path,
     *,
@@ -232,6 +253,7 @@ def build(
         opened = pilot_months(utcnow(), months)[0]
         answers = {
             "consultation": [
+                "verification=phone",  # simulated citizens take part by SMS from their phone
                 f"opens_on={opened:%Y-%m-%d}",
                 f"closes_on={utcnow() + timedelta(days=60):%Y-%m-%d}",
             ]
@@ -258,6 +280,7 @@ def build(
                 progress.advance(templates)
         for slug, folder in state.nodes.items():
             add_staff(Path(folder), slug, state)
+            open_consultations(Path(folder), opened)
 
         servers = Servers.start(state, ports)
         try:

@@ -137,6 +137,7 @@ class SimulatedCity:
     rng: random.Random
     api_keys: dict[str, str] = field(default_factory=dict)
     citizens: list[tuple[int, AgeBand, str | None, str | None]] = field(default_factory=list)
+    participated: set[tuple[str, int]] = field(default_factory=set)  # (service, citizen)
 
 
 @dataclass
@@ -347,6 +348,24 @@ class Channels:
                 sa.select(InboundMessage.outcome).where(InboundMessage.external_id == message_sid)
             )
 
+    def vote(self, spec: ServiceSpec, citizen: tuple) -> bool:
+        """Take part in a consultation by SMS: one answer per citizen, from their phone."""
+        options = [v.key for a in spec.attributes if a.required and a.values for v in a.values]
+        key = (spec.code, citizen[0])
+        if not options or key in self.city.participated:
+            return False
+        url = f"{self.city.base_url}/sms/inbound"
+        params = {
+            "From": citizen[3],
+            "To": "+10000000000",
+            "Body": f"{spec.sms_keyword} {self.city.rng.choice(options)}",
+            "MessageSid": f"SM{self.city.rng.getrandbits(64):016x}",
+        }
+        headers = {SMS_SIGNATURE: sms_signature(url, params, self.city.sms_token)}
+        response = self.http.post(url, data=params, headers=headers)
+        self.city.participated.add(key)
+        return self._accepted("sms", response.status_code == 200, response.text)
+
     def email(self, spec: ServiceSpec, citizen: tuple, text: str, now: datetime):
         """Pipe a citizen's e-mail into the node, as the city's mail server does."""
         _, _, email, _ = citizen
@@ -542,9 +561,16 @@ def _simulate_month(city, http, report, month, next_month, scale, lock) -> None:
 
 
 def _one_request(channels, spec, citizen, band, text, now, agent, rng) -> None:
+    if spec.identity == "consultation":
+        # A consultation takes participations, not requests: verified by the phone's SMS.
+        if citizen[3] and spec.sms_keyword and channels.city.sms_token:
+            channels.vote(spec, citizen)
+        return
     offered = set(spec.channels)
     digital = [c for c in DIGITAL_WEIGHTS if c in offered]
-    if citizen[3] is None or not channels.city.sms_token:  # no mobile, or no SMS gateway
+    # Bookings by SMS name a date and time the simulator does not pick: book another way.
+    no_sms = spec.identity == "appointment-booking"
+    if no_sms or citizen[3] is None or not channels.city.sms_token:
         digital = [c for c in digital if c is not Channel.SMS]
     use_digital = digital and rng.random() < digital_probability(band, channels.city.context)
     if use_digital:
