@@ -174,3 +174,13 @@ def test_subscriptions_and_other_events_without_a_case_are_counted(db_session):
     assert values[(sms, "events.subscribed")] == 3
     assert values[(("noise-report", "segment", "16-24"), "citizens")] == 3
     assert values[(total, "citizens")] == 4
+
+
+@pytest.mark.parametrize("hours", [0.5, 1, 1.01, 4, 8.1, 24, 48, 72, 168, 336, 720, 721, 5000])
+def test_sql_duration_buckets_agree_with_the_shared_vocabulary(hours):
+    from federation.protocol.vocabulary import duration_bucket_index
+
+    engine = sa.create_engine("sqlite://")
+    with engine.connect() as connection:
+        bucket = connection.scalar(sa.select(sync._bucket(sa.literal(hours))))
+    assert bucket == duration_bucket_index(hours)
