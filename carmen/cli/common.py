@@ -13,6 +13,16 @@ instance_option = click.option(
 )
 
 
+def open_node(instance: Path):
+    """The app of a node instance, or a clear error for the command line."""
+    from node.instance import InstanceError, open_app
+
+    try:
+        return open_app(instance)
+    except InstanceError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 def serve_wsgi(app, *, host: str, port: int, threads: int = 8) -> None:
     """Serve a WSGI app with waitress until Ctrl-C."""
     from waitress import serve

@@ -5,21 +5,12 @@ from pathlib import Path
 
 import click
 
-from carmen.cli.common import instance_option, serve_wsgi
+from carmen.cli.common import instance_option, open_node, serve_wsgi
 
 
 @click.group()
 def node() -> None:
     """Create, serve and administer a city node."""
-
-
-def _open(instance: Path):
-    from node.instance import InstanceError, open_app
-
-    try:
-        return open_app(instance)
-    except InstanceError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @node.command()
@@ -83,7 +74,7 @@ def serve(instance, host, port):
     """Serve the portal, the back office and the node's APIs."""
     from node.instance import load_services
 
-    app = _open(instance)
+    app = open_node(instance)
     report = load_services(app)
     for folder, problem in report.errors.items():
         click.echo(f"warning: service {folder} not loaded: {problem}", err=True)
@@ -117,7 +108,7 @@ def user_create(instance, email, role, department, name):
     from node.errors import InvalidInput
     from node.staff import service as staff
 
-    app = _open(instance)
+    app = open_node(instance)
     password = staff.one_time_password()
     with get_db(app).session() as db_session:
         try:
@@ -142,7 +133,7 @@ def services(instance):
     """Load the instance's services/ folder and list the catalogue, with any problems found."""
     from node.instance import load_services
 
-    app = _open(instance)
+    app = open_node(instance)
     report = load_services(app)
     for spec in report.specs:
         keyword = f", SMS {spec.sms_keyword}" if spec.sms_keyword else ""
@@ -178,7 +169,7 @@ def api_key_create(instance, name, kind):
     from node.errors import InvalidInput
     from node.intake import clients
 
-    app = _open(instance)
+    app = open_node(instance)
     with get_db(app).session() as db_session:
         try:
             client, key = clients.create_client(db_session=db_session, name=name, kind=kind)
@@ -214,7 +205,7 @@ def ingest_email(instance, recipients):
 
     raw = sys.stdin.buffer.read()
     try:
-        app = _open(instance)
+        app = open_node(instance)
         settings = mail.MailSettings.from_config(app.config, Path(app.instance_path))
         with get_db(app).session() as db_session:
             result = mail.ingest(
@@ -248,7 +239,7 @@ def quarantine_list(instance, limit):
     from node.database import get_db
     from node.intake.email import service as mail
 
-    app = _open(instance)
+    app = open_node(instance)
     with get_db(app).session() as db_session:
         rows = mail.quarantined(db_session=db_session, limit=limit)
         for row in rows:
@@ -311,7 +302,7 @@ def import_requests(csv_file, mapping_file, instance, quarantine, batch_size, vi
     from node.instance import load_services
     from node.intake import imports
 
-    app = _open(instance)
+    app = open_node(instance)
     load_services(app)
     try:
         mapping = imports.load_mapping(mapping_file)

@@ -1,19 +1,9 @@
 """`carmen node enroll`, `sync` and `sync-status`: the node's link to the federation hub."""
 
-from pathlib import Path
 
 import click
 
-from carmen.cli.common import instance_option
-
-
-def _open(instance: Path):
-    from node.instance import InstanceError, open_app
-
-    try:
-        return open_app(instance)
-    except InstanceError as exc:
-        raise click.ClickException(str(exc)) from exc
+from carmen.cli.common import instance_option, open_node
 
 
 @click.command()
@@ -27,7 +17,7 @@ def enroll(instance, hub_url, token, slug):
     from node.database import get_db
     from node.sync import service as sync
 
-    app = _open(instance)
+    app = open_node(instance)
     with get_db(app).session() as db_session:
         try:
             name = sync.enroll_with_hub(
@@ -59,7 +49,7 @@ def sync(instance, now):
     from node.errors import NotFound
     from node.sync import service as sync_service
 
-    app = _open(instance)
+    app = open_node(instance)
     if not now:
         with app.app_context():
             get_celery(app).tasks["carmen_node.sync"].apply_async()
@@ -94,7 +84,7 @@ def sync_status(instance):
     from node.database import get_db
     from node.sync import service as sync_service
 
-    app = _open(instance)
+    app = open_node(instance)
     table = Table(title=f"{app.config['CITY']}: snapshots")
     columns = ("period", "revision", "acknowledged", "state", "attempts", "epsilon", "last error")
     for column in columns:
