@@ -462,25 +462,18 @@ class Servers:
         """Run the hub's evaluation over everything synced."""
         from federation.hub.database import get_db, utcnow
         from federation.hub.evaluations import service as evaluations
-        from federation.hub.evaluations.models import EvaluationRun
 
         app = self.hub_app
         with app.app_context(), get_db(app).session() as session:
-            # With a broker, ingest already queued a run for the hub's worker: run that one now.
-            run = (
-                evaluations.request_run(db_session=session, seed=0)
-                or session.scalars(
-                    sa.select(EvaluationRun).where(EvaluationRun.status == "pending")
-                ).first()
-            )
-            evaluations.start_run(db_session=session, run_id=run.id, now=utcnow())
-            evaluations.execute_run(
+            run = evaluations.run_now(
                 db_session=session,
-                run=run,
+                seed=0,
                 now=utcnow(),
                 options=app.config["EVALUATION_OPTIONS"],
                 europe_cities_csv=app.config.get("EUROPE_CITIES"),
             )
+            if run is None:
+                raise RuntimeError("the hub's worker took the evaluation: see its log")
             session.commit()
             if run.error:
                 raise RuntimeError(f"the evaluation failed: {run.error}")

@@ -1,10 +1,9 @@
 """`carmen asp`: host several city nodes in one deployment."""
 
-from pathlib import Path
 
 import click
 
-from carmen.cli.common import serve_wsgi
+from carmen.cli.common import instances_option, serve_wsgi
 
 
 @click.group()
@@ -13,14 +12,7 @@ def asp() -> None:
 
 
 @asp.command()
-@click.option(
-    "--instance",
-    "instances",
-    multiple=True,
-    required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="A node's instance folder (repeat for each city).",
-)
+@instances_option
 @click.option(
     "--by",
     "mount",

@@ -12,6 +12,15 @@ instance_option = click.option(
     help="The node's instance folder (settings, database, services).",
 )
 
+instances_option = click.option(
+    "--instance",
+    "instances",
+    multiple=True,
+    required=True,
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A node's instance folder (repeat for each city).",
+)
+
 
 def open_node(instance: Path):
     """The app of a node instance, or a clear error for the command line."""

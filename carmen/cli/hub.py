@@ -285,19 +285,15 @@ def evaluate(instance: Path, seed: int | None) -> None:
 
     app = _app(instance)
     with app.app_context(), get_db(app).session() as session:
-        run = evaluations.request_run(
-            db_session=session, seed=app.config["EVALUATION_SEED"] if seed is None else seed
-        )
-        if run is None:
-            raise click.ClickException("an evaluation is pending already; the worker will run it")
-        evaluations.start_run(db_session=session, run_id=run.id, now=utcnow())
-        evaluations.execute_run(
+        run = evaluations.run_now(
             db_session=session,
-            run=run,
+            seed=app.config["EVALUATION_SEED"] if seed is None else seed,
             now=utcnow(),
             options=app.config["EVALUATION_OPTIONS"],
             europe_cities_csv=app.config.get("EUROPE_CITIES"),
         )
+        if run is None:
+            raise click.ClickException("a worker is running an evaluation already")
         session.commit()
         click.echo(f"evaluation run {run.id}: {run.status}")
         if run.error:

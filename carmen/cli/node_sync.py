@@ -1,6 +1,5 @@
 """`carmen node enroll`, `sync` and `sync-status`: the node's link to the federation hub."""
 
-
 import click
 
 from carmen.cli.common import instance_option, open_node

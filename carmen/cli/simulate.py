@@ -1,20 +1,14 @@
 """`carmen simulate`: months of citizens' activity on existing nodes, through the channels."""
 
 import random
-from pathlib import Path
 
 import click
 
+from carmen.cli.common import instances_option
+
 
 @click.command()
-@click.option(
-    "--instance",
-    "instances",
-    multiple=True,
-    required=True,
-    type=click.Path(file_okay=False, exists=True, path_type=Path),
-    help="A node's instance folder (repeat for several cities).",
-)
+@instances_option
 @click.option(
     "--months",
     default=18,

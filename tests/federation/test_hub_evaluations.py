@@ -90,3 +90,16 @@ def test_evaluation_is_off_on_ingest_in_the_embedded_default(tmp_path, migrated_
     app = make_hub(tmp_path / "hub", migrated_hub_db, EVALUATE_ON_INGEST=None)
     assert app.config["EVALUATE_ON_INGEST"] is False
     get_db(app).engine.dispose()
+
+
+def test_evaluating_now_runs_the_pending_run_instead_of_queueing_another(evaluated_hub):
+    from federation.hub.database import utcnow
+    from federation.hub.evaluations.models import EvaluationRun
+
+    with evaluated_hub.app_context(), get_db(evaluated_hub).session() as session:
+        pending = evaluations.request_run(db_session=session, seed=3)
+        run = evaluations.run_now(db_session=session, seed=0, now=utcnow(), options=FAST)
+        session.commit()
+        assert run.id == pending.id and run.seed == 3
+        assert run.status == "done" and run.results["kpis"]
+        assert session.query(EvaluationRun).count() == 1

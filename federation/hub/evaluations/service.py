@@ -119,6 +119,37 @@ def execute_run(
     return run
 
 
+def run_now(
+    *,
+    db_session: Session,
+    seed: int,
+    now: datetime,
+    options: Mapping[str, Any] | None = None,
+    europe_cities_csv: str | Path | None = None,
+) -> EvaluationRun | None:
+    """Evaluate in this process: the run ingest left pending if there is one, else a new one.
+
+    None when a worker has taken the pending run meanwhile (it will see the same data).
+    """
+    run = (
+        request_run(db_session=db_session, seed=seed)
+        or db_session.scalars(
+            sa.select(EvaluationRun)
+            .where(EvaluationRun.status == PENDING)
+            .order_by(EvaluationRun.id)
+        ).first()
+    )
+    if run is None or start_run(db_session=db_session, run_id=run.id, now=now) is None:
+        return None
+    return execute_run(
+        db_session=db_session,
+        run=run,
+        now=now,
+        options=options,
+        europe_cities_csv=europe_cities_csv,
+    )
+
+
 def latest_run(*, db_session: Session, finished: bool = True) -> EvaluationRunOut:
     """The latest finished run (or the latest of any status)."""
     query = sa.select(EvaluationRun).order_by(EvaluationRun.id.desc()).limit(1)
