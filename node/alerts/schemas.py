@@ -8,10 +8,21 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from node.texts import Texts, read_messages
+
 SETTINGS_FILE = "settings.toml"
-MESSAGES_FILE = "messages.toml"
 WHOLE_CITY = "city"
-TEMPLATE = "alert-subscription"
+BEHAVIOUR = "alerts"
+# The template's English texts: what a reply falls back on when messages.toml fails it.
+ENGLISH = {
+    "subscribed": "You will get {topics} alerts for {area} by {channel}. "
+    "Reply STOP to unsubscribe.",
+    "unsubscribed": "You will get no more alerts from {city}.",
+    "alert": "{city} alert, {topic}, {area}: {text}",
+    "sms_help": "Send {keyword} followed by a topic to subscribe, e.g. {keyword} road-works; "
+    "send {keyword} STOP to unsubscribe.",
+    "whole_city": "the whole city",
+}
 
 
 class Area(BaseModel):
@@ -50,15 +61,19 @@ class AlertSettings(BaseModel):
         hours = [int(part) for part in match.groups()]
         return time(hours[0], hours[1]), time(hours[2], hours[3])
 
+    @property
+    def messages(self) -> Texts:
+        """The service's texts, read by the node's one fallback rule."""
+        return Texts(tables=self.texts, default_language=self.default_language, english=ENGLISH)
+
     def say(self, key: str, language: str | None, **values: Any) -> str:
-        """A text of the service in the language, else in its default language."""
-        texts = self.texts.get(language or "") or self.texts.get(self.default_language) or {}
-        return str(texts.get(key, key)).format(**values)
+        """A text of the service in the language, by the node's one fallback rule."""
+        return self.messages.say(key, language, **values)
 
     def topic_name(self, topic: str, language: str | None) -> str:
         """A topic as citizens read it."""
-        texts = self.texts.get(language or "") or self.texts.get(self.default_language) or {}
-        return str(texts.get("topics", {}).get(topic, topic.replace("-", " ").capitalize()))
+        names = self.messages.names("topics", language)
+        return str(names.get(topic) or topic.replace("-", " ").capitalize())
 
     def area_name(self, key: str, language: str | None) -> str:
         """An area as citizens read it; the whole city is the city's name."""
@@ -77,14 +92,11 @@ def read_settings(folder: Path) -> AlertSettings:
     """The settings and texts of a generated alert service's folder; ValueError when unreadable."""
     try:
         settings = _read(folder / SETTINGS_FILE)
-        messages = _read(folder / MESSAGES_FILE) if (folder / MESSAGES_FILE).exists() else {}
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"{folder}: the alert settings cannot be read: {exc}") from exc
+    messages = Texts.of(read_messages(folder), english=ENGLISH)
     alerts = settings.get("alerts", {})
     targeting = settings.get("targeting", {})
-    texts = {k: v for k, v in messages.items() if isinstance(v, dict)}
-    for table in texts.values():
-        table.setdefault("whole_city", "the whole city")
     return AlertSettings(
         delivery_channels=alerts.get("delivery_channels", []),
         quiet_hours=alerts.get("quiet_hours", ""),
@@ -94,6 +106,6 @@ def read_settings(folder: Path) -> AlertSettings:
         areas=[Area(**area) for area in settings.get("areas", [])],
         profiles=targeting.get("profiles", []),
         age_bands=targeting.get("age_bands", []),
-        default_language=messages.get("default_language", "en"),
-        texts=texts,
+        default_language=messages.default_language,
+        texts={language: dict(table) for language, table in messages.tables.items()},
     )

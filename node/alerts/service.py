@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import Channel
 from node.alerts.models import Alert, AlertDelivery, AlertSubscription
-from node.alerts.schemas import TEMPLATE, WHOLE_CITY, AlertSettings, read_settings
+from node.alerts.schemas import BEHAVIOUR, WHOLE_CITY, AlertSettings, read_settings
 from node.cases.models import EventKind
 from node.cases.schemas import Actor
 from node.cases.service import record
@@ -28,7 +28,7 @@ from node.messaging.models import DeliveryStatus
 from node.messaging.service import PORTAL, _unreachable_by
 from node.profiles.models import Citizen, CitizenSegment, SegmentKind
 from node.services.models import Service
-from node.services.service import SPEC_FILE, read_spec
+from node.services.service import service_folder, spec_of
 
 SMS_LENGTH = 320  # two concatenated SMS parts, as for case notices
 MAX_TEXT = 1000
@@ -51,8 +51,8 @@ class Outcome(enum.Enum):
 
 
 def is_alert_service(service: Service) -> bool:
-    """Whether a catalogue service was generated from the alert-subscription template."""
-    return (service.spec or {}).get("template") == TEMPLATE
+    """Whether a catalogue service's behaviour is alerts."""
+    return spec_of(service).behaviour == BEHAVIOUR
 
 
 def alert_services(*, db_session: Session) -> list[Service]:
@@ -71,19 +71,7 @@ def get_alert_service(*, db_session: Session, code: str) -> Service:
 
 def settings_of(*, services_dir: Path, service_code: str) -> AlertSettings:
     """The settings of an installed alert service, found by its code in the services folder."""
-    folder = services_dir / service_code
-    if not (folder / SPEC_FILE).is_file() or read_spec(folder / SPEC_FILE).code != service_code:
-        # A folder renamed by hand: look for the spec that names the code.
-        for spec_path in sorted(services_dir.glob(f"*/{SPEC_FILE}")):
-            try:
-                if read_spec(spec_path).code == service_code:
-                    folder = spec_path.parent
-                    break
-            except ValueError:
-                continue
-        else:
-            raise NotFound(f"no folder of service {service_code!r} in {services_dir}")
-    return read_settings(folder)
+    return read_settings(service_folder(services_dir=services_dir, code=service_code))
 
 
 # --- subscriptions ------------------------------------------------------------------------------

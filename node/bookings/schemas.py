@@ -4,12 +4,21 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from node.errors import NotFound
+from node.services.service import service_folder
+from node.texts import Texts, read_messages
 
-TEMPLATE = "appointment-booking"
+BEHAVIOUR = "bookings"
+# The template's English texts: what a reply falls back on when messages.toml fails it.
+ENGLISH = {
+    "booked": "Your appointment {reference} is on {date} at {time} at {office}.",
+    "moved": "Your appointment {reference} has moved to {date} at {time} at {office}.",
+    "cancelled": "Your appointment {reference} is cancelled.",
+    "reminder": "Reminder: your appointment {reference} is on {date} at {time} at {office}. "
+    "Reply CANCEL if you cannot come.",
+}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 OUTCOMES = ("attended", "no_show")
 
@@ -37,8 +46,12 @@ class BookingSettings:
     offices: tuple[Office, ...]
     default_office: str
     timezone: ZoneInfo
-    default_language: str = "en"
-    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: Texts = field(default_factory=lambda: Texts(english=ENGLISH))
+
+    @property
+    def default_language(self) -> str:
+        """The language of the service's texts when the reader's is not among them."""
+        return self.messages.default_language
 
     def office(self, key: str) -> Office | None:
         """The office with this key (any case of letters), or None."""
@@ -49,9 +62,8 @@ class BookingSettings:
         return moment.astimezone(self.timezone)
 
     def say(self, name: str, language: str | None, **values: str) -> str:
-        """A text of messages.toml in the language, else the default one, filled in."""
-        texts = self.messages.get(language or "") or self.messages.get(self.default_language, {})
-        return str(texts.get(name, "")).format(**values)
+        """A text of messages.toml in the language, by the node's one fallback rule."""
+        return self.messages.say(name, language, **values)
 
 
 def _clock(value: str) -> time:
@@ -62,10 +74,6 @@ def read_settings(*, folder: Path, timezone: str) -> BookingSettings:
     """The booking rules of the service generated into this folder."""
     with (folder / "settings.toml").open("rb") as handle:
         settings = tomllib.load(handle)
-    messages: dict[str, Any] = {}
-    if (folder / "messages.toml").exists():
-        with (folder / "messages.toml").open("rb") as handle:
-            messages = tomllib.load(handle)
     slots, booking = settings["slots"], settings["booking"]
     offices = tuple(Office(str(o["key"]), str(o["name"])) for o in settings.get("offices", []))
     return BookingSettings(
@@ -80,20 +88,16 @@ def read_settings(*, folder: Path, timezone: str) -> BookingSettings:
         offices=offices,
         default_office=str(booking.get("default_office") or offices[0].key),
         timezone=ZoneInfo(timezone),
-        default_language=str(messages.get("default_language", "en")),
-        messages={k: v for k, v in messages.items() if isinstance(v, dict)},
+        messages=Texts.of(read_messages(folder), english=ENGLISH),
     )
 
 
 def settings_for(*, services_dir: Path, service_code: str, timezone: str) -> BookingSettings:
     """The booking rules of an installed service, from its folder in the services directory."""
-    folder = services_dir / service_code
-    if not (folder / "settings.toml").exists():
-        for spec_path in sorted(services_dir.glob("*/service.toml")):
-            with spec_path.open("rb") as handle:
-                if tomllib.load(handle).get("code") == service_code:
-                    folder = spec_path.parent
-                    break
+    try:
+        folder = service_folder(services_dir=services_dir, code=service_code)
+    except NotFound:
+        folder = services_dir / service_code
     if not (folder / "settings.toml").exists():
         raise NotFound(f"service {service_code} has no booking settings (settings.toml)")
     return read_settings(folder=folder, timezone=timezone)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import Channel
 from node.bookings.models import Booking, BookingStatus, Reminder, Slot
-from node.bookings.schemas import OUTCOMES, TEMPLATE, BookingSettings
+from node.bookings.schemas import BEHAVIOUR, OUTCOMES, BookingSettings
 from node.cases.models import Event, EventKind
 from node.cases.schemas import Actor
 from node.cases.service import record
@@ -27,6 +27,7 @@ from node.messaging.adapters import Adapters, DeliveryError
 from node.messaging.models import DeliveryStatus
 from node.profiles.models import Citizen
 from node.services.models import Service
+from node.services.service import spec_of
 
 REFERENCE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
 
@@ -65,15 +66,15 @@ def _record(
 
 
 def booking_services(*, db_session: Session) -> list[Service]:
-    """The active services generated from the appointment-booking template."""
+    """The active services whose behaviour is bookings."""
     query = sa.select(Service).where(Service.active.is_(True)).order_by(Service.code)
-    return [s for s in db_session.scalars(query) if s.spec.get("template") == TEMPLATE]
+    return [s for s in db_session.scalars(query) if is_booking_service(s)]
 
 
 def get_service(*, db_session: Session, service_code: str) -> Service:
     """An active booking service by its code."""
     service = db_session.get(Service, service_code)
-    if service is None or not service.active or service.spec.get("template") != TEMPLATE:
+    if service is None or not service.active or not is_booking_service(service):
         raise NotFound(f"no booking service {service_code}")
     return service
 
@@ -768,5 +769,5 @@ def answer_sms(
 
 
 def is_booking_service(service: Service) -> bool:
-    """Whether the service books slots (generated from the appointment-booking template)."""
-    return service.spec.get("template") == TEMPLATE
+    """Whether the service books slots (its behaviour is bookings)."""
+    return spec_of(service).behaviour == BEHAVIOUR

@@ -10,7 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from node.errors import InvalidInput
 
 SETTINGS_FILE = "settings.toml"
-MESSAGES_FILE = "messages.toml"
+BEHAVIOUR = "consultations"
+# The template's English texts: what a reply falls back on when messages.toml fails it.
+ENGLISH = {
+    "participated": "Thank you: your answer to {question} is counted. Results on {results_on}.",
+    "already": "You have already taken part in this consultation.",
+    "closed": "This consultation closed on {closes_on}.",
+    "results": "Results of {question}: {results}",
+    "sms_help": "Send {keyword} followed by your option, e.g. {keyword} new-park.",
+}
 
 
 class ConsultationRules(BaseModel):
@@ -67,13 +75,3 @@ def read_settings(folder: Path) -> ConsultationSettings:
             for error in exc.errors()
         )
         raise InvalidInput(f"{path}: {problems}") from exc
-
-
-def read_messages(folder: Path) -> dict[str, dict]:
-    """The service's texts per language, with 'default_language'; empty when there are none."""
-    path = folder / MESSAGES_FILE
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (FileNotFoundError, tomllib.TOMLDecodeError):
-        return {}

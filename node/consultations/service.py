@@ -29,16 +29,16 @@ from node.consultations.models import (
     Participation,
     TallyCount,
 )
-from node.consultations.schemas import read_messages, read_settings
+from node.consultations.schemas import BEHAVIOUR, ENGLISH, read_settings
 from node.database import utcnow
-from node.errors import Conflict, Forbidden, InvalidInput, NotFound
+from node.errors import Conflict, Forbidden, InvalidInput
 from node.messaging.adapters import Adapters, DeliveryError
 from node.profiles.models import Citizen
 from node.services import service as catalogue
 from node.services.models import Service
 from node.staff.service import hash_password, password_matches
+from node.texts import Texts, read_messages
 
-TEMPLATE = "consultation"
 CODE_MINUTES = 15
 CODE_ATTEMPTS = 5
 # Verification the node can carry out itself; eid needs an identity provider it does not have.
@@ -53,29 +53,18 @@ class SmsAnswer:
     outcome: str
 
 
-def service_folder(*, services_dir: Path, code: str) -> Path:
-    """The folder under services/ whose service.toml declares this code."""
-    for spec_path in sorted(services_dir.glob(f"*/{catalogue.SPEC_FILE}")):
-        try:
-            if catalogue.read_spec(spec_path).code == code:
-                return spec_path.parent
-        except ValueError:
-            continue
-    raise NotFound(f"no service folder for {code!r} in {services_dir}")
-
-
 def consultation_services(*, db_session: Session) -> list[Service]:
-    """The active services made from the consultation template."""
+    """The active services whose behaviour is consultations."""
     return [
         service
         for service in catalogue.list_active(db_session=db_session)
-        if catalogue.spec_of(service).template == TEMPLATE
+        if is_consultation(service)
     ]
 
 
 def is_consultation(service: Service) -> bool:
     """Whether a catalogue service runs as a consultation (rather than as cases)."""
-    return catalogue.spec_of(service).template == TEMPLATE
+    return catalogue.spec_of(service).behaviour == BEHAVIOUR
 
 
 def for_service(*, db_session: Session, service_code: str) -> Consultation | None:
@@ -105,7 +94,7 @@ def open_consultation(
         raise InvalidInput(f"{service.name} is not a consultation service")
     if for_service(db_session=db_session, service_code=service.code) is not None:
         raise Conflict(f"the consultation of {service.name} is already open or closed")
-    folder = service_folder(services_dir=services_dir, code=service.code)
+    folder = catalogue.service_folder(services_dir=services_dir, code=service.code)
     settings = read_settings(folder)
     rules, who = settings.consultation, settings.participation
     if who.verification not in VERIFICATIONS:
@@ -173,35 +162,23 @@ def _record(
     event.service_code = consultation.service_code  # an event without a case names its service
 
 
+def texts_of(consultation: Consultation) -> Texts:
+    """The service's texts as they were when the consultation opened."""
+    return Texts.of(consultation.texts, english=ENGLISH)
+
+
 def text(consultation: Consultation, language: str, key: str, **values: Any) -> str:
-    """One of the service's texts in a language (else the service's default), filled in."""
-    texts = consultation.texts or {}
-    default = texts.get("default_language", "en")
-    table = texts.get(language) or texts.get(default) or {}
-    try:
-        return (table.get(key) or FALLBACK_TEXTS[key]).format(**values)
-    except (KeyError, IndexError, ValueError):  # a local edit with an unknown placeholder
-        return FALLBACK_TEXTS[key].format(**values)
+    """One of the service's texts in a language, by the node's one fallback rule."""
+    return texts_of(consultation).say(key, language, **values)
 
 
 def option_names(consultation: Consultation, language: str) -> dict[str, str]:
     """Each option's key and the name citizens read, in a language."""
-    texts = consultation.texts or {}
-    table = texts.get(language) or texts.get(texts.get("default_language", "en")) or {}
-    names = table.get("options") or {}
+    names = texts_of(consultation).names("options", language)
     return {
-        option: names.get(option, option.replace("-", " ").capitalize())
+        option: str(names.get(option) or option.replace("-", " ").capitalize())
         for option in consultation.options
     }
-
-
-FALLBACK_TEXTS = {
-    "participated": "Thank you: your answer to {question} is counted. Results on {results_on}.",
-    "already": "You have already taken part in this consultation.",
-    "closed": "This consultation closed on {closes_on}.",
-    "results": "Results of {question}: {results}",
-    "sms_help": "Send {keyword} followed by your option, e.g. {keyword} new-park.",
-}
 
 
 def results_on(consultation: Consultation) -> date:

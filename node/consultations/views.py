@@ -42,9 +42,7 @@ def _page(code: str, *, error: str | None = None, status: int = 200, done: str |
             "names": service.option_names(consultation, language),
             "results": service.published_results(db_session=session, consultation=consultation),
             "results_on": service.results_on(consultation),
-            "texts": consultation.texts.get(language)
-            or consultation.texts.get(consultation.texts.get("default_language", "en"))
-            or {},
+            "texts": service.texts_of(consultation).table(language),
             "participated": citizen is not None
             and service.has_participated(
                 db_session=session, consultation=consultation, citizen=citizen

@@ -1,11 +1,14 @@
 """The words of SMS replies and notifications, in each language the node speaks.
 
 They live here rather than in the portal's gettext catalogue because they leave the node as
-plain text (SMS, e-mail) and are written for the receiver's language, not the reader's page: a
-missing language falls back to English, a missing phrase is a bug caught by the tests.
+plain text (SMS, e-mail) and are written for the receiver's language, not the reader's page.
+They are read like a service's messages.toml (node/texts.py): a missing language or phrase falls
+back to English.
 """
 
 from typing import Any
+
+from node.texts import Texts
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
@@ -89,9 +92,12 @@ def language_of(language: str | None) -> str:
     return language if language in TEXTS else "en"
 
 
+NODE_TEXTS = Texts(tables=TEXTS, default_language="en", english=TEXTS["en"])
+
+
 def say(key: str, language: str | None, **values: Any) -> str:
     """One phrase in a language, filled with the values."""
-    return TEXTS[language_of(language)][key].format(**values)
+    return NODE_TEXTS.say(key, language, **values)
 
 
 def status_word(status: str, language: str | None) -> str:

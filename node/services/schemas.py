@@ -12,6 +12,8 @@ A service lives in its own folder under the instance's `services/`, described by
     sms_keyword = "NOISE"          # optional: SMS messages starting with it open a case here
     email_address = "noise@city.example"  # optional: mail to it opens a case here
     template = "issue-report"      # optional: federation-wide identity (set by templates)
+    behaviour = "cases"            # what the node does with it: cases (the default), alerts,
+                                   # bookings or consultations (node/behaviours.py lists them)
 
     [[attributes]]                 # Open311 attributes, asked on every channel that can
     code = "source"
@@ -103,6 +105,14 @@ class RoutingRule(BaseModel):
     department: Annotated[str, Field(pattern=SLUG)]
 
 
+CASES = "cases"
+# Service folders generated before service.toml named its behaviour: the template said it.
+BEHAVIOUR_OF_TEMPLATE = {
+    "alert-subscription": "alerts",
+    "appointment-booking": "bookings",
+    "consultation": "consultations",
+}
+
 DEFAULT_EVENTS: dict[str, CommonEvent] = {
     "submitted": CommonEvent.SUBMITTED,
     "acknowledged": CommonEvent.ACKNOWLEDGED,
@@ -129,9 +139,19 @@ class ServiceSpec(BaseModel):
     sms_keyword: Annotated[str, Field(pattern=r"^[A-Z0-9]{2,16}$")] | None = None
     email_address: str | None = None
     template: str | None = None
+    behaviour: Annotated[str, Field(pattern=SLUG, max_length=64)] = CASES
     attributes: list[Attribute] = []
     routing: list[RoutingRule] = []
     events: dict[str, CommonEvent] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _behaviour_from_template(cls, data: object) -> object:
+        if isinstance(data, dict) and "behaviour" not in data:
+            template = data.get("template")
+            if isinstance(template, str) and template in BEHAVIOUR_OF_TEMPLATE:
+                return {**data, "behaviour": BEHAVIOUR_OF_TEMPLATE[template]}
+        return data
 
     @field_validator("sms_keyword", mode="before")
     @classmethod

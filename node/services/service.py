@@ -48,6 +48,24 @@ def read_spec(path: Path) -> ServiceSpec:
         raise ValueError(f"{path}: {problems}") from exc
 
 
+def service_folder(*, services_dir: Path, code: str) -> Path:
+    """The folder under services/ whose service.toml declares this code (usually named so)."""
+    folder = services_dir / code
+    try:
+        if read_spec(folder / SPEC_FILE).code == code:
+            return folder
+    except (OSError, ValueError):
+        pass
+    # A folder renamed by hand: look for the spec that names the code.
+    for spec_path in sorted(services_dir.glob(f"*/{SPEC_FILE}")):
+        try:
+            if read_spec(spec_path).code == code:
+                return spec_path.parent
+        except ValueError:
+            continue
+    raise NotFound(f"no folder of service {code!r} in {services_dir}")
+
+
 def load_specs(services_dir: Path) -> LoadReport:
     """Read every services/<folder>/service.toml; invalid or clashing specs are reported."""
     report = LoadReport()
