@@ -64,11 +64,9 @@ def select_locale() -> str:
 
 def _init_web(app: Flask) -> None:
     """Attach CSRF, sign-in and translations, the blueprints, and the error pages."""
-    from node import auth, display
-    from node.alerts.views import bp as alerts_bp
-    from node.bookings.views import bp as bookings_bp
+    from node import auth, behaviours, display
+    from node.cases.service import CHANGE_COMMITTED
     from node.cases.views import bp as cases_bp
-    from node.consultations.views import bp as consultations_bp
     from node.extensions import babel, csrf
     from node.intake import limits
     from node.intake.console import bp as console_bp
@@ -76,6 +74,7 @@ def _init_web(app: Flask) -> None:
     from node.intake.open311.views import blueprint as open311_bp
     from node.intake.sms.views import bp as sms_bp
     from node.intake.views import bp as portal_bp
+    from node.messaging.tasks import notify_after_commit
     from node.messaging.views import bp as messaging_bp
     from node.profiles.views import bp as account_bp
     from node.services.views import bp as services_api_bp
@@ -98,9 +97,8 @@ def _init_web(app: Flask) -> None:
     app.register_blueprint(csrf.exempt(sms_bp))  # the gateway signs each request instead
     app.register_blueprint(csrf.exempt(email_bp))  # the mail service sends a bearer token
     app.register_blueprint(messaging_bp)  # the portal inbox on the account page
-    app.register_blueprint(alerts_bp)  # alert subscriptions (portal) and publishing (office)
-    app.register_blueprint(consultations_bp)  # the consultation page and staff's open/close
-    app.register_blueprint(bookings_bp)  # free slots and booking (portal), day lists (office)
+    behaviours.init_app(app)  # each behaviour's pages and tasks (node/behaviours.py)
+    CHANGE_COMMITTED.connect(notify_after_commit)  # staff's changes are told to the citizen
 
     def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:
         return render_template("error.html", status=status, title=title, message=message), status

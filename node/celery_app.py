@@ -12,13 +12,13 @@ from celery import Celery, Task
 from flask import Flask, current_app, has_app_context
 
 EXTENSION = "carmen.node.celery"
-TASK_MODULES = (
-    "node.sync.tasks",
-    "node.messaging.tasks",
-    "node.consultations.tasks",
-    "node.alerts.tasks",
-    "node.bookings.tasks",
-)
+PLUGINS = "carmen.node.celery.plugins"
+TASK_MODULES = ("node.sync.tasks", "node.messaging.tasks")
+
+
+def add_plugin_tasks(app: Flask, *, modules: list[str], beat: dict[str, dict[str, Any]]) -> None:
+    """Run these task modules and beat entries too (the behaviours', from node/behaviours.py)."""
+    app.extensions[PLUGINS] = (tuple(modules), dict(beat))
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -31,11 +31,13 @@ def celery_init_app(app: Flask) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
+    plugin_modules, plugin_beat = app.extensions.get(PLUGINS, ((), {}))
+    modules = [*TASK_MODULES, *plugin_modules]
     broker = app.config.get("BROKER_URL")
     celery = Celery(
         f"carmen-node-{app.config['TRACKING_PREFIX']}",
         task_cls=FlaskTask,
-        include=list(TASK_MODULES),
+        include=modules,
     )
     celery.conf.update(
         broker_url=broker or "memory://",
@@ -48,10 +50,6 @@ def celery_init_app(app: Flask) -> Celery:
         # Nodes sharing one broker (ASP mode) keep their tasks apart by queue.
         task_default_queue=app.config.get("TASK_QUEUE") or "carmen-node",
         beat_schedule={
-            "close-consultations": {  # past their close date (node/consultations/tasks.py)
-                "task": "carmen_node.close_consultations",
-                "schedule": timedelta(minutes=15),
-            },
             "sync-with-hub": {
                 "task": "carmen_node.sync",
                 "schedule": timedelta(seconds=int(app.config.get("SYNC_INTERVAL_SECONDS", 300))),
@@ -60,21 +58,10 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "carmen_node.notify_pending",
                 "schedule": timedelta(minutes=5),
             },
-            "booking-reminders": {  # one reminder per booking (node/bookings/tasks.py)
-                "task": "carmen_node.booking_reminders_due",
-                "schedule": timedelta(minutes=5),
-            },
-            "publish-booking-slots": {  # every office's slots up to the horizon
-                "task": "carmen_node.publish_booking_slots",
-                "schedule": timedelta(hours=6),
-            },
-            "deliver-due-alerts": {  # alerts held by quiet hours or lost (node/alerts/tasks.py)
-                "task": "carmen_node.deliver_due_alerts",
-                "schedule": timedelta(minutes=5),
-            },
+            **plugin_beat,  # the behaviours' own (node/behaviours.py)
         },
     )
-    for module in TASK_MODULES:
+    for module in modules:
         __import__(module)
     app.extensions[EXTENSION] = celery
     return celery

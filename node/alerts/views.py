@@ -17,11 +17,10 @@ from node.auth import citizen_required, current_citizen, current_staff, staff_re
 from node.cases.schemas import Actor
 from node.database import db_session
 from node.errors import InvalidInput
-from node.intake.console import CONSOLE_ROLES
 from node.profiles import service as profiles
 from node.profiles.models import Citizen, CitizenSegment, SegmentKind
 from node.services.models import Service
-from node.staff.models import Role
+from node.staff.models import CONSOLE_ROLES, Role
 
 bp = Blueprint("alerts", __name__)
 

@@ -72,6 +72,8 @@ def _clock(value: str) -> time:
 
 def read_settings(*, folder: Path, timezone: str) -> BookingSettings:
     """The booking rules of the service generated into this folder."""
+    if not (folder / "settings.toml").exists():
+        raise NotFound(f"service {folder.name} has no booking settings (settings.toml)")
     with (folder / "settings.toml").open("rb") as handle:
         settings = tomllib.load(handle)
     slots, booking = settings["slots"], settings["booking"]
@@ -97,7 +99,5 @@ def settings_for(*, services_dir: Path, service_code: str, timezone: str) -> Boo
     try:
         folder = service_folder(services_dir=services_dir, code=service_code)
     except NotFound:
-        folder = services_dir / service_code
-    if not (folder / "settings.toml").exists():
-        raise NotFound(f"service {service_code} has no booking settings (settings.toml)")
+        raise NotFound(f"service {service_code} has no booking settings (settings.toml)") from None
     return read_settings(folder=folder, timezone=timezone)

@@ -20,10 +20,9 @@ from node.errors import Conflict, InvalidInput, NotFound
 from node.profiles import service as profiles
 from node.profiles.models import Citizen
 from node.services.models import Service
-from node.staff.models import Role
+from node.staff.models import CONSOLE_ROLES, Role
 
 bp = Blueprint("bookings", __name__)
-CONSOLE_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 
 
 def _service(code: str) -> tuple[Service, BookingSettings]:

@@ -19,11 +19,15 @@ from node.cases.models import (
 from node.cases.schemas import Actor, QueueFilter
 from node.database import utcnow
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
+from node.hooks import Hook
 from node.staff.models import Role, StaffUser
 
 # Crockford's alphabet without I, L, O, U: codes are read aloud on the phone and typed in SMS.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_TEXT = 4000
+# Called with case_id= once a change to the case is committed; messaging tells the citizen
+# (connected by the app factory).
+CHANGE_COMMITTED = Hook("a change to a case was committed")
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from node.cases import service
 from node.cases.forms import ACTION_FORMS, QueueFilterForm
 from node.cases.models import Case, CaseStatus
 from node.cases.schemas import Actor, QueueFilter
+from node.cases.service import CHANGE_COMMITTED
 from node.database import db_session, utcnow
 from node.display import attribute_answers, field_message
 from node.errors import Conflict, InvalidInput
-from node.messaging.tasks import notify_after_commit
 from node.services import service as catalogue
 from node.staff import service as staff_service
 from node.staff.models import Role
@@ -170,7 +170,7 @@ def case_action(case_id: int, action: str) -> Any:
         flash(_("Nothing was changed: %(reason)s.", reason=str(exc)), "error")
         return _case_page(case, (action, form), 422)
     db_session().commit()
-    notify_after_commit(case_id=case.id)  # only now: a rolled-back change is never announced
+    CHANGE_COMMITTED(case_id=case.id)  # only now: a rolled-back change is never announced
     flash(_("Case %(code)s updated.", code=case.tracking_code), "success")
     return redirect(url_for("cases.case_detail", case_id=case.id))
 

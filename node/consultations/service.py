@@ -478,3 +478,8 @@ def confirm_contact_code(
     check.verified_at = now
     db_session.flush()
     return check
+
+
+def forget_contact_checks(*, db_session: Session, citizen_id: int) -> None:
+    """Delete the codes sent to confirm a citizen's contacts: each keeps the contact it checked."""
+    db_session.execute(sa.delete(ContactCheck).where(ContactCheck.citizen_id == citizen_id))

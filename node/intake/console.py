@@ -19,12 +19,9 @@ from node.profiles import service as profiles
 from node.profiles.forms import LANGUAGE_NAMES
 from node.profiles.schemas import OrganisationData
 from node.services import service as catalogue
-from node.staff.models import Role
+from node.staff.models import CONSOLE_ROLES
 
 bp = Blueprint("console", __name__, url_prefix="/office/console")
-
-# Caseworkers work their department's queue; answering callers is the call centre's job.
-CONSOLE_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 
 
 def _place_errors(form: Any, exc: InvalidInput, aliases: dict[str, str] | None = None) -> None:

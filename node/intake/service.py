@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import Channel
+from node.behaviours import behaviour_of
 from node.cases.models import Case, EventKind
 from node.cases.schemas import Actor
 from node.cases.service import MAX_TEXT, new_tracking_code, record
@@ -111,15 +112,9 @@ def submit(
     """Open a case in a service from any channel, routed, with its due time and first events."""
     service = catalogue.get(db_session=db_session, code=service_code)
     spec = catalogue.spec_of(service)
-    if spec.template == "consultation":
-        # A case would keep the citizen next to their choice; node/consultations counts the
-        # choice apart from who made it.
-        by_sms = f" or by SMS: {spec.sms_keyword} <option>" if spec.sms_keyword else ""
-        raise InvalidInput(
-            f"{spec.name} is a consultation, not a request: take part on the portal at "
-            f"/consultations/{service.code}{by_sms}",
-            {"service_code": "a consultation takes no requests"},
-        )
+    behaviour = behaviour_of(spec)
+    if behaviour.refuse_case is not None:  # a service whose behaviour keeps no cases
+        raise behaviour.refuse_case(service, spec)
     try:
         channel = Channel(channel)
     except ValueError as exc:

@@ -7,11 +7,10 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from federation.protocol.vocabulary import Channel
-from node.alerts import service as alerts
 from node.auth import current_citizen
+from node.behaviours import behaviour_of
 from node.cases import service as cases
 from node.cases.models import CLOSED_STATUSES, Case, Event, EventKind
-from node.consultations import service as consultations
 from node.database import db_session
 from node.display import field_message
 from node.errors import Conflict, InvalidInput, NotFound
@@ -51,11 +50,10 @@ def _place_errors(form: Any, exc: InvalidInput) -> None:
 def new_request(code: str) -> Any:
     """Send a request to one service, signed in or not."""
     service = catalogue.get(db_session=db_session(), code=code)
-    if consultations.is_consultation(service):  # answered once and anonymously, never as a case
-        return redirect(url_for("consultations.page", code=code))
-    if alerts.is_alert_service(service):  # a subscription is kept as such, not as a case
-        return redirect(url_for("alerts.subscriptions", code=code))
     spec = catalogue.spec_of(service)
+    endpoint = behaviour_of(spec).portal_endpoint
+    if endpoint is not None:  # the behaviour has a page of its own for what citizens ask
+        return redirect(url_for(endpoint, code=code))
     if Channel.WEB not in spec.channels:
         raise NotFound(_("%(service)s does not take requests on the web.", service=spec.name))
     citizen = current_citizen()

@@ -11,9 +11,9 @@ from federation.protocol.vocabulary import CHANNEL_FAMILY, AgeBand, Channel, Cha
 from node.cases.models import Case, Event, EventKind
 from node.cases.schemas import Actor
 from node.cases.service import PUBLIC_EVENTS, record
-from node.consultations.models import ContactCheck
 from node.database import utcnow
 from node.errors import InvalidInput, NotFound
+from node.hooks import Hook
 from node.profiles.models import (
     Citizen,
     CitizenSegment,
@@ -22,6 +22,8 @@ from node.profiles.models import (
     SegmentKind,
 )
 from node.profiles.schemas import PROFILE_FIELDS, CitizenData, OrganisationData
+
+ERASING = Hook("a citizen is being erased: forget what else the node keeps about them")
 
 
 def validation_error(exc: ValidationError) -> InvalidInput:
@@ -327,8 +329,8 @@ def erase_citizen(
     db_session.execute(
         sa.update(Organisation).where(Organisation.contact_id == citizen.id).values(contact_id=None)
     )
-    # Codes sent to confirm a contact keep that contact: they go with it.
-    db_session.execute(sa.delete(ContactCheck).where(ContactCheck.citizen_id == citizen.id))
+    # What the domains above keep about the person goes with it (node/behaviours.py connects).
+    ERASING(db_session=db_session, citizen_id=citizen.id)
     for field in ("name", "email", "phone", "district", "birth_year", "password_hash"):
         setattr(citizen, field, None)
     citizen.consent_contact = citizen.consent_profiling = False

@@ -18,6 +18,10 @@ class Role(StrEnum):
     ADMIN = "admin"  # manages staff and services
 
 
+# Caseworkers work their department's queue; answering callers is the call centre's job.
+CONSOLE_ROLES = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+
+
 class Department(Base):
     """A unit of the city administration that works cases."""
 

@@ -10,19 +10,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import Channel
-from node.alerts import service as alerts
-from node.bookings import service as bookings
-from node.bookings.schemas import settings_for
+from node.behaviours import behaviour_of
 from node.cases.models import Case, EventKind
 from node.cases.schemas import Actor
 from node.cases.service import get_by_code, record
-from node.consultations import service as consultations
 from node.database import utcnow
 from node.errors import InvalidInput, NotFound
 from node.intake import service as intake
 from node.intake.free_text import answers_from_text
 from node.messaging import texts
 from node.messaging.models import InboundMessage
+from node.plugins import SmsRequest
 from node.profiles import service as profiles
 from node.profiles.models import Citizen
 from node.profiles.schemas import normalise_phone
@@ -125,7 +123,7 @@ def handle_message(
     default_region: str | None = None,
     tracking_prefix: str = "CA",
     now: datetime | None = None,
-    services_dir: Path | None = None,
+    services_dir: Path,
     timezone: str = "UTC",
 ) -> SmsResult:
     """Act on one inbound SMS once; a MessageSid seen before gets the same reply, nothing more."""
@@ -167,55 +165,24 @@ def handle_message(
         result.reply = _status(db_session, command.text, language, city)
     elif (
         command.kind == "open"
-        and services_dir is not None
         and (service := catalogue.by_sms_keyword(db_session=db_session, keyword=command.word))
-        and alerts.is_alert_service(service)
+        and (behaviour := behaviour_of(catalogue.spec_of(service))).answer_sms is not None
     ):
-        # `<KEYWORD> <topic> [<area>]` and `<KEYWORD> STOP` of an alert service (node/alerts).
-        reply, outcome = alerts.handle_sms(
-            db_session=db_session,
-            service=service,
-            settings=alerts.settings_of(services_dir=services_dir, service_code=service.code),
-            text=command.text,
-            citizen=citizen,
-            citizen_of=profile,
-            language=language,
-            city=city,
-            now=now,
-        )
-        result = SmsResult(reply, outcome)
-    elif (
-        command.kind == "open"
-        and (service := catalogue.by_sms_keyword(db_session=db_session, keyword=command.word))
-        and consultations.is_consultation(service)
-    ):
-        # `<KEYWORD> <option>` of a consultation (node/consultations): counted, never a case.
-        answer = consultations.answer_sms(
-            db_session=db_session,
-            service=service,
-            citizen=citizen,
-            text_after_keyword=command.text,
-            language=language,
-            now=now,
-        )
-        result = SmsResult(answer.reply, answer.outcome)
-    elif (
-        command.kind == "open"
-        and services_dir is not None
-        and (service := catalogue.by_sms_keyword(db_session=db_session, keyword=command.word))
-        and bookings.is_booking_service(service)
-    ):
-        # `<KEYWORD> <date> <time>`, `MOVE`, `CANCEL` of a booking service (node/bookings).
-        reply, outcome = bookings.answer_sms(
-            db_session=db_session,
-            service=service,
-            settings=settings_for(
-                services_dir=services_dir, service_code=service.code, timezone=timezone
-            ),
-            text=command.text,
-            citizen=citizen,
-            citizen_of=profile,
-            now=now,
+        # The service's behaviour reads what follows its keyword (node/behaviours.py).
+        reply, outcome = behaviour.answer_sms(
+            SmsRequest(
+                db_session=db_session,
+                service=service,
+                text=command.text,
+                citizen=citizen,
+                citizen_of=profile,
+                language=language,
+                city=city,
+                now=now,
+                services_dir=services_dir,
+                timezone=timezone,
+                read_settings=behaviour.read_settings,
+            )
         )
         result = SmsResult(reply, outcome)
     elif command.kind == "open" and (
