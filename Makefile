@@ -28,10 +28,10 @@ demo: $(STAMP)  ## run the demo on the embedded default (SQLite, in-process task
 test: $(TEST_STAMP)  ## run the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(TEST_STAMP)  ## ruff and the import rule
+lint: $(TEST_STAMP)  ## ruff and the import contracts (import-linter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check . || true
-	$(BIN)/python -m pytest -q tests/test_import_rule.py
+	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## run every benchmark and print their figures
 	$(BIN)/python -m bench $(BENCH_ARGS)

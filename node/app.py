@@ -62,9 +62,25 @@ def select_locale() -> str:
     return request.accept_languages.best_match(languages) or current_app.config["DEFAULT_LANGUAGE"]
 
 
+def _staff_account(user_id: int) -> Any:
+    """A staff member who may sign in: disabled accounts sign out."""
+    from node.staff import service as staff
+
+    user = staff.get(db_session=database.db_session(), user_id=user_id)
+    return user if user.active else None
+
+
+def _citizen_account(citizen_id: int) -> Any:
+    """A citizen's account by id."""
+    from node.profiles import service as profiles
+
+    return profiles.get_citizen(db_session=database.db_session(), citizen_id=citizen_id)
+
+
 def _init_web(app: Flask) -> None:
     """Attach CSRF, sign-in and translations, the blueprints, and the error pages."""
     from node import auth, behaviours, display
+    from node.cases import display as case_display
     from node.cases.service import CHANGE_COMMITTED
     from node.cases.views import bp as cases_bp
     from node.extensions import babel, csrf
@@ -84,8 +100,9 @@ def _init_web(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["TIMEZONE"])
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    auth.init_app(app)
+    auth.init_app(app, loaders={"staff": _staff_account, "citizen": _citizen_account})
     display.init_app(app)
+    case_display.init_app(app)
     limits.init_app(app)  # abuse limits on the portal, Open311, SMS and e-mail intake
     app.register_blueprint(portal_bp)
     app.register_blueprint(account_bp)

@@ -1,31 +1,33 @@
 """Who is signed in: staff in the back office, citizens on the portal, through one flask-login.
 
 The session keeps "staff:<id>" or "citizen:<id>", so one loader serves both kinds of account
-and one kind can never be mistaken for the other.
+and one kind can never be mistaken for the other. The domains that hold the accounts (staff,
+profiles) sit above this module: the app factory hands it one loader per kind.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from enum import StrEnum
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, flash, redirect, request, url_for
+from flask import Flask, abort, current_app, flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import AnonymousUserMixin, UserMixin, current_user
 
-from node.database import db_session
 from node.errors import NotFound
 from node.extensions import login_manager
-from node.profiles import service as profiles
-from node.profiles.models import Citizen
-from node.staff import service as staff_service
-from node.staff.models import Role, StaffUser
+
+LOADERS = "carmen.node.auth.loaders"
+KINDS = ("staff", "citizen")
+# An account by its id, or None when it may not sign in (disabled, erased).
+Loader = Callable[[int], Any]
 
 
 class Principal(UserMixin):
     """A signed-in staff member or citizen."""
 
-    def __init__(self, *, staff: StaffUser | None = None, citizen: Citizen | None = None) -> None:
+    def __init__(self, *, staff: Any = None, citizen: Any = None) -> None:
         self.staff = staff
         self.citizen = citizen
 
@@ -58,27 +60,23 @@ class Anonymous(AnonymousUserMixin):
 def load_principal(user_id: str) -> Principal | None:
     """Read the session's id back into an account; disabled or erased accounts sign out."""
     kind, _, raw = user_id.partition(":")
-    if not raw.isdigit():
+    loader = current_app.extensions[LOADERS].get(kind)
+    if loader is None or not raw.isdigit():
         return None
     try:
-        if kind == "staff":
-            user = staff_service.get(db_session=db_session(), user_id=int(raw))
-            return Principal(staff=user) if user.active else None
-        if kind == "citizen":
-            citizen = profiles.get_citizen(db_session=db_session(), citizen_id=int(raw))
-            return Principal(citizen=citizen)
+        account = loader(int(raw))
     except NotFound:
         return None
-    return None
+    return Principal(**{kind: account}) if account is not None else None
 
 
-def current_staff() -> StaffUser | None:
-    """The signed-in staff member, if any."""
+def current_staff() -> Any:
+    """The signed-in staff member (a StaffUser), if any."""
     return current_user.staff if current_user.is_authenticated else None
 
 
-def current_citizen() -> Citizen | None:
-    """The signed-in citizen, if any."""
+def current_citizen() -> Any:
+    """The signed-in citizen (a Citizen), if any."""
     return current_user.citizen if current_user.is_authenticated else None
 
 
@@ -91,7 +89,7 @@ def safe_next(target: str | None, fallback: str) -> str:
     return fallback
 
 
-def staff_required(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def staff_required(*roles: StrEnum) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Let only signed-in staff in, and only with one of the roles when roles are given."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -126,8 +124,10 @@ def citizen_required(view: Callable[..., Any]) -> Callable[..., Any]:
 PASSWORD_CHANGE_ALLOWED = {"office.password", "office.logout", "static"}
 
 
-def init_app(app: Flask) -> None:
-    """Attach flask-login and hold staff with a one-time password at the password page."""
+def init_app(app: Flask, *, loaders: Mapping[str, Loader]) -> None:
+    """Attach flask-login with a loader per kind of account, and hold staff with a one-time
+    password at the password page."""
+    app.extensions[LOADERS] = {kind: loaders[kind] for kind in KINDS}
     login_manager.init_app(app)
     login_manager.anonymous_user = Anonymous
     login_manager.user_loader(load_principal)

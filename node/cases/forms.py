@@ -5,9 +5,9 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from node.cases.display import PRIORITY_LABELS, STATUS_LABELS
 from node.cases.models import CaseStatus, Priority
 from node.cases.service import MAX_TEXT
-from node.display import PRIORITY_LABELS, STATUS_LABELS
 
 
 class QueueFilterForm(FlaskForm):

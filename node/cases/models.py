@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from node.database import Base, enum_type, utcnow
-from node.profiles.models import Citizen, Organisation
 from node.staff.models import Department, StaffUser
 
 
@@ -121,8 +120,9 @@ class Case(Base):
 
     department: Mapped[Department] = relationship(lazy="joined")
     assignee: Mapped[StaffUser | None] = relationship(lazy="joined")
-    citizen: Mapped[Citizen | None] = relationship()
-    organisation: Mapped[Organisation | None] = relationship()
+    # By name: profiles sit above cases (they record into the archive), so no import here.
+    citizen: Mapped[Any] = relationship("Citizen")
+    organisation: Mapped[Any] = relationship("Organisation")
     duplicate_of: Mapped["Case | None"] = relationship(remote_side=[id])
 
     @property

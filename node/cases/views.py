@@ -9,12 +9,13 @@ from wtforms import SelectChoice
 
 from node.auth import current_staff, staff_required
 from node.cases import service
+from node.cases.display import attribute_answers
 from node.cases.forms import ACTION_FORMS, QueueFilterForm
 from node.cases.models import Case, CaseStatus
 from node.cases.schemas import Actor, QueueFilter
 from node.cases.service import CHANGE_COMMITTED
 from node.database import db_session, utcnow
-from node.display import attribute_answers, field_message
+from node.display import field_message
 from node.errors import Conflict, InvalidInput
 from node.services import service as catalogue
 from node.staff import service as staff_service

@@ -262,7 +262,8 @@ def test_a_node_enrolls_and_syncs_over_http_and_catches_up_after_the_hub_was_dow
 
 def test_no_personal_data_reaches_any_row_at_the_hub(hub_app, node_app):
     from federation.hub.database import get_db as hub_database
-    from node.cases.models import Case, Citizen
+    from node.cases.models import Case
+    from node.profiles.models import Citizen
 
     rng = random.Random(8)
     transport = FaultyHub(hub_app, rng)

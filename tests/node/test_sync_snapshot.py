@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from federation.protocol.measures import snapshot_rows
-from node.cases.models import Case, Citizen
+from node.cases.models import Case
+from node.profiles.models import Citizen
 from node.sync import service as sync
 from node.sync.models import SyncPeriod
 from node.sync.suppression import suppress
