@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from federation.protocol.measures import snapshot_rows
 from node.cases.models import Case
 from node.profiles.models import Citizen
+from node.sync import aggregation
 from node.sync import service as sync
 from node.sync.models import SyncPeriod
 from node.sync.suppression import suppress
@@ -61,7 +62,7 @@ def test_no_sent_count_is_below_k_and_no_withheld_count_can_be_recomputed(db_ses
     assert min(row["value"] for row in rows) >= k
 
     exact = sync.aggregate(db_session=db_session, period="2026-03")
-    groups = sync._groups(exact.values)
+    groups = aggregation.groups(exact.values)
     hidden = suppress(exact.values, groups, k)
     sent = {(r["segment"], r["channel"], r["measure"]) for r in rows}
     assert len(sent) == len(exact.values) - len(hidden)
@@ -183,5 +184,5 @@ def test_sql_duration_buckets_agree_with_the_shared_vocabulary(hours):
 
     engine = sa.create_engine("sqlite://")
     with engine.connect() as connection:
-        bucket = connection.scalar(sa.select(sync._bucket(sa.literal(hours))))
+        bucket = connection.scalar(sa.select(aggregation._bucket(sa.literal(hours))))
     assert bucket == duration_bucket_index(hours)

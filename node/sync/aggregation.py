@@ -1,0 +1,286 @@
+"""Aggregation: the archive's events of each period as counts and histograms per cell."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased
+
+from federation.protocol.models import (
+    CellMeasures,
+    EventCounts,
+)
+from federation.protocol.vocabulary import (
+    DURATION_BUCKET_UPPER_HOURS,
+    SATISFACTION_SCORES,
+    AgeBand,
+    Channel,
+    CommonEvent,
+)
+from node.cases.models import Case, Event, EventKind
+from node.profiles.models import CitizenSegment, SegmentKind
+from node.services.models import Service
+from node.services.schemas import ServiceSpec
+from node.sync.suppression import Group
+
+CHANNELS = frozenset(channel.value for channel in Channel)
+# Events that show a person used a service that is more than cases.
+USE_KINDS = (EventKind.SUBSCRIBED, EventKind.BOOKED, EventKind.PARTICIPATED)
+DURATION_BUCKETS = len(DURATION_BUCKET_UPPER_HOURS) + 1
+# Histograms and the event whose count each one splits.
+HISTOGRAMS = {
+    "time_to_acknowledge": CommonEvent.ACKNOWLEDGED,
+    "time_to_complete": CommonEvent.COMPLETED,
+    "satisfaction": CommonEvent.FEEDBACK,
+}
+
+# A cell: (service code, "all" | "channel" | "segment", channel or segment value or None).
+CellKey = tuple[str, str, str | None]
+
+
+# ---------------------------------------------------------------- periods
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    """Start (inclusive) and end (exclusive) of a YYYY-MM calendar month, in UTC."""
+    year, month = (int(part) for part in period.split("-"))
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def _month(column: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return sa.func.to_char(column, "YYYY-MM")
+    return sa.func.strftime("%Y-%m", column)
+
+
+def _hours_between(later: Any, earlier: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return sa.extract("epoch", later - earlier) / 3600.0
+    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 24.0
+
+
+def _bucket(hours: Any, first: int = 0, last: int | None = None) -> Any:
+    """The bucket index of a duration, by halving the bounds: SQLite recomputes the duration
+    in every comparison, so a few comparisons per row instead of up to nine matter."""
+    bounds = DURATION_BUCKET_UPPER_HOURS
+    last = len(bounds) if last is None else last
+    if first == last:
+        return sa.literal(first)
+    middle = (first + last - 1) // 2
+    return sa.case(
+        (hours <= bounds[middle], _bucket(hours, first, middle)),
+        else_=_bucket(hours, middle + 1, last),
+    )
+
+
+def source_fingerprints(*, db_session: Session) -> dict[str, str]:
+    """Per month, a fingerprint of its case events (count and last id), in one GROUP BY."""
+    dialect = db_session.get_bind().dialect.name
+    month = _month(Event.at, dialect).label("month")
+    rows = db_session.execute(
+        sa.select(month, sa.func.count(), sa.func.max(Event.id))
+        .where(Event.case_id.is_not(None))
+        .group_by(month)
+    )
+    return {m: f"{count}:{last}" for m, count, last in rows}
+
+
+# ---------------------------------------------------------------- aggregation
+
+
+@dataclass
+class Aggregates:
+    """Exact (unsuppressed) values of one period, keyed by (cell, measure)."""
+
+    values: dict[tuple[CellKey, str], int]
+    services: set[str]
+
+
+def _event_maps(db_session: Session) -> dict[str, dict[str, CommonEvent]]:
+    return {
+        service.code: ServiceSpec.model_validate(service.spec).event_map
+        for service in db_session.scalars(sa.select(Service))
+    }
+
+
+def aggregate(*, db_session: Session, period: str) -> Aggregates:
+    """Exact values of one period (see aggregate_periods)."""
+    return aggregate_periods(db_session=db_session, periods=[period])[period]
+
+
+def aggregate_periods(*, db_session: Session, periods: list[str]) -> dict[str, Aggregates]:
+    """Count the events of some months per service, channel and segment, in three GROUP BYs.
+
+    The months are covered by one range scan and grouped by month, so building many periods
+    costs about as much as one pass over their events.
+    """
+    dialect = db_session.get_bind().dialect.name
+    wanted = set(periods)
+    start = min(period_bounds(p)[0] for p in periods)
+    end = max(period_bounds(p)[1] for p in periods)
+    band = aliased(CitizenSegment)
+    segment = sa.func.coalesce(band.value, AgeBand.UNKNOWN.value).label("segment")
+    month = _month(Event.at, dialect).label("month")
+    joined = (
+        sa.select()
+        .select_from(Event)
+        .join(Case, Case.id == Event.case_id)
+        .outerjoin(
+            band, sa.and_(band.citizen_id == Case.citizen_id, band.kind == SegmentKind.AGE_BAND)
+        )
+    )
+    # A range on the event time reads through the index, which pays for a few months but is
+    # slower than a plain scan when most of the archive is rebuilt (the first sync).
+    if len(periods) <= 3:
+        joined = joined.where(Event.at >= start, Event.at < end)
+    dims = (month, Event.service_code, Case.channel, segment)
+    found = {p: Aggregates(values=defaultdict(int), services=set()) for p in periods}
+    maps = _event_maps(db_session)
+
+    def add(period: str, service: str, channel: str, seg: str, measure: str, count: int) -> None:
+        if period not in wanted:
+            return
+        aggregates = found[period]
+        aggregates.services.add(service)
+        cells = [(service, "all", None), (service, "segment", seg)]
+        if channel in CHANNELS:  # a staff action (an alert published) has no channel
+            cells.append((service, "channel", channel))
+        for cell in cells:
+            aggregates.values[(cell, measure)] += count
+
+    # One scan: counts per kind, with the duration bucket of acknowledgements and
+    # resolutions, the score of feedback, and resolutions in time.
+    hours = _hours_between(Event.at, Case.created_at, dialect)
+    timed = Event.kind.in_([EventKind.ACKNOWLEDGED, EventKind.RESOLVED])
+    bucket = sa.case((timed, _bucket(hours)), else_=None).label("bucket")
+    score = sa.case(
+        (Event.kind == EventKind.FEEDBACK, Event.data["score"].as_integer()), else_=None
+    ).label("score")
+    in_time = sa.func.sum(
+        sa.case((sa.and_(Event.kind == EventKind.RESOLVED, Event.at <= Case.due_at), 1), else_=0)
+    )
+    query = joined.add_columns(*dims, Event.kind, bucket, score, sa.func.count(), in_time)
+    for period, service, channel, seg, kind, index, value, count, within in db_session.execute(
+        query.group_by(*dims, Event.kind, bucket, score)
+    ):
+        kind = EventKind(kind)
+        cell = (period, service, channel, seg)
+        common = maps.get(service, {}).get(kind.value)
+        if common is not None:
+            add(*cell, f"events.{common.value}", count)
+        if kind is EventKind.ACKNOWLEDGED:
+            add(*cell, f"time_to_acknowledge.{index}", count)
+        elif kind is EventKind.RESOLVED:
+            add(*cell, f"time_to_complete.{index}", count)
+            if within:
+                add(*cell, "completed_within_sla", within)
+        elif kind is EventKind.FEEDBACK and value in SATISFACTION_SCORES:
+            add(*cell, f"satisfaction.{value - 1}", count)
+
+    # Events of services that are more than cases (subscriptions, bookings, participations)
+    # carry their service, channel and citizen themselves.
+    own_band = aliased(CitizenSegment)
+    own_segment = sa.func.coalesce(own_band.value, AgeBand.UNKNOWN.value).label("segment")
+    behaviour = (
+        sa.select()
+        .select_from(Event)
+        .outerjoin(
+            own_band,
+            sa.and_(own_band.citizen_id == Event.citizen_id, own_band.kind == SegmentKind.AGE_BAND),
+        )
+        .where(Event.case_id.is_(None), Event.service_code.is_not(None))
+    )
+    if len(periods) <= 3:
+        behaviour = behaviour.where(Event.at >= start, Event.at < end)
+    own_dims = (month, Event.service_code, Event.channel, own_segment)
+    for period, service, channel, seg, kind, count in db_session.execute(
+        behaviour.add_columns(*own_dims, Event.kind, sa.func.count()).group_by(
+            *own_dims, Event.kind
+        )
+    ):
+        common = maps.get(service, {}).get(EventKind(kind).value)
+        if common is not None:
+            add(period, service, channel, seg, f"events.{common.value}", count)
+
+    # Distinct citizens who used a service in the period: who submitted a request (an anonymous
+    # request counts as one person) or subscribed, booked or took part. Each person is in one
+    # segment, so the service's total is the sum over its segments, and the rows per channel of
+    # the distinct set are already distinct people.
+    person = sa.func.coalesce(Case.citizen_id, -Case.id).label("person")
+    who = (
+        sa.union(
+            joined.add_columns(*dims, person).where(Event.kind == EventKind.SUBMITTED),
+            behaviour.add_columns(*own_dims, Event.citizen_id.label("person")).where(
+                Event.kind.in_(USE_KINDS), Event.citizen_id.is_not(None)
+            ),
+        )
+        .cte("who")
+        .prefix_with("MATERIALIZED")
+    )
+    per_channel = sa.select(
+        sa.literal("channel"), who.c.month, who.c.service_code, who.c.channel, sa.func.count()
+    ).group_by(who.c.month, who.c.service_code, who.c.channel)
+    per_segment = sa.select(
+        sa.literal("segment"),
+        who.c.month,
+        who.c.service_code,
+        who.c.segment,
+        sa.func.count(sa.distinct(who.c.person)),
+    ).group_by(who.c.month, who.c.service_code, who.c.segment)
+    for dim, period, service, value, count in db_session.execute(
+        sa.union_all(per_channel, per_segment)
+    ):
+        if period not in wanted or (dim == "channel" and value not in CHANNELS):
+            continue
+        values = found[period].values
+        values[((service, dim, value), "citizens")] = count
+        if dim == "segment":
+            values[((service, "all", None), "citizens")] += count
+    for aggregates in found.values():
+        aggregates.values = dict(aggregates.values)
+    return found
+
+
+def groups(values: dict[tuple[CellKey, str], int]) -> list[Group]:
+    """The additive equations among a period's values (see node.sync.suppression)."""
+    members: dict[tuple[str, str, str], list[tuple[CellKey, str]]] = defaultdict(list)
+    cells: dict[CellKey, list[str]] = defaultdict(list)
+    for cell, measure in values:
+        cells[cell].append(measure)
+        service, dim, _ = cell
+        # Distinct citizens add up over segments (one band each) but not over channels.
+        if dim == "segment" or (dim == "channel" and measure != "citizens"):
+            members[(service, dim, measure)].append((cell, measure))
+    groups = [
+        Group(total=((service, "all", None), measure), members=tuple(sorted(found, key=str)))
+        for (service, _dim, measure), found in members.items()
+    ]
+    for cell, measures in cells.items():
+        for prefix, event in HISTOGRAMS.items():
+            buckets = tuple((cell, m) for m in measures if m.startswith(prefix + "."))
+            if buckets:
+                groups.append(Group(total=(cell, f"events.{event.value}"), members=buckets))
+    return groups
+
+
+def cell_measures_of(found: dict[str, int]) -> CellMeasures | None:
+    if not found:
+        return None
+
+    def histogram(prefix: str, size: int) -> list[int | None] | None:
+        buckets = [found.get(f"{prefix}.{i}") for i in range(size)]
+        return buckets if any(b is not None for b in buckets) else None
+
+    events = {m.removeprefix("events."): v for m, v in found.items() if m.startswith("events.")}
+    return CellMeasures(
+        citizens=found.get("citizens"),
+        events=EventCounts(**events),
+        completed_within_sla=found.get("completed_within_sla"),
+        time_to_acknowledge=histogram("time_to_acknowledge", DURATION_BUCKETS),
+        time_to_complete=histogram("time_to_complete", DURATION_BUCKETS),
+        satisfaction=histogram("satisfaction", len(SATISFACTION_SCORES)),
+    )
