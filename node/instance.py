@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from node.app import create_app
+from node.behaviours import BEHAVIOURS
 from node.config import INSTANCE_FILE, write_instance_file
 from node.database import get_db
 from node.migrate import upgrade
@@ -113,7 +114,9 @@ def load_services(app: Flask) -> LoadReport:
     """Discover the services installed in the instance and update the catalogue."""
     with get_db(app).session() as db_session:
         report = load_catalogue(
-            db_session=db_session, services_dir=Path(app.config["SERVICES_DIR"])
+            db_session=db_session,
+            services_dir=Path(app.config["SERVICES_DIR"]),
+            behaviours=list(BEHAVIOURS),
         )
         db_session.commit()
     return report

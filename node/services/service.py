@@ -2,7 +2,7 @@
 
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,8 +66,9 @@ def service_folder(*, services_dir: Path, code: str) -> Path:
     raise NotFound(f"no folder of service {code!r} in {services_dir}")
 
 
-def load_specs(services_dir: Path) -> LoadReport:
-    """Read every services/<folder>/service.toml; invalid or clashing specs are reported."""
+def load_specs(services_dir: Path, *, behaviours: Collection[str] | None = None) -> LoadReport:
+    """Read every services/<folder>/service.toml; invalid or clashing specs are reported, and
+    so is one naming a behaviour not among `behaviours` (when given)."""
     report = LoadReport()
     if not services_dir.is_dir():
         return report
@@ -78,6 +79,11 @@ def load_specs(services_dir: Path) -> LoadReport:
             spec = read_spec(spec_path)
         except ValueError as exc:
             report.errors[folder] = str(exc)
+            continue
+        if behaviours is not None and spec.behaviour not in behaviours:
+            report.errors[folder] = (
+                f"unknown behaviour {spec.behaviour!r}; this node has {', '.join(behaviours)}"
+            )
             continue
         if any(s.code == spec.code for s in report.specs):
             report.errors[folder] = f"service code {spec.code!r} is used by another folder"
@@ -142,9 +148,11 @@ def sync_catalogue(
     return list_active(db_session=db_session)
 
 
-def load_catalogue(*, db_session: Session, services_dir: Path) -> LoadReport:
+def load_catalogue(
+    *, db_session: Session, services_dir: Path, behaviours: Collection[str] | None = None
+) -> LoadReport:
     """Read the services folder and bring the catalogue in line with it."""
-    report = load_specs(services_dir)
+    report = load_specs(services_dir, behaviours=behaviours)
     sync_catalogue(db_session=db_session, specs=report.specs, provenance=report.provenance)
     return report
 
