@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from node.app import create_app
-from node.config import INSTANCE_FILE, write_instance_file
+from node.config import INSTANCE_FILE, NodeSettings
 from node.database import get_db
 from node.migrate import upgrade
 from node.profiles.service import seed_segment_definitions
@@ -74,7 +74,7 @@ def initialise(
         }
         if database_url:
             values["database_url"] = database_url
-        write_instance_file(path, values)
+        NodeSettings.write_file(path, values)
         app = open_app(path)
         password = admin_password or staff.one_time_password()
         with get_db(app).session() as db_session:
@@ -112,8 +112,6 @@ def open_app(path: Path, **overrides) -> Flask:
 def load_services(app: Flask) -> LoadReport:
     """Discover the services installed in the instance and update the catalogue."""
     with get_db(app).session() as db_session:
-        report = load_catalogue(
-            db_session=db_session, services_dir=Path(app.config["SERVICES_DIR"])
-        )
+        report = load_catalogue(db_session=db_session, services_dir=app.config["SERVICES_DIR"])
         db_session.commit()
     return report

@@ -8,12 +8,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 BANNED = {
+    "runtime": ["node", "federation", "evaluation", "dashboards", "service_templates", "carmen"],
     "federation/protocol": [
         "node",
         "federation.hub",
         "evaluation",
         "dashboards",
         "carmen",
+        "runtime",
         "flask",
         "sqlalchemy",
         "celery",
@@ -25,6 +27,7 @@ BANNED = {
         "sqlalchemy",
         "celery",
         "dash",
+        "runtime",
         "node",
         "federation.hub",
         "dashboards",

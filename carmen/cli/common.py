@@ -25,10 +25,11 @@ instances_option = click.option(
 def open_node(instance: Path):
     """The app of a node instance, or a clear error for the command line."""
     from node.instance import InstanceError, open_app
+    from runtime.settings import SettingsError
 
     try:
         return open_app(instance)
-    except InstanceError as exc:
+    except (InstanceError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
