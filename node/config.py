@@ -2,16 +2,24 @@
 instance's node.toml, then these defaults. `carmen node settings` lists them."""
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from federation.protocol.vocabulary import Channel
 from runtime.settings import SECRET, InstanceSettings
 
 INSTANCE_FILE = "node.toml"
 MIB = 1024 * 1024
+
+
+def _zone_name(value: str) -> str:
+    """An IANA time zone's name, checked."""
+    try:
+        return ZoneInfo(value).key
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Rome") from None
 
 
 class NodeSettings(InstanceSettings):
@@ -29,7 +37,9 @@ class NodeSettings(InstanceSettings):
     population: int = Field(0, ge=0, description="Inhabitants, told to the hub at enrollment.")
     languages: list[str] = Field(["en", "it"], description="Languages offered to citizens.")
     default_language: str = Field("en", description="Language of a citizen who chose none.")
-    timezone: str = Field("Europe/Brussels", description="IANA time zone of the city's clocks.")
+    timezone: Annotated[str, AfterValidator(_zone_name)] = Field(
+        "Europe/Brussels", description="IANA time zone of the city's clocks."
+    )
     districts: list[str] = Field([], description="The city's districts (citizens choose one).")
     default_country_code: str | None = Field(
         None, description="Region of phone numbers typed without +, e.g. IT."
@@ -160,15 +170,6 @@ class NodeSettings(InstanceSettings):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return [c.strip() for c in value.split(",")] if isinstance(value, str) else value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Rome") from None
-        return value
 
     @model_validator(mode="after")
     def _gateway_has_url(self) -> "NodeSettings":

@@ -8,10 +8,11 @@ names the setting and where it came from.
 """
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, get_args
 
 import tomli_w
 from flask import Flask, current_app
@@ -181,6 +182,8 @@ def _is_secret(field: FieldInfo) -> bool:
 def _show(value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as written in the TOML file
     if isinstance(value, str | Path):
         return str(value)
     return repr(value)
@@ -188,8 +191,9 @@ def _show(value: Any) -> str:
 
 def _type_name(field: FieldInfo) -> str:
     annotation = field.annotation
-    name = getattr(annotation, "__name__", None)
-    return name if name and not getattr(annotation, "__args__", None) else str(annotation)
+    if isinstance(annotation, type) and not get_args(annotation):
+        return annotation.__name__
+    return re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", str(annotation))  # typing.Literal -> Literal
 
 
 def init_app(app: Flask, settings: InstanceSettings) -> None:

@@ -108,6 +108,19 @@ def init(
     click.echo(password)
 
 
+@hub.command("settings")
+@_instance_option
+def settings_(instance: Path) -> None:
+    """List every setting: type, default, this instance's value (secrets masked) and help.
+
+    Set them in the instance's hub.toml (lower case) or as CARMEN_HUB_<NAME> variables.
+    """
+    from carmen.cli.common import print_settings
+    from federation.hub.config import HubSettings
+
+    print_settings(HubSettings, instance)
+
+
 @hub.command()
 @_instance_option
 def migrate(instance: Path) -> None:
