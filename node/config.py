@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from federation.protocol.vocabulary import Channel
+from runtime.celery_app import RetryPolicy
 from runtime.settings import SECRET, InstanceSettings
 
 INSTANCE_FILE = "node.toml"
@@ -153,12 +154,14 @@ class NodeSettings(InstanceSettings):
         None, description="Where unplaced mail is kept; default: quarantine/ in the instance."
     )
     # Deliveries (notifications, alerts, reminders)
-    messaging_max_retries: int = Field(5, ge=0, description="Attempts after the first one.")
+    messaging_max_retries: int = Field(
+        RetryPolicy.max_retries, ge=0, description="Attempts after the first one."
+    )
     messaging_retry_backoff: int = Field(
-        30, ge=1, description="Seconds the first retry waits at most; doubled each time."
+        RetryPolicy.backoff, ge=1, description="Seconds the first retry waits at most; doubled."
     )
     messaging_retry_backoff_max: int = Field(
-        3600, ge=1, description="Longest wait between two attempts, in seconds."
+        RetryPolicy.backoff_max, ge=1, description="Longest wait between two attempts, in seconds."
     )
 
     @field_validator("sms_gateway", "email_backend", mode="before")

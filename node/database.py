@@ -11,7 +11,6 @@ from runtime.database import (
     db_session,
     enum_type,
     get_db,
-    init_app,
     make_engine,
     model_metadata,
 )
@@ -24,7 +23,6 @@ __all__ = [
     "db_session",
     "enum_type",
     "get_db",
-    "init_app",
     "make_engine",
     "utcnow",
 ]
