@@ -107,7 +107,7 @@ def create_hub(root: Path, state: DemoState, real: "RealMode | None" = None) -> 
     from federation.hub.accounts import service as accounts
     from federation.hub.accounts.models import Role
     from federation.hub.app import create_app
-    from federation.hub.config import load_settings, write_instance_file
+    from federation.hub.config import HubSettings
     from federation.hub.database import get_db
     from federation.hub.migrate import upgrade
 
@@ -120,8 +120,8 @@ def create_hub(root: Path, state: DemoState, real: "RealMode | None" = None) -> 
     }
     if real is not None:
         settings |= {"database_url": real.database("hub"), "broker_url": real.broker_url}
-    write_instance_file(instance, settings)
-    upgrade(load_settings(instance)["DATABASE_URL"])
+    HubSettings.write_file(instance, settings)
+    upgrade(HubSettings.load(instance).database_url)
     app = create_app({"INSTANCE_PATH": instance})
     with app.app_context(), get_db(app).session() as session:
         for name, role in (("admin", Role.ADMIN), ("coordinator", Role.COORDINATOR)):
@@ -212,7 +212,7 @@ def open_consultations(instance: Path, when) -> None:
                 db_session=session,
                 service_code=service.code,
                 now=when,
-                services_dir=Path(app.config["SERVICES_DIR"]),
+                services_dir=app.config["SERVICES_DIR"],
                 timezone=app.config["TIMEZONE"],
                 actor=Actor.system(),
             )
@@ -470,7 +470,7 @@ class Servers:
                 seed=0,
                 now=utcnow(),
                 options=app.config["EVALUATION_OPTIONS"],
-                europe_cities_csv=app.config.get("EUROPE_CITIES"),
+                europe_cities_csv=app.config["EUROPE_CITIES"],
             )
             if run is None:
                 raise RuntimeError("the hub's worker took the evaluation: see its log")

@@ -224,7 +224,7 @@ def _phone(region: str, rng: random.Random) -> str | None:
 def prepare_city(city: SimulatedCity, *, citizens: int, start: datetime) -> None:
     """Register the city's client applications and the citizens who will use its services."""
     app, rng = city.app, city.rng
-    region = app.config.get("DEFAULT_COUNTRY_CODE") or "IT"
+    region = app.config["DEFAULT_COUNTRY_CODE"] or "IT"
     with get_db(app).session() as session:
         for kind in ("app", "web"):
             _, key = clients.create_client(

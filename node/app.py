@@ -10,9 +10,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from node import database
-from node.config import load_settings
+from node import celery_app
+from node.config import NodeSettings
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
+from runtime import database, settings
 
 DEFAULT_INSTANCE = Path("var") / "node"
 
@@ -25,18 +26,20 @@ def instance_path_from(config: Mapping[str, Any]) -> Path:
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a node app from defaults, its instance file, the environment and `config`."""
-    overrides = dict(config or {})
-    instance = instance_path_from(overrides)
-    overrides.pop("INSTANCE_PATH", None)
+    given, flask_config = NodeSettings.split(config or {})
+    instance = instance_path_from(flask_config)
+    flask_config.pop("INSTANCE_PATH", None)
     app = Flask(__name__, instance_path=str(instance))
-    app.config.update(load_settings(instance, overrides))
-    if not app.config.get("SECRET_KEY"):
+    settings.init_app(app, NodeSettings.load(instance, given))
+    app.config.update(flask_config)
+    if not app.config["SECRET_KEY"]:
         raise RuntimeError(
             f"no secret key for the node in {instance}: run `carmen node init` or set "
             "CARMEN_NODE_SECRET_KEY"
         )
     database.init_app(app)
     _init_web(app)
+    celery_app.init_app(app)  # after _init_web: the behaviours add their tasks there
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -8,10 +8,13 @@ Run a worker and beat for an instance with::
 from datetime import timedelta
 from typing import Any
 
-from celery import Celery, Task
-from flask import Flask, current_app, has_app_context
+from celery import Celery
+from flask import Flask
 
-EXTENSION = "carmen.node.celery"
+from runtime.celery_app import RetryPolicy, celery_init_app, get_celery
+
+__all__ = ["TASK_MODULES", "add_plugin_tasks", "get_celery", "init_app"]
+
 PLUGINS = "carmen.node.celery.plugins"
 TASK_MODULES = ("node.sync.tasks", "node.messaging.tasks")
 
@@ -21,38 +24,25 @@ def add_plugin_tasks(app: Flask, *, modules: list[str], beat: dict[str, dict[str
     app.extensions[PLUGINS] = (tuple(modules), dict(beat))
 
 
-def celery_init_app(app: Flask) -> Celery:
-    """Create the app's Celery instance; its tasks run inside this Flask app's context."""
-
-    class FlaskTask(Task):
-        def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            if has_app_context():
-                return self.run(*args, **kwargs)
-            with app.app_context():
-                return self.run(*args, **kwargs)
-
+def init_app(app: Flask) -> Celery:
+    """Create the app's Celery app (after add_plugin_tasks); its tasks run in this app's context."""
+    config = app.config
     plugin_modules, plugin_beat = app.extensions.get(PLUGINS, ((), {}))
-    modules = [*TASK_MODULES, *plugin_modules]
-    broker = app.config.get("BROKER_URL")
-    celery = Celery(
-        f"carmen-node-{app.config['TRACKING_PREFIX']}",
-        task_cls=FlaskTask,
-        include=modules,
-    )
-    celery.conf.update(
-        broker_url=broker or "memory://",
-        task_always_eager=not broker,
-        task_eager_propagates=True,
-        task_acks_late=True,  # a task lost with its worker runs again; every task is idempotent
-        task_reject_on_worker_lost=True,
-        task_ignore_result=True,
-        broker_connection_retry_on_startup=True,
-        # Nodes sharing one broker (ASP mode) keep their tasks apart by queue.
-        task_default_queue=app.config.get("TASK_QUEUE") or "carmen-node",
+    return celery_init_app(
+        app,
+        name=f"carmen-node-{config['TRACKING_PREFIX']}",
+        broker_url=config["BROKER_URL"],
+        queue=config["TASK_QUEUE"],  # nodes sharing one broker (ASP mode) each have their own
+        task_modules=[*TASK_MODULES, *plugin_modules],
+        retry_policy=RetryPolicy(
+            max_retries=config["MESSAGING_MAX_RETRIES"],
+            backoff=config["MESSAGING_RETRY_BACKOFF"],
+            backoff_max=config["MESSAGING_RETRY_BACKOFF_MAX"],
+        ),
         beat_schedule={
             "sync-with-hub": {
                 "task": "carmen_node.sync",
-                "schedule": timedelta(seconds=int(app.config.get("SYNC_INTERVAL_SECONDS", 300))),
+                "schedule": timedelta(seconds=config["SYNC_INTERVAL_SECONDS"]),
             },
             "notify-pending": {  # messages whose queueing was lost (node/messaging/tasks.py)
                 "task": "carmen_node.notify_pending",
@@ -61,13 +51,3 @@ def celery_init_app(app: Flask) -> Celery:
             **plugin_beat,  # the behaviours' own (node/behaviours.py)
         },
     )
-    for module in modules:
-        __import__(module)
-    app.extensions[EXTENSION] = celery
-    return celery
-
-
-def get_celery(app: Flask | None = None) -> Celery:
-    """The Celery app of the given (or current) Flask app, created on first use."""
-    app = app or current_app._get_current_object()
-    return app.extensions.get(EXTENSION) or celery_init_app(app)

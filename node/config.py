@@ -1,124 +1,193 @@
-"""Node settings: defaults, then the instance node.toml, then CARMEN_NODE_* variables."""
+"""The node's settings, each declared once: given values, then CARMEN_NODE_* variables, then the
+instance's node.toml, then these defaults. `carmen node settings` lists them."""
 
-import os
-import tomllib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from federation.protocol.vocabulary import Channel
+from runtime.celery_app import RetryPolicy
+from runtime.settings import SECRET, InstanceSettings
 
 INSTANCE_FILE = "node.toml"
-ENV_PREFIX = "CARMEN_NODE_"
-
-DEFAULTS: dict[str, Any] = {
-    "CITY": "Unnamed city",
-    "COUNTRY": "EU",
-    "POPULATION": 0,
-    "SECRET_KEY": None,
-    "DATABASE_URL": None,  # default: SQLite file node.db in the instance folder
-    "BROKER_URL": None,  # None runs Celery tasks eagerly, in-process
-    "LANGUAGES": ["en", "it"],
-    "DEFAULT_LANGUAGE": "en",
-    "TIMEZONE": "Europe/Brussels",
-    "DISTRICTS": [],
-    "DEFAULT_COUNTRY_CODE": None,  # region for phone numbers typed without +, e.g. "IT"
-    "TRACKING_PREFIX": None,  # default: first two letters of the city
-    "MIN_CELL_COUNT": 10,
-    "DP_EPSILON": None,  # differential privacy budget per snapshot build; None: no noise
-    "DP_MAX_EVENTS_PER_CASE": 6,  # contribution bound of one case in one month
-    "SYNC_INTERVAL_SECONDS": 300,
-    "SERVICES_DIR": None,  # default: services/ in the instance folder
-    "WTF_CSRF_TIME_LIMIT": None,
-    "SESSION_COOKIE_SAMESITE": "Lax",
-    # Abuse limits on public intake (node/intake/limits.py): None is on, except in TESTING apps.
-    "RATELIMIT_ENABLED": None,
-    "RATELIMIT_STORAGE_URL": "memory://",  # redis://host:6379/1 to share counters across workers
-    "RATELIMITS": {},  # per key kind, e.g. {portal_address = "10/minute;60/hour"}
-    # Channels (docs/channels.md). Inbound SMS: the gateway's auth token signs its webhooks; no
-    # token, no SMS accepted. SMS_WEBHOOK_URL is the URL the gateway posts to, when a proxy
-    # makes it differ from the one the node sees.
-    "SMS_AUTH_TOKEN": None,
-    "SMS_WEBHOOK_URL": None,
-    # Outbound SMS: "log" only writes them to the log; "http" POSTs JSON to SMS_GATEWAY_URL.
-    "SMS_GATEWAY": "log",
-    "SMS_GATEWAY_URL": None,
-    "SMS_GATEWAY_TOKEN": None,
-    "SMS_FROM": None,
-    # Outbound e-mail: "log" or "smtp".
-    "EMAIL_BACKEND": "log",
-    "SMTP_HOST": "localhost",
-    "SMTP_PORT": 25,
-    "SMTP_USERNAME": None,
-    "SMTP_PASSWORD": None,
-    "SMTP_STARTTLS": False,
-    "SMTP_TIMEOUT": 10,
-    "MAIL_FROM": "no-reply@localhost",
-    # Inbound e-mail: the webhook's bearer token (none: webhook off), size limits, folders
-    # (default: attachments/ and quarantine/ in the instance folder).
-    "EMAIL_WEBHOOK_TOKEN": None,
-    "MAIL_MAX_BYTES": 25 * 1024 * 1024,
-    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
-    "ATTACHMENTS_DIR": None,
-    "QUARANTINE_DIR": None,
-    # Notifications: attempts after the first, and the backoff (seconds, doubled each time).
-    "MESSAGING_MAX_RETRIES": 5,
-    "MESSAGING_RETRY_BACKOFF": 30,
-    "MESSAGING_RETRY_BACKOFF_MAX": 3600,
-}
+MIB = 1024 * 1024
 
 
-def _parse_env_value(raw: str) -> Any:
-    """Read an environment value as a TOML literal (numbers, booleans, lists), else as text."""
+def _zone_name(value: str) -> str:
+    """An IANA time zone's name, checked."""
     try:
-        return tomllib.loads(f"value = {raw}")["value"]
-    except tomllib.TOMLDecodeError:
-        return raw
+        return ZoneInfo(value).key
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Rome") from None
 
 
-def load_settings(
-    instance_path: Path, overrides: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """Merge defaults, the instance file, the environment and explicit overrides, in that order."""
-    settings = dict(DEFAULTS)
-    toml_file = instance_path / INSTANCE_FILE
-    if toml_file.exists():
-        with toml_file.open("rb") as handle:
-            settings.update({key.upper(): value for key, value in tomllib.load(handle).items()})
-    for key, raw in os.environ.items():
-        if key.startswith(ENV_PREFIX) and key != f"{ENV_PREFIX}INSTANCE":
-            settings[key.removeprefix(ENV_PREFIX)] = _parse_env_value(raw)
-    settings.update(overrides or {})
-    if not settings["DATABASE_URL"]:
-        settings["DATABASE_URL"] = f"sqlite:///{instance_path / 'node.db'}"
-    if not settings["SERVICES_DIR"]:
-        settings["SERVICES_DIR"] = str(instance_path / "services")
-    if not settings["TRACKING_PREFIX"]:
-        letters = [c for c in str(settings["CITY"]).upper() if c.isascii() and c.isalpha()]
-        settings["TRACKING_PREFIX"] = "".join(letters[:2]) or "CA"
-    return settings
+class NodeSettings(InstanceSettings):
+    """Every setting of a city node."""
 
+    env_prefix = "CARMEN_NODE_"
+    file_name = INSTANCE_FILE
+    command = "carmen node settings"
 
-def write_instance_file(instance_path: Path, values: Mapping[str, Any]) -> Path:
-    """Write node.toml with the given lower-case keys; values are strings, numbers or lists."""
-    lines = []
-    for key, value in values.items():
-        lines.append(f"{key} = {_toml_literal(value)}")
-    path = instance_path / INSTANCE_FILE
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    path.chmod(0o600)  # it holds the secret key
-    return path
+    # The city
+    city: str = Field(
+        "Unnamed city", description="The city's name, as citizens and the hub see it."
+    )
+    country: str = Field("EU", description="Two-letter country code (Eurostat), e.g. IT.")
+    population: int = Field(0, ge=0, description="Inhabitants, told to the hub at enrollment.")
+    languages: list[str] = Field(["en", "it"], description="Languages offered to citizens.")
+    default_language: str = Field("en", description="Language of a citizen who chose none.")
+    timezone: Annotated[str, AfterValidator(_zone_name)] = Field(
+        "Europe/Brussels", description="IANA time zone of the city's clocks."
+    )
+    districts: list[str] = Field([], description="The city's districts (citizens choose one).")
+    default_country_code: str | None = Field(
+        None, description="Region of phone numbers typed without +, e.g. IT."
+    )
+    tracking_prefix: str | None = Field(
+        None, description="Prefix of tracking codes; default: the city's first two letters."
+    )
+    context: dict[str, float] = Field(
+        {}, description="Context figures told to the hub (eu_cities.csv columns)."
+    )
+    population_shares: dict[str, float] | None = Field(
+        None, description="Share of inhabitants per age band (16-24, 25-54, 55-74, 75+)."
+    )
+    channels: list[Channel] | None = Field(
+        None, description="Channels new services from templates offer; none: all of them."
+    )
+    # Storage and tasks
+    secret_key: str | None = Field(
+        None,
+        description="Signs sessions and forms (written by `carmen node init`).",
+        json_schema_extra=SECRET,
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file node.db in the instance."
+    )
+    broker_url: str | None = Field(
+        None, description="Celery broker, e.g. redis://host:6379/0; none: tasks run in-process."
+    )
+    task_queue: str = Field(
+        "carmen-node", description="The node's Celery queue (nodes sharing a broker need one each)."
+    )
+    services_dir: Path | None = Field(
+        None, description="Folder of installed services; default: services/ in the instance."
+    )
+    # The federation
+    min_cell_count: int = Field(
+        10, description="Not read: the threshold is the hub's k, told at enrollment."
+    )
+    dp_epsilon: float | None = Field(
+        None, ge=0, description="Differential privacy budget per snapshot build; none or 0: off."
+    )
+    dp_max_events_per_case: int = Field(
+        6, ge=1, description="Contribution bound of one case in one month (with dp_epsilon)."
+    )
+    sync_interval_seconds: int = Field(
+        300, gt=0, description="How often beat builds and pushes snapshots to the hub."
+    )
+    # The web
+    wtf_csrf_time_limit: int | None = Field(
+        None, description="Seconds a form's CSRF token stays valid; none: the whole session."
+    )
+    session_cookie_samesite: str = Field("Lax", description="SameSite of the session cookie.")
+    ratelimit_enabled: bool | None = Field(
+        None, description="Abuse limits on public intake; none: on, except in testing apps."
+    )
+    ratelimit_storage_url: str = Field(
+        "memory://", description="Where limit counters live; redis://... to share them."
+    )
+    ratelimits: dict[str, str] = Field(
+        {}, description='Limits per key kind, e.g. {portal_address = "10/minute;60/hour"}.'
+    )
+    open311_jurisdiction: str | None = Field(
+        None, description="Open311 jurisdiction_id; default: the city's name as a slug."
+    )
+    open311_contact: str | None = Field(
+        None, description="Open311 discovery contact; default: '<city> city services'."
+    )
+    open311_key_service: str | None = Field(
+        None, description="Open311 discovery: where developers ask for an API key."
+    )
+    # SMS
+    sms_auth_token: str | None = Field(
+        None,
+        description="The SMS gateway's token signing its webhooks; none: no SMS in.",
+        json_schema_extra=SECRET,
+    )
+    sms_webhook_url: str | None = Field(
+        None, description="The URL the gateway posts to, when a proxy changes it."
+    )
+    sms_gateway: Literal["log", "http"] = Field(
+        "log", description="Outbound SMS: log only writes them to the log; http posts them."
+    )
+    sms_gateway_url: str | None = Field(None, description="Where the http gateway posts SMS.")
+    sms_gateway_token: str | None = Field(
+        None, description="Bearer token for the http SMS gateway.", json_schema_extra=SECRET
+    )
+    sms_gateway_timeout: float = Field(10, gt=0, description="Seconds to wait for the gateway.")
+    sms_from: str | None = Field(None, description="Sender name or number of outbound SMS.")
+    # E-mail
+    email_backend: Literal["log", "smtp"] = Field(
+        "log", description="Outbound e-mail: log only writes them to the log; smtp sends them."
+    )
+    smtp_host: str = Field("localhost", description="SMTP server.")
+    smtp_port: int = Field(25, description="SMTP port.")
+    smtp_username: str | None = Field(None, description="SMTP login, if the server wants one.")
+    smtp_password: str | None = Field(None, description="SMTP password.", json_schema_extra=SECRET)
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_timeout: float = Field(10, gt=0, description="Seconds to wait for the SMTP server.")
+    mail_from: str = Field("no-reply@localhost", description="Sender of outbound e-mail.")
+    email_webhook_token: str | None = Field(
+        None,
+        description="Bearer token of the inbound e-mail webhook; none: webhook off.",
+        json_schema_extra=SECRET,
+    )
+    mail_max_bytes: int = Field(25 * MIB, gt=0, description="Largest inbound e-mail accepted.")
+    attachment_max_bytes: int = Field(10 * MIB, gt=0, description="Largest attachment kept.")
+    attachments_dir: Path | None = Field(
+        None, description="Where attachments are kept; default: attachments/ in the instance."
+    )
+    quarantine_dir: Path | None = Field(
+        None, description="Where unplaced mail is kept; default: quarantine/ in the instance."
+    )
+    # Deliveries (notifications, alerts, reminders)
+    messaging_max_retries: int = Field(
+        RetryPolicy.max_retries, ge=0, description="Attempts after the first one."
+    )
+    messaging_retry_backoff: int = Field(
+        RetryPolicy.backoff, ge=1, description="Seconds the first retry waits at most; doubled."
+    )
+    messaging_retry_backoff_max: int = Field(
+        RetryPolicy.backoff_max, ge=1, description="Longest wait between two attempts, in seconds."
+    )
 
+    @field_validator("sms_gateway", "email_backend", mode="before")
+    @classmethod
+    def _lower_case(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
-def _toml_literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_literal(item) for item in value) + "]"
-    if isinstance(value, dict):
-        pairs = (
-            f"{_toml_literal(str(key))} = {_toml_literal(item)}" for key, item in value.items()
-        )
-        return "{ " + ", ".join(pairs) + " }"
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return [c.strip() for c in value.split(",")] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _gateway_has_url(self) -> "NodeSettings":
+        if self.sms_gateway == "http" and not self.sms_gateway_url:
+            raise ValueError("sms_gateway = http needs sms_gateway_url")
+        return self
+
+    @model_validator(mode="after")
+    def _instance_defaults(self) -> "NodeSettings":
+        folder = self.instance_path
+        self.database_url = self.database_url or f"sqlite:///{folder / 'node.db'}"
+        self.services_dir = self.services_dir or folder / "services"
+        self.attachments_dir = self.attachments_dir or folder / "attachments"
+        self.quarantine_dir = self.quarantine_dir or folder / "quarantine"
+        if not self.tracking_prefix:
+            letters = [c for c in self.city.upper() if c.isascii() and c.isalpha()]
+            self.tracking_prefix = "".join(letters[:2]) or "CA"
+        return self

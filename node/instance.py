@@ -10,7 +10,7 @@ from flask import Flask
 
 from node.app import create_app
 from node.behaviours import BEHAVIOURS
-from node.config import INSTANCE_FILE, write_instance_file
+from node.config import INSTANCE_FILE, NodeSettings
 from node.database import get_db
 from node.migrate import upgrade
 from node.profiles.service import seed_segment_definitions
@@ -75,7 +75,7 @@ def initialise(
         }
         if database_url:
             values["database_url"] = database_url
-        write_instance_file(path, values)
+        NodeSettings.write_file(path, values)
         app = open_app(path)
         password = admin_password or staff.one_time_password()
         with get_db(app).session() as db_session:
@@ -115,7 +115,7 @@ def load_services(app: Flask) -> LoadReport:
     with get_db(app).session() as db_session:
         report = load_catalogue(
             db_session=db_session,
-            services_dir=Path(app.config["SERVICES_DIR"]),
+            services_dir=app.config["SERVICES_DIR"],
             behaviours=list(BEHAVIOURS),
         )
         db_session.commit()

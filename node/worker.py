@@ -3,8 +3,8 @@
 import os
 from pathlib import Path
 
-from node.celery_app import get_celery
 from node.instance import open_app
+from runtime.celery_app import get_celery
 
 flask_app = open_app(Path(os.environ.get("CARMEN_NODE_INSTANCE", "var/node")))
 celery = get_celery(flask_app)

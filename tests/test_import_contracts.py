@@ -38,8 +38,7 @@ def project(tmp_path) -> Path:
     for contract in linter["contracts"]:
         for key in ("source_modules", "modules", "layers", "ancestors"):
             for entry in contract.get(key, []):
-                # Optional layers (in parentheses) are left out, as a package not built yet is.
-                names.update(n for n in re.split(r"[|:\s]+", entry) if n and "(" not in n)
+                names.update(n for n in re.split(r"[|:\s]+", entry) if n)
     for name in names:
         if name.split(".")[0] not in linter["root_packages"]:
             continue  # an outside package (flask, dash...): installed, not ours to make
@@ -79,8 +78,28 @@ def test_the_contracts_catch_a_node_importing_the_hub(project):
 def test_the_contracts_keep_evaluation_pure(project, module):
     write(project, "evaluation.kpis", f"import {module}\n")
     assert broken(lint_imports(project)) == [
-        "evaluation imports no web, ORM, task queue, node or hub"
+        "evaluation imports no web, ORM, task queue, runtime, node or hub"
     ]
+
+
+def test_the_runtime_imports_nothing_of_the_project(project):
+    write(project, "runtime.database", "from node import config\n")
+    assert "runtime imports nothing of the project; node and hub may import it" in broken(
+        lint_imports(project)
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "contract"),
+    [
+        ("federation.protocol.models", "federation.protocol imports nothing"),
+        ("evaluation.kpis", "evaluation imports no web"),
+        ("dashboards.app", "dashboards read the hub over HTTP"),
+    ],
+)
+def test_only_node_and_hub_stand_on_the_runtime(project, module, contract):
+    write(project, module, "from runtime import database\n")
+    assert any(name.startswith(contract) for name in broken(lint_imports(project)))
 
 
 def test_a_relative_import_from_a_lower_domain_up_is_caught(project):

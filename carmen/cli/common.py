@@ -25,11 +25,25 @@ instances_option = click.option(
 def open_node(instance: Path):
     """The app of a node instance, or a clear error for the command line."""
     from node.instance import InstanceError, open_app
+    from runtime.settings import SettingsError
 
     try:
         return open_app(instance)
-    except InstanceError as exc:
+    except (InstanceError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def print_settings(settings_class, instance: Path) -> None:
+    """Every setting of an instance with its value (secrets masked), type, default and help."""
+    from runtime.settings import SettingsError
+
+    try:
+        settings = settings_class.load(instance.resolve())
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Settings of {settings.instance_path} ({settings.file_name})")
+    for name, type_name, default, value, help_text in settings.describe():
+        click.echo(f"\n{name} = {value}    ({type_name}; default: {default})\n    {help_text}")
 
 
 def serve_wsgi(app, *, host: str, port: int, threads: int = 8) -> None:

@@ -24,12 +24,16 @@ def _instance_option(function):
 def _app(instance: Path):
     from federation.hub import create_app
     from federation.hub.config import INSTANCE_FILE
+    from runtime.settings import SettingsError
 
     if not (instance / INSTANCE_FILE).exists():
         raise click.ClickException(
             f"{instance} is not a hub instance (no {INSTANCE_FILE}); run `carmen hub init` first"
         )
-    return create_app({"INSTANCE_PATH": instance})
+    try:
+        return create_app({"INSTANCE_PATH": instance})
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _fail_on_hub_error(function, **kwargs):
@@ -77,7 +81,7 @@ def init(
     """Create an instance folder, its hub.toml, a migrated database and a first admin."""
     from federation.hub.accounts import service as accounts
     from federation.hub.accounts.models import Role
-    from federation.hub.config import INSTANCE_FILE, load_settings, write_instance_file
+    from federation.hub.config import INSTANCE_FILE, HubSettings
     from federation.hub.database import get_db
     from federation.hub.migrate import upgrade
 
@@ -91,8 +95,8 @@ def init(
         values["broker_url"] = broker_url
     # Every evaluation also judges each service across Europe's cities (dashboards show it).
     values["europe_cities"] = str(resources.files("carmen.data").joinpath("eu_cities.csv"))
-    write_instance_file(instance, values)
-    upgrade(load_settings(instance)["DATABASE_URL"])
+    HubSettings.write_file(instance, values)
+    upgrade(HubSettings.load(instance).database_url)
     app = _app(instance)
     with app.app_context(), get_db(app).session() as session:
         _, password = _fail_on_hub_error(
@@ -104,15 +108,26 @@ def init(
     click.echo(password)
 
 
+@hub.command("settings")
+@_instance_option
+def settings_(instance: Path) -> None:
+    """List every setting: type, default, this instance's value (secrets masked) and help.
+
+    Set them in the instance's hub.toml (lower case) or as CARMEN_HUB_<NAME> variables.
+    """
+    from carmen.cli.common import print_settings
+    from federation.hub.config import HubSettings
+
+    print_settings(HubSettings, instance)
+
+
 @hub.command()
 @_instance_option
 def migrate(instance: Path) -> None:
     """Bring the instance's database up to the latest schema."""
-    from federation.hub.config import load_settings
     from federation.hub.migrate import upgrade
 
-    _app(instance)
-    upgrade(load_settings(instance)["DATABASE_URL"])
+    upgrade(_app(instance).config["DATABASE_URL"])
     click.echo("database up to date")
 
 
@@ -290,7 +305,7 @@ def evaluate(instance: Path, seed: int | None) -> None:
             seed=app.config["EVALUATION_SEED"] if seed is None else seed,
             now=utcnow(),
             options=app.config["EVALUATION_OPTIONS"],
-            europe_cities_csv=app.config.get("EUROPE_CITIES"),
+            europe_cities_csv=app.config["EUROPE_CITIES"],
         )
         if run is None:
             raise click.ClickException("a worker is running an evaluation already")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from carmen.cli.common import instance_option, open_node, serve_wsgi
+from carmen.cli.common import instance_option, open_node, print_settings, serve_wsgi
 
 
 @click.group()
@@ -83,6 +83,18 @@ def serve(instance, host, port):
         f"serving portal on http://{host}:{port}/ and back office on http://{host}:{port}/office/"
     )
     serve_wsgi(app, host=host, port=port)
+
+
+@node.command("settings")
+@instance_option
+def settings_(instance):
+    """List every setting: type, default, this instance's value (secrets masked) and help.
+
+    Set them in the instance's node.toml (lower case) or as CARMEN_NODE_<NAME> variables.
+    """
+    from node.config import NodeSettings
+
+    print_settings(NodeSettings, instance)
 
 
 @node.group()

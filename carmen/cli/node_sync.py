@@ -39,14 +39,14 @@ def enroll(instance, hub_url, token, slug):
 @click.option(
     "--now",
     is_flag=True,
-    help="Push in this process, retrying for a short while, instead of queueing tasks.",
+    help="Push each pending month once, in this process, instead of queueing tasks that retry.",
 )
 def sync(instance, now):
     """Build the snapshots of changed months and send every pending one to the hub."""
-    from node.celery_app import get_celery
     from node.database import get_db
     from node.errors import NotFound
     from node.sync import service as sync_service
+    from runtime.celery_app import get_celery
 
     app = open_node(instance)
     if not now:

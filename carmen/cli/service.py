@@ -34,25 +34,27 @@ class _Node:
     """What the commands need from a node instance: its city answers and offered channels."""
 
     def __init__(self, instance: Path) -> None:
-        from node.config import INSTANCE_FILE, load_settings
+        from node.config import INSTANCE_FILE, NodeSettings
+        from runtime.settings import SettingsError
         from service_templates.engine import TemplateError, city_answers, offered_channels
 
         if not (instance / INSTANCE_FILE).is_file():
             raise click.ClickException(
                 f"{instance} is not a node instance: run `carmen node init` first"
             )
-        settings = load_settings(instance)
-        self.instance = instance
-        self.services_dir = Path(settings["SERVICES_DIR"])
-        self.city: dict[str, str] = city_answers(
-            city=str(settings["CITY"]),
-            country=str(settings["COUNTRY"]),
-            languages=[str(language) for language in settings["LANGUAGES"]],
-        )
-        if settings.get("DISTRICTS"):
-            self.city["areas"] = ",".join(str(d) for d in settings["DISTRICTS"])
         try:
-            self.channels = offered_channels(settings.get("CHANNELS"))
+            settings = NodeSettings.load(instance)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from exc
+        self.instance = instance
+        self.services_dir = settings.services_dir
+        self.city: dict[str, str] = city_answers(
+            city=settings.city, country=settings.country, languages=settings.languages
+        )
+        if settings.districts:
+            self.city["areas"] = ",".join(settings.districts)
+        try:
+            self.channels = offered_channels(settings.channels)
         except TemplateError as exc:
             raise click.ClickException(str(exc)) from exc
 

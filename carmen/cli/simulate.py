@@ -79,11 +79,10 @@ def simulate(instances, months, scale, citizens, seed, port):
                 city = SimulatedCity(
                     app=node.app,
                     base_url=f"http://127.0.0.1:{port}/{node.slug}",
-                    sms_token=config.get("SMS_AUTH_TOKEN"),
-                    context=dict(config.get("CONTEXT") or {}),
-                    population_shares=config.get("POPULATION_SHARES")
-                    or illustrative_shares(node.city),
-                    population=int(config["POPULATION"]),
+                    sms_token=config["SMS_AUTH_TOKEN"],
+                    context=config["CONTEXT"],
+                    population_shares=config["POPULATION_SHARES"] or illustrative_shares(node.city),
+                    population=config["POPULATION"],
                     rng=random.Random(rng.random()),
                 )
                 prepare_city(city, citizens=citizens, start=start)

@@ -9,30 +9,30 @@ from typing import Any
 from flask import Flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from federation.hub import database
+from federation.hub import celery_app
 from federation.hub.bodies import refuse_nul_in_url
-from federation.hub.celery_app import celery_init_app
-from federation.hub.config import default_instance_path, load_settings
+from federation.hub.config import HubSettings, default_instance_path
 from federation.hub.errors import HubError, PayloadTooLarge
+from runtime import database, settings
 
 log = logging.getLogger(__name__)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a hub app from defaults, INSTANCE_PATH/hub.toml, CARMEN_HUB_* and `config`."""
-    overrides = dict(config or {})
-    instance_path = Path(overrides.pop("INSTANCE_PATH", None) or default_instance_path())
+    given, flask_config = HubSettings.split(config or {})
+    instance_path = Path(flask_config.pop("INSTANCE_PATH", None) or default_instance_path())
     app = Flask("federation.hub", instance_path=str(instance_path.resolve()))
-    settings = load_settings(instance_path, overrides)
-    if not settings["SECRET_KEY"]:
+    hub_settings = HubSettings.load(instance_path, given)
+    if not hub_settings.secret_key:
         log.warning("no SECRET_KEY configured; using a random one (run `carmen hub init`)")
-        settings["SECRET_KEY"] = secrets.token_hex(32)
-    app.config.update(settings)
-    app.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"]
+        hub_settings.secret_key = secrets.token_hex(32)
+    settings.init_app(app, hub_settings)
+    app.config.update(flask_config, MAX_CONTENT_LENGTH=hub_settings.max_body_bytes)
     app.json.sort_keys = False
 
-    database.init_app(app)
-    celery_init_app(app)
+    database.init_app(app, pool_size=10, max_overflow=20)
+    celery_app.init_app(app)
     _register_errors(app)
     app.before_request(refuse_nul_in_url)
 

@@ -1,45 +1,16 @@
-"""Hub settings: defaults, the instance hub.toml, CARMEN_HUB_* variables, then overrides."""
+"""The hub's settings, each declared once: given values, then CARMEN_HUB_* variables, then the
+instance's hub.toml, then these defaults. `carmen hub settings` lists them."""
 
 import os
-import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field, model_validator
+
+from runtime.settings import SECRET, InstanceSettings
+
 INSTANCE_FILE = "hub.toml"
-ENV_PREFIX = "CARMEN_HUB_"
-INSTANCE_ENV = f"{ENV_PREFIX}INSTANCE"
-
-DEFAULTS: dict[str, Any] = {
-    "SECRET_KEY": None,
-    "DATABASE_URL": None,  # default: SQLite file hub.db in the instance folder
-    "K": 10,  # the federation's suppression threshold, told to every node at enrollment
-    "MAX_BODY_BYTES": 4 * 1024 * 1024,  # a snapshot larger than this is refused with 413
-    "MAX_CLOCK_SKEW_SECONDS": 300,
-    "NONCE_RETENTION_SECONDS": 3600,  # > 2 x skew: older ones fail the timestamp check
-    "ENROLLMENT_TOKEN_TTL_HOURS": 72,
-    "API_TOKEN_TTL_DAYS": 90,
-    "BROKER_URL": None,  # None runs Celery tasks eagerly, in-process (the embedded default)
-    "RESULT_BACKEND": None,
-    "TASK_QUEUE": "carmen-hub",  # the hub's own queue, so hubs and nodes can share a broker
-    # A stored snapshot schedules a debounced evaluation. None: only with a real broker, since
-    # eager tasks would run the whole evaluation inside the node's push request.
-    "EVALUATE_ON_INGEST": None,
-    "EVALUATION_DEBOUNCE_SECONDS": 60,
-    "EVALUATION_SEED": 0,
-    "EVALUATION_OPTIONS": {},  # keyword arguments of evaluation.EvaluationConfig
-    # A Europe-wide city table (CSV, columns of carmen/data/eu_cities.csv): when set, every run
-    # also judges each service in each of its cities (the dashboards' European view).
-    "EUROPE_CITIES": None,
-}
-
-
-def _parse_env_value(raw: str) -> Any:
-    """Read an environment value as a TOML literal (numbers, booleans, lists), else as text."""
-    try:
-        return tomllib.loads(f"value = {raw}")["value"]
-    except tomllib.TOMLDecodeError:
-        return raw
+INSTANCE_ENV = "CARMEN_HUB_INSTANCE"
 
 
 def default_instance_path() -> Path:
@@ -47,41 +18,60 @@ def default_instance_path() -> Path:
     return Path(os.environ.get(INSTANCE_ENV) or "var/hub").resolve()
 
 
-def load_settings(
-    instance_path: Path, overrides: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """Merge defaults, the instance file, the environment and explicit overrides, in that order."""
-    settings = dict(DEFAULTS)
-    toml_file = instance_path / INSTANCE_FILE
-    if toml_file.exists():
-        with toml_file.open("rb") as handle:
-            settings.update({key.upper(): value for key, value in tomllib.load(handle).items()})
-    for key, raw in os.environ.items():
-        if key.startswith(ENV_PREFIX) and key != INSTANCE_ENV:
-            settings[key.removeprefix(ENV_PREFIX)] = _parse_env_value(raw)
-    settings.update(overrides or {})
-    if not settings["DATABASE_URL"]:
-        settings["DATABASE_URL"] = f"sqlite:///{instance_path / 'hub.db'}"
-    if settings["EVALUATE_ON_INGEST"] is None:
-        settings["EVALUATE_ON_INGEST"] = bool(settings["BROKER_URL"])
-    return settings
+class HubSettings(InstanceSettings):
+    """Every setting of the federation hub."""
 
+    env_prefix = "CARMEN_HUB_"
+    file_name = INSTANCE_FILE
+    command = "carmen hub settings"
 
-def write_instance_file(instance_path: Path, values: Mapping[str, Any]) -> Path:
-    """Write hub.toml with the given lower-case keys; values are strings, numbers or booleans."""
-    lines = [f"{key} = {_toml_literal(value)}" for key, value in values.items()]
-    path = instance_path / INSTANCE_FILE
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    path.chmod(0o600)  # it holds the secret key
-    return path
+    secret_key: str | None = Field(
+        None, description="Signs sessions; none: a random one per start.", json_schema_extra=SECRET
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file hub.db in the instance."
+    )
+    k: int = Field(
+        10, ge=2, description="The federation's suppression threshold, told to nodes at enrollment."
+    )
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, gt=0, description="A larger snapshot is refused with 413."
+    )
+    max_clock_skew_seconds: int = Field(
+        300, gt=0, description="How far a signed request's timestamp may be from the hub's clock."
+    )
+    nonce_retention_seconds: int = Field(
+        3600, gt=0, description="How long nonces are kept (at least twice the skew is used)."
+    )
+    enrollment_token_ttl_hours: int = Field(
+        72, gt=0, description="Lifetime of an enrollment token from `carmen hub enroll`."
+    )
+    api_token_ttl_days: int = Field(90, gt=0, description="Lifetime of a read API token.")
+    broker_url: str | None = Field(
+        None, description="Celery broker, e.g. redis://host:6379/0; none: tasks run in-process."
+    )
+    result_backend: str | None = Field(None, description="Celery result backend, if any.")
+    task_queue: str = Field(
+        "carmen-hub", description="The hub's Celery queue, so hubs and nodes can share a broker."
+    )
+    evaluate_on_ingest: bool | None = Field(
+        None, description="A stored snapshot schedules an evaluation; none: only with a broker."
+    )
+    evaluation_debounce_seconds: int = Field(
+        60, ge=0, description="How long an evaluation asked for by ingest waits for more pushes."
+    )
+    evaluation_seed: int = Field(0, description="Random seed of evaluation runs.")
+    evaluation_options: dict[str, Any] = Field(
+        {}, description="Keyword arguments of evaluation.EvaluationConfig."
+    )
+    europe_cities: Path | None = Field(
+        None, description="A Europe-wide city table (CSV) every run also judges each service in."
+    )
 
-
-def _toml_literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_literal(item) for item in value) + "]"
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    @model_validator(mode="after")
+    def _instance_defaults(self) -> "HubSettings":
+        self.database_url = self.database_url or f"sqlite:///{self.instance_path / 'hub.db'}"
+        if self.evaluate_on_ingest is None:
+            # Eager tasks would run the whole evaluation inside the node's push request.
+            self.evaluate_on_ingest = bool(self.broker_url)
+        return self

@@ -1,6 +1,5 @@
 """Alert pages: citizens subscribe in the portal, staff publish alerts in the back office."""
 
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +27,7 @@ bp = Blueprint("alerts", __name__)
 def _service_and_settings(code: str) -> tuple[Service, AlertSettings]:
     found = service.get_alert_service(db_session=db_session(), code=code)
     settings = service.settings_of(
-        services_dir=Path(current_app.config["SERVICES_DIR"]), service_code=found.code
+        services_dir=current_app.config["SERVICES_DIR"], service_code=found.code
     )
     return found, settings
 
@@ -218,6 +217,7 @@ def publish(code: str) -> tuple[str, int] | Response:
             urgent=values["urgent"],
             actor=Actor.of_staff(current_staff()),
         )
+        deliver_after_commit(db_session=session, alert_id=alert.id)
         session.commit()
     except InvalidInput as exc:
         session.rollback()
@@ -225,7 +225,6 @@ def publish(code: str) -> tuple[str, int] | Response:
         if "topics" in fields:
             fields = {**fields, "topic": fields["topics"]}
         return _publish_page(alert_service, settings, values=values, errors=fields, status=422)
-    deliver_after_commit(alert_id=alert.id)
     counts = service.delivery_counts(db_session=session, alert_id=alert.id)
     flash(
         _(

@@ -1,20 +1,17 @@
 """Celery tasks of bookings: publish slots and send reminders; thin, idempotent, retried."""
 
-from pathlib import Path
-
-from celery import Task, shared_task
-from celery.exceptions import Retry
+from celery import shared_task
 from flask import current_app
 
 from node.bookings import service as bookings
 from node.bookings.schemas import BookingSettings, settings_for
 from node.cases.schemas import Actor
-from node.celery_app import get_celery
 from node.database import get_db
 from node.errors import NotFound
 from node.messaging import service as messaging
-from node.messaging.tasks import backoff, current_adapters
+from node.messaging.tasks import current_adapters
 from node.services.models import Service
+from runtime.celery_app import DeliveryFailed, DeliveryTask, get_celery
 
 REMIND = "carmen_node.booking_reminder"
 REMIND_DUE = "carmen_node.booking_reminders_due"
@@ -37,48 +34,27 @@ def current_settings(service_code: str) -> BookingSettings:
     """The booking rules of an installed service, under the current app's settings."""
     config = current_app.config
     return settings_for(
-        services_dir=Path(config["SERVICES_DIR"]),
+        services_dir=config["SERVICES_DIR"],
         service_code=service_code,
-        timezone=str(config["TIMEZONE"]),
+        timezone=config["TIMEZONE"],
     )
 
 
-@shared_task(name=REMIND, bind=True, ignore_result=True)
-def remind(self: Task, booking_id: int, service_code: str) -> None:
+@shared_task(name=REMIND, base=DeliveryTask, bind=True, ignore_result=True)
+def remind(self: DeliveryTask, booking_id: int, service_code: str) -> None:
     """Send one booking's reminder; a failed attempt is recorded, then retried later."""
-    config = current_app.config
-    max_retries = int(config.get("MESSAGING_MAX_RETRIES", 5))
-    retries = self.request.retries or 0
     with get_db().session() as db_session:
         outcome = bookings.send_reminder(
             db_session=db_session,
             booking_id=booking_id,
             settings=current_settings(service_code),
             adapters=current_adapters(),
-            attempt=retries + 1,
-            final=retries >= max_retries,
+            attempt=self.attempt,
+            final=self.final,
         )
         db_session.commit()
     if outcome is messaging.Outcome.RETRY:
-        delay = backoff(
-            retries,
-            base=float(config.get("MESSAGING_RETRY_BACKOFF", 30)),
-            cap=float(config.get("MESSAGING_RETRY_BACKOFF_MAX", 3600)),
-        )
-        raise self.retry(countdown=delay, max_retries=max_retries)
-
-
-def _run(task: Task, *args: object) -> None:
-    if not task.app.conf.task_always_eager:
-        task.apply_async(args=list(args))
-        return
-    # Eager Celery re-raises a retry instead of running it: the attempts run here in turn.
-    for retries in range(int(current_app.config.get("MESSAGING_MAX_RETRIES", 5)) + 1):
-        try:
-            task.apply(args=list(args), retries=retries, throw=True)
-            return
-        except Retry:
-            continue
+        raise DeliveryFailed(f"the reminder of booking {booking_id} failed")
 
 
 @shared_task(name=REMIND_DUE, ignore_result=True)
@@ -95,7 +71,7 @@ def remind_due() -> int:
         ]
     task = get_celery().tasks[REMIND]
     for booking_id, service_code in due:
-        _run(task, booking_id, service_code)
+        task.apply_async(args=[booking_id, service_code])
         queued += 1
     return queued
 

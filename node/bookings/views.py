@@ -3,7 +3,6 @@ slot publishing, and a small call-centre page that books on a caller's behalf.""
 
 from datetime import date, datetime
 from itertools import groupby
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -29,9 +28,9 @@ def _service(code: str) -> tuple[Service, BookingSettings]:
     try:
         service = bookings.get_service(db_session=db_session(), service_code=code)
         settings = settings_for(
-            services_dir=Path(current_app.config["SERVICES_DIR"]),
+            services_dir=current_app.config["SERVICES_DIR"],
             service_code=code,
-            timezone=str(current_app.config["TIMEZONE"]),
+            timezone=current_app.config["TIMEZONE"],
         )
     except NotFound:
         abort(404)
@@ -125,8 +124,8 @@ def book(code: str) -> Response | tuple[str, int]:
                 db_session=session,
                 email=form.get("email"),
                 phone=form.get("phone"),
-                language=str(current_app.config["DEFAULT_LANGUAGE"]),
-                default_region=current_app.config.get("DEFAULT_COUNTRY_CODE"),
+                language=current_app.config["DEFAULT_LANGUAGE"],
+                default_region=current_app.config["DEFAULT_COUNTRY_CODE"],
                 channel=Channel.WEB.value,
             )
         booking = bookings.book(

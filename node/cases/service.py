@@ -25,8 +25,9 @@ from node.staff.models import Role, StaffUser
 # Crockford's alphabet without I, L, O, U: codes are read aloud on the phone and typed in SMS.
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_TEXT = 4000
-# Called with case_id= once a change to the case is committed; messaging tells the citizen
-# (connected by the app factory).
+# Called with db_session= and case_id= just before a change to the case is committed; listeners
+# act from the session's after-commit hook (messaging tells the citizen; the app factory
+# connects it), so a change that rolls back is never announced.
 CHANGE_COMMITTED = Hook("a change to a case was committed")
 
 

@@ -170,8 +170,9 @@ def case_action(case_id: int, action: str) -> Any:
                 field.errors = [*field.errors, field_message(message)]
         flash(_("Nothing was changed: %(reason)s.", reason=str(exc)), "error")
         return _case_page(case, (action, form), 422)
+    # Listeners act once this commit succeeds: a rolled-back change is never announced.
+    CHANGE_COMMITTED(db_session=db_session(), case_id=case.id)
     db_session().commit()
-    CHANGE_COMMITTED(case_id=case.id)  # only now: a rolled-back change is never announced
     flash(_("Case %(code)s updated.", code=case.tracking_code), "success")
     return redirect(url_for("cases.case_detail", case_id=case.id))
 

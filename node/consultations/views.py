@@ -98,7 +98,7 @@ def send_code(code: str) -> Any:
             citizen=citizen,
             kind=request.form.get("kind", ""),
             adapters=current_adapters(),
-            city=str(current_app.config["CITY"]),
+            city=current_app.config["CITY"],
         )
         session.commit()
     except (InvalidInput, Conflict) as exc:
@@ -155,7 +155,7 @@ def office() -> str:
 
 
 def _services_dir() -> Path:
-    return Path(current_app.config["SERVICES_DIR"])
+    return current_app.config["SERVICES_DIR"]
 
 
 @bp.post("/office/consultations/<code>/open")
@@ -168,7 +168,7 @@ def open_(code: str) -> Response:
             db_session=session,
             service_code=code,
             services_dir=_services_dir(),
-            timezone=str(current_app.config["TIMEZONE"]),
+            timezone=current_app.config["TIMEZONE"],
             actor=Actor.of_staff(current_staff()),
         )
         session.commit()

@@ -113,20 +113,20 @@ class Limiter:
 
 def build_limiter(config: dict[str, Any]) -> Limiter:
     """A limiter from the settings: RATELIMIT_ENABLED, RATELIMIT_STORAGE_URL and RATELIMITS."""
-    enabled = config.get("RATELIMIT_ENABLED")
+    enabled = config["RATELIMIT_ENABLED"]
     if enabled is None:
         # Tests send many requests from one test client; they turn limits on when testing them.
         enabled = not config.get("TESTING", False)
-    configured = {**DEFAULT_LIMITS, **(config.get("RATELIMITS") or {})}
+    configured = {**DEFAULT_LIMITS, **config["RATELIMITS"]}
     windows: dict[str, list[RateLimitItem]] = {}
     for kind, text in configured.items():
         try:
-            windows[kind] = parse_many(str(text))
+            windows[kind] = parse_many(text)
         except ValueError as exc:
             raise RuntimeError(
                 f"RATELIMITS.{kind} = {text!r} is not a limit like '10/minute;60/hour'"
             ) from exc
-    storage = storage_from_string(config.get("RATELIMIT_STORAGE_URL") or "memory://")
+    storage = storage_from_string(config["RATELIMIT_STORAGE_URL"])
     return Limiter(
         enabled=bool(enabled), strategy=MovingWindowRateLimiter(storage), windows=windows
     )

@@ -47,11 +47,11 @@ def registration(
         node=node_slug,
         city=settings["CITY"],
         country=settings["COUNTRY"],
-        population=int(settings["POPULATION"]),
-        languages=list(settings["LANGUAGES"]),
+        population=settings["POPULATION"],
+        languages=settings["LANGUAGES"],
         channels=sorted(set(channels)) or [c.value for c in Channel],
-        context=dict(settings.get("CONTEXT") or {}),
-        population_shares=settings.get("POPULATION_SHARES") or None,
+        context=settings["CONTEXT"],
+        population_shares=settings["POPULATION_SHARES"],
         public_key=public_key_b64(key),
     )
 

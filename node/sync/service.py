@@ -185,38 +185,23 @@ def push_period(
 
 
 def sync_now(
-    *,
-    db_session: Session,
-    key: Ed25519PrivateKey,
-    privacy: NoiseSettings | None = None,
-    attempts: int = 5,
-    base_delay: float = 1.0,
-    sleep: Any = None,
-    rng: Any = None,
+    *, db_session: Session, key: Ed25519PrivateKey, privacy: NoiseSettings | None = None
 ) -> dict[str, hub_client.PushResult]:
-    """Refresh the outbox and push every pending period now, retrying 5xx and network errors.
+    """Refresh the outbox and push every pending period once, now.
 
-    Retries back off exponentially with full jitter; a 4xx is recorded and not retried.
-    Commits after every push, so an interruption loses nothing already acknowledged.
+    Every outcome is recorded on the period; one the hub did not take stays pending for the
+    next sync (the queued push task retries 5xx and network errors with backoff). Commits
+    after every push, so an interruption loses nothing already acknowledged.
     """
-    import random
-    import time
-
-    sleep = sleep or time.sleep
-    rng = rng or random.Random()
     refresh_outbox(db_session=db_session, privacy=privacy)
     db_session.commit()
     results: dict[str, hub_client.PushResult] = {}
     with httpx_client() as http:
         for row in pending_periods(db_session=db_session):
-            for attempt in range(attempts):
-                result = push_period(db_session=db_session, period=row.period, key=key, http=http)
-                db_session.commit()
-                results[row.period] = result
-                if result.outcome is not hub_client.PushOutcome.RETRY:
-                    break
-                if attempt + 1 < attempts:
-                    sleep(rng.uniform(0, base_delay * 2**attempt))
+            results[row.period] = push_period(
+                db_session=db_session, period=row.period, key=key, http=http
+            )
+            db_session.commit()
     return results
 
 

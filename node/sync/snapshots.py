@@ -163,7 +163,6 @@ def content_hash(snapshot: MetricsSnapshot) -> str:
 
 def noise_settings(settings: Any) -> NoiseSettings | None:
     """The differential privacy asked for by the node's settings (DP_EPSILON), or None."""
-    epsilon = settings.get("DP_EPSILON")
-    if not epsilon:
+    if not settings["DP_EPSILON"]:
         return None
-    return NoiseSettings(float(epsilon), int(settings.get("DP_MAX_EVENTS_PER_CASE") or 6))
+    return NoiseSettings(settings["DP_EPSILON"], settings["DP_MAX_EVENTS_PER_CASE"])

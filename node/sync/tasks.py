@@ -6,13 +6,13 @@ from celery import shared_task
 from flask import current_app
 
 from federation.protocol.client import PushOutcome
-from node.celery_app import get_celery
 from node.database import get_db
 from node.sync import service as sync
 from node.sync.models import SyncPeriod
+from runtime.celery_app import DeliveryFailed, DeliveryTask, get_celery
 
 
-class HubUnavailable(Exception):
+class HubUnavailable(DeliveryFailed):
     """The hub answered 5xx or could not be reached: try again later."""
 
 
@@ -30,11 +30,10 @@ def sync_with_hub() -> None:
 
 @shared_task(
     name="carmen_node.push_period",
+    base=DeliveryTask,
     ignore_result=True,
-    autoretry_for=(HubUnavailable,),
     retry_backoff=5,  # 5 s, 10 s, 20 s ... with full jitter, so nodes do not retry in step
     retry_backoff_max=600,
-    retry_jitter=True,
     max_retries=8,
 )
 def push_period(period: str) -> None:

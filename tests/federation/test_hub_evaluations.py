@@ -2,10 +2,10 @@
 
 import pytest
 
-from federation.hub.celery_app import enqueue
 from federation.hub.database import get_db
 from federation.hub.evaluations import service as evaluations
 from federation.hub.evaluations.tasks import run_evaluation
+from runtime.celery_app import send_after_commit
 from tests.federation.conftest import enroll, make_hub
 from tests.federation.factories import (
     SNAPSHOTS_PATH,
@@ -43,10 +43,10 @@ def test_requests_are_debounced_and_the_task_runs_each_run_once(evaluated_hub, a
     with app.app_context(), get_db(app).session() as session:
         first = evaluations.request_run(db_session=session, seed=0)
         assert evaluations.request_run(db_session=session, seed=0) is None  # one pending is enough
+        send_after_commit(session, run_evaluation, first.id)
         session.commit()
         run_id = first.id
     with app.test_request_context():
-        enqueue(run_evaluation, run_id)
         assert run_evaluation.run(run_id) is None  # a second delivery finds it done: no-op
     client = app.test_client()
     latest = client.get(

@@ -152,8 +152,9 @@ def test_a_delivery_is_sent_once_however_often_its_task_runs(app, sms_log, monke
     subscriber(app)
     (delivery_id,) = published(app, at=NOON)
     monkeypatch.setattr(alerts, "utcnow", lambda: NOON)  # outside the quiet hours
-    with app.app_context():
-        deliver_after_commit(alert_id=delivery(app, delivery_id).alert_id)
+    with app.app_context(), get_db(app).session() as session:
+        deliver_after_commit(db_session=session, alert_id=delivery(app, delivery_id).alert_id)
+        session.commit()
         deliver_alert.apply(args=[delivery_id])
         deliver_due_alerts.apply()
     assert len(sms_log()) == 1
@@ -186,8 +187,9 @@ def test_a_failed_delivery_is_retried_and_each_attempt_is_on_record(app, monkeyp
     gateway = FlakyGateway(failures=1)
     use_adapters(app, Adapters(email=LogEmail(), sms=gateway))
     monkeypatch.setattr(alerts, "utcnow", lambda: NOON)
-    with app.app_context():
-        deliver_after_commit(alert_id=delivery(app, delivery_id).alert_id)
+    with app.app_context(), get_db(app).session() as session:
+        deliver_after_commit(db_session=session, alert_id=delivery(app, delivery_id).alert_id)
+        session.commit()
     assert len(gateway.sent) == 1
     assert delivery(app, delivery_id).status is DeliveryStatus.SENT
     with get_db(app).session() as session:
@@ -203,8 +205,9 @@ def test_a_failed_delivery_is_retried_and_each_attempt_is_on_record(app, monkeyp
 
     (given_up,) = published(app, at=NOON, text="Second peak")
     use_adapters(app, Adapters(email=LogEmail(), sms=FlakyGateway(failures=99)))
-    with app.app_context():
-        deliver_after_commit(alert_id=delivery(app, given_up).alert_id)
+    with app.app_context(), get_db(app).session() as session:
+        deliver_after_commit(db_session=session, alert_id=delivery(app, given_up).alert_id)
+        session.commit()
     assert delivery(app, given_up).status is DeliveryStatus.FAILED
     with get_db(app).session() as session:
         failed = session.scalars(

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from carmen.cli import main
 from node.cases.models import Case, Event, EventKind
-from node.config import write_instance_file
+from node.config import NodeSettings
 from node.database import get_db
 from node.messaging.models import QuarantinedMessage
 from node.profiles.models import Citizen
@@ -38,7 +38,7 @@ def instance(tmp_path: Path) -> Path:
     """A node instance folder with its settings file, so `carmen node` commands can open it."""
     path = tmp_path / "bologna"
     path.mkdir()
-    write_instance_file(
+    NodeSettings.write_file(
         path,
         {
             "city": "Bologna",

@@ -8,6 +8,7 @@ from xml.etree import ElementTree
 import pytest
 from flask import Flask
 
+from node.config import NodeSettings
 from node.database import get_db
 from node.intake import clients, limits
 from node.intake.sms import signature
@@ -169,17 +170,17 @@ def test_limits_are_off_in_testing_apps_unless_turned_on(instance, tmp_path):
 
 
 def test_a_malformed_limit_setting_is_named(instance):
+    settings = NodeSettings.load(instance, {"RATELIMITS": {"portal_address": "many per day"}})
     with pytest.raises(RuntimeError, match="portal_address"):
-        limits.build_limiter({"RATELIMITS": {"portal_address": "many per day"}})
+        limits.build_limiter(settings.flask_config())
 
 
 @pytest.mark.redis
 def test_counters_in_redis_are_shared_by_two_apps(tmp_path, redis_url):
-    settings = {
-        "RATELIMIT_ENABLED": True,
-        "RATELIMITS": LIMITS,
-        "RATELIMIT_STORAGE_URL": redis_url,
-    }
+    settings = NodeSettings.load(
+        tmp_path,
+        {"RATELIMIT_ENABLED": True, "RATELIMITS": LIMITS, "RATELIMIT_STORAGE_URL": redis_url},
+    ).flask_config()
     first = limits.build_limiter(settings)
     second = limits.build_limiter(settings)
     first.reset()

@@ -65,8 +65,8 @@ def events(app, case_id, *kinds):
 
 
 def work(app, case_id, *actions, reply=None):
-    """Staff moves committed, then the citizen told, as the back office does it."""
-    with get_db(app).session() as session:
+    """Staff moves committed, and the citizen told once they are, as the back office does it."""
+    with app.app_context(), get_db(app).session() as session:
         case = session.get(cases.Case, case_id)
         for action in actions:
             cases.move(
@@ -76,9 +76,8 @@ def work(app, case_id, *actions, reply=None):
                 actor=Actor.system(),
                 reply=reply if action == actions[-1] else None,
             )
+        notify_after_commit(db_session=session, case_id=case_id)
         session.commit()
-    with app.app_context():
-        notify_after_commit(case_id=case_id)
 
 
 def test_resolving_tells_an_email_citizen_in_their_language_with_the_tracking_code(
@@ -130,9 +129,10 @@ def test_a_task_run_twice_for_the_same_event_sends_once(instance, smtp):
     work(app, case.id, "acknowledge")
     [event] = events(app, case.id, EventKind.ACKNOWLEDGED)
 
-    with app.app_context():
+    with app.app_context(), get_db(app).session() as session:
         notify.apply(args=[event.id])  # a redelivered task, or a duplicate in the queue
-        notify_after_commit(case_id=case.id)
+        notify_after_commit(db_session=session, case_id=case.id)
+        session.commit()
 
     assert len(inbox.messages) == 1
     assert len(events(app, case.id, EventKind.MESSAGE_DELIVERED)) == 1

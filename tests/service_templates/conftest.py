@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from node.config import write_instance_file
+from node.config import NodeSettings
 from service_templates.engine import PACKAGE_TEMPLATES
 
 TEMPLATES = ["issue-report", "alert-subscription", "appointment-booking", "consultation"]
@@ -83,7 +83,7 @@ def make_node(path: Path, *, city: str, country: str, languages: list[str], **mo
     """A node's settings file, enough for `carmen service` (which needs no database)."""
     path.mkdir(parents=True)
     (path / "services").mkdir()
-    write_instance_file(
+    NodeSettings.write_file(
         path,
         {"city": city, "country": country, "languages": languages, "secret_key": "test", **more},
     )

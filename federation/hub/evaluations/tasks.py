@@ -21,7 +21,7 @@ def run_evaluation(run_id: int) -> str | None:
             run=run,
             now=utcnow(),
             options=current_app.config["EVALUATION_OPTIONS"],
-            europe_cities_csv=current_app.config.get("EUROPE_CITIES"),
+            europe_cities_csv=current_app.config["EUROPE_CITIES"],
         )
         run.finished_at = utcnow()
         session.commit()

@@ -4,10 +4,10 @@ from flask import Blueprint, current_app
 
 from federation.hub.accounts.models import Role
 from federation.hub.auth import require_token
-from federation.hub.celery_app import enqueue
 from federation.hub.database import db_session
 from federation.hub.evaluations import service
 from federation.hub.evaluations.tasks import run_evaluation
+from runtime.celery_app import send_after_commit
 
 bp = Blueprint("evaluations", __name__, url_prefix="/api/v1/evaluations")
 
@@ -33,9 +33,10 @@ def request_run():
     """Ask for an evaluation now (admins); answers the pending run."""
     session = db_session()
     run = service.request_run(db_session=session, seed=current_app.config["EVALUATION_SEED"])
+    if run is not None:
+        send_after_commit(session, run_evaluation, run.id)
     session.commit()
     if run is None:
         return {"status": "pending", "message": "an evaluation is pending already"}, 202
-    enqueue(run_evaluation, run.id)
     session.refresh(run)
     return service.run_out(run).model_dump(mode="json"), 202

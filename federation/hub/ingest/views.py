@@ -4,14 +4,13 @@ from flask import Blueprint, current_app, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from federation.hub.bodies import parse_json, validate
-from federation.hub.celery_app import enqueue
 from federation.hub.database import db_session, get_db, utcnow
 from federation.hub.errors import HubError
 from federation.hub.evaluations import service as evaluations
-from federation.hub.evaluations.models import EvaluationRun
 from federation.hub.evaluations.tasks import run_evaluation
 from federation.hub.ingest import service
 from federation.protocol.models import IngestReceipt, IngestStatus, MetricsSnapshot
+from runtime.celery_app import send_after_commit
 
 bp = Blueprint("ingest", __name__, url_prefix="/api/v1")
 ATTEMPTS = 3
@@ -31,11 +30,10 @@ def push_snapshot():
     path = request.script_root + request.path
     if request.query_string:
         path += "?" + request.query_string.decode("latin-1")
-    config = current_app.config
     for attempt in range(ATTEMPTS):
         try:
             with get_db().write_lock:
-                receipt, run = _ingest(body=body, path=path)
+                receipt = _ingest(body=body, path=path)
             break
         except (IntegrityError, OperationalError) as exc:
             # Two pushes of one node raced (unique constraint) or SQLite was busy: start over;
@@ -43,13 +41,11 @@ def push_snapshot():
             db_session().rollback()
             if attempt == ATTEMPTS - 1:
                 raise HubBusy(f"the hub is busy, retry later ({type(exc).__name__})") from None
-    if run is not None:
-        enqueue(run_evaluation, run.id, countdown=config["EVALUATION_DEBOUNCE_SECONDS"])
     return receipt.model_dump(mode="json")
 
 
-def _ingest(*, body: bytes, path: str) -> tuple[IngestReceipt, EvaluationRun | None]:
-    """One attempt: authenticate, validate, upsert, commit."""
+def _ingest(*, body: bytes, path: str) -> IngestReceipt:
+    """One attempt: authenticate, validate, upsert, commit (and then ask for an evaluation)."""
     config = current_app.config
     session = db_session()
     now = utcnow()
@@ -66,8 +62,10 @@ def _ingest(*, body: bytes, path: str) -> tuple[IngestReceipt, EvaluationRun | N
     receipt = service.ingest_snapshot(
         db_session=session, node=node, snapshot=snapshot, now=now, min_k=config["K"]
     )
-    run = None
     if receipt.status is IngestStatus.STORED and config["EVALUATE_ON_INGEST"]:
         run = evaluations.request_run(db_session=session, seed=config["EVALUATION_SEED"])
+        if run is not None:
+            countdown = config["EVALUATION_DEBOUNCE_SECONDS"]
+            send_after_commit(session, run_evaluation, run.id, countdown=countdown)
     session.commit()
-    return receipt, run
+    return receipt

@@ -52,13 +52,13 @@ class MailSettings:
         """The settings of a node app."""
         return cls(
             instance_path=instance_path,
-            attachments_dir=Path(config.get("ATTACHMENTS_DIR") or instance_path / "attachments"),
-            quarantine_dir=Path(config.get("QUARANTINE_DIR") or instance_path / "quarantine"),
-            max_message_bytes=int(config.get("MAIL_MAX_BYTES") or 25 * 1024 * 1024),
-            max_attachment_bytes=int(config.get("ATTACHMENT_MAX_BYTES") or 10 * 1024 * 1024),
-            default_language=str(config.get("DEFAULT_LANGUAGE") or "en"),
-            default_region=config.get("DEFAULT_COUNTRY_CODE"),
-            tracking_prefix=str(config.get("TRACKING_PREFIX") or "CA"),
+            attachments_dir=config["ATTACHMENTS_DIR"],
+            quarantine_dir=config["QUARANTINE_DIR"],
+            max_message_bytes=config["MAIL_MAX_BYTES"],
+            max_attachment_bytes=config["ATTACHMENT_MAX_BYTES"],
+            default_language=config["DEFAULT_LANGUAGE"],
+            default_region=config["DEFAULT_COUNTRY_CODE"],
+            tracking_prefix=config["TRACKING_PREFIX"],
         )
 
 

@@ -27,7 +27,7 @@ def _error(status: int, error: str, message: str) -> Response:
 def inbound() -> Response:
     """Take one message; the JSON answer says whether it opened or joined a case, or why not."""
     config = current_app.config
-    token = config.get("EMAIL_WEBHOOK_TOKEN")
+    token = config["EMAIL_WEBHOOK_TOKEN"]
     if not token:
         return _error(403, "disabled", "the e-mail webhook is off: set EMAIL_WEBHOOK_TOKEN")
     given = request.headers.get("Authorization", "")

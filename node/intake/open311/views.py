@@ -88,10 +88,10 @@ def _check_format_and_jurisdiction() -> Response | None:
 
 def jurisdiction() -> str:
     """This node's jurisdiction_id: OPEN311_JURISDICTION, else the city's name as a slug."""
-    configured = current_app.config.get("OPEN311_JURISDICTION")
+    configured = current_app.config["OPEN311_JURISDICTION"]
     if configured:
-        return str(configured).strip().lower()
-    return re.sub(r"[^a-z0-9]+", "-", str(current_app.config["CITY"]).lower()).strip("-")
+        return configured.strip().lower()
+    return re.sub(r"[^a-z0-9]+", "-", current_app.config["CITY"].lower()).strip("-")
 
 
 @cache
@@ -100,7 +100,7 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _timezone() -> ZoneInfo:
-    return _zone(current_app.config.get("TIMEZONE") or "UTC")
+    return _zone(current_app.config["TIMEZONE"])
 
 
 def _errors(status: int, *descriptions: str) -> Response:
@@ -144,8 +144,8 @@ def discovery() -> Response:
     return _send(
         {
             "changeset": changeset,
-            "contact": current_app.config.get("OPEN311_CONTACT") or f"{city} city services",
-            "key_service": current_app.config.get("OPEN311_KEY_SERVICE")
+            "contact": current_app.config["OPEN311_CONTACT"] or f"{city} city services",
+            "key_service": current_app.config["OPEN311_KEY_SERVICE"]
             or f"Ask the {city} node's administrators for an API key.",
             "endpoints": [
                 {
@@ -214,7 +214,7 @@ def submit() -> Response:
             client=client,
             submission=submission,
             tracking_prefix=current_app.config["TRACKING_PREFIX"],
-            default_region=current_app.config.get("DEFAULT_COUNTRY_CODE"),
+            default_region=current_app.config["DEFAULT_COUNTRY_CODE"],
         )
         session.commit()
     due = timestamp(case.due_at, _timezone())

@@ -1,0 +1,162 @@
+"""One Celery app per Flask app: eager and in-process when no broker is set, a real broker
+otherwise; tasks run inside their Flask app's context and are sent only after the transaction
+that asked for them commits.
+
+`DeliveryTask` is the one pattern for telling someone something (a notification, an alert, a
+reminder, a snapshot to the hub): one attempt per run, recorded by the service; Celery retries
+a failed attempt with exponential backoff and full jitter until the attempts run out.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery, Task
+from celery.utils.time import get_exponential_backoff_interval
+from flask import Flask, current_app, has_app_context
+from sqlalchemy.orm import Session
+
+from runtime.database import after_commit
+
+EXTENSION = "carmen.celery"
+POLICY = "carmen_retry_policy"  # the Celery configuration key holding the RetryPolicy
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a delivery is retried: attempts after the first, and the backoff in seconds."""
+
+    max_retries: int = 5
+    backoff: int = 30  # the first retry waits up to this, doubled each time (full jitter)
+    backoff_max: int = 3600
+
+
+class FlaskCelery(Celery):
+    """A Celery app that knows the Flask app its tasks run in."""
+
+    flask_app: Flask
+
+
+class FlaskTask(Task):
+    """A task that runs inside its Flask app's context (a worker has none of its own)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Eager tasks run inside the caller's app context already; a worker's need one.
+        if has_app_context():
+            return self.run(*args, **kwargs)
+        with self.app.flask_app.app_context():
+            return self.run(*args, **kwargs)
+
+
+class DeliveryFailed(Exception):
+    """An attempt at a delivery failed and was recorded; Celery tries again later."""
+
+
+class DeliveryTask(FlaskTask):
+    """One attempt at a delivery per run; raising DeliveryFailed asks Celery for another.
+
+    The task passes `attempt`, `final` and `retry_countdown()` to its service, which records
+    the attempt (and, if it likes, when the next one is due). Without a broker, Celery runs
+    the retries in turn at once, without waiting for their countdown.
+    """
+
+    autoretry_for = (DeliveryFailed,)
+    retry_jitter = True
+
+    # The Celery app's RetryPolicy, unless a task sets its own (as options of its decorator).
+    @property
+    def max_retries(self) -> int:  # type: ignore[override]
+        return self._policy().max_retries
+
+    @property
+    def retry_backoff(self) -> int:
+        return self._policy().backoff
+
+    @property
+    def retry_backoff_max(self) -> int:
+        return self._policy().backoff_max
+
+    def _policy(self) -> RetryPolicy:
+        return self.app.conf.get(POLICY) or RetryPolicy()
+
+    @property
+    def attempt(self) -> int:
+        """The number of this attempt, from 1."""
+        return (self.request.retries or 0) + 1
+
+    @property
+    def final(self) -> bool:
+        """Whether this is the last attempt: a failure now is for good."""
+        return (self.request.retries or 0) >= self.max_retries
+
+    def retry_countdown(self) -> int:
+        """Seconds before the next attempt, drawn once per attempt (exponential, full jitter)."""
+        drawn = getattr(self.request, "carmen_countdown", None)
+        if drawn is None:
+            drawn = get_exponential_backoff_interval(
+                factor=int(self.retry_backoff),
+                retries=self.request.retries or 0,
+                maximum=int(self.retry_backoff_max),
+                full_jitter=self.retry_jitter,
+            )
+            self.request.carmen_countdown = drawn
+        return drawn
+
+    def retry(self, *args: Any, countdown: float | None = None, **options: Any) -> Any:
+        # Autoretry draws a countdown of its own; the one the service was told is kept, so that
+        # the time recorded for the next attempt is the time it comes.
+        return super().retry(*args, countdown=self.retry_countdown(), **options)
+
+    def apply(self, *args: Any, **options: Any) -> Any:
+        # Celery runs an eager retry in turn only when apply() does not re-raise the Retry; a
+        # failure is still logged by Celery, and every attempt is on record in the database.
+        options.setdefault("throw", False)
+        return super().apply(*args, **options)
+
+
+def celery_init_app(
+    app: Flask,
+    *,
+    name: str,
+    broker_url: str | None,
+    queue: str,
+    task_modules: Iterable[str],
+    beat_schedule: Mapping[str, Any] | None = None,
+    retry_policy: RetryPolicy | None = None,
+    **conf: Any,
+) -> Celery:
+    """Create the app's Celery app: eager without a broker, late acknowledgements, one queue."""
+    modules = list(task_modules)
+    celery = FlaskCelery(name, task_cls=FlaskTask, include=modules)
+    celery.flask_app = app
+    celery.conf.update(
+        broker_url=broker_url or "memory://",
+        task_always_eager=not broker_url,
+        task_eager_propagates=True,
+        task_acks_late=True,  # a task lost with its worker is delivered again; tasks are idempotent
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        # Parts (and ASP mode's nodes) sharing one broker keep their tasks apart by queue.
+        task_default_queue=queue,
+        beat_schedule=dict(beat_schedule or {}),
+        **{POLICY: retry_policy or RetryPolicy()},
+        **conf,
+    )
+    for module in modules:
+        __import__(module)
+    app.extensions[EXTENSION] = celery
+    return celery
+
+
+def get_celery(app: Flask | None = None) -> Celery:
+    """The Celery app of the given Flask app, or of the current one."""
+    return (app or current_app).extensions[EXTENSION]
+
+
+def send_after_commit(db_session: Session, task: Task | str, *args: Any, **options: Any) -> None:
+    """Send a task of the current app once the session's transaction commits; nothing is sent
+    if it rolls back, and a broker that refuses is logged without undoing the commit."""
+    name = task if isinstance(task, str) else task.name
+    signature = get_celery().tasks[name].signature(args, **options)
+    after_commit(db_session, signature.apply_async)
