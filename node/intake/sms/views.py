@@ -1,6 +1,5 @@
 """POST /sms/inbound: the webhook an SMS gateway calls for each message, answered in TwiML."""
 
-from pathlib import Path
 from xml.etree import ElementTree
 
 from flask import Blueprint, Response, current_app, request
@@ -35,12 +34,12 @@ def _refuse(status: int, message: str) -> Response:
 def inbound() -> Response:
     """Check the gateway's signature, act on the message once, and reply to the sender."""
     config = current_app.config
-    token = config.get("SMS_AUTH_TOKEN")
-    url = config.get("SMS_WEBHOOK_URL") or request.url
+    token = config["SMS_AUTH_TOKEN"]
+    url = config["SMS_WEBHOOK_URL"] or request.url
     params = request.form.to_dict(flat=False)
     if not token:
         return _refuse(403, "SMS is not enabled on this node: set SMS_AUTH_TOKEN")
-    if not signature.is_valid(url, params, str(token), request.headers.get(signature.HEADER)):
+    if not signature.is_valid(url, params, token, request.headers.get(signature.HEADER)):
         current_app.logger.warning("SMS webhook refused: bad signature for %s", url)
         return _refuse(403, f"invalid {signature.HEADER}")
     message_sid = (request.form.get("MessageSid") or request.form.get("SmsSid") or "").strip()
@@ -56,12 +55,12 @@ def inbound() -> Response:
                 sender=sender,
                 body=request.form.get("Body", ""),
                 message_sid=message_sid,
-                city=str(config["CITY"]),
-                default_language=str(config["DEFAULT_LANGUAGE"]),
-                default_region=config.get("DEFAULT_COUNTRY_CODE"),
-                tracking_prefix=str(config["TRACKING_PREFIX"]),
-                services_dir=Path(config["SERVICES_DIR"]),
-                timezone=str(config["TIMEZONE"]),
+                city=config["CITY"],
+                default_language=config["DEFAULT_LANGUAGE"],
+                default_region=config["DEFAULT_COUNTRY_CODE"],
+                tracking_prefix=config["TRACKING_PREFIX"],
+                services_dir=config["SERVICES_DIR"],
+                timezone=config["TIMEZONE"],
             )
             session.commit()
         except InvalidInput as exc:
