@@ -2,9 +2,10 @@
 
 import shutil
 
-from node.behaviours import BEHAVIOURS
+from node.behaviours import BEHAVIOURS, REGISTERED
 from node.services import service as catalogue
 from node.services.service import read_spec
+from runtime.celery_app import get_celery
 from tests.factories import EXAMPLE_SERVICES
 
 
@@ -40,3 +41,12 @@ def test_a_behaviour_the_node_does_not_have_is_reported_and_not_loaded(instance)
     report = catalogue.load_specs(instance / "services", behaviours=list(BEHAVIOURS))
     assert report.specs == []
     assert "unknown behaviour 'parking-permits'" in report.errors["noise-report"]
+
+
+def test_the_worker_runs_every_behaviours_tasks_on_their_beat(app):
+    celery = get_celery(app)
+    for behaviour in REGISTERED:
+        for name, entry in behaviour.beat.items():
+            assert celery.conf.beat_schedule[name] == entry
+            assert entry["task"] in celery.tasks
+    assert "sync-with-hub" in celery.conf.beat_schedule  # the node's own stay beside them
