@@ -84,7 +84,7 @@ def _init_web(app: Flask) -> None:
     """Attach CSRF, sign-in and translations, the blueprints, and the error pages."""
     from node import auth, behaviours, display
     from node.cases import display as case_display
-    from node.cases.service import CHANGE_COMMITTED
+    from node.cases.service import CASE_CHANGED
     from node.cases.views import bp as cases_bp
     from node.extensions import babel, csrf
     from node.intake import limits
@@ -118,7 +118,7 @@ def _init_web(app: Flask) -> None:
     app.register_blueprint(csrf.exempt(email_bp))  # the mail service sends a bearer token
     app.register_blueprint(messaging_bp)  # the portal inbox on the account page
     behaviours.init_app(app)  # each behaviour's pages and tasks (node/behaviours.py)
-    CHANGE_COMMITTED.connect(notify_after_commit)  # staff's changes are told to the citizen
+    CASE_CHANGED.connect(notify_after_commit)  # staff's changes are told to the citizen
 
     def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:
         return render_template("error.html", status=status, title=title, message=message), status

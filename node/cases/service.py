@@ -28,7 +28,7 @@ MAX_TEXT = 4000
 # Called with db_session= and case_id= just before a change to the case is committed; listeners
 # act from the session's after-commit hook (messaging tells the citizen; the app factory
 # connects it), so a change that rolls back is never announced.
-CHANGE_COMMITTED = Hook("a change to a case was committed")
+CASE_CHANGED = Hook("a change to a case is about to be committed")
 
 
 @dataclass(frozen=True)

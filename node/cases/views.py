@@ -13,7 +13,7 @@ from node.cases.display import attribute_answers
 from node.cases.forms import ACTION_FORMS, QueueFilterForm
 from node.cases.models import Case, CaseStatus
 from node.cases.schemas import Actor, QueueFilter
-from node.cases.service import CHANGE_COMMITTED
+from node.cases.service import CASE_CHANGED
 from node.database import db_session, utcnow
 from node.display import field_message
 from node.errors import Conflict, InvalidInput
@@ -171,7 +171,7 @@ def case_action(case_id: int, action: str) -> Any:
         flash(_("Nothing was changed: %(reason)s.", reason=str(exc)), "error")
         return _case_page(case, (action, form), 422)
     # Listeners act once this commit succeeds: a rolled-back change is never announced.
-    CHANGE_COMMITTED(db_session=db_session(), case_id=case.id)
+    CASE_CHANGED(db_session=db_session(), case_id=case.id)
     db_session().commit()
     flash(_("Case %(code)s updated.", code=case.tracking_code), "success")
     return redirect(url_for("cases.case_detail", case_id=case.id))
