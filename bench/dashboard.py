@@ -12,7 +12,6 @@ Run alone with ``python -m bench.dashboard`` (``--small``: 100 cities, for a qui
 """
 
 import json
-import sys
 import time
 from collections.abc import Callable
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 import plotly.io
 
+from bench import _alone
 from dashboards import create_dashboard
 from dashboards.data import FrameSource
 from dashboards.figures import KPI_LABELS
@@ -275,5 +275,6 @@ def run(small: bool = False) -> list[tuple[str, float | str]]:
 
 
 if __name__ == "__main__":
-    for figure, value in run(small="--small" in sys.argv):
-        print(f"{figure}: {value if isinstance(value, str) else f'{value:,.1f}'}")
+    options = _alone.parser(__doc__, "bench.dashboard")
+    options.add_argument("--small", action="store_true", help="100 cities, for a quick check")
+    _alone.print_figures(run(small=options.parse_args().small))

@@ -12,12 +12,12 @@ the inserts only.
 import csv
 import random
 import sqlite3
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bench import _alone
 from node.database import Database
 from node.intake import imports
 from node.migrate import upgrade
@@ -152,5 +152,6 @@ def run(rows: int = 1_000_000) -> list[tuple[str, float | str]]:
 
 
 if __name__ == "__main__":
-    for figure, value in run(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000):
-        print(f"{figure:<36} {value:,.3f}" if not isinstance(value, str) else f"{figure}: {value}")
+    options = _alone.parser(__doc__, "bench.import")
+    options.add_argument("rows", nargs="?", type=int, default=1_000_000, help="rows to import")
+    _alone.print_figures(run(options.parse_args().rows))

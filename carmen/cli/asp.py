@@ -1,6 +1,5 @@
 """`carmen asp`: host several city nodes in one deployment."""
 
-
 import click
 
 from carmen.cli.common import instances_option, serve_wsgi
