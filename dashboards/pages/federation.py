@@ -3,13 +3,13 @@
 from dash import Dash, Input, Output, dcc, html
 
 from dashboards import figures
-from dashboards.client import HubRefused, HubUnavailable
 from dashboards.components import (
-    NotLoggedIn,
+    HUB_ERRORS,
     credit,
     current_source,
+    grid,
     hub_banner,
-    login_prompt,
+    hub_guarded,
     options,
     problem,
     query,
@@ -21,16 +21,12 @@ from dashboards.data import rows_of
 PAGE = {"path": "/", "name": "Federation", "title": "Federation · CARMEN", "order": 0}
 
 
+@hub_guarded
 def layout(city: str | None = None, **_: str) -> html.Div:
     """Cities, nodes' health, and (for all cities or one) the services piloted."""
-    try:
-        source = current_source()
-        nodes = source.nodes()
-        services = source.services()
-    except NotLoggedIn:
-        return login_prompt()
-    except (HubUnavailable, HubRefused) as error:
-        return hub_banner(error)
+    source = current_source()
+    nodes = source.nodes()
+    services = source.services()
     health = figures.nodes_table(nodes, services)
     messages = []
     slugs = list(nodes["node"])
@@ -69,7 +65,7 @@ def services_for(city: str | None) -> tuple[list[dict], str, object]:
     """The services table for all cities or one, the URL state, and any banner."""
     try:
         services = current_source().services()
-    except (HubUnavailable, HubRefused, NotLoggedIn) as error:
+    except HUB_ERRORS as error:
         return [], query(city=city), hub_banner(error)
     if city:
         services = rows_of(services, "node", city)
@@ -79,7 +75,7 @@ def services_for(city: str | None) -> tuple[list[dict], str, object]:
 def register_callbacks(app: Dash) -> None:
     """The page's callbacks on app."""
     app.callback(
-        Output("federation-services", "data"),
+        Output(grid("federation-services"), "rowData"),
         Output("federation-url", "search"),
         Output("federation-error", "children"),
         Input("federation-city", "value"),

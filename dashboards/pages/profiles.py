@@ -4,13 +4,15 @@ import pandas as pd
 from dash import Dash, Input, Output, dcc, html
 
 from dashboards import figures
-from dashboards.client import HubRefused, HubUnavailable
 from dashboards.components import (
-    NotLoggedIn,
+    HUB_ERRORS,
+    columns,
     credit,
     current_source,
+    evaluation_table,
+    grid,
     hub_banner,
-    login_prompt,
+    hub_guarded,
     problem,
     query,
     records,
@@ -21,22 +23,13 @@ PAGE = {"path": "/profiles", "name": "Profiles", "title": "Profiles · CARMEN", 
 
 
 def _clusters() -> pd.DataFrame:
-    clusters = current_source().table("clusters")
-    if clusters is None or clusters.empty:
-        raise LookupError("The hub has no evaluation yet: the clusters appear after the first run.")
-    return clusters
+    return evaluation_table("clusters", what="the clusters")
 
 
+@hub_guarded
 def layout(cluster: str | None = None, **_: str) -> html.Div:
     """The clusters, with one chosen from the address (?cluster=N)."""
-    try:
-        clusters = _clusters()
-    except NotLoggedIn:
-        return login_prompt()
-    except (HubUnavailable, HubRefused) as error:
-        return hub_banner(error)
-    except LookupError as error:
-        return problem(str(error))
+    clusters = _clusters()
     known = sorted(int(c) for c in clusters["cluster"].unique())
     messages = []
     chosen = None
@@ -84,9 +77,9 @@ def cluster_view(cluster: int) -> tuple:
     search = query(cluster=cluster)
     try:
         clusters = _clusters()
-    except (HubUnavailable, HubRefused, NotLoggedIn, LookupError) as error:
+    except HUB_ERRORS as error:
         empty = figures.cluster_map(None)
-        return empty, empty, empty, [], "", search, hub_banner(error)
+        return empty, empty, empty, [], [], "", search, hub_banner(error)
     cities = clusters[clusters["cluster"] == cluster][["city_id", "x", "y"]].round(3)
     names = current_source().nodes()
     if not names.empty:
@@ -96,6 +89,7 @@ def cluster_view(cluster: int) -> tuple:
         figures.cluster_mix(clusters, prefix="users_", cluster=cluster),
         figures.cluster_mix(clusters, prefix="channel_", cluster=cluster),
         records(cities),
+        columns(cities),
         f"Cities of cluster {cluster} ({len(cities)})",
         search,
         None,
@@ -108,7 +102,8 @@ def register_callbacks(app: Dash) -> None:
         Output("profiles-map", "figure"),
         Output("profiles-segments", "figure"),
         Output("profiles-channels", "figure"),
-        Output("profiles-cities", "data"),
+        Output(grid("profiles-cities"), "rowData"),
+        Output(grid("profiles-cities"), "columnDefs"),
         Output("profiles-cities-title", "children"),
         Output("profiles-url", "search"),
         Output("profiles-error", "children"),

@@ -4,14 +4,16 @@ import pandas as pd
 from dash import Dash, Input, Output, dcc, html
 
 from dashboards import figures
-from dashboards.client import HubRefused, HubUnavailable
 from dashboards.components import (
-    NotLoggedIn,
+    HUB_ERRORS,
     columns,
+    control,
     credit,
     current_source,
+    evaluation_table,
+    grid,
     hub_banner,
-    login_prompt,
+    hub_guarded,
     options,
     problem,
     query,
@@ -25,25 +27,16 @@ ROOT = "/srv/carmen"
 
 
 def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
-    source = current_source()
-    viability = source.table("viability")
-    kpis = source.table("kpis")
-    if viability is None or kpis is None:
-        raise LookupError("The hub has no evaluation yet: the verdicts appear after the first run.")
-    return viability, kpis
+    return tuple(
+        evaluation_table(name, what="the verdicts", empty_ok=True) for name in ("viability", "kpis")
+    )
 
 
+@hub_guarded
 def layout(service: str | None = None, city: str | None = None, **_: str) -> html.Div:
     """A service and a target city from the address (?service=&city=)."""
-    try:
-        viability, kpis = _tables()
-        europe = current_source().table("europe")
-    except NotLoggedIn:
-        return login_prompt()
-    except (HubUnavailable, HubRefused) as error:
-        return hub_banner(error)
-    except LookupError as error:
-        return problem(str(error))
+    viability, kpis = _tables()
+    europe = current_source().table("europe")
     services = sorted({*distinct(kpis, "service"), *distinct(viability, "service")})
     cities = sorted({*distinct(kpis, "city_id"), *distinct(viability, "city_id")})
     messages = []
@@ -65,27 +58,19 @@ def layout(service: str | None = None, city: str | None = None, **_: str) -> htm
             *messages,
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.Label("Service", htmlFor="replication-service"),
-                            dcc.Dropdown(
-                                id="replication-service",
-                                options=options(services),
-                                value=service or (services[0] if services else None),
-                                clearable=False,
-                            ),
-                        ]
+                    control(
+                        "Service",
+                        "replication-service",
+                        options=options(services),
+                        value=service or (services[0] if services else None),
+                        clearable=False,
                     ),
-                    html.Div(
-                        [
-                            html.Label("Target city", htmlFor="replication-city"),
-                            dcc.Dropdown(
-                                id="replication-city",
-                                options=options(cities),
-                                value=city,
-                                placeholder="the best-ranked city without the service",
-                            ),
-                        ]
+                    control(
+                        "Target city",
+                        "replication-city",
+                        options=options(cities),
+                        value=city,
+                        placeholder="the best-ranked city without the service",
                     ),
                 ],
                 className="controls",
@@ -144,7 +129,7 @@ def replication_view(service: str, city: str | None) -> tuple:
         services = source.services()
         backtest = source.table("backtest")
         backtest_cities = source.table("backtest_cities")
-    except (HubUnavailable, HubRefused, NotLoggedIn, LookupError) as error:
+    except HUB_ERRORS as error:
         empty = figures.ranking_figure(pd.DataFrame(), service=service or "", selected=None)
         return (empty, [], [], empty, "", empty, [], [], "", search, hub_banner(error))
     viability = rows_of(viability, "service", service)
@@ -189,13 +174,13 @@ def register_callbacks(app: Dash) -> None:
     """The page's callbacks on app."""
     app.callback(
         Output("replication-ranking", "figure"),
-        Output("replication-table", "data"),
-        Output("replication-table", "columns"),
+        Output(grid("replication-table"), "rowData"),
+        Output(grid("replication-table"), "columnDefs"),
         Output("replication-drivers", "figure"),
         Output("replication-drivers-title", "children"),
         Output("replication-backtest", "figure"),
-        Output("replication-accuracy", "data"),
-        Output("replication-accuracy", "columns"),
+        Output(grid("replication-accuracy"), "rowData"),
+        Output(grid("replication-accuracy"), "columnDefs"),
         Output("replication-command", "children"),
         Output("replication-url", "search"),
         Output("replication-error", "children"),

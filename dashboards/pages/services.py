@@ -4,13 +4,16 @@ import pandas as pd
 from dash import Dash, Input, Output, dcc, html
 
 from dashboards import figures
-from dashboards.client import HubRefused, HubUnavailable
 from dashboards.components import (
-    NotLoggedIn,
+    HUB_ERRORS,
+    columns,
+    control,
     credit,
     current_source,
+    evaluation_table,
+    grid,
     hub_banner,
-    login_prompt,
+    hub_guarded,
     options,
     problem,
     query,
@@ -24,24 +27,15 @@ KPIS = list(figures.KPI_LABELS)
 
 
 def _kpis() -> pd.DataFrame:
-    kpis = current_source().table("kpis")
-    if kpis is None or kpis.empty:
-        raise LookupError("The hub has no evaluation yet: the KPIs appear after the first run.")
-    return kpis
+    return evaluation_table("kpis", what="the KPIs")
 
 
+@hub_guarded
 def layout(
     service: str | None = None, city: str | None = None, kpi: str | None = None, **_: str
 ) -> html.Div:
     """Controls from the address (service, city, kpi), checked against the evaluation."""
-    try:
-        kpis = _kpis()
-    except NotLoggedIn:
-        return login_prompt()
-    except (HubUnavailable, HubRefused) as error:
-        return hub_banner(error)
-    except LookupError as error:
-        return problem(str(error))
+    kpis = _kpis()
     services = distinct(kpis, "service")
     cities = distinct(kpis, "city_id")
     messages = []
@@ -61,38 +55,26 @@ def layout(
             *messages,
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.Label("KPI", htmlFor="services-kpi"),
-                            dcc.Dropdown(
-                                id="services-kpi",
-                                options=options(KPIS, figures.KPI_LABELS),
-                                value=kpi or "uptake",
-                                clearable=False,
-                            ),
-                        ]
+                    control(
+                        "KPI",
+                        "services-kpi",
+                        options=options(KPIS, figures.KPI_LABELS),
+                        value=kpi or "uptake",
+                        clearable=False,
                     ),
-                    html.Div(
-                        [
-                            html.Label("Service", htmlFor="services-service"),
-                            dcc.Dropdown(
-                                id="services-service",
-                                options=options(services),
-                                value=service or services[0],
-                                clearable=False,
-                            ),
-                        ]
+                    control(
+                        "Service",
+                        "services-service",
+                        options=options(services),
+                        value=service or services[0],
+                        clearable=False,
                     ),
-                    html.Div(
-                        [
-                            html.Label("City", htmlFor="services-city"),
-                            dcc.Dropdown(
-                                id="services-city",
-                                options=options(cities),
-                                value=city,
-                                placeholder="all cities",
-                            ),
-                        ]
+                    control(
+                        "City",
+                        "services-city",
+                        options=options(cities),
+                        value=city,
+                        placeholder="all cities",
                     ),
                 ],
                 className="controls",
@@ -122,7 +104,7 @@ def heatmap(kpi: str) -> object:
         pilots = derived(_kpis(), "pilot", figures.pilot_kpis)
         # The same figure for every visitor until the hub's answer changes.
         return derived(pilots, f"heatmap:{kpi}", lambda f: figures.kpi_heatmap(f, kpi))
-    except (HubUnavailable, HubRefused, NotLoggedIn, LookupError):
+    except HUB_ERRORS:
         return figures.kpi_heatmap(pd.DataFrame(columns=["period"]), kpi)
 
 
@@ -135,12 +117,11 @@ def service_view(kpi: str, service: str, city: str | None) -> tuple:
         submitted = source.cells(service, "submitted")
         citizens = source.cells(service, "citizens")
         nodes = source.nodes()
-    except (HubUnavailable, HubRefused, NotLoggedIn) as error:
-        empty = figures.kpi_series(pd.DataFrame(columns=["period", "service"]), **_args(kpi))
+    except HUB_ERRORS as error:
+        empty = figures.kpi_series(
+            pd.DataFrame(columns=["period", "service"]), service="", kpi=kpi, city=None
+        )
         return empty, empty, empty, [], [], search, hub_banner(error)
-    except LookupError as error:
-        empty = figures.kpi_series(pd.DataFrame(columns=["period", "service"]), **_args(kpi))
-        return empty, empty, empty, [], [], search, problem(str(error))
     rows = figures.pilot_kpis(kpis)
     rows = rows[["city_id", kpi, f"{kpi}_low", f"{kpi}_high"]]
     rows = rows.sort_values(kpi, ascending=False).round(3)
@@ -158,14 +139,10 @@ def service_view(kpi: str, service: str, city: str | None) -> tuple:
             rows_of(citizens, "node", city) if city else citizens, nodes, city=city
         ),
         records(rows),
-        [{"name": c.replace("_", " "), "id": c} for c in rows.columns],
+        columns(rows),
         search,
         None,
     )
-
-
-def _args(kpi: str) -> dict:
-    return {"service": "", "kpi": kpi, "city": None}
 
 
 def register_callbacks(app: Dash) -> None:
@@ -175,8 +152,8 @@ def register_callbacks(app: Dash) -> None:
         Output("services-series", "figure"),
         Output("services-channels", "figure"),
         Output("services-reach", "figure"),
-        Output("services-table", "data"),
-        Output("services-table", "columns"),
+        Output(grid("services-table"), "rowData"),
+        Output(grid("services-table"), "columnDefs"),
         Output("services-url", "search"),
         Output("services-error", "children"),
         Input("services-kpi", "value"),

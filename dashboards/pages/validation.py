@@ -4,14 +4,16 @@ import pandas as pd
 from dash import Dash, Input, Output, dcc, html
 
 from dashboards import figures
-from dashboards.client import HubRefused, HubUnavailable
 from dashboards.components import (
-    NotLoggedIn,
+    HUB_ERRORS,
     columns,
+    control,
     credit,
     current_source,
+    evaluation_table,
+    grid,
     hub_banner,
-    login_prompt,
+    hub_guarded,
     options,
     problem,
     query,
@@ -30,22 +32,13 @@ KPIS = list(figures.KPI_LABELS)
 
 
 def _kpis() -> pd.DataFrame:
-    kpis = current_source().table("kpis")
-    if kpis is None or kpis.empty:
-        raise LookupError("The hub has no evaluation yet: the KPIs appear after the first run.")
-    return kpis
+    return evaluation_table("kpis", what="the KPIs")
 
 
+@hub_guarded
 def layout(service: str | None = None, kpi: str | None = None, **_: str) -> html.Div:
     """A service and KPI from the address (?service=&kpi=)."""
-    try:
-        kpis = _kpis()
-    except NotLoggedIn:
-        return login_prompt()
-    except (HubUnavailable, HubRefused) as error:
-        return hub_banner(error)
-    except LookupError as error:
-        return problem(str(error))
+    kpis = _kpis()
     services = distinct(kpis, "service")
     messages = []
     if service and service not in services:
@@ -66,27 +59,19 @@ def layout(service: str | None = None, kpi: str | None = None, **_: str) -> html
             ),
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.Label("Service", htmlFor="validation-service"),
-                            dcc.Dropdown(
-                                id="validation-service",
-                                options=options(services),
-                                value=service or services[0],
-                                clearable=False,
-                            ),
-                        ]
+                    control(
+                        "Service",
+                        "validation-service",
+                        options=options(services),
+                        value=service or services[0],
+                        clearable=False,
                     ),
-                    html.Div(
-                        [
-                            html.Label("KPI", htmlFor="validation-kpi"),
-                            dcc.Dropdown(
-                                id="validation-kpi",
-                                options=options(KPIS, figures.KPI_LABELS),
-                                value=kpi or "uptake",
-                                clearable=False,
-                            ),
-                        ]
+                    control(
+                        "KPI",
+                        "validation-kpi",
+                        options=options(KPIS, figures.KPI_LABELS),
+                        value=kpi or "uptake",
+                        clearable=False,
                     ),
                 ],
                 className="controls",
@@ -108,7 +93,7 @@ def validation_view(service: str, kpi: str) -> tuple:
     try:
         kpis = _kpis()
         services = current_source().services()
-    except (HubUnavailable, HubRefused, NotLoggedIn, LookupError) as error:
+    except HUB_ERRORS as error:
         empty = figures.timeline_figure(pd.DataFrame())
         return empty, empty, [], [], search, hub_banner(error)
     # Months and phases of a service's pilots, and its timeline, once per hub answer.
@@ -136,8 +121,8 @@ def register_callbacks(app: Dash) -> None:
     app.callback(
         Output("validation-timeline", "figure"),
         Output("validation-phases", "figure"),
-        Output("validation-table", "data"),
-        Output("validation-table", "columns"),
+        Output(grid("validation-table"), "rowData"),
+        Output(grid("validation-table"), "columnDefs"),
         Output("validation-url", "search"),
         Output("validation-error", "children"),
         Input("validation-service", "value"),
