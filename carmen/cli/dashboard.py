@@ -2,20 +2,6 @@
 
 import click
 
-DASHBOARD_PREFIX = "/dashboard"
-
-
-def mount_dashboard(hub_app, *, hub_url: str, secret_key: str | None = None):
-    """One WSGI app: the hub at / and its dashboards under /dashboard/ (read over HTTP)."""
-    from werkzeug.middleware.dispatcher import DispatcherMiddleware
-
-    from dashboards import create_dashboard
-
-    dashboard = create_dashboard(
-        hub_url, requests_pathname_prefix=f"{DASHBOARD_PREFIX}/", secret_key=secret_key
-    )
-    return DispatcherMiddleware(hub_app, {DASHBOARD_PREFIX: dashboard.server})
-
 
 @click.command()
 @click.option(

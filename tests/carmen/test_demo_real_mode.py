@@ -27,7 +27,7 @@ from node.sync.models import SyncPeriod
 from node.sync.service import get_link
 from tests.carmen.conftest import free_port
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.heavy]
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -17,7 +17,7 @@ from node.instance import initialise, open_app
 from tests.factories import install_example_services, seed_month
 from tests.federation.test_node_sync import enrollment_token, hub_rows, node_rows, serving
 
-pytestmark = [pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.heavy]
 
 
 def test_worker_and_beat_deliver_every_snapshot_to_the_hub(hub_app, redis_url, tmp_path):
