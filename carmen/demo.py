@@ -10,7 +10,6 @@ import json
 import random
 import secrets
 import shutil
-import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -21,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from carmen import operations
 from carmen.cities import ATTRIBUTION, City, find_city
+from carmen.serving import BackgroundServer
 from service_templates.engine import parse_assignments
 
 # Cities of different countries, sizes and connectivity; the first of each template pilots it
@@ -359,8 +359,8 @@ class Servers:
         # Listen first (port 0 picks a free one), then build the apps that need the addresses.
         hub_slot, nodes_slot = _Slot(), _Slot()
         self._servers = [
-            serve_in_background(hub_slot, ports.host, ports.hub),
-            serve_in_background(nodes_slot, ports.host, ports.nodes),
+            BackgroundServer(hub_slot, host=ports.host, port=ports.hub),
+            BackgroundServer(nodes_slot, host=ports.host, port=ports.nodes),
         ]
         self.ports = Ports(
             ports.host,
@@ -412,20 +412,6 @@ class _Slot:
 
     def __call__(self, environ, start_response):
         return self.app(environ, start_response)
-
-
-def serve_in_background(app, host: str, port: int):
-    from waitress.server import create_server
-
-    try:
-        server = create_server(app, host=host, port=port, threads=6, ident="carmen-demo")
-    except OSError as exc:
-        raise RuntimeError(
-            f"port {port} on {host} is taken: {exc.strerror}; choose another port"
-        ) from exc
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    return server
 
 
 def prepare(

@@ -49,7 +49,7 @@ def simulate(instances, months, scale, citizens, seed, port):
     from rich.progress import Progress
 
     from carmen.asp import open_nodes, path_dispatcher
-    from carmen.demo import serve_in_background
+    from carmen.serving import BackgroundServer
     from carmen.simulator import (
         SimulatedCity,
         illustrative_shares,
@@ -65,7 +65,7 @@ def simulate(instances, months, scale, citizens, seed, port):
     except (InstanceError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        server = serve_in_background(path_dispatcher(nodes), "127.0.0.1", port)
+        server = BackgroundServer(path_dispatcher(nodes), port=port)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
     port = int(server.effective_port)
