@@ -142,10 +142,70 @@ def query(**values: object) -> str:
     return "?" + urlencode(kept) if kept else ""
 
 
-def control(label: str, dropdown_id: str, **dropdown: Any) -> html.Div:
-    """A labelled dropdown of a page's controls."""
+class AddressCheck:
+    """A page's choices from its address, checked against what the hub holds.
+
+    An unknown value is dropped (the page shows its default) with a message saying why, which
+    the page shows above its controls (`messages`).
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[html.Div] = []
+
+    def known(self, value: Any, among: Any, message: str) -> Any:
+        """The value if it is among the known ones (or not given), else None with the message."""
+        if value is None or value == "":
+            return None
+        if value in among:
+            return value
+        self.messages.append(problem(message))
+        return None
+
+    def service(self, service: str | None, services: list[str]) -> str | None:
+        """A service some city pilots."""
+        return self.known(service, services, f"Unknown service {service!r}: no city pilots it.")
+
+    def city(self, city: str | None, cities: list[str]) -> str | None:
+        """A city with a node in the federation."""
+        message = f"Unknown city {city!r}: no node of the federation has that name."
+        return self.known(city, cities, message)
+
+    def kpi(self, kpi: str | None, kpis: list[str]) -> str | None:
+        """A KPI the evaluation computes (uptake when unknown)."""
+        return self.known(kpi, kpis, f"Unknown KPI {kpi!r}; showing uptake.")
+
+
+def outputs(*figures: str, tables: tuple[str, ...] = (), state: str | None = None) -> list[Output]:
+    """A callback's outputs: figures by graph id, each table's rows and columns, and the page's
+    address and message slot (`<state>-url`, `<state>-error`)."""
+    found = [Output(graph, "figure") for graph in figures]
+    for table_id in tables:
+        found += [Output(grid(table_id), "rowData"), Output(grid(table_id), "columnDefs")]
+    if state:
+        found += [Output(f"{state}-url", "search"), Output(f"{state}-error", "children")]
+    return found
+
+
+def choice(
+    label: str,
+    dropdown_id: str,
+    values: list,
+    chosen: Any,
+    *,
+    labels: dict | None = None,
+    optional: str | None = None,
+) -> html.Div:
+    """A labelled dropdown of values: one always chosen (the first unless given), or, with
+    `optional` as its placeholder, possibly none."""
+    if optional is None:
+        state = {"value": chosen or (values[0] if values else None), "clearable": False}
+    else:
+        state = {"value": chosen, "placeholder": optional}
     return html.Div(
-        [html.Label(label, htmlFor=dropdown_id), dcc.Dropdown(id=dropdown_id, **dropdown)]
+        [
+            html.Label(label, htmlFor=dropdown_id),
+            dcc.Dropdown(id=dropdown_id, options=options(values, labels), **state),
+        ]
     )
 
 
