@@ -275,6 +275,4 @@ def run(small: bool = False) -> list[tuple[str, float | str]]:
 
 
 if __name__ == "__main__":
-    options = _alone.parser(__doc__, "bench.dashboard")
-    options.add_argument("--small", action="store_true", help="100 cities, for a quick check")
-    _alone.print_figures(run(small=options.parse_args().small))
+    _alone.run_alone(run, __doc__, "bench.dashboard", small="100 cities, for a quick check")

@@ -119,6 +119,4 @@ def run(small: bool = False) -> list[tuple[str, float | str]]:
 
 
 if __name__ == "__main__":
-    options = _alone.parser(__doc__, "bench.evaluation")
-    options.add_argument("--small", action="store_true", help="a tenth of the size")
-    _alone.print_figures(run(small=options.parse_args().small))
+    _alone.run_alone(run, __doc__, "bench.evaluation", small="a tenth of the size")

@@ -152,6 +152,4 @@ def run(rows: int = 1_000_000) -> list[tuple[str, float | str]]:
 
 
 if __name__ == "__main__":
-    options = _alone.parser(__doc__, "bench.import")
-    options.add_argument("rows", nargs="?", type=int, default=1_000_000, help="rows to import")
-    _alone.print_figures(run(options.parse_args().rows))
+    _alone.run_alone(run, __doc__, "bench.import", count=("rows", 1_000_000, "rows to import"))

@@ -134,6 +134,4 @@ def run(events: int = 1_000_000) -> list[tuple[str, float | str]]:
 
 
 if __name__ == "__main__":
-    options = _alone.parser(__doc__, "bench.snapshot")
-    options.add_argument("events", nargs="?", type=int, default=1_000_000, help="archive events")
-    _alone.print_figures(run(options.parse_args().events))
+    _alone.run_alone(run, __doc__, "bench.snapshot", count=("events", 1_000_000, "archive events"))

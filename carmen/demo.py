@@ -252,13 +252,9 @@ def build(
             simulated = []
             for node in servers.nodes:
                 city = cities[node.city]
-                sim = SimulatedCity(
-                    app=node.app,
+                sim = SimulatedCity.of_node(
+                    node.app,
                     base_url=f"{servers.nodes_url}/{node.slug}",
-                    sms_token=node.app.config["SMS_AUTH_TOKEN"],
-                    context=city.context,
-                    population_shares=node.app.config["POPULATION_SHARES"],
-                    population=city.population,
                     rng=random.Random(rng.random()),
                 )
                 prepare_city(

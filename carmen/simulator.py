@@ -139,6 +139,21 @@ class SimulatedCity:
     citizens: list[tuple[int, AgeBand, str | None, str | None]] = field(default_factory=list)
     participated: set[tuple[str, int]] = field(default_factory=set)  # (service, citizen)
 
+    @classmethod
+    def of_node(cls, app: Flask, *, base_url: str, rng: random.Random) -> "SimulatedCity":
+        """A node as its settings describe its city: context, population and its age mix."""
+        config = app.config
+        return cls(
+            app=app,
+            base_url=base_url,
+            sms_token=config.get("SMS_AUTH_TOKEN"),
+            context=dict(config.get("CONTEXT") or {}),
+            population_shares=config.get("POPULATION_SHARES")
+            or illustrative_shares(str(config["CITY"])),
+            population=int(config["POPULATION"]),
+            rng=rng,
+        )
+
 
 @dataclass
 class SimulationReport:

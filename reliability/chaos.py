@@ -45,6 +45,7 @@ from node.cases.models import Case
 from node.database import get_db as node_db
 from node.instance import open_app
 from node.sync import service as sync
+from reliability.apps import finish
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1"
@@ -501,11 +502,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of kills and restarts")
     args = parser.parse_args()
     result = run(args.redis, months=args.months, scale=args.scale, rounds=args.rounds)
-    for name, value in result.figures():
-        print(f"{name}: {value:,.3f}" if isinstance(value, float) else f"{name}: {value}")
-    for problem in result.problems:
-        print(f"problem: {problem}")
-    raise SystemExit(1 if result.problems else 0)
+    finish(result.figures(), result.problems, label="problem", failed=bool(result.problems))
 
 
 if __name__ == "__main__":

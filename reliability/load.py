@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from carmen.serving import BackgroundServer
 from node.database import get_db
-from reliability.apps import node_app
+from reliability.apps import finish, node_app
 
 LOOPBACK = "127.0.0.1"
 
@@ -166,11 +166,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent httpx clients")
     args = parser.parse_args()
     result = run_load(requests=args.requests, seconds=args.seconds, clients=args.clients)
-    for name, value in result.figures():
-        print(f"{name}: {value:,.3f}" if isinstance(value, float) else f"{name}: {value}")
-    for message in result.first_errors:
-        print(f"error: {message}")
-    raise SystemExit(1 if result.errors else 0)
+    finish(result.figures(), result.first_errors, label="error", failed=bool(result.errors))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 import click
 
+from carmen.cli.common import listen_options
+
 
 @click.command()
 @click.option(
@@ -13,8 +15,7 @@ import click
     default=None,
     help="A read-API token every visitor reads with (default: coordinators log in).",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=8050, show_default=True, help="Port to listen on.")
+@listen_options(port=8050)
 @click.option("--threads", type=int, default=8, show_default=True, help="Waitress worker threads.")
 def dashboard(hub_url: str, token: str | None, host: str, port: int, threads: int) -> None:
     """Serve the coordinators' dashboards, reading the hub's read API at --hub."""

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import click
 
+from carmen.cli.common import listen_options
+
 INSTANCE_HELP = "Hub instance folder (holds hub.toml and, by default, the SQLite database)."
 
 
@@ -106,8 +108,7 @@ def migrate(instance: Path) -> None:
 
 @hub.command()
 @_instance_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=8700, show_default=True, help="Port to listen on.")
+@listen_options(port=8700)
 @click.option("--threads", type=int, default=8, show_default=True, help="Waitress worker threads.")
 def serve(instance: Path, host: str, port: int, threads: int) -> None:
     """Serve the hub's API with waitress (use gunicorn in a real deployment)."""

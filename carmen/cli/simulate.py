@@ -52,7 +52,6 @@ def simulate(instances, months, scale, citizens, seed, port):
     from carmen.serving import BackgroundServer
     from carmen.simulator import (
         SimulatedCity,
-        illustrative_shares,
         pilot_months,
         prepare_city,
     )
@@ -75,15 +74,9 @@ def simulate(instances, months, scale, citizens, seed, port):
         with Progress() as progress:
             cities = []
             for node in nodes:
-                config = node.app.config
-                city = SimulatedCity(
-                    app=node.app,
+                city = SimulatedCity.of_node(
+                    node.app,
                     base_url=f"http://127.0.0.1:{port}/{node.slug}",
-                    sms_token=config.get("SMS_AUTH_TOKEN"),
-                    context=dict(config.get("CONTEXT") or {}),
-                    population_shares=config.get("POPULATION_SHARES")
-                    or illustrative_shares(node.city),
-                    population=int(config["POPULATION"]),
                     rng=random.Random(rng.random()),
                 )
                 prepare_city(city, citizens=citizens, start=start)
