@@ -1,10 +1,12 @@
 """What every generated service's own tests check, written once: answers kept, texts complete.
 
-A service's `tests/test_service.py` describes itself with a `BakedService` built from its answers
-and hands it what the node read (the caller passes the node's spec, so the tooling does not import
-the node). A failed check says what was expected and what the service holds.
+A service's `tests/test_service.py` describes itself with `BakedService.of(__file__, template)`,
+which reads the answers the template rendered into `tests/answers.json`, and hands it what the
+node read (the caller passes the node's spec, so the tooling does not import the node). A failed
+check says what was expected and what the service holds.
 """
 
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,13 @@ class BakedService:
     sla_hours: str | int
     sms_keyword: str
     _parsed: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, test_file: str, template: str) -> "BakedService":
+        """The service a test file belongs to, with the answers in its tests/answers.json."""
+        tests = Path(test_file).resolve().parent
+        answers = json.loads((tests / "answers.json").read_text(encoding="utf-8"))
+        return cls(folder=tests.parent, template=template, **answers)
 
     @property
     def channel_list(self) -> list[str]:

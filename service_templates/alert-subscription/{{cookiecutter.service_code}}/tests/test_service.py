@@ -2,26 +2,13 @@
 alert settings hold together, and every language has every text."""
 
 import re
-from pathlib import Path
 
 from federation.protocol.vocabulary import AgeBand, CommonEvent
 from node.services.service import read_spec
 from service_templates.baked import BakedService
 
-SERVICE = BakedService(
-    folder=Path(__file__).resolve().parents[1],
-    template="alert-subscription",
-    code={{ cookiecutter.service_code | tojson }},
-    channels={{ cookiecutter.channels | tojson }},
-    languages={{ cookiecutter.languages | tojson }},
-    sla_hours={{ cookiecutter.sla_hours | tojson }},
-    sms_keyword={{ cookiecutter.sms_keyword | tojson }},
-)
+SERVICE = BakedService.of(__file__, "alert-subscription")
 TOPICS = {{ cookiecutter.topics.split(',') | map('trim') | reject('equalto', '') | list | tojson }}
-
-
-def test_the_node_accepts_the_specification_with_the_answers_given():
-    SERVICE.check_specification(read_spec(SERVICE.folder / "service.toml"))
 
 
 def test_citizens_subscribe_to_the_topics_given_and_get_alerts_on_a_channel_of_the_service():
@@ -49,6 +36,10 @@ def test_targeting_uses_the_federations_group_profiles():
     assert alerts["max_per_day"] >= 1
     if alerts["quiet_hours"]:
         assert re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", alerts["quiet_hours"])
+
+
+def test_the_node_accepts_the_specification_with_the_answers_given():
+    SERVICE.check_specification(read_spec(SERVICE.folder / "service.toml"))
 
 
 def test_subscriptions_and_deliveries_map_onto_the_common_vocabulary():

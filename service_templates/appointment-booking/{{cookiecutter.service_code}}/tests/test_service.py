@@ -2,26 +2,13 @@
 slot rules make a timetable, and every language has every text."""
 
 from datetime import datetime
-from pathlib import Path
 
 from federation.protocol.vocabulary import CommonEvent
 from node.services.service import read_spec
 from service_templates.baked import BakedService
 
-SERVICE = BakedService(
-    folder=Path(__file__).resolve().parents[1],
-    template="appointment-booking",
-    code={{ cookiecutter.service_code | tojson }},
-    channels={{ cookiecutter.channels | tojson }},
-    languages={{ cookiecutter.languages | tojson }},
-    sla_hours={{ cookiecutter.sla_hours | tojson }},
-    sms_keyword={{ cookiecutter.sms_keyword | tojson }},
-)
+SERVICE = BakedService.of(__file__, "appointment-booking")
 PURPOSES = {{ cookiecutter.purposes.split(',') | map('trim') | reject('equalto', '') | list | tojson }}
-
-
-def test_the_node_accepts_the_specification_with_the_answers_given():
-    SERVICE.check_specification(read_spec(SERVICE.folder / "service.toml"))
 
 
 def test_citizens_choose_an_office_that_publishes_slots_and_a_purpose():
@@ -45,6 +32,10 @@ def test_the_slot_rules_make_whole_slots_and_a_reminder_before_each():
     assert window > 0 and window % slots["minutes"] == 0
     assert slots["desks"] >= 1 and slots["weekdays"]
     assert settings["reminders"]["hours_before"] < settings["booking"]["horizon_days"] * 24
+
+
+def test_the_node_accepts_the_specification_with_the_answers_given():
+    SERVICE.check_specification(read_spec(SERVICE.folder / "service.toml"))
 
 
 def test_bookings_and_attendance_map_onto_the_common_vocabulary():

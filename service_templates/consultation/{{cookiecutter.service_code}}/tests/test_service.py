@@ -1,26 +1,13 @@
 """This service's own checks: the node accepts it, its events speak the common vocabulary, its
 rules keep one anonymous participation per citizen, and every language has every text."""
 
-from pathlib import Path
 
 from federation.protocol.vocabulary import CommonEvent
 from node.services.service import read_spec
 from service_templates.baked import BakedService
 
-SERVICE = BakedService(
-    folder=Path(__file__).resolve().parents[1],
-    template="consultation",
-    code={{ cookiecutter.service_code | tojson }},
-    channels={{ cookiecutter.channels | tojson }},
-    languages={{ cookiecutter.languages | tojson }},
-    sla_hours={{ cookiecutter.sla_hours | tojson }},
-    sms_keyword={{ cookiecutter.sms_keyword | tojson }},
-)
+SERVICE = BakedService.of(__file__, "consultation")
 OPTIONS = {{ cookiecutter.options.split(',') | map('trim') | reject('equalto', '') | list | tojson }}
-
-
-def test_the_node_accepts_the_specification_with_the_answers_given():
-    SERVICE.check_specification(read_spec(SERVICE.folder / "service.toml"))
 
 
 def test_citizens_choose_among_the_options_while_the_consultation_is_open():
@@ -38,6 +25,10 @@ def test_one_anonymous_participation_per_verified_citizen():
     assert participation["one_per_citizen"] and participation["unlink_after_count"]
     assert participation["verification"] in {"account", "phone", "eid"}
     assert settings["results"]["publish"] == "after-close"
+
+
+def test_the_node_accepts_the_specification_with_the_answers_given():
+    SERVICE.check_specification(read_spec(SERVICE.folder / "service.toml"))
 
 
 def test_participation_maps_onto_the_common_vocabulary():

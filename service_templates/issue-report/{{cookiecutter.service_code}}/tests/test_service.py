@@ -1,26 +1,13 @@
 """This service's own checks: the node accepts it, its events speak the common vocabulary, and
 every language has every text."""
 
-from pathlib import Path
 
 from federation.protocol.vocabulary import CommonEvent
 from node.services.service import read_spec
 from service_templates.baked import BakedService
 
-SERVICE = BakedService(
-    folder=Path(__file__).resolve().parents[1],
-    template="issue-report",
-    code={{ cookiecutter.service_code | tojson }},
-    channels={{ cookiecutter.channels | tojson }},
-    languages={{ cookiecutter.languages | tojson }},
-    sla_hours={{ cookiecutter.sla_hours | tojson }},
-    sms_keyword={{ cookiecutter.sms_keyword | tojson }},
-)
+SERVICE = BakedService.of(__file__, "issue-report")
 PROBLEM_TYPES = {{ cookiecutter.problem_types.split(',') | map('trim') | reject('equalto', '') | list | tojson }}
-
-
-def test_the_node_accepts_the_specification_with_the_answers_given():
-    SERVICE.check_specification(read_spec(SERVICE.folder / "service.toml"))
 
 
 def test_citizens_choose_among_the_problem_types_given():
@@ -28,6 +15,10 @@ def test_citizens_choose_among_the_problem_types_given():
     problem_type = next(a for a in spec.attributes if a.code == "problem_type")
     assert [v.key for v in problem_type.values] == PROBLEM_TYPES
     assert problem_type.required
+
+
+def test_the_node_accepts_the_specification_with_the_answers_given():
+    SERVICE.check_specification(read_spec(SERVICE.folder / "service.toml"))
 
 
 def test_case_events_map_onto_the_common_vocabulary():
