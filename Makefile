@@ -5,10 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint bench reliability clean help
+.PHONY: demo test test-fast lint bench reliability clean help
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,12 +25,15 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)  ## run the demo on the embedded default (SQLite, in-process tasks)
 	$(BIN)/carmen demo $(DEMO_ARGS)
 
-test: $(TEST_STAMP)  ## run the test suite
+test: $(TEST_STAMP)  ## run the whole test suite (what CI runs)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(TEST_STAMP)  ## ruff and the import contracts (import-linter)
+test-fast: $(TEST_STAMP)  ## the edit loop: every test but the heavy ones (demos, bakes, wheel, load)
+	$(BIN)/python -m pytest -m "not heavy" $(PYTEST_ARGS)
+
+lint: $(TEST_STAMP)  ## ruff (checks and formatting) and the import contracts (import-linter)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## run every benchmark and print their figures

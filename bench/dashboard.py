@@ -12,7 +12,6 @@ Run alone with ``python -m bench.dashboard`` (``--small``: 100 cities, for a qui
 """
 
 import json
-import sys
 import time
 from collections.abc import Callable
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 import plotly.io
 
+from bench import _alone
 from dashboards import create_dashboard
 from dashboards.data import FrameSource
 from dashboards.figures import KPI_LABELS
@@ -275,5 +275,4 @@ def run(small: bool = False) -> list[tuple[str, float | str]]:
 
 
 if __name__ == "__main__":
-    for figure, value in run(small="--small" in sys.argv):
-        print(f"{figure}: {value if isinstance(value, str) else f'{value:,.1f}'}")
+    _alone.run_alone(run, __doc__, "bench.dashboard", small="100 cities, for a quick check")

@@ -8,7 +8,6 @@ its time, and scikit-learn's KMeans on the same scaled data for the clustering.
 Run alone with ``python -m bench.evaluation`` (``--small``: a tenth of the size, for a quick check).
 """
 
-import sys
 import tempfile
 import time
 
@@ -17,6 +16,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
+from bench import _alone
 from evaluation import CITIZEN_USAGE_FEATURES, CitizenUsageClustering, run_evaluation
 from evaluation.synthetic import generate_world
 
@@ -119,5 +119,4 @@ def run(small: bool = False) -> list[tuple[str, float | str]]:
 
 
 if __name__ == "__main__":
-    for figure, value in run(small="--small" in sys.argv[1:]):
-        print(f"{figure:<64} {value if isinstance(value, str) else f'{value:,.3f}'}")
+    _alone.run_alone(run, __doc__, "bench.evaluation", small="a tenth of the size")

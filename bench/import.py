@@ -12,12 +12,12 @@ the inserts only.
 import csv
 import random
 import sqlite3
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bench import _alone
 from node.database import Database
 from node.intake import imports
 from node.migrate import upgrade
@@ -152,5 +152,4 @@ def run(rows: int = 1_000_000) -> list[tuple[str, float | str]]:
 
 
 if __name__ == "__main__":
-    for figure, value in run(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000):
-        print(f"{figure:<36} {value:,.3f}" if not isinstance(value, str) else f"{figure}: {value}")
+    _alone.run_alone(run, __doc__, "bench.import", count=("rows", 1_000_000, "rows to import"))

@@ -17,13 +17,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 import sqlalchemy as sa
 from flask import Flask, request
-from waitress.server import create_server
 
+from carmen.serving import BackgroundServer
 from node.app import create_app
 from node.database import db_session, get_db
 from node.extensions import csrf
@@ -105,26 +104,6 @@ def _hammer(url: str, body: dict[str, str], *, count: int, seconds: float, pool:
     return done / elapsed
 
 
-def _serve(server: Any, stopping: threading.Event) -> None:
-    try:
-        server.run()
-    except (OSError, ValueError):  # the sockets closed under a last select() while stopping
-        if not stopping.is_set():
-            raise
-
-
-def _stop(server: Any, stopping: threading.Event, thread: threading.Thread) -> None:
-    """Close every channel so the loop ends (as webtest's StopableWSGIServer does), then wait."""
-    stopping.set()
-    server.task_dispatcher.shutdown()
-    for channel in list(server._map.values()):
-        if channel is server:
-            server.close()
-        else:
-            channel.handle_close()
-    thread.join(timeout=5)
-
-
 def run(
     requests_per_endpoint: int = 600, seconds: float = 3.0, pool: int = 8, rounds: int = 4
 ) -> list[tuple[str, float | str]]:
@@ -133,10 +112,7 @@ def run(
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="carmen-bench-intake-") as tmp:
         app, key = _node(Path(tmp))
-        server = create_server(app, host="127.0.0.1", port=0, threads=pool)
-        stopping = threading.Event()
-        thread = threading.Thread(target=_serve, args=(server, stopping), daemon=True)
-        thread.start()
+        server = BackgroundServer(app, host="127.0.0.1", threads=pool)
         base = f"http://127.0.0.1:{server.effective_port}"
         body = {
             "api_key": key,
@@ -165,7 +141,7 @@ def run(
             with get_db(app).session() as session:
                 cases = session.scalar(sa.text("SELECT count(*) FROM cases"))
         finally:
-            _stop(server, stopping, thread)
+            server.close()
             get_db(app).engine.dispose()
     ratios = [o / b for o, b in zip(rates["open311"], rates["bare"], strict=True)]
     return [

@@ -5,12 +5,12 @@ python -m bench.snapshot [EVENTS]
 
 import random
 import sqlite3
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bench import _alone
 from node.database import Database
 from node.migrate import upgrade
 from node.services.service import load_catalogue
@@ -134,5 +134,4 @@ def run(events: int = 1_000_000) -> list[tuple[str, float | str]]:
 
 
 if __name__ == "__main__":
-    for figure, value in run(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000):
-        print(f"{figure:<36} {value:,.3f}" if not isinstance(value, str) else f"{figure}: {value}")
+    _alone.run_alone(run, __doc__, "bench.snapshot", count=("events", 1_000_000, "archive events"))

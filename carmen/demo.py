@@ -6,23 +6,22 @@ the real channels for 18 months, and staff who work the cases. The nodes sync to
 HTTP, the hub evaluates, and the dashboards and portals are served on loopback ports.
 """
 
-import contextlib
-import io
 import json
 import random
 import secrets
 import shutil
-import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from importlib import resources
 from pathlib import Path
 
 import sqlalchemy as sa
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from carmen import operations
 from carmen.cities import ATTRIBUTION, City, find_city
+from carmen.serving import BackgroundServer
+from service_templates.engine import parse_assignments
 
 # Cities of different countries, sizes and connectivity; the first of each template pilots it
 # and the others clone it from there.
@@ -82,20 +81,6 @@ class DemoState:
         return cls(data["nodes"], [Login(**x) for x in data["logins"]], data["hub"])
 
 
-def _quiet(args: list[str]) -> None:
-    """Run a `carmen` command in-process, keeping its output out of the progress display."""
-    from carmen.cli import main
-
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-        try:
-            main.main(args, standalone_mode=False)
-        except Exception as exc:
-            raise RuntimeError(
-                f"carmen {' '.join(args)} failed: {exc}\n{buffer.getvalue()}"
-            ) from exc
-
-
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description:<44}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
@@ -104,31 +89,19 @@ def _progress() -> Progress:
 
 def create_hub(root: Path, state: DemoState, real: "RealMode | None" = None) -> Path:
     """A hub instance with an admin and a coordinator who reads the dashboards."""
-    from federation.hub.accounts import service as accounts
     from federation.hub.accounts.models import Role
-    from federation.hub.app import create_app
-    from federation.hub.config import HubSettings
-    from federation.hub.database import get_db
-    from federation.hub.migrate import upgrade
 
     instance = root / "hub"
-    instance.mkdir(parents=True)
-    settings = {
-        "secret_key": secrets.token_hex(32),
-        "k": DEMO_K,
-        "europe_cities": str(resources.files("carmen.data").joinpath("eu_cities.csv")),
-    }
-    if real is not None:
-        settings |= {"database_url": real.database("hub"), "broker_url": real.broker_url}
-    HubSettings.write_file(instance, settings)
-    upgrade(HubSettings.load(instance).database_url)
-    app = create_app({"INSTANCE_PATH": instance})
-    with app.app_context(), get_db(app).session() as session:
-        for name, role in (("admin", Role.ADMIN), ("coordinator", Role.COORDINATOR)):
-            password = secrets.token_urlsafe(9)
-            accounts.create_user(db_session=session, username=name, role=role, password=password)
-            state.logins.append(Login("hub", role.value, name, password))
-        session.commit()
+    users = {"admin": Role.ADMIN, "coordinator": Role.COORDINATOR}
+    passwords = operations.init_hub(
+        instance,
+        users=users,
+        k=DEMO_K,
+        database_url=real.database("hub") if real is not None else None,
+        broker_url=real.broker_url if real is not None else None,
+    )
+    for name, role in users.items():
+        state.logins.append(Login("hub", role.value, name, passwords[name]))
     state.hub = str(instance)
     return instance
 
@@ -260,22 +233,12 @@ def build(
         }
         for template, where in pilots:
             origin = instances[where[0]]
-            sets = [arg for value in answers.get(template, []) for arg in ("--set", value)]
-            _quiet(["service", "new", template, "--instance", str(origin), *sets])
+            sets = parse_assignments(answers.get(template, []))
+            code = operations.new_service(instance=origin, template=template, assignments=sets).name
             progress.advance(templates)
-            code = _service_code(origin, template)
             for name in where[1:]:
-                _quiet(
-                    [
-                        "service",
-                        "clone",
-                        code,
-                        "--from",
-                        str(origin),
-                        "--to",
-                        str(instances[name]),
-                        *sets,
-                    ]
+                operations.clone_service(
+                    service=code, source=origin, target=instances[name], assignments=sets
                 )
                 progress.advance(templates)
         for slug, folder in state.nodes.items():
@@ -289,13 +252,9 @@ def build(
             simulated = []
             for node in servers.nodes:
                 city = cities[node.city]
-                sim = SimulatedCity(
-                    app=node.app,
+                sim = SimulatedCity.of_node(
+                    node.app,
                     base_url=f"{servers.nodes_url}/{node.slug}",
-                    sms_token=node.app.config["SMS_AUTH_TOKEN"],
-                    context=city.context,
-                    population_shares=node.app.config["POPULATION_SHARES"],
-                    population=city.population,
                     rng=random.Random(rng.random()),
                 )
                 prepare_city(
@@ -331,15 +290,6 @@ def build(
         + ", ".join(f"{c} {n}" for c, n in sorted(report.requests.items()))
     )
     return state
-
-
-def _service_code(instance: Path, template: str) -> str:
-    from service_templates.engine import list_services
-
-    for code, provenance in list_services(instance / "services"):
-        if provenance and provenance.get("template") == template:
-            return code
-    raise RuntimeError(f"{template} was not generated in {instance}")
 
 
 @dataclass
@@ -396,7 +346,7 @@ class Servers:
 
     def __init__(self, state: DemoState, ports: Ports) -> None:
         from carmen.asp import open_nodes, path_dispatcher
-        from carmen.cli.dashboard import mount_dashboard
+        from carmen.operations import mount_dashboard
         from federation.hub.app import create_app
 
         self.state = state
@@ -405,8 +355,8 @@ class Servers:
         # Listen first (port 0 picks a free one), then build the apps that need the addresses.
         hub_slot, nodes_slot = _Slot(), _Slot()
         self._servers = [
-            serve_in_background(hub_slot, ports.host, ports.hub),
-            serve_in_background(nodes_slot, ports.host, ports.nodes),
+            BackgroundServer(hub_slot, host=ports.host, port=ports.hub),
+            BackgroundServer(nodes_slot, host=ports.host, port=ports.nodes),
         ]
         self.ports = Ports(
             ports.host,
@@ -427,56 +377,23 @@ class Servers:
 
     def enroll_and_sync(self, node) -> None:
         """Enroll a node with the hub over HTTP, then push all its months."""
-        from federation.hub.database import get_db as hub_db
-        from federation.hub.database import utcnow as hub_now
-        from federation.hub.nodes import service as hub_nodes
-        from node.database import get_db
-        from node.sync import service as sync
-
-        with self.hub_app.app_context(), hub_db(self.hub_app).session() as session:
-            token, _ = hub_nodes.create_enrollment_token(
-                db_session=session,
-                city=node.city,
-                country=node.app.config["COUNTRY"],
-                now=hub_now(),
-                ttl_hours=1,
-            )
-            session.commit()
+        token, _ = operations.enrollment_token(
+            self.hub_app, city=node.city, country=node.app.config["COUNTRY"], ttl_hours=1
+        )
         instance = Path(node.app.instance_path)
-        with get_db(node.app).session() as session:
-            sync.enroll_with_hub(
-                db_session=session,
-                settings=node.app.config,
-                instance=instance,
-                hub_url=self.hub_url,
-                token=token,
-                slug=node.slug,
-            )
-            session.commit()
-            results = sync.sync_now(db_session=session, key=sync.load_or_create_key(instance))
+        operations.enroll_node(
+            node.app, instance=instance, hub_url=self.hub_url, token=token, slug=node.slug
+        )
+        results = operations.sync_node(node.app, instance=instance)
         refused = [p for p, r in results.items() if not r.acknowledged]
         if refused:
             raise RuntimeError(f"{node.city}: the hub did not acknowledge {', '.join(refused)}")
 
     def evaluate(self) -> None:
         """Run the hub's evaluation over everything synced."""
-        from federation.hub.database import get_db, utcnow
-        from federation.hub.evaluations import service as evaluations
-
-        app = self.hub_app
-        with app.app_context(), get_db(app).session() as session:
-            run = evaluations.run_now(
-                db_session=session,
-                seed=0,
-                now=utcnow(),
-                options=app.config["EVALUATION_OPTIONS"],
-                europe_cities_csv=app.config["EUROPE_CITIES"],
-            )
-            if run is None:
-                raise RuntimeError("the hub's worker took the evaluation: see its log")
-            session.commit()
-            if run.error:
-                raise RuntimeError(f"the evaluation failed: {run.error}")
+        run = operations.evaluate_hub(self.hub_app, seed=0)
+        if run.error:
+            raise RuntimeError(f"the evaluation failed: {run.error}")
 
     def stop(self) -> None:
         """Stop serving."""
@@ -491,20 +408,6 @@ class _Slot:
 
     def __call__(self, environ, start_response):
         return self.app(environ, start_response)
-
-
-def serve_in_background(app, host: str, port: int):
-    from waitress.server import create_server
-
-    try:
-        server = create_server(app, host=host, port=port, threads=6, ident="carmen-demo")
-    except OSError as exc:
-        raise RuntimeError(
-            f"port {port} on {host} is taken: {exc.strerror}; choose another port"
-        ) from exc
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    return server
 
 
 def prepare(

@@ -139,6 +139,20 @@ class SimulatedCity:
     citizens: list[tuple[int, AgeBand, str | None, str | None]] = field(default_factory=list)
     participated: set[tuple[str, int]] = field(default_factory=set)  # (service, citizen)
 
+    @classmethod
+    def of_node(cls, app: Flask, *, base_url: str, rng: random.Random) -> "SimulatedCity":
+        """A node as its settings describe its city: context, population and its age mix."""
+        config = app.config
+        return cls(
+            app=app,
+            base_url=base_url,
+            sms_token=config["SMS_AUTH_TOKEN"],
+            context=config["CONTEXT"],
+            population_shares=config["POPULATION_SHARES"] or illustrative_shares(config["CITY"]),
+            population=config["POPULATION"],
+            rng=rng,
+        )
+
 
 @dataclass
 class SimulationReport:

@@ -7,7 +7,7 @@ import dash
 from dash import Dash, dcc, html
 
 from dashboards.client import HubClient
-from dashboards.components import EXTENSION, DashboardContext, relative
+from dashboards.components import EXTENSION, DashboardContext, register_table_export, relative
 from dashboards.data import DataSource
 from dashboards.pages import (
     federation,
@@ -70,6 +70,7 @@ def create_dashboard(
     for page in PAGES:
         dash.register_page(page.__name__, layout=page.layout, **page.PAGE)
         page.register_callbacks(app)
+    register_table_export(app)
     app.layout = _layout
     return app
 

@@ -1,12 +1,16 @@
-"""Shared pieces of the pages: where the data comes from, banners, credits and CSV tables."""
+"""Shared pieces of the pages: where the data comes from, banners, controls and CSV tables."""
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
+import dash_ag_grid as dag
 import flask
 import pandas as pd
-from dash import dash_table, html
+from dash import MATCH, Dash, Input, Output, dcc, html
 
 from dashboards.client import HubClient, HubRefused, HubUnavailable
 from dashboards.data import DataSource, HubSource
@@ -23,6 +27,10 @@ ATTRIBUTION = (
 
 class NotLoggedIn(Exception):
     """No API token: neither configured nor in the coordinator's session."""
+
+
+# What a page can meet when it reads the hub: each one has its banner (see hub_banner).
+HUB_ERRORS = (HubUnavailable, HubRefused, NotLoggedIn, LookupError)
 
 
 @dataclass
@@ -55,6 +63,27 @@ def current_source() -> DataSource:
     if not token:
         raise NotLoggedIn()
     return HubSource(ctx.client, token)
+
+
+def evaluation_table(name: str, *, what: str, empty_ok: bool = False) -> pd.DataFrame:
+    """One of the hub's evaluation tables; LookupError, said for people, before the first run."""
+    frame = current_source().table(name)
+    if frame is None or (frame.empty and not empty_ok):
+        raise LookupError(f"The hub has no evaluation yet: {what} appear after the first run.")
+    return frame
+
+
+def hub_guarded(layout: Callable[..., Any]) -> Callable[..., Any]:
+    """A page layout that shows the hub's banner (or the login prompt) instead of failing."""
+
+    @functools.wraps(layout)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return layout(*args, **kwargs)
+        except HUB_ERRORS as error:
+            return hub_banner(error)
+
+    return guarded
 
 
 def hub_banner(error: Exception) -> html.Div:
@@ -113,36 +142,128 @@ def query(**values: object) -> str:
     return "?" + urlencode(kept) if kept else ""
 
 
-def table(table_id: str, frame: pd.DataFrame, *, page_size: int = 12) -> dash_table.DataTable:
-    """A sortable table with an Export button that downloads it as CSV."""
-    return dash_table.DataTable(
+class AddressCheck:
+    """A page's choices from its address, checked against what the hub holds.
+
+    An unknown value is dropped (the page shows its default) with a message saying why, which
+    the page shows above its controls (`messages`).
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[html.Div] = []
+
+    def known(self, value: Any, among: Any, message: str) -> Any:
+        """The value if it is among the known ones (or not given), else None with the message."""
+        if value is None or value == "":
+            return None
+        if value in among:
+            return value
+        self.messages.append(problem(message))
+        return None
+
+    def service(self, service: str | None, services: list[str]) -> str | None:
+        """A service some city pilots."""
+        return self.known(service, services, f"Unknown service {service!r}: no city pilots it.")
+
+    def city(self, city: str | None, cities: list[str]) -> str | None:
+        """A city with a node in the federation."""
+        message = f"Unknown city {city!r}: no node of the federation has that name."
+        return self.known(city, cities, message)
+
+    def kpi(self, kpi: str | None, kpis: list[str]) -> str | None:
+        """A KPI the evaluation computes (uptake when unknown)."""
+        return self.known(kpi, kpis, f"Unknown KPI {kpi!r}; showing uptake.")
+
+
+def outputs(*figures: str, tables: tuple[str, ...] = (), state: str | None = None) -> list[Output]:
+    """A callback's outputs: figures by graph id, each table's rows and columns, and the page's
+    address and message slot (`<state>-url`, `<state>-error`)."""
+    found = [Output(graph, "figure") for graph in figures]
+    for table_id in tables:
+        found += [Output(grid(table_id), "rowData"), Output(grid(table_id), "columnDefs")]
+    if state:
+        found += [Output(f"{state}-url", "search"), Output(f"{state}-error", "children")]
+    return found
+
+
+def choice(
+    label: str,
+    dropdown_id: str,
+    values: list,
+    chosen: Any,
+    *,
+    labels: dict | None = None,
+    optional: str | None = None,
+) -> html.Div:
+    """A labelled dropdown of values: one always chosen (the first unless given), or, with
+    `optional` as its placeholder, possibly none."""
+    if optional is None:
+        state = {"value": chosen or (values[0] if values else None), "clearable": False}
+    else:
+        state = {"value": chosen, "placeholder": optional}
+    return html.Div(
+        [
+            html.Label(label, htmlFor=dropdown_id),
+            dcc.Dropdown(id=dropdown_id, options=options(values, labels), **state),
+        ]
+    )
+
+
+def grid(table_id: str) -> dict[str, str]:
+    """The id of a table's grid, for the callbacks that fill it (rowData, columnDefs)."""
+    return {"role": "grid", "table": table_id}
+
+
+def table(table_id: str, frame: pd.DataFrame, *, page_size: int = 12) -> html.Div:
+    """A sortable table with an Export button that downloads it, every row, as CSV."""
+    return html.Div(
+        [
+            html.Button(
+                "Export", id={"role": "export", "table": table_id}, className="export", n_clicks=0
+            ),
+            dag.AgGrid(
+                id=grid(table_id),
+                rowData=records(frame),
+                columnDefs=columns(frame),
+                defaultColDef={"sortable": True, "resizable": True},
+                columnSize="autoSize",
+                csvExportParams={"fileName": f"{table_id}.csv"},
+                dashGridOptions={
+                    "pagination": True,
+                    "paginationPageSize": page_size,
+                    "paginationPageSizeSelector": False,
+                    "domLayout": "autoHeight",
+                    # Every column in the page, so reading (and searching) it finds them all.
+                    "suppressColumnVirtualisation": True,
+                    "suppressFieldDotNotation": True,
+                },
+                style={"height": None},
+            ),
+        ],
         id=table_id,
-        data=records(frame),
-        columns=columns(frame),
-        export_format="csv",
-        export_headers="display",
-        page_size=page_size,
-        sort_action="native",
-        style_table={"overflowX": "auto"},
-        style_cell={
-            "fontFamily": "inherit",
-            "fontSize": "13px",
-            "padding": "4px 8px",
-            "textAlign": "left",
-        },
-        style_header={"fontWeight": "bold"},
+        className="data-table",
+    )
+
+
+def register_table_export(app: Dash) -> None:
+    """One callback for every table's Export button: the grid writes its CSV in the browser."""
+    app.clientside_callback(
+        "function (clicks) { return clicks > 0; }",
+        Output({"role": "grid", "table": MATCH}, "exportDataAsCsv"),
+        Input({"role": "export", "table": MATCH}, "n_clicks"),
+        prevent_initial_call=True,
     )
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
-    """A frame as the DataTable's rows (NaN becomes empty)."""
+    """A frame as a table's rows (NaN becomes empty)."""
     # pandas' JSON writer is C code and turns NaN into null: far quicker than a Python loop.
     return json.loads(frame.to_json(orient="records", date_format="iso"))
 
 
 def columns(frame: pd.DataFrame) -> list[dict]:
-    """A frame's columns as the DataTable's."""
-    return [{"name": str(c).replace("_", " "), "id": str(c)} for c in frame.columns]
+    """A frame's columns as a table's, headed by their names in words."""
+    return [{"field": str(c), "headerName": str(c).replace("_", " ")} for c in frame.columns]
 
 
 def options(values: list[str], labels: dict[str, str] | None = None) -> list[dict]:

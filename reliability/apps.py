@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -144,3 +145,14 @@ def fresh_database(server_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def finish(
+    figures: list[tuple[str, float | str]], notes: list[str], *, label: str, failed: bool
+) -> NoReturn:
+    """Print a run's figures and notes (`label: note`), then exit 1 when it failed, else 0."""
+    for name, value in figures:
+        print(f"{name}: {value:,.3f}" if isinstance(value, float) else f"{name}: {value}")
+    for note in notes:
+        print(f"{label}: {note}")
+    raise SystemExit(1 if failed else 0)

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from carmen.demo import Ports, prepare
+from carmen.workers import NodeWorker
 from federation.hub.aggregates.models import AggregateCell
 from federation.hub.app import create_app as create_hub_app
 from federation.hub.database import get_db as hub_db
@@ -44,6 +45,7 @@ from node.cases.models import Case
 from node.database import get_db as node_db
 from node.instance import open_app
 from node.sync import service as sync
+from reliability.apps import finish
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = "127.0.0.1"
@@ -447,32 +449,14 @@ def _compare(result: ChaosResult, hub_app, node_apps: dict[str, object]) -> None
 
 def _worker(slug: str, folder: str, *, redis_url: str, base: Path, logs: Path) -> Process:
     queue = f"carmen-chaos-{slug}-{uuid.uuid4().hex[:8]}"
-    env = dict(os.environ) | {
-        "CARMEN_NODE_INSTANCE": folder,
-        "CARMEN_NODE_BROKER_URL": redis_url,
-        "CARMEN_NODE_TASK_QUEUE": queue,
-        "CARMEN_NODE_SYNC_INTERVAL_SECONDS": "2",
-    }
-    args = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "node.worker",
-        "worker",
-        "--beat",
-        "--pool",
-        "solo",
-        "--queues",
-        queue,
-        "--hostname",
-        f"{queue}@localhost",
-        "--loglevel",
-        "INFO",
-        "--schedule",
-        str(base / f"beat-{slug}"),
-    ]
-    return Process(f"worker {slug}", args, env=env, log=logs / f"worker-{slug}.log")
+    worker = NodeWorker(
+        Path(folder),
+        schedule=base / f"beat-{slug}",
+        broker_url=redis_url,
+        queue=queue,
+        hostname=f"{queue}@localhost",
+    )
+    return Process(f"worker {slug}", worker.args, env=worker.env, log=logs / f"worker-{slug}.log")
 
 
 def _forget_queues(redis_url: str, queues: list[str]) -> None:
@@ -518,11 +502,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of kills and restarts")
     args = parser.parse_args()
     result = run(args.redis, months=args.months, scale=args.scale, rounds=args.rounds)
-    for name, value in result.figures():
-        print(f"{name}: {value:,.3f}" if isinstance(value, float) else f"{name}: {value}")
-    for problem in result.problems:
-        print(f"problem: {problem}")
-    raise SystemExit(1 if result.problems else 0)
+    finish(result.figures(), result.problems, label="problem", failed=bool(result.problems))
 
 
 if __name__ == "__main__":

@@ -16,14 +16,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from waitress.server import create_server
 
+from carmen.serving import BackgroundServer
 from node.database import get_db
-from reliability.apps import node_app
+from reliability.apps import finish, node_app
 
 LOOPBACK = "127.0.0.1"
 
@@ -130,26 +129,6 @@ def hammer(
     return state["next"], state["errors"], latencies, messages, time.perf_counter() - started
 
 
-def _serve(server: Any, stopping: threading.Event) -> None:
-    try:
-        server.run()
-    except (OSError, ValueError):  # the sockets closed under a last select() while stopping
-        if not stopping.is_set():
-            raise
-
-
-def _stop(server: Any, stopping: threading.Event, thread: threading.Thread) -> None:
-    """Close every channel so waitress's loop ends, then wait for it."""
-    stopping.set()
-    server.task_dispatcher.shutdown()
-    for channel in list(server._map.values()):
-        if channel is server:
-            server.close()
-        else:
-            channel.handle_close()
-    thread.join(timeout=5)
-
-
 def run_load(
     *, requests: int = 2000, seconds: float = 10.0, clients: int = 8, threads: int = 8
 ) -> LoadResult:
@@ -158,17 +137,14 @@ def run_load(
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="carmen-reliability-load-") as tmp:
         app, key = node_app(Path(tmp) / "node")
-        server = create_server(app, host=LOOPBACK, port=0, threads=threads)
-        stopping = threading.Event()
-        thread = threading.Thread(target=_serve, args=(server, stopping), daemon=True)
-        thread.start()
+        server = BackgroundServer(app, host=LOOPBACK, threads=threads)
         url = f"http://{LOOPBACK}:{server.effective_port}/open311/v2/requests.json"
         try:
             sent, errors, latencies, messages, elapsed = hammer(
                 url, key, requests=requests, seconds=seconds, clients=clients
             )
         finally:
-            _stop(server, stopping, thread)
+            server.close()
         with get_db(app).session() as session:
             written = session.scalar(sa.text("SELECT count(*) FROM cases")) or 0
         get_db(app).engine.dispose()
@@ -190,11 +166,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8, help="concurrent httpx clients")
     args = parser.parse_args()
     result = run_load(requests=args.requests, seconds=args.seconds, clients=args.clients)
-    for name, value in result.figures():
-        print(f"{name}: {value:,.3f}" if isinstance(value, float) else f"{name}: {value}")
-    for message in result.first_errors:
-        print(f"error: {message}")
-    raise SystemExit(1 if result.errors else 0)
+    finish(result.figures(), result.first_errors, label="error", failed=bool(result.errors))
 
 
 if __name__ == "__main__":

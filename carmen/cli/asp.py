@@ -2,7 +2,7 @@
 
 import click
 
-from carmen.cli.common import instances_option, serve_wsgi
+from carmen.cli.common import instances_option, listen_options, serve_wsgi
 
 
 @click.group()
@@ -20,14 +20,7 @@ def asp() -> None:
     show_default=True,
     help="path: each city under /<slug>/; host: each city on <slug>.<your domain>.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    default=8300,
-    show_default=True,
-    type=click.IntRange(1, 65535),
-    help="Port to listen on.",
-)
+@listen_options(port=8300)
 def serve(instances, mount, host, port):
     """Serve every given node, each with its own database, staff and keys."""
     from carmen.asp import host_dispatcher, open_nodes, path_dispatcher

@@ -22,6 +22,24 @@ instances_option = click.option(
 )
 
 
+def listen_options(port: int):
+    """The --host and --port options of a command that serves, listening on port by default."""
+
+    def decorate(function):
+        function = click.option(
+            "--port",
+            default=port,
+            show_default=True,
+            type=click.IntRange(1, 65535),
+            help="Port to listen on.",
+        )(function)
+        return click.option(
+            "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+        )(function)
+
+    return decorate
+
+
 def open_node(instance: Path):
     """The app of a node instance, or a clear error for the command line."""
     from node.instance import InstanceError, open_app

@@ -2,19 +2,7 @@
 
 import click
 
-DASHBOARD_PREFIX = "/dashboard"
-
-
-def mount_dashboard(hub_app, *, hub_url: str, secret_key: str | None = None):
-    """One WSGI app: the hub at / and its dashboards under /dashboard/ (read over HTTP)."""
-    from werkzeug.middleware.dispatcher import DispatcherMiddleware
-
-    from dashboards import create_dashboard
-
-    dashboard = create_dashboard(
-        hub_url, requests_pathname_prefix=f"{DASHBOARD_PREFIX}/", secret_key=secret_key
-    )
-    return DispatcherMiddleware(hub_app, {DASHBOARD_PREFIX: dashboard.server})
+from carmen.cli.common import listen_options
 
 
 @click.command()
@@ -27,8 +15,7 @@ def mount_dashboard(hub_app, *, hub_url: str, secret_key: str | None = None):
     default=None,
     help="A read-API token every visitor reads with (default: coordinators log in).",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=8050, show_default=True, help="Port to listen on.")
+@listen_options(port=8050)
 @click.option("--threads", type=int, default=8, show_default=True, help="Waitress worker threads.")
 def dashboard(hub_url: str, token: str | None, host: str, port: int, threads: int) -> None:
     """Serve the coordinators' dashboards, reading the hub's read API at --hub."""

@@ -61,6 +61,8 @@ def demo(root, fresh, scale, seed, host, nodes_port, hub_port, no_serve, databas
     evaluates, and the dashboards and portals are served. A second run reuses the demo.
     """
     from carmen.demo import Ports, RealMode, banner, prepare, serve_forever
+    from carmen.operations import OperationError
+    from service_templates.engine import TemplateError
 
     ports = Ports(host=host, nodes=nodes_port, hub=hub_port)
     if broker_url and not database_url:
@@ -68,7 +70,7 @@ def demo(root, fresh, scale, seed, host, nodes_port, hub_port, no_serve, databas
     real = RealMode(database_url, broker_url) if database_url else None
     try:
         state = prepare(root=root, fresh=fresh, scale=scale, seed=seed, ports=ports, real=real)
-    except (LookupError, RuntimeError) as exc:
+    except (LookupError, RuntimeError, OperationError, TemplateError) as exc:
         raise click.ClickException(str(exc)) from exc
     if no_serve:
         click.echo(banner(state, ports).replace("serving (Ctrl-C to stop)", "ready, not serving"))

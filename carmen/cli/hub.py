@@ -1,10 +1,10 @@
 """`carmen hub`: set up, run and administer the federation hub."""
 
-import secrets
-from importlib import resources
 from pathlib import Path
 
 import click
+
+from carmen.cli.common import listen_options
 
 INSTANCE_HELP = "Hub instance folder (holds hub.toml and, by default, the SQLite database)."
 
@@ -21,28 +21,26 @@ def _instance_option(function):
     )(function)
 
 
-def _app(instance: Path):
-    from federation.hub import create_app
-    from federation.hub.config import INSTANCE_FILE
-    from runtime.settings import SettingsError
+def _refused(operation, *args, **kwargs):
+    """Run an operation, turning its refusal into the command's error and exit."""
+    from carmen.operations import OperationError
 
-    if not (instance / INSTANCE_FILE).exists():
-        raise click.ClickException(
-            f"{instance} is not a hub instance (no {INSTANCE_FILE}); run `carmen hub init` first"
-        )
     try:
-        return create_app({"INSTANCE_PATH": instance})
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
+        return operation(*args, **kwargs)
+    except OperationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _app(instance: Path):
+    from carmen.operations import open_hub
+
+    return _refused(open_hub, instance)
 
 
 def _fail_on_hub_error(function, **kwargs):
-    from federation.hub.errors import HubError
+    from carmen.operations import hub_call
 
-    try:
-        return function(**kwargs)
-    except HubError as exc:
-        raise click.ClickException(exc.message) from None
+    return _refused(hub_call, function, **kwargs)
 
 
 @click.group()
@@ -79,30 +77,18 @@ def init(
     instance: Path, database_url: str | None, k: int, broker_url: str | None, admin_name: str
 ) -> None:
     """Create an instance folder, its hub.toml, a migrated database and a first admin."""
-    from federation.hub.accounts import service as accounts
+    from carmen.operations import init_hub
     from federation.hub.accounts.models import Role
-    from federation.hub.config import INSTANCE_FILE, HubSettings
-    from federation.hub.database import get_db
-    from federation.hub.migrate import upgrade
 
-    if (instance / INSTANCE_FILE).exists():
-        raise click.ClickException(f"{instance} is a hub instance already")
-    instance.mkdir(parents=True, exist_ok=True)
-    values: dict[str, object] = {"secret_key": secrets.token_hex(32), "k": k}
-    if database_url:
-        values["database_url"] = database_url
-    if broker_url:
-        values["broker_url"] = broker_url
-    # Every evaluation also judges each service across Europe's cities (dashboards show it).
-    values["europe_cities"] = str(resources.files("carmen.data").joinpath("eu_cities.csv"))
-    HubSettings.write_file(instance, values)
-    upgrade(HubSettings.load(instance).database_url)
-    app = _app(instance)
-    with app.app_context(), get_db(app).session() as session:
-        _, password = _fail_on_hub_error(
-            accounts.create_user, db_session=session, username=admin_name, role=Role.ADMIN
-        )
-        session.commit()
+    passwords = _refused(
+        init_hub,
+        instance,
+        users={admin_name: Role.ADMIN},
+        k=k,
+        database_url=database_url,
+        broker_url=broker_url,
+    )
+    password = passwords[admin_name]
     click.echo(f"Hub instance ready in {instance}")
     click.echo(f"Admin user {admin_name!r}; one-time password (shown once, change it):")
     click.echo(password)
@@ -133,14 +119,13 @@ def migrate(instance: Path) -> None:
 
 @hub.command()
 @_instance_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=8700, show_default=True, help="Port to listen on.")
+@listen_options(port=8700)
 @click.option("--threads", type=int, default=8, show_default=True, help="Waitress worker threads.")
 def serve(instance: Path, host: str, port: int, threads: int) -> None:
     """Serve the hub's API with waitress (use gunicorn in a real deployment)."""
     from waitress import serve as waitress_serve
 
-    from carmen.cli.dashboard import mount_dashboard
+    from carmen.operations import mount_dashboard
 
     app = _app(instance)
     # The dashboards read this same hub over its HTTP read API, like any other client.
@@ -165,20 +150,11 @@ def serve(instance: Path, host: str, port: int, threads: int) -> None:
 )
 def enroll(instance: Path, city: str, country: str, ttl_hours: int | None) -> None:
     """Issue a one-time enrollment token for a city's node (printed on the last line)."""
-    from federation.hub.database import get_db, utcnow
-    from federation.hub.nodes import service as nodes
+    from carmen.operations import enrollment_token
 
-    app = _app(instance)
-    with app.app_context(), get_db(app).session() as session:
-        token, record = _fail_on_hub_error(
-            nodes.create_enrollment_token,
-            db_session=session,
-            city=city,
-            country=country,
-            now=utcnow(),
-            ttl_hours=ttl_hours or app.config["ENROLLMENT_TOKEN_TTL_HOURS"],
-        )
-        session.commit()
+    token, record = _refused(
+        enrollment_token, _app(instance), city=city, country=country, ttl_hours=ttl_hours
+    )
     click.echo(
         f"Enrollment token for {record.city} ({record.country}), valid until "
         f"{record.expires_at:%Y-%m-%d %H:%M} UTC, usable once:"
@@ -295,24 +271,12 @@ def token_create(instance: Path, username: str, name: str, ttl_days: int | None)
 @click.option("--seed", type=int, default=None, help="Seed of the evaluation (default: setting).")
 def evaluate(instance: Path, seed: int | None) -> None:
     """Run the evaluation over the stored aggregates now and keep its results at the hub."""
-    from federation.hub.database import get_db, utcnow
-    from federation.hub.evaluations import service as evaluations
+    from carmen.operations import evaluate_hub
 
-    app = _app(instance)
-    with app.app_context(), get_db(app).session() as session:
-        run = evaluations.run_now(
-            db_session=session,
-            seed=app.config["EVALUATION_SEED"] if seed is None else seed,
-            now=utcnow(),
-            options=app.config["EVALUATION_OPTIONS"],
-            europe_cities_csv=app.config["EUROPE_CITIES"],
-        )
-        if run is None:
-            raise click.ClickException("a worker is running an evaluation already")
-        session.commit()
-        click.echo(f"evaluation run {run.id}: {run.status}")
-        if run.error:
-            raise click.ClickException(run.error)
-        for name, table in (run.results or {}).items():
-            if isinstance(table, list):
-                click.echo(f"  {name}: {len(table)} rows")
+    run = _refused(evaluate_hub, _app(instance), seed=seed)
+    click.echo(f"evaluation run {run.id}: {run.status}")
+    if run.error:
+        raise click.ClickException(run.error)
+    for name, table in (run.results or {}).items():
+        if isinstance(table, list):
+            click.echo(f"  {name}: {len(table)} rows")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from carmen.cli.common import instance_option, open_node, print_settings, serve_wsgi
+from carmen.cli.common import instance_option, listen_options, open_node, print_settings, serve_wsgi
 
 
 @click.group()
@@ -62,14 +62,7 @@ def init(city, country, population, instance, admin_email, languages, districts,
 
 @node.command()
 @instance_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    default=8311,
-    show_default=True,
-    type=click.IntRange(1, 65535),
-    help="Port to listen on.",
-)
+@listen_options(port=8311)
 def serve(instance, host, port):
     """Serve the portal, the back office and the node's APIs."""
     from node.instance import load_services

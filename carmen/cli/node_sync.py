@@ -12,25 +12,13 @@ from carmen.cli.common import instance_option, open_node
 @click.option("--slug", help="The node's name in the federation (default: country-city).")
 def enroll(instance, hub_url, token, slug):
     """Register this node and its public key with the federation hub."""
-    from federation.protocol.client import EnrollmentError
-    from node.database import get_db
-    from node.sync import service as sync
+    from carmen.operations import OperationError, enroll_node
 
     app = open_node(instance)
-    with get_db(app).session() as db_session:
-        try:
-            name = sync.enroll_with_hub(
-                db_session=db_session,
-                settings=app.config,
-                instance=instance,
-                hub_url=hub_url,
-                token=token,
-                slug=slug,
-            )
-        except (EnrollmentError, ValueError) as exc:
-            raise click.ClickException(f"enrollment refused: {exc}") from exc
-        k = sync.get_link(db_session=db_session).k
-        db_session.commit()
+    try:
+        name, k = enroll_node(app, instance=instance, hub_url=hub_url, token=token, slug=slug)
+    except OperationError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"enrolled as {name} (k = {k}) with {hub_url}")
 
 
@@ -43,9 +31,7 @@ def enroll(instance, hub_url, token, slug):
 )
 def sync(instance, now):
     """Build the snapshots of changed months and send every pending one to the hub."""
-    from node.database import get_db
-    from node.errors import NotFound
-    from node.sync import service as sync_service
+    from carmen.operations import OperationError, sync_node
     from runtime.celery_app import get_celery
 
     app = open_node(instance)
@@ -54,14 +40,10 @@ def sync(instance, now):
             get_celery(app).tasks["carmen_node.sync"].apply_async()
         click.echo("sync queued")
         return
-    key = sync_service.load_or_create_key(instance)
-    with get_db(app).session() as db_session:
-        try:
-            results = sync_service.sync_now(
-                db_session=db_session, key=key, privacy=sync_service.noise_settings(app.config)
-            )
-        except NotFound as exc:
-            raise click.ClickException(str(exc)) from exc
+    try:
+        results = sync_node(app, instance=instance)
+    except OperationError as exc:
+        raise click.ClickException(str(exc)) from exc
     failed = 0
     for period, result in results.items():
         click.echo(f"{period}\t{result.outcome.value}\t{result.message}")

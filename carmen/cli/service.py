@@ -1,6 +1,7 @@
 """`carmen service`: generate services from templates, clone them between cities, update them."""
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,69 +31,36 @@ def service() -> None:
     """Generate services from templates, clone them into other cities, keep them up to date."""
 
 
-class _Node:
-    """What the commands need from a node instance: its city answers and offered channels."""
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """Turn what the tooling or an operation refuses into the command's error and exit."""
+    from carmen.operations import OperationError
+    from service_templates.engine import TemplateError
 
-    def __init__(self, instance: Path) -> None:
-        from node.config import INSTANCE_FILE, NodeSettings
-        from runtime.settings import SettingsError
-        from service_templates.engine import TemplateError, city_answers, offered_channels
-
-        if not (instance / INSTANCE_FILE).is_file():
-            raise click.ClickException(
-                f"{instance} is not a node instance: run `carmen node init` first"
-            )
-        try:
-            settings = NodeSettings.load(instance)
-        except SettingsError as exc:
-            raise click.ClickException(str(exc)) from exc
-        self.instance = instance
-        self.services_dir = settings.services_dir
-        self.city: dict[str, str] = city_answers(
-            city=settings.city, country=settings.country, languages=settings.languages
-        )
-        if settings.districts:
-            self.city["areas"] = ",".join(settings.districts)
-        try:
-            self.channels = offered_channels(settings.channels)
-        except TemplateError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    def check_spec(self, replacing: str | None = None) -> Callable[[Path], None]:
-        """A check the node's loader makes of a rendered service before it is moved into place."""
-        from node.services.service import load_specs, read_spec
-        from service_templates.engine import TemplateError
-
-        def check(folder: Path) -> None:
-            try:
-                spec = read_spec(folder / "service.toml")
-            except ValueError as exc:
-                raise TemplateError(f"the node would not load the service: {exc}") from exc
-            for other in load_specs(self.services_dir).specs:
-                if other.code == replacing:
-                    continue
-                if other.code == spec.code:
-                    raise TemplateError(
-                        f"another folder of this node already hosts a service {spec.code!r}; "
-                        "give another with --set service_code=..."
-                    )
-                if spec.sms_keyword and other.sms_keyword == spec.sms_keyword:
-                    raise TemplateError(
-                        f"SMS keyword {spec.sms_keyword} is already used by {other.code} on "
-                        "this node; give another with --set sms_keyword=..."
-                    )
-
-        return check
+    try:
+        yield
+    except (OperationError, TemplateError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
-def _fail(exc: Exception) -> click.ClickException:
-    return click.ClickException(str(exc))
+def _node(instance: Path):
+    from carmen.operations import NodeServices
+
+    with _refusals():
+        return NodeServices(instance)
 
 
 def _root(templates_dir: Path | None) -> Path:
     from service_templates.engine import templates_root
 
     return templates_root(templates_dir)
+
+
+def _assignments(items: tuple[str, ...]) -> dict[str, str]:
+    from service_templates.engine import parse_assignments
+
+    with _refusals():
+        return parse_assignments(items)
 
 
 def _version(value: str) -> str:
@@ -104,12 +72,10 @@ def _version(value: str) -> str:
 @click.option("--variables", is_flag=True, help="Also list each template's variables.")
 def templates(templates_dir: Path | None, variables: bool) -> None:
     """List the templates services can be generated from, with their versions."""
-    from service_templates.engine import TemplateError, list_templates
+    from service_templates.engine import list_templates
 
-    try:
+    with _refusals():
         found = list_templates(root=_root(templates_dir))
-    except TemplateError as exc:
-        raise _fail(exc) from exc
     for info in found:
         click.echo(f"{info.name}\t{info.short_version}\t{info.domain}\t{info.description}")
         if variables:
@@ -128,21 +94,15 @@ def new(template: str, instance: Path, assignments: tuple[str, ...], templates_d
 
     The city's name, country, languages and channels default to the node's settings.
     """
-    from service_templates.engine import TemplateError, new_service, parse_assignments
+    from carmen.operations import new_service
 
-    node = _Node(instance)
-    try:
+    with _refusals():
         folder = new_service(
-            root=_root(templates_dir),
+            instance=instance,
             template=template,
-            services_dir=node.services_dir,
-            city=node.city,
-            node_channels=node.channels,
-            assignments=parse_assignments(assignments),
-            check=node.check_spec(),
+            assignments=_assignments(assignments),
+            templates_dir=templates_dir,
         )
-    except TemplateError as exc:
-        raise _fail(exc) from exc
     _report_generated(folder)
 
 
@@ -165,7 +125,7 @@ def list_(instance: Path) -> None:
     """List the node's services with where they came from."""
     from service_templates.engine import TOOL_DIR, list_services
 
-    node = _Node(instance)
+    node = _node(instance)
     found = list_services(node.services_dir)
     if not found:
         click.echo(f"no services in {node.services_dir}")
@@ -207,30 +167,16 @@ def clone(service_code: str, source: Path, target: Path, assignments: tuple[str,
     Re-renders the template at the version the source used, with the source's answers overlaid by
     the target city's answers (name, country, languages, channels) and the --set values.
     """
-    from service_templates.engine import TemplateError, clone_service, parse_assignments
+    from carmen.operations import clone_service
 
-    origin, node = _Node(source), _Node(target)
-    try:
+    with _refusals():
         folder = clone_service(
-            source_services_dir=origin.services_dir,
             service=service_code,
-            source_city=origin.city,
-            target_services_dir=node.services_dir,
-            city=node.city,
-            node_channels=node.channels,
-            assignments=parse_assignments(assignments),
-            check=node.check_spec(),
+            source=source,
+            target=target,
+            assignments=_assignments(assignments),
         )
-    except TemplateError as exc:
-        raise _fail(exc) from exc
     _report_generated(folder)
-
-
-def _service_folder(node: _Node, code: str) -> Path:
-    folder = node.services_dir / code
-    if not (folder / "service.toml").is_file():
-        raise click.ClickException(f"no service {code!r} in {node.services_dir}")
-    return folder
 
 
 @service.command()
@@ -239,17 +185,15 @@ def _service_folder(node: _Node, code: str) -> Path:
 @templates_dir_option
 def diff(service_code: str, instance: Path, templates_dir: Path | None) -> None:
     """Show the local edits of SERVICE and what the current template would change."""
-    from service_templates.engine import TemplateError, diff_service
+    from service_templates.engine import diff_service
 
-    node = _Node(instance)
-    try:
+    node = _node(instance)
+    with _refusals():
         summary, local, upstream = diff_service(
-            folder=_service_folder(node, service_code),
+            folder=node.folder(service_code),
             root=_root(templates_dir),
             node_channels=node.channels,
         )
-    except TemplateError as exc:
-        raise _fail(exc) from exc
     click.echo(summary)
     click.echo("\nLocal edits since it was generated:")
     click.echo(local or "(none)\n", nl=False)
@@ -281,18 +225,13 @@ def update(
     renders it. Conflicts are written as <<<<<<< markers and reported with exit status 1; the
     local files are kept in .carmen/pending/local until `--continue` or `--abort`.
     """
-    from service_templates.engine import (
-        TemplateError,
-        abort_update,
-        finish_update,
-        update_service,
-    )
+    from service_templates.engine import abort_update, finish_update, update_service
 
     if finish and abort:
         raise click.UsageError("give --continue or --abort, not both")
-    node = _Node(instance)
-    folder = _service_folder(node, service_code)
-    try:
+    node = _node(instance)
+    with _refusals():
+        folder = node.folder(service_code)
         if finish:
             checked = finish_update(folder=folder, check=node.check_spec(replacing=service_code))
             click.echo(f"{service_code}: update accepted ({len(checked)} resolved files)")
@@ -307,8 +246,6 @@ def update(
             node_channels=node.channels,
             check=node.check_spec(replacing=service_code),
         )
-    except TemplateError as exc:
-        raise _fail(exc) from exc
     _print_update(report)
     if report.conflicts:
         raise SystemExit(1)

@@ -49,10 +49,9 @@ def simulate(instances, months, scale, citizens, seed, port):
     from rich.progress import Progress
 
     from carmen.asp import open_nodes, path_dispatcher
-    from carmen.demo import serve_in_background
+    from carmen.serving import BackgroundServer
     from carmen.simulator import (
         SimulatedCity,
-        illustrative_shares,
         pilot_months,
         prepare_city,
     )
@@ -65,7 +64,7 @@ def simulate(instances, months, scale, citizens, seed, port):
     except (InstanceError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        server = serve_in_background(path_dispatcher(nodes), "127.0.0.1", port)
+        server = BackgroundServer(path_dispatcher(nodes), port=port)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
     port = int(server.effective_port)
@@ -75,14 +74,9 @@ def simulate(instances, months, scale, citizens, seed, port):
         with Progress() as progress:
             cities = []
             for node in nodes:
-                config = node.app.config
-                city = SimulatedCity(
-                    app=node.app,
+                city = SimulatedCity.of_node(
+                    node.app,
                     base_url=f"http://127.0.0.1:{port}/{node.slug}",
-                    sms_token=config["SMS_AUTH_TOKEN"],
-                    context=config["CONTEXT"],
-                    population_shares=config["POPULATION_SHARES"] or illustrative_shares(node.city),
-                    population=config["POPULATION"],
                     rng=random.Random(rng.random()),
                 )
                 prepare_city(city, citizens=citizens, start=start)

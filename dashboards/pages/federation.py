@@ -2,46 +2,28 @@
 
 from dash import Dash, Input, Output, dcc, html
 
+from dashboards import components as ui
 from dashboards import figures
-from dashboards.client import HubRefused, HubUnavailable
-from dashboards.components import (
-    NotLoggedIn,
-    credit,
-    current_source,
-    hub_banner,
-    login_prompt,
-    options,
-    problem,
-    query,
-    records,
-    table,
-)
 from dashboards.data import rows_of
 
 PAGE = {"path": "/", "name": "Federation", "title": "Federation · CARMEN", "order": 0}
 
 
+@ui.hub_guarded
 def layout(city: str | None = None, **_: str) -> html.Div:
     """Cities, nodes' health, and (for all cities or one) the services piloted."""
-    try:
-        source = current_source()
-        nodes = source.nodes()
-        services = source.services()
-    except NotLoggedIn:
-        return login_prompt()
-    except (HubUnavailable, HubRefused) as error:
-        return hub_banner(error)
+    source = ui.current_source()
+    nodes = source.nodes()
+    services = source.services()
     health = figures.nodes_table(nodes, services)
-    messages = []
     slugs = list(nodes["node"])
-    if city and city not in slugs:
-        messages.append(problem(f"Unknown city {city!r}: no node of the federation has that name."))
-        city = None
+    check = ui.AddressCheck()
+    city = check.city(city, slugs)
     return html.Div(
         [
             dcc.Location(id="federation-url", refresh=False),
             html.H1("Federation"),
-            *messages,
+            *check.messages,
             html.P(
                 f"{len(nodes)} cities, {nodes['country'].nunique()} countries, "
                 f"{len(services)} piloted services.",
@@ -49,18 +31,19 @@ def layout(city: str | None = None, **_: str) -> html.Div:
             ),
             dcc.Graph(id="federation-sync", figure=figures.sync_figure(health, services)),
             html.H2("Cities and their nodes"),
-            table("federation-nodes", health),
+            ui.table("federation-nodes", health),
             html.H2("Services piloted and where each came from"),
-            html.Label("City", htmlFor="federation-city"),
-            dcc.Dropdown(
-                id="federation-city",
-                options=options(slugs, dict(zip(nodes["node"], nodes["city"], strict=True))),
-                value=city,
-                placeholder="all cities",
+            ui.choice(
+                "City",
+                "federation-city",
+                slugs,
+                city,
+                labels=dict(zip(nodes["node"], nodes["city"], strict=True)),
+                optional="all cities",
             ),
             html.Div(id="federation-error"),
-            table("federation-services", figures.services_table(services)),
-            credit(),
+            ui.table("federation-services", figures.services_table(services)),
+            ui.credit(),
         ]
     )
 
@@ -68,19 +51,18 @@ def layout(city: str | None = None, **_: str) -> html.Div:
 def services_for(city: str | None) -> tuple[list[dict], str, object]:
     """The services table for all cities or one, the URL state, and any banner."""
     try:
-        services = current_source().services()
-    except (HubUnavailable, HubRefused, NotLoggedIn) as error:
-        return [], query(city=city), hub_banner(error)
+        services = ui.current_source().services()
+    except ui.HUB_ERRORS as error:
+        return [], ui.query(city=city), ui.hub_banner(error)
     if city:
         services = rows_of(services, "node", city)
-    return records(figures.services_table(services)), query(city=city), None
+    return ui.records(figures.services_table(services)), ui.query(city=city), None
 
 
 def register_callbacks(app: Dash) -> None:
     """The page's callbacks on app."""
     app.callback(
-        Output("federation-services", "data"),
-        Output("federation-url", "search"),
-        Output("federation-error", "children"),
+        Output(ui.grid("federation-services"), "rowData"),
+        *ui.outputs(state="federation"),
         Input("federation-city", "value"),
     )(services_for)

@@ -3,56 +3,32 @@
 import pandas as pd
 from dash import Dash, Input, Output, dcc, html
 
+from dashboards import components as ui
 from dashboards import figures
-from dashboards.client import HubRefused, HubUnavailable
-from dashboards.components import (
-    NotLoggedIn,
-    credit,
-    current_source,
-    hub_banner,
-    login_prompt,
-    problem,
-    query,
-    records,
-    table,
-)
 
 PAGE = {"path": "/profiles", "name": "Profiles", "title": "Profiles · CARMEN", "order": 2}
 
 
 def _clusters() -> pd.DataFrame:
-    clusters = current_source().table("clusters")
-    if clusters is None or clusters.empty:
-        raise LookupError("The hub has no evaluation yet: the clusters appear after the first run.")
-    return clusters
+    return ui.evaluation_table("clusters", what="the clusters")
 
 
+@ui.hub_guarded
 def layout(cluster: str | None = None, **_: str) -> html.Div:
     """The clusters, with one chosen from the address (?cluster=N)."""
-    try:
-        clusters = _clusters()
-    except NotLoggedIn:
-        return login_prompt()
-    except (HubUnavailable, HubRefused) as error:
-        return hub_banner(error)
-    except LookupError as error:
-        return problem(str(error))
+    clusters = _clusters()
     known = sorted(int(c) for c in clusters["cluster"].unique())
-    messages = []
-    chosen = None
-    if cluster is not None:
-        try:
-            chosen = int(cluster)
-        except ValueError:
-            chosen = None
-        if chosen not in known:
-            messages.append(problem(f"Unknown cluster {cluster!r}: the clusters are {known}."))
-            chosen = None
+    check = ui.AddressCheck()
+    try:
+        chosen = None if cluster is None else int(cluster)
+    except ValueError:
+        chosen = -1  # not a number: not a cluster either
+    chosen = check.known(chosen, known, f"Unknown cluster {cluster!r}: the clusters are {known}.")
     return html.Div(
         [
             dcc.Location(id="profiles-url", refresh=False),
             html.H1("Profiles"),
-            *messages,
+            *check.messages,
             html.P(
                 f"{len(clusters)} cities in {len(known)} clusters, chosen by the silhouette "
                 "score over context and usage profiles.",
@@ -71,31 +47,32 @@ def layout(cluster: str | None = None, **_: str) -> html.Div:
                 className="row",
             ),
             html.H2("Cities of the cluster", id="profiles-cities-title"),
-            table("profiles-cities", pd.DataFrame()),
+            ui.table("profiles-cities", pd.DataFrame()),
             html.H2("Every cluster's profile (means)"),
-            table("profiles-table", figures.cluster_profile(clusters)),
-            credit(),
+            ui.table("profiles-table", figures.cluster_profile(clusters)),
+            ui.credit(),
         ]
     )
 
 
 def cluster_view(cluster: int) -> tuple:
     """The map with the cluster highlighted, its mixes, its cities and the address's state."""
-    search = query(cluster=cluster)
+    search = ui.query(cluster=cluster)
     try:
         clusters = _clusters()
-    except (HubUnavailable, HubRefused, NotLoggedIn, LookupError) as error:
+    except ui.HUB_ERRORS as error:
         empty = figures.cluster_map(None)
-        return empty, empty, empty, [], "", search, hub_banner(error)
+        return empty, empty, empty, [], [], "", search, ui.hub_banner(error)
     cities = clusters[clusters["cluster"] == cluster][["city_id", "x", "y"]].round(3)
-    names = current_source().nodes()
+    names = ui.current_source().nodes()
     if not names.empty:
         cities = cities.join(names.set_index("node")[["city", "country"]], on="city_id")
     return (
         figures.cluster_map(clusters, selected=cluster),
         figures.cluster_mix(clusters, prefix="users_", cluster=cluster),
         figures.cluster_mix(clusters, prefix="channel_", cluster=cluster),
-        records(cities),
+        ui.records(cities),
+        ui.columns(cities),
         f"Cities of cluster {cluster} ({len(cities)})",
         search,
         None,
@@ -105,12 +82,10 @@ def cluster_view(cluster: int) -> tuple:
 def register_callbacks(app: Dash) -> None:
     """The page's callbacks on app."""
     app.callback(
-        Output("profiles-map", "figure"),
-        Output("profiles-segments", "figure"),
-        Output("profiles-channels", "figure"),
-        Output("profiles-cities", "data"),
+        *ui.outputs(
+            "profiles-map", "profiles-segments", "profiles-channels", tables=("profiles-cities",)
+        ),
         Output("profiles-cities-title", "children"),
-        Output("profiles-url", "search"),
-        Output("profiles-error", "children"),
+        *ui.outputs(state="profiles"),
         Input("profiles-cluster", "value"),
     )(cluster_view)

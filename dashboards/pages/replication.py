@@ -3,21 +3,8 @@
 import pandas as pd
 from dash import Dash, Input, Output, dcc, html
 
+from dashboards import components as ui
 from dashboards import figures
-from dashboards.client import HubRefused, HubUnavailable
-from dashboards.components import (
-    NotLoggedIn,
-    columns,
-    credit,
-    current_source,
-    hub_banner,
-    login_prompt,
-    options,
-    problem,
-    query,
-    records,
-    table,
-)
 from dashboards.data import derived, distinct, rows_of
 
 PAGE = {"path": "/replication", "name": "Replication", "title": "Replication · CARMEN", "order": 3}
@@ -25,34 +12,21 @@ ROOT = "/srv/carmen"
 
 
 def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
-    source = current_source()
-    viability = source.table("viability")
-    kpis = source.table("kpis")
-    if viability is None or kpis is None:
-        raise LookupError("The hub has no evaluation yet: the verdicts appear after the first run.")
-    return viability, kpis
+    return (
+        ui.evaluation_table("viability", what="the verdicts", empty_ok=True),
+        ui.evaluation_table("kpis", what="the verdicts", empty_ok=True),
+    )
 
 
+@ui.hub_guarded
 def layout(service: str | None = None, city: str | None = None, **_: str) -> html.Div:
     """A service and a target city from the address (?service=&city=)."""
-    try:
-        viability, kpis = _tables()
-        europe = current_source().table("europe")
-    except NotLoggedIn:
-        return login_prompt()
-    except (HubUnavailable, HubRefused) as error:
-        return hub_banner(error)
-    except LookupError as error:
-        return problem(str(error))
+    viability, kpis = _tables()
+    europe = ui.current_source().table("europe")
     services = sorted({*distinct(kpis, "service"), *distinct(viability, "service")})
     cities = sorted({*distinct(kpis, "city_id"), *distinct(viability, "city_id")})
-    messages = []
-    if service and service not in services:
-        messages.append(problem(f"Unknown service {service!r}: no city pilots it."))
-        service = None
-    if city and city not in cities:
-        messages.append(problem(f"Unknown city {city!r}: no node of the federation has that name."))
-        city = None
+    check = ui.AddressCheck()
+    service, city = check.service(service, services), check.city(city, cities)
     summary = (
         figures.europe_summary(None)
         if europe is None
@@ -62,30 +36,16 @@ def layout(service: str | None = None, city: str | None = None, **_: str) -> htm
         [
             dcc.Location(id="replication-url", refresh=False),
             html.H1("Replication"),
-            *messages,
+            *check.messages,
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.Label("Service", htmlFor="replication-service"),
-                            dcc.Dropdown(
-                                id="replication-service",
-                                options=options(services),
-                                value=service or (services[0] if services else None),
-                                clearable=False,
-                            ),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Label("Target city", htmlFor="replication-city"),
-                            dcc.Dropdown(
-                                id="replication-city",
-                                options=options(cities),
-                                value=city,
-                                placeholder="the best-ranked city without the service",
-                            ),
-                        ]
+                    ui.choice("Service", "replication-service", services, service),
+                    ui.choice(
+                        "Target city",
+                        "replication-city",
+                        cities,
+                        city,
+                        optional="the best-ranked city without the service",
                     ),
                 ],
                 className="controls",
@@ -93,7 +53,7 @@ def layout(service: str | None = None, city: str | None = None, **_: str) -> htm
             html.Div(id="replication-error"),
             dcc.Graph(id="replication-ranking"),
             html.H2("Every city ranked by expected uptake"),
-            table("replication-table", pd.DataFrame(), page_size=15),
+            ui.table("replication-table", pd.DataFrame(), page_size=15),
             html.Div(
                 [
                     html.Div(
@@ -106,7 +66,7 @@ def layout(service: str | None = None, city: str | None = None, **_: str) -> htm
                         [
                             html.H2("How far to trust it: the back-test"),
                             dcc.Graph(id="replication-backtest"),
-                            table("replication-accuracy", pd.DataFrame()),
+                            ui.table("replication-accuracy", pd.DataFrame()),
                         ]
                     ),
                 ],
@@ -128,25 +88,25 @@ def layout(service: str | None = None, city: str | None = None, **_: str) -> htm
                 className="note",
             ),
             dcc.Graph(id="replication-europe", figure=figures.europe_figure(summary)),
-            table("replication-europe-table", summary),
-            credit(),
+            ui.table("replication-europe-table", summary),
+            ui.credit(),
         ]
     )
 
 
 def replication_view(service: str, city: str | None) -> tuple:
     """Ranking, drivers, back-test and the clone command for a service and target."""
-    search = query(service=service, city=city)
+    search = ui.query(service=service, city=city)
     try:
         viability, kpis = _tables()
-        source = current_source()
+        source = ui.current_source()
         nodes = source.nodes()
         services = source.services()
         backtest = source.table("backtest")
         backtest_cities = source.table("backtest_cities")
-    except (HubUnavailable, HubRefused, NotLoggedIn, LookupError) as error:
+    except ui.HUB_ERRORS as error:
         empty = figures.ranking_figure(pd.DataFrame(), service=service or "", selected=None)
-        return (empty, [], [], empty, "", empty, [], [], "", search, hub_banner(error))
+        return (empty, empty, empty, [], [], [], [], "", "", search, ui.hub_banner(error))
     viability = rows_of(viability, "service", service)
     ranked = figures.ranking(viability, rows_of(kpis, "service", service), nodes, service=service)
     judged = ranked[ranked["verdict"] != "piloted"]
@@ -156,7 +116,7 @@ def replication_view(service: str, city: str | None) -> tuple:
         target = str(judged.iloc[0]["city_id"])
     row = viability[viability["city_id"] == target]
     if target is not None and row.empty:
-        message = problem(
+        message = ui.problem(
             f"{target} pilots {service} already (or was not judged): no clone to suggest."
         )
         drivers: dict = {}
@@ -172,13 +132,13 @@ def replication_view(service: str, city: str | None) -> tuple:
     accuracy = figures.backtest_summary(backtest, service=service)
     return (
         figures.ranking_figure(ranked, service=service, selected=target),
-        records(ranked),
-        columns(ranked),
         figures.drivers_figure(drivers, city=target or "no city"),
-        f"Why: the drivers for {target}" if target else "Why: the drivers",
         figures.backtest_figure(backtest_cities, service=service),
-        records(accuracy),
-        columns(accuracy),
+        ui.records(ranked),
+        ui.columns(ranked),
+        ui.records(accuracy),
+        ui.columns(accuracy),
+        f"Why: the drivers for {target}" if target else "Why: the drivers",
         command,
         search,
         message,
@@ -188,17 +148,15 @@ def replication_view(service: str, city: str | None) -> tuple:
 def register_callbacks(app: Dash) -> None:
     """The page's callbacks on app."""
     app.callback(
-        Output("replication-ranking", "figure"),
-        Output("replication-table", "data"),
-        Output("replication-table", "columns"),
-        Output("replication-drivers", "figure"),
+        *ui.outputs(
+            "replication-ranking",
+            "replication-drivers",
+            "replication-backtest",
+            tables=("replication-table", "replication-accuracy"),
+        ),
         Output("replication-drivers-title", "children"),
-        Output("replication-backtest", "figure"),
-        Output("replication-accuracy", "data"),
-        Output("replication-accuracy", "columns"),
         Output("replication-command", "children"),
-        Output("replication-url", "search"),
-        Output("replication-error", "children"),
+        *ui.outputs(state="replication"),
         Input("replication-service", "value"),
         Input("replication-city", "value"),
     )(replication_view)

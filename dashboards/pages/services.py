@@ -3,20 +3,8 @@
 import pandas as pd
 from dash import Dash, Input, Output, dcc, html
 
+from dashboards import components as ui
 from dashboards import figures
-from dashboards.client import HubRefused, HubUnavailable
-from dashboards.components import (
-    NotLoggedIn,
-    credit,
-    current_source,
-    hub_banner,
-    login_prompt,
-    options,
-    problem,
-    query,
-    records,
-    table,
-)
 from dashboards.data import derived, distinct, rows_of
 
 PAGE = {"path": "/services", "name": "Services", "title": "Services · CARMEN", "order": 1}
@@ -24,76 +12,35 @@ KPIS = list(figures.KPI_LABELS)
 
 
 def _kpis() -> pd.DataFrame:
-    kpis = current_source().table("kpis")
-    if kpis is None or kpis.empty:
-        raise LookupError("The hub has no evaluation yet: the KPIs appear after the first run.")
-    return kpis
+    return ui.evaluation_table("kpis", what="the KPIs")
 
 
+@ui.hub_guarded
 def layout(
     service: str | None = None, city: str | None = None, kpi: str | None = None, **_: str
 ) -> html.Div:
     """Controls from the address (service, city, kpi), checked against the evaluation."""
-    try:
-        kpis = _kpis()
-    except NotLoggedIn:
-        return login_prompt()
-    except (HubUnavailable, HubRefused) as error:
-        return hub_banner(error)
-    except LookupError as error:
-        return problem(str(error))
+    kpis = _kpis()
     services = distinct(kpis, "service")
     cities = distinct(kpis, "city_id")
-    messages = []
-    if service and service not in services:
-        messages.append(problem(f"Unknown service {service!r}: no city pilots it."))
-        service = None
-    if city and city not in cities:
-        messages.append(problem(f"Unknown city {city!r}: no node of the federation has that name."))
-        city = None
-    if kpi and kpi not in KPIS:
-        messages.append(problem(f"Unknown KPI {kpi!r}; showing uptake."))
-        kpi = None
+    check = ui.AddressCheck()
+    service, city, kpi = (
+        check.service(service, services),
+        check.city(city, cities),
+        check.kpi(kpi, KPIS),
+    )
     return html.Div(
         [
             dcc.Location(id="services-url", refresh=False),
             html.H1("Services"),
-            *messages,
+            *check.messages,
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.Label("KPI", htmlFor="services-kpi"),
-                            dcc.Dropdown(
-                                id="services-kpi",
-                                options=options(KPIS, figures.KPI_LABELS),
-                                value=kpi or "uptake",
-                                clearable=False,
-                            ),
-                        ]
+                    ui.choice(
+                        "KPI", "services-kpi", KPIS, kpi or "uptake", labels=figures.KPI_LABELS
                     ),
-                    html.Div(
-                        [
-                            html.Label("Service", htmlFor="services-service"),
-                            dcc.Dropdown(
-                                id="services-service",
-                                options=options(services),
-                                value=service or services[0],
-                                clearable=False,
-                            ),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Label("City", htmlFor="services-city"),
-                            dcc.Dropdown(
-                                id="services-city",
-                                options=options(cities),
-                                value=city,
-                                placeholder="all cities",
-                            ),
-                        ]
-                    ),
+                    ui.choice("Service", "services-service", services, service),
+                    ui.choice("City", "services-city", cities, city, optional="all cities"),
                 ],
                 className="controls",
             ),
@@ -105,13 +52,13 @@ def layout(
             ),
             dcc.Graph(id="services-reach"),
             html.H2("The KPI over each whole pilot", id="services-table-title"),
-            table("services-table", pd.DataFrame()),
+            ui.table("services-table", pd.DataFrame()),
             html.P(
                 "Bands are 90% intervals; uptake is per 1,000 inhabitants (population figures "
                 "from Eurostat).",
                 className="note",
             ),
-            credit(),
+            ui.credit(),
         ]
     )
 
@@ -122,25 +69,24 @@ def heatmap(kpi: str) -> object:
         pilots = derived(_kpis(), "pilot", figures.pilot_kpis)
         # The same figure for every visitor until the hub's answer changes.
         return derived(pilots, f"heatmap:{kpi}", lambda f: figures.kpi_heatmap(f, kpi))
-    except (HubUnavailable, HubRefused, NotLoggedIn, LookupError):
+    except ui.HUB_ERRORS:
         return figures.kpi_heatmap(pd.DataFrame(columns=["period"]), kpi)
 
 
 def service_view(kpi: str, service: str, city: str | None) -> tuple:
     """One service's monthly series, channel mix, reach, table and the address's state."""
-    search = query(service=service, city=city, kpi=kpi)
+    search = ui.query(service=service, city=city, kpi=kpi)
     try:
-        source = current_source()
+        source = ui.current_source()
         kpis = rows_of(_kpis(), "service", service)
         submitted = source.cells(service, "submitted")
         citizens = source.cells(service, "citizens")
         nodes = source.nodes()
-    except (HubUnavailable, HubRefused, NotLoggedIn) as error:
-        empty = figures.kpi_series(pd.DataFrame(columns=["period", "service"]), **_args(kpi))
-        return empty, empty, empty, [], [], search, hub_banner(error)
-    except LookupError as error:
-        empty = figures.kpi_series(pd.DataFrame(columns=["period", "service"]), **_args(kpi))
-        return empty, empty, empty, [], [], search, problem(str(error))
+    except ui.HUB_ERRORS as error:
+        empty = figures.kpi_series(
+            pd.DataFrame(columns=["period", "service"]), service="", kpi=kpi, city=None
+        )
+        return empty, empty, empty, [], [], search, ui.hub_banner(error)
     rows = figures.pilot_kpis(kpis)
     rows = rows[["city_id", kpi, f"{kpi}_low", f"{kpi}_high"]]
     rows = rows.sort_values(kpi, ascending=False).round(3)
@@ -157,28 +103,24 @@ def service_view(kpi: str, service: str, city: str | None) -> tuple:
         figures.segment_reach(
             rows_of(citizens, "node", city) if city else citizens, nodes, city=city
         ),
-        records(rows),
-        [{"name": c.replace("_", " "), "id": c} for c in rows.columns],
+        ui.records(rows),
+        ui.columns(rows),
         search,
         None,
     )
-
-
-def _args(kpi: str) -> dict:
-    return {"service": "", "kpi": kpi, "city": None}
 
 
 def register_callbacks(app: Dash) -> None:
     """The page's callbacks on app."""
     app.callback(Output("services-heatmap", "figure"), Input("services-kpi", "value"))(heatmap)
     app.callback(
-        Output("services-series", "figure"),
-        Output("services-channels", "figure"),
-        Output("services-reach", "figure"),
-        Output("services-table", "data"),
-        Output("services-table", "columns"),
-        Output("services-url", "search"),
-        Output("services-error", "children"),
+        *ui.outputs(
+            "services-series",
+            "services-channels",
+            "services-reach",
+            tables=("services-table",),
+            state="services",
+        ),
         Input("services-kpi", "value"),
         Input("services-service", "value"),
         Input("services-city", "value"),

@@ -1,23 +1,10 @@
 """Validation phase: the 18-month pilot timeline per city and service, and KPIs by phase."""
 
 import pandas as pd
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, dcc, html
 
+from dashboards import components as ui
 from dashboards import figures
-from dashboards.client import HubRefused, HubUnavailable
-from dashboards.components import (
-    NotLoggedIn,
-    columns,
-    credit,
-    current_source,
-    hub_banner,
-    login_prompt,
-    options,
-    problem,
-    query,
-    records,
-    table,
-)
 from dashboards.data import derived, distinct, rows_of
 
 PAGE = {
@@ -30,35 +17,21 @@ KPIS = list(figures.KPI_LABELS)
 
 
 def _kpis() -> pd.DataFrame:
-    kpis = current_source().table("kpis")
-    if kpis is None or kpis.empty:
-        raise LookupError("The hub has no evaluation yet: the KPIs appear after the first run.")
-    return kpis
+    return ui.evaluation_table("kpis", what="the KPIs")
 
 
+@ui.hub_guarded
 def layout(service: str | None = None, kpi: str | None = None, **_: str) -> html.Div:
     """A service and KPI from the address (?service=&kpi=)."""
-    try:
-        kpis = _kpis()
-    except NotLoggedIn:
-        return login_prompt()
-    except (HubUnavailable, HubRefused) as error:
-        return hub_banner(error)
-    except LookupError as error:
-        return problem(str(error))
+    kpis = _kpis()
     services = distinct(kpis, "service")
-    messages = []
-    if service and service not in services:
-        messages.append(problem(f"Unknown service {service!r}: no city pilots it."))
-        service = None
-    if kpi and kpi not in KPIS:
-        messages.append(problem(f"Unknown KPI {kpi!r}; showing uptake."))
-        kpi = None
+    check = ui.AddressCheck()
+    service, kpi = check.service(service, services), check.kpi(kpi, KPIS)
     return html.Div(
         [
             dcc.Location(id="validation-url", refresh=False),
             html.H1("Validation phase"),
-            *messages,
+            *check.messages,
             html.P(
                 "Each pilot's months from its first: months 1-6, 7-12 and 13-18 of the "
                 "market-validation phase.",
@@ -66,27 +39,9 @@ def layout(service: str | None = None, kpi: str | None = None, **_: str) -> html
             ),
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.Label("Service", htmlFor="validation-service"),
-                            dcc.Dropdown(
-                                id="validation-service",
-                                options=options(services),
-                                value=service or services[0],
-                                clearable=False,
-                            ),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Label("KPI", htmlFor="validation-kpi"),
-                            dcc.Dropdown(
-                                id="validation-kpi",
-                                options=options(KPIS, figures.KPI_LABELS),
-                                value=kpi or "uptake",
-                                clearable=False,
-                            ),
-                        ]
+                    ui.choice("Service", "validation-service", services, service),
+                    ui.choice(
+                        "KPI", "validation-kpi", KPIS, kpi or "uptake", labels=figures.KPI_LABELS
                     ),
                 ],
                 className="controls",
@@ -95,22 +50,22 @@ def layout(service: str | None = None, kpi: str | None = None, **_: str) -> html
             dcc.Graph(id="validation-timeline"),
             dcc.Graph(id="validation-phases"),
             html.H2("The KPI by phase", id="validation-table-title"),
-            table("validation-table", pd.DataFrame(), page_size=15),
+            ui.table("validation-table", pd.DataFrame(), page_size=15),
             html.P("Uptake is per 1,000 inhabitants.", className="note"),
-            credit(),
+            ui.credit(),
         ]
     )
 
 
 def validation_view(service: str, kpi: str) -> tuple:
     """The service's timeline, its KPI by phase and the address's state."""
-    search = query(service=service, kpi=kpi)
+    search = ui.query(service=service, kpi=kpi)
     try:
         kpis = _kpis()
-        services = current_source().services()
-    except (HubUnavailable, HubRefused, NotLoggedIn, LookupError) as error:
+        services = ui.current_source().services()
+    except ui.HUB_ERRORS as error:
         empty = figures.timeline_figure(pd.DataFrame())
-        return empty, empty, [], [], search, hub_banner(error)
+        return empty, empty, [], [], search, ui.hub_banner(error)
     # Months and phases of a service's pilots, and its timeline, once per hub answer.
     phased = derived(
         kpis, f"phases:{service}", lambda f: figures.with_phases(rows_of(f, "service", service))
@@ -124,8 +79,8 @@ def validation_view(service: str, kpi: str) -> tuple:
     return (
         figures.timeline_figure(timeline),
         figures.phase_figure(phases, service=service, kpi=kpi),
-        records(phases),
-        columns(phases),
+        ui.records(phases),
+        ui.columns(phases),
         search,
         None,
     )
@@ -134,12 +89,12 @@ def validation_view(service: str, kpi: str) -> tuple:
 def register_callbacks(app: Dash) -> None:
     """The page's callbacks on app."""
     app.callback(
-        Output("validation-timeline", "figure"),
-        Output("validation-phases", "figure"),
-        Output("validation-table", "data"),
-        Output("validation-table", "columns"),
-        Output("validation-url", "search"),
-        Output("validation-error", "children"),
+        *ui.outputs(
+            "validation-timeline",
+            "validation-phases",
+            tables=("validation-table",),
+            state="validation",
+        ),
         Input("validation-service", "value"),
         Input("validation-kpi", "value"),
     )(validation_view)

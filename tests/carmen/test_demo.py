@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -17,6 +18,8 @@ from node.database import get_db
 from node.instance import open_app
 from node.services.models import Service
 from node.staff import service as staff
+
+pytestmark = pytest.mark.heavy
 
 
 def test_a_small_demo_federation_is_built_synced_and_evaluated(tmp_path, unused_ports):

@@ -1,6 +1,5 @@
 """The demo in real mode: PostgreSQL databases, a Redis broker, gunicorn and Celery processes."""
 
-import os
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import sqlalchemy as sa
 
 from carmen.demo import RealMode, prepare
 from carmen.simulator import attribute_answers
+from carmen.workers import NodeWorker
 from federation.hub.aggregates.models import AggregateCell
 from federation.hub.app import create_app as create_hub
 from federation.hub.database import get_db as hub_db
@@ -27,7 +27,7 @@ from node.sync.models import SyncPeriod
 from node.sync.service import get_link
 from tests.carmen.conftest import free_port
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.heavy]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -77,11 +77,10 @@ def test_the_demo_runs_on_postgres_and_redis_with_gunicorn_and_celery(
     with hub_db(hub).session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(AggregateCell)) > 0
 
-    env = os.environ | {
-        "CARMEN_NODE_INSTANCE": str(instance),
-        "CARMEN_NODE_TASK_QUEUE": f"carmen-test-{uuid.uuid4().hex[:8]}",
-        "CARMEN_NODE_SYNC_INTERVAL_SECONDS": "2",
-    }
+    node_worker = NodeWorker(
+        instance, schedule=tmp_path / "beat", queue=f"carmen-test-{uuid.uuid4().hex[:8]}"
+    )
+    env = node_worker.env
     port = free_port()
     processes = []
     try:
@@ -125,30 +124,7 @@ def test_the_demo_runs_on_postgres_and_redis_with_gunicorn_and_celery(
             text=True,
         )
         processes.append(gunicorn)
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "node.worker",
-                "worker",
-                "--beat",
-                "--pool",
-                "solo",
-                "--queues",
-                env["CARMEN_NODE_TASK_QUEUE"],
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(tmp_path / "beat"),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        worker = node_worker.start(cwd=ROOT)
         processes.append(worker)
 
         def portal_answers():

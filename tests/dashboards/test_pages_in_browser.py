@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from carmen.cli.dashboard import mount_dashboard
+from carmen.operations import mount_dashboard
 from dashboards import create_dashboard
 from tests.dashboards.conftest import Served
 

@@ -1,9 +1,6 @@
 """A real Celery worker and beat on Redis push a node's snapshots to a hub served over HTTP."""
 
-import os
 import random
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -12,12 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from carmen.cli import main
+from carmen.workers import NodeWorker
 from node.database import get_db as node_db
 from node.instance import initialise, open_app
 from tests.factories import install_example_services, seed_month
 from tests.federation.test_node_sync import enrollment_token, hub_rows, node_rows, serving
 
-pytestmark = [pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.heavy]
 
 
 def test_worker_and_beat_deliver_every_snapshot_to_the_hub(hub_app, redis_url, tmp_path):
@@ -38,13 +36,12 @@ def test_worker_and_beat_deliver_every_snapshot_to_the_hub(hub_app, redis_url, t
     with node_db(app).session() as session:
         seed_month(session, year=2026, month=5, cases=60, rng=random.Random(9))
         session.commit()
-    queue = f"carmen-test-{uuid.uuid4().hex[:8]}"
-    env = os.environ | {
-        "CARMEN_NODE_INSTANCE": str(instance),
-        "CARMEN_NODE_BROKER_URL": redis_url,
-        "CARMEN_NODE_TASK_QUEUE": queue,
-        "CARMEN_NODE_SYNC_INTERVAL_SECONDS": "2",
-    }
+    worker = NodeWorker(
+        instance,
+        schedule=tmp_path / "beat-schedule",
+        broker_url=redis_url,
+        queue=f"carmen-test-{uuid.uuid4().hex[:8]}",
+    )
     with serving(hub_app) as (url, _port):
         enrolled = CliRunner().invoke(
             main,
@@ -60,30 +57,7 @@ def test_worker_and_beat_deliver_every_snapshot_to_the_hub(hub_app, redis_url, t
             ],
         )
         assert enrolled.exit_code == 0, enrolled.output
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "node.worker",
-                "worker",
-                "--beat",
-                "--pool",
-                "solo",
-                "--queues",
-                queue,
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(tmp_path / "beat-schedule"),
-            ],
-            env=env,
-            cwd=Path(__file__).resolve().parents[2],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        worker = worker.start(cwd=Path(__file__).resolve().parents[2])
         try:
             deadline = time.monotonic() + 60
             expected = None

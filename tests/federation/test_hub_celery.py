@@ -23,7 +23,7 @@ from tests.federation.factories import (
     signed_headers,
 )
 
-pytestmark = [pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.heavy]
 FAST = "{resamples = 10, backtest_resamples = 10}"
 
 

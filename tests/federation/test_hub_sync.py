@@ -140,6 +140,7 @@ SEED = 20250301
 TRIALS = 200
 
 
+@pytest.mark.heavy  # randomised fault trials
 def test_randomised_deliveries_leave_exactly_the_latest_revisions(
     tmp_path, migrated_hub_db, monkeypatch
 ):

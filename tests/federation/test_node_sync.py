@@ -136,6 +136,7 @@ def node_app(tmp_path):
     node_db(app).engine.dispose()
 
 
+@pytest.mark.heavy  # randomised fault trials
 def test_hub_totals_equal_node_totals_after_every_faulty_trial(hub_app, node_app, monkeypatch):
     rng = random.Random(20261130)
     transport = FaultyHub(hub_app, rng)

@@ -4,7 +4,7 @@ import pytest
 
 from reliability.chaos import run
 
-pytestmark = [pytest.mark.redis, pytest.mark.slow]
+pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.heavy]
 
 
 def test_hub_totals_equal_node_totals_after_the_hub_and_workers_are_killed(redis_url):

@@ -4,6 +4,8 @@ import pytest
 
 from reliability.fuzz import FuzzResult, fuzz_hub, fuzz_open311
 
+pytestmark = pytest.mark.heavy
+
 # Derandomized: the same examples every run, few enough to keep the CI slice short.
 EXAMPLES = 100
 POSTGRES_EXAMPLES = 50

@@ -1,6 +1,10 @@
 """A tiny load run: concurrent clients over loopback, every request answered and written."""
 
+import pytest
+
 from reliability.load import run_load
+
+pytestmark = pytest.mark.heavy
 
 
 def test_concurrent_open311_posts_are_all_answered_and_written():

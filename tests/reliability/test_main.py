@@ -1,8 +1,12 @@
 """`python -m reliability` prints one table and fails the run when a check fails."""
 
+import pytest
+
 from reliability import __main__ as suite
 from reliability import fuzz
 from reliability.fuzz import FuzzResult
+
+pytestmark = pytest.mark.heavy
 
 
 def test_the_suite_prints_its_figures_and_passes(capsys):

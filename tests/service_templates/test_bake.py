@@ -11,6 +11,8 @@ from node.services.service import read_spec
 from service_templates.engine import PACKAGE_TEMPLATES
 from tests.service_templates.conftest import CITY_ANSWERS, TEMPLATES, answers_for
 
+pytestmark = pytest.mark.heavy
+
 LEAKS = ("{{ cookiecutter.", "{{cookiecutter.", "{%", "cookiecutter.")
 
 

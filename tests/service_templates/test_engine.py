@@ -135,6 +135,7 @@ def test_assignments_must_be_key_value(items, message):
 
 def test_the_tooling_imports_only_the_standard_library_cookiecutter_and_the_protocol():
     allowed_roots = set(sys.stdlib_module_names) | {"cookiecutter", "federation"}
+    allowed_roots.add("service_templates")
     for path in [
         *Path(engine.__file__).parent.glob("*.py"),
         *PACKAGE_TEMPLATES.glob("*/hooks/*.py"),
@@ -151,10 +152,19 @@ def test_the_tooling_imports_only_the_standard_library_cookiecutter_and_the_prot
                 if name.startswith("federation"):
                     assert name.startswith("federation.protocol"), f"{path.name} imports {name}"
     hook_imports = {
-        alias.name
-        for path in PACKAGE_TEMPLATES.glob("*/hooks/*.py")
+        name
+        for path in [*PACKAGE_TEMPLATES.glob("*/hooks/*.py"), PACKAGE_TEMPLATES / "checks.py"]
         for stmt in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-        if isinstance(stmt, ast.Import)
-        for alias in stmt.names
+        for name in (
+            [alias.name for alias in stmt.names]
+            if isinstance(stmt, ast.Import)
+            else [stmt.module]
+            if isinstance(stmt, ast.ImportFrom)
+            else []
+        )
     }
-    assert hook_imports <= set(sys.stdlib_module_names)  # hooks are pure: standard library only
+    # Hooks are pure: the standard library, the shared checks and the vocabulary only.
+    assert hook_imports <= set(sys.stdlib_module_names) | {
+        "service_templates.checks",
+        "federation.protocol.vocabulary",
+    }

@@ -189,3 +189,20 @@ def test_diff_and_update_of_an_unknown_service_say_so(service, templates_copy):
             command, "ghost", "--instance", instance, "--templates-dir", str(templates_copy)
         )
         assert result.exit_code == 1 and "no service 'ghost'" in result.output
+
+
+def test_a_merge_without_git_is_refused_with_a_clear_message_and_changes_nothing(
+    service, templates_copy, monkeypatch, tmp_path
+):
+    edit(service / "settings.toml", "location_required = true", "location_required = false")
+    edit(templates_copy / SOURCE / "settings.toml", "location_required = true", "photos = 3")
+    before = {path: path.read_bytes() for path in service.rglob("*") if path.is_file()}
+    (tmp_path / "bin-without-git").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "bin-without-git"))
+
+    result = update(service, templates_copy)
+
+    assert result.exit_code == 1
+    assert "needs git, which is not installed or not on PATH" in result.output
+    assert "settings.toml" in result.output and "Traceback" not in result.output
+    assert {path: path.read_bytes() for path in service.rglob("*") if path.is_file()} == before

@@ -1,145 +1,36 @@
 """Check the answers before anything is generated, and stop with a clear message if they are wrong.
 
-The hook is pure: it looks only at the answers (the node passes the channels it offers as
-`_node_channels`); it does not touch the node, the network or git.
+The checks every template makes are in `service_templates.checks`; this hook adds its own.
 """
 
-import json
-import re
-import sys
+from service_templates.checks import Answers, clock
 
-ANSWERS = json.loads(r"""{{ cookiecutter | jsonify }}""")
-SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-CHANNELS = ("web", "app", "sms", "email", "phone", "counter")
-
-
-def split(value: object) -> list[str]:
-    """A comma-separated answer as a list of its non-empty items."""
-    return [item.strip() for item in str(value).split(",") if item.strip()]
-
-
-def whole(name: str, low: int, high: int, problems: list[str], unit: str = "") -> int | None:
-    """A whole-number answer within bounds, or None with a problem noted."""
-    raw = str(ANSWERS[name]).strip()
-    try:
-        number = int(raw)
-    except ValueError:
-        problems.append(f"{name}: must be a whole number, not {raw!r}")
-        return None
-    if not low <= number <= high:
-        problems.append(f"{name}: must be at least {low} and at most {high}{unit}, not {number}")
-        return None
-    return number
-
-
-def slug(name: str, problems: list[str]) -> None:
-    """A slug answer: lower-case letters and digits in words joined by single dashes."""
-    value = str(ANSWERS[name])
-    if not SLUG.match(value) or len(value) > 64:
-        problems.append(
-            f"{name}: {value!r} is not a slug (lower-case letters and digits joined by "
-            "single dashes, at most 64 characters, e.g. reggio-emilia)"
-        )
-
-
-def common_problems() -> list[str]:
-    """What every CARMEN service template checks: city, codes, languages, channels, SLA, SMS."""
-    problems: list[str] = []
-    for name, value in ANSWERS.items():
-        if (
-            not name.startswith("_")
-            and isinstance(value, str)
-            and any(c in value for c in "\r\n\t")
-        ):
-            problems.append(f"{name}: must be one line of text")
-    if not str(ANSWERS["city_name"]).strip():
-        problems.append("city_name: must not be empty")
-    for name in ("city_slug", "service_code", "department"):
-        slug(name, problems)
-    if not re.fullmatch(r"[A-Z]{2}", str(ANSWERS["country"])):
-        problems.append(f"country: a two-letter code such as IT, not {ANSWERS['country']!r}")
-    languages = split(ANSWERS["languages"])
-    if not languages:
-        problems.append("languages: give at least one language, e.g. en or it,en")
-    for language in languages:
-        if not re.fullmatch(r"[a-z]{2}", language):
-            problems.append(f"languages: {language!r} is not a two-letter code such as et")
-    if len(set(languages)) != len(languages):
-        problems.append("languages: a language is listed twice")
-    channels = split(ANSWERS["channels"])
-    offered = split(ANSWERS["_node_channels"])
-    if not channels:
-        problems.append(f"channels: choose at least one of {', '.join(offered)}")
-    unknown = [c for c in channels if c not in CHANNELS]
-    if unknown:
-        problems.append(f"channels: unknown {', '.join(unknown)}; known: {', '.join(CHANNELS)}")
-    missing = [c for c in channels if c in CHANNELS and c not in offered]
-    if missing:
-        problems.append(
-            f"channels: this node does not offer {', '.join(missing)} "
-            f"(it offers {', '.join(offered)})"
-        )
-    if len(set(channels)) != len(channels):
-        problems.append("channels: a channel is listed twice")
-    whole("sla_hours", 1, 24 * 365, problems, " hours")
-    keyword = str(ANSWERS["sms_keyword"]).strip()
-    if keyword and not re.fullmatch(r"[A-Za-z0-9]{2,16}", keyword):
-        problems.append(f"sms_keyword: 2 to 16 letters or digits, not {keyword!r}")
-    if keyword and "sms" not in channels:
-        problems.append("sms_keyword: an SMS keyword needs sms among the channels")
-    return problems
-
-
-def stop_if(problems: list[str]) -> None:
-    """Print every problem on stderr and stop generation, or let it go on."""
-    if problems:
-        print(f"The answers for {ANSWERS['service_code']} cannot make a service:", file=sys.stderr)
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
-        sys.exit(1)
-
-
-def clock(value: str) -> int | None:
-    """Minutes after midnight of an HH:MM time, or None."""
-    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", value)
-    return int(match[1]) * 60 + int(match[2]) if match else None
-
-
-def own_problems() -> list[str]:
-    """The alert settings: topics, areas, delivery channels, targeting, quiet hours, the cap."""
-    problems: list[str] = []
-    topics = split(ANSWERS["topics"])
-    if not topics:
-        problems.append("topics: give at least one topic, e.g. road-works")
-    for topic in topics:
-        if not SLUG.match(topic):
-            problems.append(f"topics: {topic!r} is not a slug such as road-works")
-    if len(set(topics)) != len(topics):
-        problems.append("topics: a topic is listed twice")
-    areas = split(ANSWERS["areas"])
-    if not areas:
-        problems.append("areas: give at least one area (a district name)")
-    if len({a.lower() for a in areas}) != len(areas):
-        problems.append("areas: an area is listed twice")
-    delivery = split(ANSWERS["delivery_channels"])
-    channels = split(ANSWERS["channels"])
-    if not delivery:
-        problems.append("delivery_channels: alerts need sms, email or app among the channels")
-    for channel in delivery:
-        if channel not in ("sms", "email", "app"):
-            problems.append(f"delivery_channels: alerts go by sms, email or app, not {channel}")
-        elif channel not in channels:
-            problems.append(f"delivery_channels: {channel} is not among the channels")
-    for profile in split(ANSWERS["target_profiles"]):
-        if profile not in ("age_band", "district", "usage"):
-            problems.append(f"target_profiles: age_band, district or usage, not {profile!r}")
-    quiet = str(ANSWERS["quiet_hours"]).strip()
-    if quiet:
-        start, _, end = quiet.partition("-")
-        if clock(start) is None or clock(end) is None or start == end:
-            problems.append(f"quiet_hours: HH:MM-HH:MM such as 22:00-07:00, not {quiet!r}")
-    whole("max_alerts_per_day", 1, 50, problems)
-    return problems
-
-
-stop_if(common_problems() + own_problems())
+answers = Answers.from_json(r"""{{ cookiecutter | jsonify }}""")
+answers.check_common()
+# The alert settings: topics, areas, delivery channels, targeting, quiet hours, the cap.
+answers.slugs(
+    "topics",
+    at_least=1,
+    noun="a topic",
+    example="road-works",
+    hint="give at least one topic, e.g. road-works",
+)
+answers.names("areas", noun="an area", hint="give at least one area (a district name)")
+delivery = answers.split("delivery_channels")
+if not delivery:
+    answers.problem("delivery_channels: alerts need sms, email or app among the channels")
+for channel in delivery:
+    if channel not in ("sms", "email", "app"):
+        answers.problem(f"delivery_channels: alerts go by sms, email or app, not {channel}")
+    elif channel not in answers.split("channels"):
+        answers.problem(f"delivery_channels: {channel} is not among the channels")
+for profile in answers.split("target_profiles"):
+    if profile not in ("age_band", "district", "usage"):
+        answers.problem(f"target_profiles: age_band, district or usage, not {profile!r}")
+quiet = str(answers["quiet_hours"]).strip()
+if quiet:
+    start, _, end = quiet.partition("-")
+    if clock(start) is None or clock(end) is None or start == end:
+        answers.problem(f"quiet_hours: HH:MM-HH:MM such as 22:00-07:00, not {quiet!r}")
+answers.whole("max_alerts_per_day", 1, 50)
+answers.stop_if_wrong()

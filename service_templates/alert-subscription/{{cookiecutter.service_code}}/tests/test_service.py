@@ -2,42 +2,22 @@
 alert settings hold together, and every language has every text."""
 
 import re
-import tomllib
-from pathlib import Path
 
 from federation.protocol.vocabulary import AgeBand, CommonEvent
 from node.services.service import read_spec
+from service_templates.baked import BakedService
 
-FOLDER = Path(__file__).resolve().parents[1]
-CODE = {{ cookiecutter.service_code | tojson }}
-CHANNELS = {{ cookiecutter.channels.split(',') | map('trim') | reject('equalto', '') | list | tojson }}
-LANGUAGES = {{ cookiecutter.languages.split(',') | map('trim') | reject('equalto', '') | list | tojson }}
+SERVICE = BakedService.of(__file__, "alert-subscription")
 TOPICS = {{ cookiecutter.topics.split(',') | map('trim') | reject('equalto', '') | list | tojson }}
-SLA_HOURS = {{ cookiecutter.sla_hours | int }}
-SMS_KEYWORD = {{ cookiecutter.sms_keyword | trim | upper | tojson }} or None
-
-
-def read_toml(name: str) -> dict:
-    with (FOLDER / name).open("rb") as handle:
-        return tomllib.load(handle)
-
-
-def test_the_node_accepts_the_specification_with_the_answers_given():
-    spec = read_spec(FOLDER / "service.toml")
-    assert spec.code == CODE
-    assert spec.template == "alert-subscription"
-    assert [c.value for c in spec.channels] == CHANNELS
-    assert spec.sla_hours == SLA_HOURS
-    assert spec.sms_keyword == SMS_KEYWORD
 
 
 def test_citizens_subscribe_to_the_topics_given_and_get_alerts_on_a_channel_of_the_service():
-    spec = read_spec(FOLDER / "service.toml")
+    spec = read_spec(SERVICE.folder / "service.toml")
     attributes = {a.code: a for a in spec.attributes}
     assert [v.key for v in attributes["topics"].values] == TOPICS
-    settings = read_toml("settings.toml")
+    settings = SERVICE.toml("settings.toml")
     delivery = settings["alerts"]["delivery_channels"]
-    assert delivery and set(delivery) <= set(CHANNELS) & {"sms", "email", "app"}
+    assert delivery and set(delivery) <= set(SERVICE.channel_list) & {"sms", "email", "app"}
     assert [v.key for v in attributes["delivery_channel"].values] == delivery
     assert [t["key"] for t in settings["topics"]] == TOPICS
     area_keys = [v.key for v in attributes["area"].values]
@@ -49,17 +29,21 @@ def test_citizens_subscribe_to_the_topics_given_and_get_alerts_on_a_channel_of_t
 
 
 def test_targeting_uses_the_federations_group_profiles():
-    targeting = read_toml("settings.toml")["targeting"]
+    targeting = SERVICE.toml("settings.toml")["targeting"]
     assert set(targeting["profiles"]) <= {"age_band", "district", "usage"}
     assert set(targeting["age_bands"]) <= {band.value for band in AgeBand}
-    alerts = read_toml("settings.toml")["alerts"]
+    alerts = SERVICE.toml("settings.toml")["alerts"]
     assert alerts["max_per_day"] >= 1
     if alerts["quiet_hours"]:
         assert re.fullmatch(r"\d\d:\d\d-\d\d:\d\d", alerts["quiet_hours"])
 
 
+def test_the_node_accepts_the_specification_with_the_answers_given():
+    SERVICE.check_specification(read_spec(SERVICE.folder / "service.toml"))
+
+
 def test_subscriptions_and_deliveries_map_onto_the_common_vocabulary():
-    events = read_toml("service.toml")["events"]
+    events = SERVICE.toml("service.toml")["events"]
     assert {CommonEvent(v) for v in events.values()} >= {
         CommonEvent.SUBSCRIBED,
         CommonEvent.UNSUBSCRIBED,
@@ -69,11 +53,6 @@ def test_subscriptions_and_deliveries_map_onto_the_common_vocabulary():
 
 
 def test_every_language_has_every_text():
-    messages = read_toml("messages.toml")
-    assert messages["default_language"] == LANGUAGES[0]
-    reference = messages[LANGUAGES[0]]
-    for language in LANGUAGES:
-        texts = messages[language]
-        assert texts.keys() == reference.keys(), language
-        assert list(texts["topics"]) == TOPICS, language
-        assert all(str(text).strip() for text in texts["portal"].values())
+    messages = SERVICE.check_texts()
+    for language in SERVICE.language_list:
+        assert list(messages[language]["topics"]) == TOPICS, language

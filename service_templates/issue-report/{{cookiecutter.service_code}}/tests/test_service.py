@@ -1,44 +1,28 @@
 """This service's own checks: the node accepts it, its events speak the common vocabulary, and
 every language has every text."""
 
-import tomllib
-from pathlib import Path
 
 from federation.protocol.vocabulary import CommonEvent
 from node.services.service import read_spec
+from service_templates.baked import BakedService
 
-FOLDER = Path(__file__).resolve().parents[1]
-CODE = {{ cookiecutter.service_code | tojson }}
-CHANNELS = {{ cookiecutter.channels.split(',') | map('trim') | reject('equalto', '') | list | tojson }}
-LANGUAGES = {{ cookiecutter.languages.split(',') | map('trim') | reject('equalto', '') | list | tojson }}
+SERVICE = BakedService.of(__file__, "issue-report")
 PROBLEM_TYPES = {{ cookiecutter.problem_types.split(',') | map('trim') | reject('equalto', '') | list | tojson }}
-SLA_HOURS = {{ cookiecutter.sla_hours | int }}
-SMS_KEYWORD = {{ cookiecutter.sms_keyword | trim | upper | tojson }} or None
-
-
-def read_toml(name: str) -> dict:
-    with (FOLDER / name).open("rb") as handle:
-        return tomllib.load(handle)
-
-
-def test_the_node_accepts_the_specification_with_the_answers_given():
-    spec = read_spec(FOLDER / "service.toml")
-    assert spec.code == CODE
-    assert spec.template == "issue-report"
-    assert [c.value for c in spec.channels] == CHANNELS
-    assert spec.sla_hours == SLA_HOURS
-    assert spec.sms_keyword == SMS_KEYWORD
 
 
 def test_citizens_choose_among_the_problem_types_given():
-    spec = read_spec(FOLDER / "service.toml")
+    spec = read_spec(SERVICE.folder / "service.toml")
     problem_type = next(a for a in spec.attributes if a.code == "problem_type")
     assert [v.key for v in problem_type.values] == PROBLEM_TYPES
     assert problem_type.required
 
 
+def test_the_node_accepts_the_specification_with_the_answers_given():
+    SERVICE.check_specification(read_spec(SERVICE.folder / "service.toml"))
+
+
 def test_case_events_map_onto_the_common_vocabulary():
-    events = read_toml("service.toml")["events"]
+    events = SERVICE.toml("service.toml")["events"]
     assert {CommonEvent(v) for v in events.values()} >= {
         CommonEvent.SUBMITTED,
         CommonEvent.COMPLETED,
@@ -49,11 +33,7 @@ def test_case_events_map_onto_the_common_vocabulary():
 
 
 def test_every_language_has_every_text():
-    messages = read_toml("messages.toml")
-    assert messages["default_language"] == LANGUAGES[0]
-    reference = messages[LANGUAGES[0]]
-    for language in LANGUAGES:
-        texts = messages[language]
-        assert texts.keys() == reference.keys(), language
-        assert texts["portal"].keys() == reference["portal"].keys(), language
-        assert all(str(text).strip() for text in texts["portal"].values())
+    messages = SERVICE.check_texts()
+    portal = messages[SERVICE.language_list[0]]["portal"]
+    for language in SERVICE.language_list:
+        assert messages[language]["portal"].keys() == portal.keys(), language
