@@ -112,3 +112,16 @@ def test_two_behaviours_may_not_import_each_other(project):
     write(project, "node.bookings.service", "")
     write(project, "node.alerts.service", "from node.bookings import service\n")
     assert broken(lint_imports(project)) == ["node domains import one way"]
+
+
+def test_the_demo_calls_the_operations_not_the_command_line(project):
+    write(project, "carmen.demo.federation", "from carmen.cli import hub\n")
+    assert broken(lint_imports(project)) == [
+        "carmen imports downwards: the commands, then the demo, then the operations"
+    ]
+
+
+def test_no_module_of_carmen_reaches_itself_through_its_imports(project):
+    write(project, "carmen.serving", "from carmen import workers\n")
+    write(project, "carmen.workers", "from carmen import serving\n")
+    assert broken(lint_imports(project)) == ["no circle between the modules of carmen"]
