@@ -18,7 +18,15 @@ pytestmark = [pytest.mark.heavy, pytest.mark.slow]
 CHECKOUT = Path(__file__).resolve().parents[1]
 # What a checkout holds that is not source: a wheel built from it must not depend on any of it.
 NOT_SOURCE = (".git", ".venv", "var", "build", "dist", "*.egg-info", "__pycache__", "*.py[co]")
-PACKAGES = ("node", "federation", "evaluation", "dashboards", "service_templates", "carmen")
+PACKAGES = (
+    "runtime",
+    "node",
+    "federation",
+    "evaluation",
+    "dashboards",
+    "service_templates",
+    "carmen",
+)
 VERSIONS = (
     "import json; from service_templates.engine import list_templates, templates_root;"
     "print(json.dumps({t.name: t.version for t in list_templates(root=templates_root())}))"
