@@ -2,7 +2,7 @@
 
 from node.alerts.models import Alert, AlertDelivery, AlertSubscription
 from node.bookings.models import Booking, Reminder, Slot
-from node.cases.models import Case, Event
+from node.cases.models import Case, Event, ImportedRequest
 from node.consultations.models import Consultation, ContactCheck, Participation, TallyCount
 from node.database import Base
 from node.intake.models import ClientApplication
@@ -27,6 +27,7 @@ __all__ = [
     "Department",
     "Event",
     "FederationLink",
+    "ImportedRequest",
     "InboundMessage",
     "Notification",
     "Organisation",

@@ -162,3 +162,18 @@ class Event(Base):
 @sa.event.listens_for(Event, "before_delete")
 def _refuse_changing_the_archive(_mapper: Any, _connection: Any, target: Event) -> None:
     raise RuntimeError(f"event {target.id} is part of the archive and cannot be changed")
+
+
+class ImportedRequest(Base):
+    """A case brought in from a city's earlier system, with its number there.
+
+    The primary key makes an import idempotent: a legacy id of a source is imported once. The
+    index on the number alone lets staff find the case a caller quotes that number for.
+    """
+
+    __tablename__ = "imported_requests"
+
+    source: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    legacy_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True, index=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), unique=True)
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,13 +9,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from node.cases.models import Case, CaseStatus, EventKind
+from node.cases.models import Case, CaseStatus, EventKind, ImportedRequest
 from node.cases.schemas import Actor
 from node.cases.service import record
 from node.intake import service as intake
 from node.intake.import_mapping import ImportMapping
 from node.intake.import_rows import Catalogue, LegacyRequest
-from node.intake.models import ImportedRequest
 from node.services.schemas import ServiceSpec
 
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # as node.cases.service: read aloud, typed

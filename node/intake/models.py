@@ -29,16 +29,3 @@ class ClientApplication(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     active: Mapped[bool] = mapped_column(default=True)
 
-
-class ImportedRequest(Base):
-    """A request brought in from a city's earlier system: its id there and the case it became.
-
-    The primary key makes an import idempotent: a legacy id of a source is imported once.
-    """
-
-    __tablename__ = "imported_requests"
-
-    source: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    legacy_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
-    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), unique=True)
-    imported_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -10,11 +10,10 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from carmen.cli import main
-from node.cases.models import Case, Event
+from node.cases.models import Case, Event, ImportedRequest
 from node.database import get_db
 from node.instance import open_app
 from node.intake import imports
-from node.intake.models import ImportedRequest
 from tests.factories import install_example_services, make_node_app
 
 SAMPLE = Path(__file__).parent / "import_data" / "nyc311_sample.csv"
