@@ -11,7 +11,8 @@ The KPIs and their bands (``level`` is the band's coverage, 0.9 by default):
     the channel cells reported. Suppressed channel cells are missing, not zero: the requests they
     hold (the total submitted minus the reported cells) could be digital or not, so the band runs
     from the Wilson low bound with all of them assisted to the Wilson high bound with all of them
-    digital.
+    digital. Requests the city's staff raised themselves (the internal ``staff`` channel) are
+    no citizen's choice of channel: they are left out of the share, above and below the line.
 ``completion_rate``
     ``completed / submitted``; Wilson score band.
 ``sla_compliance``
@@ -73,6 +74,7 @@ PILOT = "pilot"
 """The ``period`` value of the KPI rows that summarise a whole pilot."""
 
 _DIGITAL = np.array([CHANNEL_FAMILY[Channel(c)] is ChannelFamily.DIGITAL for c in CHANNELS])
+_INTERNAL = np.array([CHANNEL_FAMILY[Channel(c)] is ChannelFamily.INTERNAL for c in CHANNELS])
 _EDGES = np.array([0.0, *map(float, DURATION_BUCKET_UPPER_HOURS)])
 
 
@@ -92,7 +94,7 @@ class Cells:
     segment_citizens : ndarray
         (n, 5) citizens per observed segment, in ``OBSERVED_SEGMENTS`` order.
     channel_submitted : ndarray
-        (n, 6) submitted requests per channel, in ``CHANNELS`` order.
+        (n, 7) submitted requests per channel, in ``CHANNELS`` order.
     pilots : DataFrame
         One row per piloted service × city: ``service``, ``city_id``, ``city_index``.
     """
@@ -394,9 +396,11 @@ def compute_kpis(
     per_period["uptake"] = (uptake, low * per_1000, high * per_1000)
     channel = cells.channel_submitted
     digital = np.nansum(np.where(_DIGITAL[None, :], channel, 0.0), axis=1)
-    reported = np.nansum(channel, axis=1)
-    reported = np.where(np.isnan(channel).all(axis=1), np.nan, reported)
-    per_period["digital_share"] = _digital_share(digital, reported, tot["submitted"], z)
+    citizen_channels = channel[:, ~_INTERNAL]
+    reported = np.nansum(citizen_channels, axis=1)
+    reported = np.where(np.isnan(citizen_channels).all(axis=1), np.nan, reported)
+    by_citizens = tot["submitted"] - np.nansum(channel[:, _INTERNAL], axis=1)
+    per_period["digital_share"] = _digital_share(digital, reported, by_citizens, z)
     per_period["completion_rate"] = _wilson(tot["completed"], tot["submitted"], z)
     per_period["sla_compliance"] = _wilson(tot["completed_within_sla"], tot["completed"], z)
     per_period["satisfaction"] = _satisfaction(
@@ -450,7 +454,7 @@ def compute_kpis(
         return np.where(has, out, np.nan)
 
     both = ~np.isnan(digital) & ~np.isnan(reported)
-    hidden = np.where(both, _hidden(reported, tot["submitted"]), np.nan)
+    hidden = np.where(both, _hidden(reported, by_citizens), np.nan)
     pilot_kpis["digital_share"] = _digital_share(
         summed(digital, both), summed(reported, both), summed(reported + hidden, both), z
     )

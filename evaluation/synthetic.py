@@ -224,8 +224,10 @@ def generate_world(
         family = CHANNEL_FAMILY[Channel(channel)]
         if family is ChannelFamily.DIGITAL:
             probs[:, j] = p_digital * _DIGITAL_SPLIT[channel]
-        else:
+        elif family is ChannelFamily.ASSISTED:
             probs[:, j] = (1 - p_digital) * _ASSISTED_SPLIT[channel]
+        else:  # requests staff raise themselves are not part of the generated world
+            probs[:, j] = 0.0
     submitted_ch = rng.multinomial(submitted.astype(np.int64), probs).astype(float)
     completed_ch = rng.binomial(submitted_ch.astype(np.int64), completion[srv, None]).astype(float)
     completed = completed_ch.sum(axis=1)

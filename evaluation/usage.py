@@ -27,10 +27,10 @@ from sklearn.metrics import silhouette_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from .tables import CHANNELS
+from federation.protocol.vocabulary import CITIZEN_CHANNELS
 
 CITIZEN_USAGE_FEATURES: tuple[str, ...] = (
-    *(f"requests_{c}" for c in CHANNELS),
+    *(f"requests_{c.value}" for c in CITIZEN_CHANNELS),
     "services_used",
     "months_active",
     "satisfaction_mean",

@@ -15,6 +15,7 @@ CHANNEL_LABELS = {
     "email": _l("e-mail"),
     "phone": _l("phone"),
     "counter": _l("counter"),
+    "staff": _l("city staff"),
 }
 
 # Short field messages the domain layer uses, so that the portal can show them translated.

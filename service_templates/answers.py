@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from federation.protocol.vocabulary import Channel
+from federation.protocol.vocabulary import CITIZEN_CHANNELS
 from service_templates.catalogue import TemplateError, TemplateInfo
 
 
@@ -45,7 +45,7 @@ def default_channels(info: TemplateInfo, offered: list[str]) -> str:
 
 def offered_channels(configured: Any) -> list[str]:
     """The channels a node offers: its `channels` setting when it has one, else all of them."""
-    every = [c.value for c in Channel]
+    every = [c.value for c in CITIZEN_CHANNELS]
     if not configured:
         return every
     if isinstance(configured, str):

@@ -12,10 +12,10 @@ import re
 import sys
 from typing import Any
 
-from federation.protocol.vocabulary import Channel
+from federation.protocol.vocabulary import CITIZEN_CHANNELS
 
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
-CHANNELS = tuple(channel.value for channel in Channel)
+CHANNELS = tuple(channel.value for channel in CITIZEN_CHANNELS)
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 

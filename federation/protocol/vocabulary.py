@@ -12,13 +12,17 @@ class Channel(StrEnum):
     EMAIL = "email"
     PHONE = "phone"  # the call centre, an agent acting for the caller
     COUNTER = "counter"  # in person at a city office, entered by staff
+    # Raised by the city's own staff (an inspector's report, a crew's app): no citizen asked.
+    STAFF = "staff"
 
 
 class ChannelFamily(StrEnum):
-    """Whether the citizen served themself (digital) or was helped by staff (assisted)."""
+    """Whether the citizen served themself (digital), was helped by staff (assisted), or no
+    citizen asked at all (internal)."""
 
     DIGITAL = "digital"
     ASSISTED = "assisted"
+    INTERNAL = "internal"
 
 
 CHANNEL_FAMILY: dict[Channel, ChannelFamily] = {
@@ -28,7 +32,12 @@ CHANNEL_FAMILY: dict[Channel, ChannelFamily] = {
     Channel.EMAIL: ChannelFamily.DIGITAL,
     Channel.PHONE: ChannelFamily.ASSISTED,
     Channel.COUNTER: ChannelFamily.ASSISTED,
+    Channel.STAFF: ChannelFamily.INTERNAL,
 }
+# The channels a citizen can reach the city by: what a node offers and a citizen may prefer.
+CITIZEN_CHANNELS: tuple[Channel, ...] = tuple(
+    c for c in Channel if CHANNEL_FAMILY[c] is not ChannelFamily.INTERNAL
+)
 
 
 class AgeBand(StrEnum):

@@ -83,6 +83,11 @@ def _attribute_value(attribute: Attribute, value: Any) -> Any:
             return text
 
 
+def takes_channel(spec: ServiceSpec, channel: Channel) -> bool:
+    """Whether a service takes requests by a channel: those it lists, and always its own staff's."""
+    return channel in spec.channels or channel is Channel.STAFF
+
+
 def _department_for(spec: ServiceSpec, attributes: dict[str, Any]) -> str:
     for rule in spec.routing:
         value = attributes.get(rule.attribute)
@@ -119,7 +124,7 @@ def submit(
         channel = Channel(channel)
     except ValueError as exc:
         raise InvalidInput(f"unknown channel {channel!r}", {"channel": "unknown"}) from exc
-    if channel not in spec.channels:
+    if not takes_channel(spec, channel):
         raise InvalidInput(
             f"{spec.name} does not take requests by {channel.value}",
             {"channel": "not offered by this service"},

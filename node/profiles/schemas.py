@@ -5,7 +5,7 @@ from typing import Annotated
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from federation.protocol.vocabulary import Channel
+from federation.protocol.vocabulary import CITIZEN_CHANNELS, Channel
 
 PROFILE_FIELDS = (
     "name",
@@ -57,6 +57,13 @@ class CitizenData(BaseModel):
     @classmethod
     def _lower_email(cls, value: str | None) -> str | None:
         return value.lower() if value else value
+
+    @field_validator("preferred_channel", mode="after")
+    @classmethod
+    def _reaches_a_citizen(cls, value: Channel) -> Channel:
+        if value not in CITIZEN_CHANNELS:
+            raise ValueError(f"{value.value} is a channel of the city's staff, not of a citizen")
+        return value
 
     @field_validator("phone", mode="after")
     @classmethod

@@ -50,6 +50,7 @@ def seed_segment_definitions(*, db_session: Session, districts: list[str]) -> No
     wanted += [
         (SegmentKind.CHANNEL_FAMILY, family.value, f"Prefers {family.value} channels")
         for family in ChannelFamily
+        if family is not ChannelFamily.INTERNAL  # no citizen prefers a channel of staff
     ]
     wanted += [(SegmentKind.DISTRICT, district, district) for district in districts]
     existing = set(db_session.execute(sa.select(SegmentDefinition.kind, SegmentDefinition.value)))

@@ -18,9 +18,7 @@ from federation.protocol.signing import (
     private_key_to_pem,
     public_key_b64,
 )
-from federation.protocol.vocabulary import (
-    Channel,
-)
+from federation.protocol.vocabulary import CITIZEN_CHANNELS
 from node.database import utcnow
 from node.errors import NotFound
 from node.sync.models import FederationLink
@@ -49,7 +47,7 @@ def registration(
         country=settings["COUNTRY"],
         population=settings["POPULATION"],
         languages=settings["LANGUAGES"],
-        channels=sorted(set(channels)) or [c.value for c in Channel],
+        channels=sorted(set(channels)) or [c.value for c in CITIZEN_CHANNELS],
         context=settings["CONTEXT"],
         population_shares=settings["POPULATION_SHARES"],
         public_key=public_key_b64(key),

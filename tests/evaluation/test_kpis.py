@@ -162,3 +162,33 @@ def test_a_suppressed_channel_widens_the_digital_share_band_instead_of_counting_
     share = kpis.loc[("gent", "2025-01", "digital_share")]
     assert share["low"] < 0.8 and share["high"] == pytest.approx(1.0)
     assert share["high"] - share["low"] > 0.2
+
+
+def test_requests_staff_raised_themselves_are_left_out_of_the_digital_share():
+    cells = {
+        ("all", "web", "submitted"): 60.0,
+        ("all", "app", "submitted"): 20.0,
+        ("all", "phone", "submitted"): 20.0,
+        ("all", "staff", "submitted"): 50.0,  # inspectors' own reports: no citizen chose them
+        ("all", "all", "submitted"): 150.0,
+    }
+    kpis, _ = kpis_of(rows("gent", "2025-01", cells))
+    for period in ("2025-01", "pilot"):
+        share = kpis.loc[("gent", period, "digital_share")]
+        assert share["value"] == pytest.approx(0.8)
+        # Known exactly: staff requests are not hidden requests that might be digital or not.
+        assert share["low"] > 0.7 and share["high"] < 0.9
+
+
+def test_a_suppressed_staff_cell_can_only_widen_the_digital_share_band():
+    cells = {
+        ("all", "web", "submitted"): 60.0,
+        ("all", "app", "submitted"): 20.0,
+        ("all", "phone", "submitted"): 20.0,
+        # the staff cell is below the threshold: 5 requests of unknown channel
+        ("all", "all", "submitted"): 105.0,
+    }
+    kpis, _ = kpis_of(rows("gent", "2025-01", cells))
+    share = kpis.loc[("gent", "2025-01", "digital_share")]
+    assert share["value"] == pytest.approx(0.8)
+    assert share["low"] < 0.8 < share["high"]

@@ -36,3 +36,16 @@ def test_every_duration_lands_in_exactly_one_named_bucket():
     assert duration_bucket_index(1.0) == 0
     assert duration_bucket_index(1.01) == 1
     assert duration_bucket_index(10_000) == len(names) - 1
+
+
+def test_the_staff_channel_is_internal_and_no_channel_of_citizens():
+    from federation.protocol.vocabulary import (
+        CHANNEL_FAMILY,
+        CITIZEN_CHANNELS,
+        Channel,
+        ChannelFamily,
+    )
+
+    assert CHANNEL_FAMILY[Channel.STAFF] is ChannelFamily.INTERNAL
+    assert Channel.STAFF not in CITIZEN_CHANNELS
+    assert set(CITIZEN_CHANNELS) | {Channel.STAFF} == set(Channel)
