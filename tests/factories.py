@@ -1,6 +1,8 @@
 """Builders of realistic test data, shared by every part's tests."""
 
+import atexit
 import shutil
+import tempfile
 from itertools import count
 from pathlib import Path
 
@@ -17,12 +19,43 @@ from node.staff.models import StaffUser
 EXAMPLE_SERVICES = Path(__file__).resolve().parents[1] / "node" / "services" / "examples"
 PASSWORD = "correct horse battery"
 _numbers = count(1)
+# Answers a shipped template cannot do without (it has no default for them).
+_REQUIRED_ANSWERS = {"consultation": {"opens_on": "2027-03-01", "closes_on": "2027-03-31"}}
+_generated: list[Path] = []
 
 
 def install_example_services(instance: Path) -> Path:
     """Copy the hand-written example service specs into an instance's services/ folder."""
     target = instance / "services"
     shutil.copytree(EXAMPLE_SERVICES, target, dirs_exist_ok=True)
+    return target
+
+
+def install_template_services(instance: Path) -> Path:
+    """Every shipped template generated into an instance's services/ folder with its default
+    answers for Bologna, as `carmen service new` makes them (generated once, then copied)."""
+    from service_templates.engine import (
+        PACKAGE_TEMPLATES,
+        city_answers,
+        list_templates,
+        new_service,
+    )
+
+    if not _generated:
+        folder = Path(tempfile.mkdtemp(prefix="carmen-template-services-"))
+        for info in list_templates(root=PACKAGE_TEMPLATES):
+            new_service(
+                root=PACKAGE_TEMPLATES,
+                template=info.name,
+                services_dir=folder,
+                city=city_answers(city="Bologna", country="IT", languages=["en"]),
+                node_channels=["web", "app", "sms", "email", "phone", "counter"],
+                assignments=_REQUIRED_ANSWERS.get(info.name, {}),
+            )
+        atexit.register(shutil.rmtree, folder, True)
+        _generated.append(folder)
+    target = instance / "services"
+    shutil.copytree(_generated[0], target, dirs_exist_ok=True)
     return target
 
 
@@ -162,4 +195,15 @@ def make_node_app(instance: Path, **overrides):
     with get_db(app).session() as db_session:
         load_services(db_session, instance)
         db_session.commit()
+    return app
+
+
+def make_template_node_app(instance: Path, **overrides):
+    """A node app for Bologna whose services are generated from the shipped templates too."""
+    from node.instance import load_services as load_instance_services
+
+    app = make_node_app(instance, **overrides)
+    install_template_services(instance)
+    report = load_instance_services(app)
+    assert not report.errors, report.errors
     return app

@@ -346,5 +346,13 @@ def import_requests(csv_file, mapping_file, instance, quarantine, batch_size, vi
     click.echo(imports.summary(report))
     for reason, count in sorted(report.reasons.items(), key=lambda item: -item[1]):
         click.echo(f"  {count} rows with {reason} problems")
+    if report.caught:
+        categories = sorted(report.caught.items(), key=lambda item: -item[1])
+        listed = ", ".join(f"{category} ({count})" for category, count in categories[:5])
+        more = f" and {len(categories) - 5} more" if len(categories) > 5 else ""
+        click.echo(
+            f"  {sum(report.caught.values())} rows went to the catch-all {mapping.catch_all}: "
+            f"{listed}{more}"
+        )
     if report.quarantined:
         raise SystemExit(1)

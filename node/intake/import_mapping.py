@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from federation.protocol.vocabulary import Channel
 from node.errors import InvalidInput
+from node.intake.import_files import codec_name
 
 Outcome = Literal["open", "resolved", "rejected"]
 
@@ -26,24 +27,26 @@ class ColumnNames(BaseModel):
     service: str
     opened: str
     closed: str | None = None
+    due: str | None = None  # the legacy system's due date: the SLA clock of an open case
     status: str | None = None
     channel: str | None = None
     department: str | None = None
-    address: str | None = None
+    address: list[str] = Field(default_factory=list)  # e.g. street and house number
     lat: str | None = None
     long: str | None = None
     description: list[str] = Field(default_factory=list)
+    closing_note: list[str] = Field(default_factory=list)
 
-    @field_validator("description", mode="before")
+    @field_validator("address", "description", "closing_note", mode="before")
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
 
     def named(self) -> list[str]:
         """Every column the mapping reads."""
-        single = [self.id, self.service, self.opened, self.closed, self.status, self.channel]
-        single += [self.department, self.address, self.lat, self.long]
-        return [c for c in single if c] + self.description
+        single = [self.id, self.service, self.opened, self.closed, self.due, self.status]
+        single += [self.channel, self.department, self.lat, self.long]
+        return [c for c in single if c] + self.address + self.description + self.closing_note
 
 
 class AttributeSource(BaseModel):
@@ -64,15 +67,21 @@ class ImportMapping(BaseModel):
     source: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
     date_formats: list[str] = Field(min_length=1)
     timezone: str = "UTC"
-    delimiter: str = Field(default=",", min_length=1, max_length=1)
-    encoding: str = "utf-8-sig"
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)  # None: detected
+    encoding: str | None = None  # None: detected
     channel: Channel | None = None  # every row's channel, when the export has no channel column
+    catch_all: str | None = None  # the service of rows whose category maps to no service
     columns: ColumnNames
     services: dict[str, str] = Field(default_factory=dict)
     channels: dict[str, Channel] = Field(default_factory=dict)
     statuses: dict[str, Outcome] = Field(default_factory=dict)
     departments: dict[str, str] = Field(default_factory=dict)
     attributes: dict[str, dict[str, AttributeSource]] = Field(default_factory=dict)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        return codec_name(value) if value else None
 
     @field_validator("timezone")
     @classmethod

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import Channel
+from node.behaviours import behaviour_of
 from node.cases.service import MAX_TEXT
 from node.errors import InvalidInput
 from node.intake import service as intake
@@ -27,7 +28,7 @@ class RowProblem(ValueError):
     """Why one row cannot be imported, in words for the person fixing the export.
 
     `kind` groups the problems in the report: id, service, date, status, channel, location,
-    text or attribute.
+    text or attribute (and, for records that are no row at all, format or encoding).
     """
 
     def __init__(self, kind: str, message: str) -> None:
@@ -45,10 +46,13 @@ class LegacyRequest:
     channel: str
     opened: datetime
     closed: datetime | None
+    due: datetime | None
     outcome: Outcome
     legacy_status: str
     department_code: str | None
     description: str
+    closing_note: str
+    caught: str | None  # the legacy category, when the catch-all service took the row
     address: str | None
     lat: float | None
     long: float | None
@@ -65,6 +69,16 @@ class ImportReport:
     quarantined: int = 0
     quarantine_path: Path | None = None
     reasons: dict[str, int] = field(default_factory=dict)  # quarantined rows per problem kind
+    caught: dict[str, int] = field(default_factory=dict)  # catch-all rows per legacy category
+    blank_lines: int = 0
+    encoding: str = ""
+    encoding_how: str = ""
+    delimiter: str = ","
+
+    @property
+    def accounted(self) -> bool:
+        """Whether every row read was imported, found already there, or quarantined."""
+        return self.rows == self.imported + self.already_imported + self.quarantined
 
 
 class Catalogue:
@@ -74,6 +88,10 @@ class Catalogue:
         self.db_session = db_session
         self.services: dict[str, tuple[Service, ServiceSpec]] = {
             s.code: (s, catalogue.spec_of(s)) for s in catalogue.list_active(db_session=db_session)
+        }
+        # Services whose behaviour keeps no cases (consultations): a row cannot become one.
+        self.caseless = {
+            code for code, (_, spec) in self.services.items() if not behaviour_of(spec).takes_cases
         }
         self._departments: dict[str, Department] = {}
 
@@ -104,12 +122,30 @@ _DIRECTIVES = {
 }
 
 
+EXCEL = "excel"  # a spreadsheet's serial day number: 45306.64722 is 15 Jan 2024, 15:32
+_EXCEL_EPOCH = datetime(1899, 12, 30)  # day 0 of the 1900 date system (after its leap bug)
+_EXCEL_LAST = 2958465  # 31 Dec 9999
+
+
+def _excel_serial(raw: str) -> datetime | None:
+    try:
+        days = float(raw.replace(",", ".", 1))
+    except ValueError:
+        return None
+    if not 1 <= days <= _EXCEL_LAST:
+        return None
+    return _EXCEL_EPOCH + timedelta(seconds=round(days * 86400))
+
+
 class DateFormat:
-    """A strptime format, read by a compiled pattern when it uses only common directives."""
+    """A strptime format, read by a compiled pattern when it uses only common directives.
+
+    The format `excel` reads a spreadsheet's serial day numbers instead (decimal point or comma).
+    """
 
     def __init__(self, fmt: str) -> None:
         self.fmt = fmt
-        self.pattern = self._compile(fmt)
+        self.pattern = None if fmt == EXCEL else self._compile(fmt)
 
     @staticmethod
     def _compile(fmt: str) -> re.Pattern[str] | None:
@@ -135,6 +171,8 @@ class DateFormat:
 
     def parse(self, raw: str) -> datetime | None:
         """The moment written in `raw`, or None when it is not in this format."""
+        if self.fmt == EXCEL:
+            return _excel_serial(raw)
         if self.pattern is None:
             try:
                 return datetime.strptime(raw, self.fmt)
@@ -191,6 +229,13 @@ class RowReader:
                 f"its columns are {', '.join(header)}",
                 {"columns": "missing"},
             )
+        catch_all = mapping.catch_all
+        if catch_all and (catch_all not in known.services or catch_all in known.caseless):
+            raise ImportFailed(
+                f"the catch-all service {catch_all!r} is not installed on this node as a "
+                "service that takes cases",
+                {"catch_all": "not installed"},
+            )
         self.mapping = mapping
         self.known = known
         self.zone = ZoneInfo(mapping.timezone)
@@ -199,10 +244,13 @@ class RowReader:
         self.checked: dict[tuple[str, tuple[Any, ...]], dict[str, Any] | RowProblem] = {}
 
     def _cell(self, row: list[str], column: str | None) -> str:
-        if column is None:
-            return ""
-        position = self.index[column]
-        return row[position].strip() if position < len(row) else ""
+        # Every row has the header's width: the file reader quarantines the others.
+        return row[self.index[column]].strip() if column is not None else ""
+
+    def _joined(self, row: list[str], columns: list[str], joiner: str = " — ") -> str:
+        text = joiner.join(v for c in columns if (v := self._cell(row, c)))
+        # A line break inside a field is the same text whichever system wrote the file.
+        return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
     def _date(self, raw: str, column: str) -> datetime:
         for position, fmt in enumerate(self.formats):
@@ -223,10 +271,31 @@ class RowReader:
     def _number(self, raw: str, column: str) -> float | None:
         if not raw:
             return None
+        if "," in raw and "." not in raw:  # a decimal comma: 44,4949 (no coordinate has 1,000s)
+            raw = raw.replace(",", ".", 1)
         try:
             return float(raw)
         except ValueError:
             raise RowProblem("location", f"{raw!r} in column {column!r} is not a number") from None
+
+    def _service(self, raw: str) -> tuple[str, str | None]:
+        """The code of the service a legacy category goes to, and the category if the catch-all."""
+        mapping, column = self.mapping, self.mapping.columns.service
+        code = mapping.services.get(raw) if mapping.services else raw
+        if code in self.known.caseless:
+            name = self.known.services[code][1].name
+            raise RowProblem("service", f"{name} takes no cases, so no row can go to it")
+        if code in self.known.services:
+            return code, None
+        if mapping.catch_all:
+            return mapping.catch_all, raw or None
+        if code is None:
+            raise RowProblem(
+                "service",
+                f"service {raw!r} (column {column!r}) is not mapped to an installed service "
+                "in the mapping's [services], and the mapping names no catch_all",
+            )
+        raise RowProblem("service", f"service code {code!r} is not installed on this node")
 
     def read(self, row: list[str], line: int) -> LegacyRequest:
         """Check one row; RowProblem says what is wrong with it."""
@@ -237,18 +306,7 @@ class RowReader:
         if len(legacy_id) > 128:
             raise RowProblem("id", f"the id in column {columns.id!r} is longer than 128 characters")
         raw_service = self._cell(row, columns.service)
-        if mapping.services:
-            code = mapping.services.get(raw_service)
-            if code is None:
-                raise RowProblem(
-                    "service",
-                    f"service {raw_service!r} (column {columns.service!r}) is not mapped "
-                    "to an installed service in the mapping's [services]",
-                )
-        else:
-            code = raw_service
-        if code not in self.known.services:
-            raise RowProblem("service", f"service code {code!r} is not installed on this node")
+        code, caught = self._service(raw_service)
         _service, spec = self.known.services[code]
 
         raw_opened = self._cell(row, columns.opened)
@@ -257,6 +315,8 @@ class RowReader:
         opened = self._date(raw_opened, columns.opened)
         raw_closed = self._cell(row, columns.closed)
         closed = self._date(raw_closed, columns.closed) if raw_closed else None
+        raw_due = self._cell(row, columns.due)
+        due = self._date(raw_due, columns.due) if raw_due else None
 
         legacy_status = self._cell(row, columns.status)
         if columns.status is None:
@@ -292,13 +352,18 @@ class RowReader:
                         f"channel {raw_channel!r} (column {columns.channel!r}) is not in the "
                         "mapping's [channels]",
                     ) from None
-        if channel not in spec.channels:
+        if not intake.takes_channel(spec, channel):
             raise RowProblem("channel", f"{spec.name} does not take requests by {channel.value}")
 
-        description = " — ".join(v for c in columns.description if (v := self._cell(row, c)))
+        description = self._joined(row, columns.description)
+        if caught:  # the legacy category is all that tells these rows apart: keep it
+            description = f"{caught} — {description}" if description else caught
         if len(description) > MAX_TEXT:
             raise RowProblem("text", f"the description is longer than {MAX_TEXT} characters")
-        address = self._cell(row, columns.address) or None
+        closing_note = self._joined(row, columns.closing_note)
+        if len(closing_note) > MAX_TEXT:
+            raise RowProblem("text", f"the closing note is longer than {MAX_TEXT} characters")
+        address = self._joined(row, columns.address, " ") or None
         if address and len(address) > 300:
             raise RowProblem("text", "the address is longer than 300 characters")
         lat = self._number(self._cell(row, columns.lat), columns.lat or "")
@@ -336,10 +401,13 @@ class RowReader:
             channel=channel.value,
             opened=opened,
             closed=closed,
+            due=due,
             outcome=outcome,
             legacy_status=legacy_status,
             department_code=mapping.departments.get(raw_department),
             description=description,
+            closing_note=closing_note,
+            caught=caught,
             address=address,
             lat=lat,
             long=long,

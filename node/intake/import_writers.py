@@ -39,6 +39,22 @@ def _closing(request: LegacyRequest, source: str) -> tuple[EventKind, dict[str, 
     return None
 
 
+def due_at(request: LegacyRequest, spec: ServiceSpec, now: datetime) -> datetime:
+    """When the case is due: the legacy due date, else the SLA from its opening if it is closed
+    and from the import if it is open (an old open case is not late on the day it arrives)."""
+    if request.due is not None:
+        return request.due
+    start = request.opened if request.outcome != "open" else max(request.opened, now)
+    return start + timedelta(hours=spec.sla_hours)
+
+
+def _note(request: LegacyRequest) -> tuple[datetime, dict[str, Any]] | None:
+    """The legacy system's closing note, as an internal note at the closing (or opening) time."""
+    if not request.closing_note:
+        return None
+    return request.closed or request.opened, {"text": request.closing_note}
+
+
 def not_yet_imported(
     db_session: Session, source: str, batch: list[LegacyRequest]
 ) -> list[LegacyRequest]:
@@ -62,9 +78,16 @@ class ServiceWriter:
     language = "en"
 
     def __init__(
-        self, *, db_session: Session, known: Catalogue, mapping: ImportMapping, prefix: str
+        self,
+        *,
+        db_session: Session,
+        known: Catalogue,
+        mapping: ImportMapping,
+        prefix: str,
+        now: datetime,
     ) -> None:
         self.db_session, self.known, self.mapping, self.prefix = db_session, known, mapping, prefix
+        self.now = now
 
     def write(self, requests: list[LegacyRequest]) -> None:
         session = self.db_session
@@ -83,6 +106,7 @@ class ServiceWriter:
                 actor=Actor.system(),
                 now=request.opened,
             )
+            case.due_at = due_at(request, self.known.services[request.service_code][1], self.now)
             if request.department_code and request.department_code != case.department.code:
                 case.department = self.known.department(request.department_code)
                 record(
@@ -106,6 +130,16 @@ class ServiceWriter:
                     at=request.closed,
                     data=data,
                 )
+            note = _note(request)
+            if note is not None:
+                record(
+                    db_session=session,
+                    kind=EventKind.NOTE_ADDED,
+                    actor=Actor.system(),
+                    case=case,
+                    at=note[0],
+                    data=note[1],
+                )
             session.add(
                 ImportedRequest(
                     source=self.mapping.source, legacy_id=request.legacy_id, case_id=case.id
@@ -122,9 +156,17 @@ class BulkWriter(ServiceWriter):
     """
 
     def __init__(
-        self, *, db_session: Session, known: Catalogue, mapping: ImportMapping, prefix: str
+        self,
+        *,
+        db_session: Session,
+        known: Catalogue,
+        mapping: ImportMapping,
+        prefix: str,
+        now: datetime,
     ) -> None:
-        super().__init__(db_session=db_session, known=known, mapping=mapping, prefix=prefix)
+        super().__init__(
+            db_session=db_session, known=known, mapping=mapping, prefix=prefix, now=now
+        )
         dialect = db_session.connection().dialect
         self.sqlite = dialect.name == "sqlite"
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -221,7 +263,7 @@ class BulkWriter(ServiceWriter):
                     request.long,
                     self._json_of(request.attributes),
                     self.language,
-                    when(request.opened + timedelta(hours=spec.sla_hours)),
+                    when(due_at(request, spec, self.now)),
                     opened,
                     closed or opened,
                     closed,
@@ -232,6 +274,7 @@ class BulkWriter(ServiceWriter):
         case_ids = self._case_ids(codes)
         system = Actor.system().kind.value
         submitted, routed = EventKind.SUBMITTED.value, EventKind.ROUTED.value
+        noted = EventKind.NOTE_ADDED.value
         on_behalf = self._json_of({"on_behalf": False, "organisation": False})
         events = []
         for request, case_id, plan in zip(requests, case_ids, plans, strict=True):
@@ -246,6 +289,11 @@ class BulkWriter(ServiceWriter):
                 kind, data = closing
                 events.append(
                     (closed, kind.value, case_id, code, None, system, self._json_of(data))
+                )
+            note = _note(request)
+            if note is not None:
+                events.append(
+                    (when(note[0]), noted, case_id, code, None, system, self._json(note[1]))
                 )
         connection.exec_driver_sql(self.event_sql, events)
         now = when(datetime.now(UTC))
