@@ -33,6 +33,11 @@ class QueueFilterForm(FlaskForm):
         ],
         validators=[Optional()],
     )
+    number = StringField(
+        _l("Case number"),
+        description=_l("A tracking code, or the number of an imported request"),
+        validators=[Optional(), Length(max=128)],
+    )
     page = IntegerField(_l("Page"), default=1, validators=[Optional(), NumberRange(min=1)])
 
 

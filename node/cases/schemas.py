@@ -41,3 +41,4 @@ class QueueFilter:
     sla_breached: bool | None = None
     open_only: bool = False
     since: datetime | None = None
+    number: str | None = None  # a tracking code, or a legacy number from an imported system

@@ -14,6 +14,7 @@ from node.cases.models import (
     CaseStatus,
     Event,
     EventKind,
+    ImportedRequest,
     Priority,
 )
 from node.cases.schemas import Actor, QueueFilter
@@ -340,6 +341,25 @@ def get_by_code(*, db_session: Session, code: str) -> Case:
     return case
 
 
+def numbered(number: str) -> sa.ColumnElement[bool]:
+    """The condition on a case to bear this tracking code or, if imported, this legacy number."""
+    number = number.strip()
+    imported = sa.select(ImportedRequest.case_id).where(ImportedRequest.legacy_id == number)
+    return sa.or_(Case.tracking_code == number.upper(), Case.id.in_(imported))
+
+
+def find_by_number(*, db_session: Session, number: str, limit: int = 20) -> list[Case]:
+    """Cases a caller's number names: a tracking code, or the number an earlier system gave."""
+    query = sa.select(Case).where(numbered(number)).order_by(Case.created_at.desc(), Case.id)
+    return list(db_session.scalars(query.limit(limit)))
+
+
+def legacy_numbers(*, db_session: Session, case: Case) -> list[ImportedRequest]:
+    """The numbers the case had in the city's earlier systems (one, if it was imported)."""
+    query = sa.select(ImportedRequest).where(ImportedRequest.case_id == case.id)
+    return list(db_session.scalars(query))
+
+
 def require_role(staff: StaffUser, *roles: Role) -> None:
     """Raise Forbidden unless the staff member has one of the roles."""
     if staff.role not in roles:
@@ -370,6 +390,8 @@ def queue(
         query = query.where(Case.assignee_id == filters.assignee_id)
     if filters.since is not None:
         query = query.where(Case.created_at >= filters.since)
+    if filters.number:
+        query = query.where(numbered(filters.number))
     if filters.sla_breached is not None:
         breached = sa.func.coalesce(Case.closed_at, now) > Case.due_at
         query = query.where(breached if filters.sla_breached else sa.not_(breached))

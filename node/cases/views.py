@@ -57,6 +57,7 @@ def queue() -> str:
         service_code=valid(form.service),
         department_id=int(department) if department else None,
         sla_breached={"breached": True, "within": False}.get(valid(form.sla) or ""),
+        number=valid(form.number),
     )
     page = valid(form.page) or 1
     cases, total = service.queue(
@@ -120,6 +121,7 @@ def _case_page(case: Case, bound: tuple[str, FlaskForm] | None = None, status: i
             case=case,
             service_name=spec.name,
             answers=attribute_answers(spec, case.attributes),
+            legacy=service.legacy_numbers(db_session=db_session(), case=case),
             events=service.timeline(db_session=db_session(), case=case),
             forms=_action_forms(case, bound),
             allowed=allowed,

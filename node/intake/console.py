@@ -39,16 +39,20 @@ def _place_errors(form: Any, exc: InvalidInput, aliases: dict[str, str] | None =
 @bp.get("/")
 @staff_required(*CONSOLE_ROLES)
 def search() -> str:
-    """Find the caller by phone, e-mail, name or business name."""
+    """Find the caller by phone, e-mail, name or business name, and a case by its number."""
     form = CallerSearchForm(request.args)
-    found = None
+    found = cases = None
     if request.args and form.validate():
         found = console.find_callers(
             db_session=db_session(),
             text=form.q.data,
             default_region=current_app.config["DEFAULT_COUNTRY_CODE"],
         )
-    return render_template("console/search.html", form=form, found=found)
+        cases = console.find_cases(db_session=db_session(), text=form.q.data)
+    services = {s.code: s.name for s in catalogue.list_active(db_session=db_session())}
+    return render_template(
+        "console/search.html", form=form, found=found, cases=cases, service_names=services
+    )
 
 
 @bp.get("/callers/<int:citizen_id>")

@@ -24,7 +24,8 @@ class CallerSearchForm(FlaskForm):
         csrf = False  # a GET search changes nothing
 
     q = StringField(
-        _l("Phone, e-mail, name or business"), validators=[DataRequired(), Length(max=320)]
+        _l("Phone, e-mail, name, business or case number"),
+        validators=[DataRequired(), Length(max=320)],
     )
 
 

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import Channel
-from node.cases.models import Case, Event
+from node.cases.models import Case, Event, ImportedRequest
 from node.cases.schemas import Actor
-from node.cases.service import citizen_cases, citizen_history
+from node.cases.service import citizen_cases, citizen_history, find_by_number, legacy_numbers
 from node.errors import InvalidInput, NotFound
 from node.intake import service as intake
 from node.profiles import service as profiles
@@ -50,6 +50,14 @@ def find_callers(
         known = {c.id for c in found}
         found += [c for c in by_business if c.id not in known]
     return [(c, organisations_of(db_session=db_session, citizen=c)) for c in found]
+
+
+def find_cases(*, db_session: Session, text: str) -> list[tuple[Case, list[ImportedRequest]]]:
+    """Cases a caller's number names (a tracking code or a legacy number), with legacy numbers."""
+    return [
+        (case, legacy_numbers(db_session=db_session, case=case))
+        for case in find_by_number(db_session=db_session, number=text)
+    ]
 
 
 def organisations_of(*, db_session: Session, citizen: Citizen) -> list[Organisation]:
