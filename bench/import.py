@@ -22,8 +22,8 @@ from node.database import Database
 from node.intake import imports
 from node.migrate import upgrade
 from node.services.service import load_catalogue
+from service_templates.engine import PACKAGE_TEMPLATES, city_answers, new_service
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "node" / "services" / "examples"
 MAPPING = Path(imports.__file__).parent / "import_examples" / "nyc311.toml"
 HEADER = [
     "Unique Key",
@@ -35,20 +35,30 @@ HEADER = [
     "Location Type",
     "Incident Address",
     "Status",
+    "Due Date",
+    "Resolution Description",
     "Open Data Channel Type",
     "Latitude",
     "Longitude",
 ]
-TYPES = ["Noise - Residential", "Noise - Street/Sidewalk", "Noise - Commercial", "Noise"]
+# Mostly mapped types, and a few that go to the mapping's catch-all service.
+TYPES = ["Noise - Residential", "Noise - Street/Sidewalk", "Noise - Commercial", "Noise"] * 4
+TYPES += ["Illegal Parking", "HEAT/HOT WATER"]
 DESCRIPTORS = ["Loud Music/Party", "Banging/Pounding", "Construction Before/After Hours"]
 AGENCIES = ["NYPD", "DEP", "DOB"]
 CHANNELS = ["PHONE", "ONLINE", "MOBILE", "UNKNOWN"]
+NOTES = [
+    "The Police Department responded to the complaint and took action to fix the condition.",
+    "The Police Department responded and upon arrival those responsible were gone.",
+    "The Department of Environmental Protection investigated and found no violation.",
+]
 TABLES = ("cases", "events", "imported_requests")
 CHUNK = 50_000
 
 
 def generate(path: Path, rows: int, seed: int = 1) -> None:
-    """Write an NYC-311-style export: most requests closed, some open, a few ISO dates."""
+    """Write an NYC-311-style export: most requests closed, some open, a few ISO dates, most
+    with a due date, the closed ones with a resolution."""
     rng = random.Random(seed)
     start = datetime(2023, 1, 1)
     with path.open("w", newline="") as handle:
@@ -71,6 +81,8 @@ def generate(path: Path, rows: int, seed: int = 1) -> None:
                     "Residential Building/House",
                     f"{rng.randrange(1, 999)} WEST {rng.randrange(1, 220)} STREET",
                     "Closed" if is_closed else rng.choice(["Open", "In Progress"]),
+                    (opened + timedelta(hours=8)).strftime(stamp) if rng.random() < 0.7 else "",
+                    rng.choice(NOTES) if is_closed else "",
                     rng.choice(CHANNELS),
                     f"{40.5 + rng.random() * 0.4:.6f}" if located else "",
                     f"{-74.2 + rng.random() * 0.5:.6f}" if located else "",
@@ -78,14 +90,27 @@ def generate(path: Path, rows: int, seed: int = 1) -> None:
             )
 
 
-def _migrated(path: Path) -> Database:
+def _migrated(path: Path, services: Path) -> Database:
     url = f"sqlite:///{path}"
     upgrade(url)
     database = Database(url)
     with database.session() as db_session:
-        load_catalogue(db_session=db_session, services_dir=EXAMPLES)
+        load_catalogue(db_session=db_session, services_dir=services)
         db_session.commit()
     return database
+
+
+def _services(folder: Path) -> Path:
+    """The issue-report service the mapping names, generated from its shipped template."""
+    new_service(
+        root=PACKAGE_TEMPLATES,
+        template="issue-report",
+        services_dir=folder,
+        city=city_answers(city="New York", country="US", languages=["en"]),
+        node_channels=["web", "app", "sms", "email", "phone", "counter"],
+        assignments={},
+    )
+    return folder
 
 
 def raw_copy(source: Path, target: Path) -> tuple[float, int]:
@@ -119,7 +144,8 @@ def run(rows: int = 1_000_000) -> list[tuple[str, float | str]]:
     with tempfile.TemporaryDirectory() as folder:
         export = Path(folder) / "export.csv"
         generate(export, rows)
-        database = _migrated(Path(folder) / "import.db")
+        services = _services(Path(folder) / "services")
+        database = _migrated(Path(folder) / "import.db", services)
         with database.session() as db_session:
             started = time.perf_counter()
             report = imports.import_requests(
@@ -132,7 +158,7 @@ def run(rows: int = 1_000_000) -> list[tuple[str, float | str]]:
             )
             import_seconds = time.perf_counter() - started
         database.engine.dispose()
-        baseline = _migrated(Path(folder) / "raw.db")
+        baseline = _migrated(Path(folder) / "raw.db", services)
         baseline.engine.dispose()
         raw_seconds, copied = raw_copy(Path(folder) / "import.db", Path(folder) / "raw.db")
     # A handful of generated times fall in New York's spring-forward gap and close "before"
@@ -143,6 +169,7 @@ def run(rows: int = 1_000_000) -> list[tuple[str, float | str]]:
         ("rows", rows),
         ("rows quarantined", report.quarantined),
         ("path measured", "bulk (driver executemany per batch)"),
+        ("encoding", f"{report.encoding} ({report.encoding_how})"),
         ("import (s)", import_seconds),
         ("raw executemany of the same rows (s)", raw_seconds),
         ("import rows/s", import_rate),

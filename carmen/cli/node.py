@@ -263,15 +263,15 @@ def quarantine_list(instance, limit):
     "mapping_file",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="TOML file naming the export's columns and translating its values "
-    "(example: node/intake/import_examples/nyc311.toml).",
+    help="TOML file naming the export's columns and translating its values (examples: "
+    "node/intake/import_examples/nyc311.toml, maengelmelder.toml).",
 )
 @instance_option
 @click.option(
     "--quarantine",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="CSV file for the rows that cannot be imported, with line number and reason "
-    "(default: FILE.quarantine.csv beside the input).",
+    help="CSV file for the rows that cannot be imported, with line number and reason, in the "
+    "export's encoding and delimiter (default: FILE.quarantine.csv beside the input).",
 )
 @click.option(
     "--batch-size",
@@ -291,8 +291,12 @@ def quarantine_list(instance, limit):
 def import_requests(csv_file, mapping_file, instance, quarantine, batch_size, via):
     """Bring a legacy 311-style CSV export of past requests into the archive, as cases.
 
-    Re-running it adds nothing twice: each legacy id is remembered with its case. Bad rows are
-    written to the quarantine file and counted; the exit status is 1 when any row was.
+    The file's encoding and delimiter come from the mapping, or are detected and reported.
+    Every row read is imported, found already imported, or quarantined with its line number and
+    the reason (bad bytes, a short or long row, a quote never closed, a date that fits no
+    format, ...), and the summary adds up. Re-running it adds nothing twice: each legacy id is
+    remembered with its case, and staff find the case by it. The exit status is 1 when any row
+    was quarantined. See docs/import.md.
     """
     from rich.console import Console
     from rich.progress import (
