@@ -251,8 +251,12 @@ class Records:
         text = "".join(t for _, t in taken)
         if "unexpected end of data" in message:
             problem = "the file ends inside a quoted field (a quote never closed, or a cut-off row)"
+        elif "expected after" in message:
+            problem = f"malformed quoting: text after a closing quote ({message})"
+        elif "field larger" in message:
+            problem = f"a field too long to be one ({message}): a quote never closed?"
         else:
-            problem = f"malformed quoting: {message}"
+            problem = f"unreadable row: {message}"
         return Record(taken[0][0], _loose(text, self.delimiter or ","), "format", problem)
 
     def _swallowed(self, taken: list[tuple[int, str]]) -> bool:

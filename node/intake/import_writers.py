@@ -155,19 +155,9 @@ class BulkWriter(ServiceWriter):
     that a million rows do not pay for an ORM object or a type conversion each.
     """
 
-    def __init__(
-        self,
-        *,
-        db_session: Session,
-        known: Catalogue,
-        mapping: ImportMapping,
-        prefix: str,
-        now: datetime,
-    ) -> None:
-        super().__init__(
-            db_session=db_session, known=known, mapping=mapping, prefix=prefix, now=now
-        )
-        dialect = db_session.connection().dialect
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        dialect = self.db_session.connection().dialect
         self.sqlite = dialect.name == "sqlite"
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         self.case_sql = _insert_sql("cases", _CASE_COLUMNS, mark)

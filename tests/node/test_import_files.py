@@ -150,9 +150,10 @@ def test_short_long_and_broken_rows_are_quarantined_with_their_line_and_the_rest
     long = rows[2].rstrip("\n") + ",EXTRA\n"
     # A quote opening a field and never closed: the reader would run on into the next rows.
     stray = rows[3].replace("Blocked Hydrant", '"Blocked Hydrant', 1)
+    after = rows[6].replace(",Loud Talking,", ',"Loud" Talking,', 1)  # text after the quote
     smoke = rows[5].replace("60012006", "60012099")
     cut = smoke[: smoke.index('"') + 12]  # cut inside its quoted descriptor
-    lines = [header, rows[0], short, long, stray, *rows[4:], cut]
+    lines = [header, rows[0], short, long, stray, *rows[4:6], after, *rows[7:], cut]
     export = write(tmp_path / "broken" / "export.csv", "".join(lines).encode("utf-8"))
     report = run_import(app, export)
     reasons = quarantined(report)
@@ -161,10 +162,11 @@ def test_short_long_and_broken_rows_are_quarantined_with_their_line_and_the_rest
         4: "long row: 17 fields where the header has 16",
         5: "a quote on line 5 is not closed on that line, and the lines after it are rows of "
         "their own (they are read again)",
+        8: "malformed quoting: text after a closing quote (',' expected after '\"')",
         len(lines): "the file ends inside a quoted field (a quote never closed, or a cut-off row)",
     }
-    assert report.rows == len(lines) - 1 and report.reasons == {"format": 4}
-    good = [row.split(",")[0] for row in [rows[0], *rows[4:]]]
+    assert report.rows == len(lines) - 1 and report.reasons == {"format": 5}
+    good = [row.split(",")[0] for row in [rows[0], *rows[4:6], *rows[7:]]]
     assert sorted(archive(app)) == sorted(good)
 
 
