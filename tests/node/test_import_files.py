@@ -59,6 +59,10 @@ def test_the_same_export_in_utf8_latin1_and_cut_short_gives_the_same_cases(
     run_import(reference, GERMAN, GERMAN_MAPPING)
     expected = archive(reference)
     assert len(expected) == 14
+    rubbish = expected["2024-000412"]
+    assert rubbish["location"] == (50.918213, 6.957042)  # written 50,918213 and 6,957042
+    assert rubbish["address"] == "Bonner Straße 112"
+    assert expected["2024-000418"]["channel"] == "staff"  # raised by the city's own staff
 
     variants = {
         "utf-8": text.encode("utf-8"),
