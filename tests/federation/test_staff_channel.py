@@ -2,7 +2,7 @@
 what citizens send in the node's snapshot, at the hub and in the digital-channel share."""
 
 import csv
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,6 +16,7 @@ from node.intake import imports
 from node.sync import service as sync
 from tests.factories import make_template_node_app
 from tests.federation.test_node_sync import enroll_in_process, hub_rows
+from tests.node.test_import import run_import
 
 MAPPING = Path(imports.__file__).parent / "import_examples" / "maengelmelder.toml"
 GERMAN = MAPPING.with_suffix(".csv")
@@ -69,15 +70,9 @@ def test_staff_raised_requests_reach_the_hub_as_a_channel_apart_from_citizens(
     transport = httpx.WSGITransport(app=hub_app)
     enroll_in_process(hub_app, node_app, transport)
     key = sync.load_or_create_key(Path(node_app.instance_path))
+    report = run_import(node_app, export, MAPPING)
+    assert (report.imported, report.quarantined) == (90, 0)
     with node_db(node_app).session() as session:
-        report = imports.import_requests(
-            db_session=session,
-            csv_path=export,
-            mapping=imports.load_mapping(MAPPING),
-            tracking_prefix="BO",
-            now=datetime(2026, 3, 2, tzinfo=UTC),
-        )
-        assert (report.imported, report.quarantined) == (90, 0)
         sync.refresh_outbox(db_session=session)
         session.commit()
         with httpx.Client(transport=transport, base_url="http://hub") as http:

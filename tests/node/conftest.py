@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from node.database import get_db
-from tests.factories import make_node_app
+from tests.factories import make_node_app, make_template_node_app
 
 
 @pytest.fixture
@@ -20,6 +20,14 @@ def instance(tmp_path: Path) -> Path:
 def app(instance: Path):
     """A node app for Bologna on a migrated SQLite database with the example services."""
     app = make_node_app(instance)
+    yield app
+    get_db(app).engine.dispose()
+
+
+@pytest.fixture
+def template_app(instance: Path):
+    """A node app whose services are generated from the shipped templates, beside the examples."""
+    app = make_template_node_app(instance)
     yield app
     get_db(app).engine.dispose()
 

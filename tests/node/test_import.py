@@ -24,11 +24,9 @@ IMPORTED_AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def app(instance):
-    """A node with the shipped templates' services (and the hand-written noise report)."""
-    app = make_template_node_app(instance)
-    yield app
-    get_db(app).engine.dispose()
+def app(template_app):
+    """Every import here goes into a node with the shipped templates' services."""
+    return template_app
 
 
 @pytest.fixture

@@ -17,10 +17,8 @@ NYC_MAPPING = EXAMPLES / "nyc311.toml"
 
 
 @pytest.fixture
-def app(instance):
-    app = make_template_node_app(instance)
-    yield app
-    get_db(app).engine.dispose()
+def app(template_app):
+    return template_app
 
 
 @pytest.fixture
