@@ -111,6 +111,11 @@ class NodeSettings(InstanceSettings):
     open311_key_service: str | None = Field(
         None, description="Open311 discovery: where developers ask for an API key."
     )
+    open311_cors_origins: list[str] = Field(
+        ["*"],
+        description='Web origins whose pages may read the public Open311 GETs: ["*"] any, [] none, '
+        'or e.g. ["https://map.city.example"].',
+    )
     # SMS
     sms_auth_token: str | None = Field(
         None,

@@ -67,6 +67,9 @@ class Behaviour:
     beat: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Forget what it keeps about a citizen whose profile is erased, in the same transaction.
     erase: Callable[..., None] | None = None  # called with db_session= and citizen_id=
+    # Whether public pages and the unkeyed Open311 API may show its requests at all (within
+    # what the service's [publish] allows); False where a request is a personal matter.
+    publishes_requests: bool = True
 
     @property
     def takes_cases(self) -> bool:

@@ -154,7 +154,18 @@ def services(instance):
 
 @node.group("api-key")
 def api_key() -> None:
-    """Manage the API keys of Open311 client applications."""
+    """Manage the API keys of Open311 client applications.
+
+    A key lets an app submit requests; its scope says what the app reads through Open311 GET:
+    public (what anyone reads: each service's [publish], redacted) or full (the city's own
+    app: every request as stored, with its text, exact address and coordinates).
+    """
+
+
+SCOPE_HELP = (
+    "public: reads what anyone reads (each service's [publish], redacted); full: the city's "
+    "own app, reads every request as stored (text, exact address and coordinates, photo)."
+)
 
 
 @api_key.command("create")
@@ -168,7 +179,14 @@ def api_key() -> None:
     help="app: a mobile app (requests recorded under the app channel); web: a web site or "
     "form (recorded under the web channel).",
 )
-def api_key_create(instance, name, kind):
+@click.option(
+    "--scope",
+    default="public",
+    show_default=True,
+    type=click.Choice(["public", "full"]),
+    help=SCOPE_HELP,
+)
+def api_key_create(instance, name, kind, scope):
     """Register an Open311 client application and print its API key on the last line."""
     from node.database import get_db
     from node.errors import InvalidInput
@@ -177,12 +195,82 @@ def api_key_create(instance, name, kind):
     app = open_node(instance)
     with get_db(app).session() as db_session:
         try:
-            client, key = clients.create_client(db_session=db_session, name=name, kind=kind)
+            client, key = clients.create_client(
+                db_session=db_session, name=name, kind=kind, scope=scope
+            )
         except InvalidInput as exc:
             raise click.ClickException(str(exc)) from exc
         db_session.commit()
-        click.echo(f"client application {client.name!r} ({client.kind.value}) registered; API key:")
+        click.echo(
+            f"client application {client.name!r} ({client.kind.value}, reads "
+            f"{client.scope.value}) registered as {client.id}; API key:"
+        )
     click.echo(key)
+
+
+@api_key.command("list")
+@instance_option
+def api_key_list(instance):
+    """List the client applications: id, name, kind, scope, created, active or revoked."""
+    from node.database import get_db
+    from node.intake import clients
+
+    app = open_node(instance)
+    with get_db(app).session() as db_session:
+        for client in clients.list_clients(db_session=db_session):
+            state = "active" if client.active else "revoked"
+            click.echo(
+                f"{client.id}\t{client.name}\t{client.kind.value}\t{client.scope.value}\t"
+                f"{client.created_at:%Y-%m-%d}\t{state}"
+            )
+
+
+def _change_client(instance: Path, change) -> None:
+    """Apply `change(db_session)` to one client application and say what it is now."""
+    from node.database import get_db
+    from node.errors import InvalidInput, NotFound
+
+    app = open_node(instance)
+    with get_db(app).session() as db_session:
+        try:
+            client = change(db_session)
+        except (InvalidInput, NotFound) as exc:
+            raise click.ClickException(str(exc)) from exc
+        db_session.commit()
+        state = f"reads {client.scope.value}" if client.active else "revoked"
+        click.echo(f"client application {client.id} {client.name!r}: {state}")
+
+
+@api_key.command("scope")
+@instance_option
+@click.argument("client_id", type=int)
+@click.argument("scope", type=click.Choice(["public", "full"]))
+def api_key_scope(instance, client_id, scope):
+    """Change what the key of client CLIENT_ID (see `api-key list`) reads: public or full.
+
+    The key stays the same; the app reads with the new scope from its next request.
+    """
+    from node.intake import clients
+
+    _change_client(
+        instance,
+        lambda db_session: clients.set_scope(
+            db_session=db_session, client_id=client_id, scope=scope
+        ),
+    )
+
+
+@api_key.command("revoke")
+@instance_option
+@click.argument("client_id", type=int)
+def api_key_revoke(instance, client_id):
+    """Revoke the key of client CLIENT_ID (see `api-key list`); its past requests stay."""
+    from node.intake import clients
+
+    _change_client(
+        instance,
+        lambda db_session: clients.deactivate(db_session=db_session, client_id=client_id),
+    )
 
 
 # sysexits.h: a mail transfer agent bounces EX_DATAERR with our message and retries EX_TEMPFAIL.

@@ -37,4 +37,5 @@ ALERTS = Behaviour(
             "schedule": timedelta(minutes=5),
         }
     },
+    publishes_requests=False,  # a subscription says where a person lives or travels
 )

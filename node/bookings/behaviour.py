@@ -38,4 +38,5 @@ BOOKINGS = Behaviour(
             "schedule": timedelta(hours=6),
         },
     },
+    publishes_requests=False,  # an appointment says who goes where, and when
 )

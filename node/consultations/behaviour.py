@@ -51,4 +51,5 @@ CONSULTATIONS = Behaviour(
         }
     },
     erase=consultations.forget_contact_checks,
+    publishes_requests=False,  # a participation is a choice tied to a person
 )

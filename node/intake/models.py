@@ -16,6 +16,13 @@ class ClientKind(StrEnum):
     WEB = "web"
 
 
+class ClientScope(StrEnum):
+    """What a client's key lets it read through Open311 GET, beyond submitting requests."""
+
+    PUBLIC = "public"  # what anyone reads: each service's [publish], redacted
+    FULL = "full"  # the city's own app: every request as stored (text, address, coordinates)
+
+
 class ClientApplication(Base):
     """A registered Open311 client; only the SHA-256 of its API key is kept."""
 
@@ -28,3 +35,6 @@ class ClientApplication(Base):
     key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     active: Mapped[bool] = mapped_column(default=True)
+    scope: Mapped[ClientScope] = mapped_column(
+        enum_type(ClientScope, 16), default=ClientScope.PUBLIC, server_default="public"
+    )

@@ -15,6 +15,7 @@ from node.database import utcnow
 from node.errors import InvalidInput
 from node.profiles.models import Citizen, Organisation
 from node.services import service as catalogue
+from node.services.models import Service
 from node.services.schemas import Attribute, Datatype, ServiceSpec
 from node.staff.service import get_or_create_department
 
@@ -88,6 +89,56 @@ def takes_channel(spec: ServiceSpec, channel: Channel) -> bool:
     return channel in spec.channels or channel is Channel.STAFF
 
 
+def refusal(service: Service) -> InvalidInput | None:
+    """Why the service takes no requests at all (its behaviour keeps no cases), or None."""
+    spec = catalogue.spec_of(service)
+    behaviour = behaviour_of(spec)
+    return None if behaviour.refuse_case is None else behaviour.refuse_case(service, spec)
+
+
+def check_request(
+    service: Service,
+    *,
+    channel: Channel | str,
+    description: str | None = "",
+    lat: float | None = None,
+    long: float | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Check a request against its service; return the clean attributes.
+
+    Raises InvalidInput naming every wrong field at once, so that a form or an app can mark them
+    all; a service whose behaviour keeps no cases is refused before anything else.
+    """
+    refused = refusal(service)
+    if refused is not None:
+        raise refused
+    spec = catalogue.spec_of(service)
+    errors: dict[str, str] = {}
+    try:
+        if not takes_channel(spec, Channel(channel)):
+            errors["channel"] = f"{spec.name} does not take requests by {Channel(channel).value}"
+    except ValueError:
+        errors["channel"] = f"unknown channel {channel!r}"
+    if len((description or "").strip()) > MAX_TEXT:
+        errors["description"] = f"longer than {MAX_TEXT} characters"
+    if (lat is None) != (long is None):
+        errors["lat" if lat is None else "long"] = "give both latitude and longitude"
+    if lat is not None and not -90 <= lat <= 90:
+        errors["lat"] = "a latitude is between -90 and 90"
+    if long is not None and not -180 <= long <= 180:
+        errors["long"] = "a longitude is between -180 and 180"
+    clean: dict[str, Any] = {}
+    try:
+        clean = validate_attributes(spec, attributes or {})
+    except InvalidInput as exc:
+        errors.update(exc.fields)
+    if errors:
+        name, message = next(iter(errors.items()))
+        raise InvalidInput(f"{name}: {message}", errors)
+    return clean
+
+
 def _department_for(spec: ServiceSpec, attributes: dict[str, Any]) -> str:
     for rule in spec.routing:
         value = attributes.get(rule.attribute)
@@ -117,30 +168,16 @@ def submit(
     """Open a case in a service from any channel, routed, with its due time and first events."""
     service = catalogue.get(db_session=db_session, code=service_code)
     spec = catalogue.spec_of(service)
-    behaviour = behaviour_of(spec)
-    if behaviour.refuse_case is not None:  # a service whose behaviour keeps no cases
-        raise behaviour.refuse_case(service, spec)
-    try:
-        channel = Channel(channel)
-    except ValueError as exc:
-        raise InvalidInput(f"unknown channel {channel!r}", {"channel": "unknown"}) from exc
-    if not takes_channel(spec, channel):
-        raise InvalidInput(
-            f"{spec.name} does not take requests by {channel.value}",
-            {"channel": "not offered by this service"},
-        )
+    clean = check_request(
+        service,
+        channel=channel,
+        description=description,
+        lat=lat,
+        long=long,
+        attributes=attributes or {},
+    )
+    channel = Channel(channel)
     description = (description or "").strip()
-    if len(description) > MAX_TEXT:
-        raise InvalidInput(
-            f"the description is longer than {MAX_TEXT} characters", {"description": "too long"}
-        )
-    if (lat is None) != (long is None):
-        raise InvalidInput(
-            "give both latitude and longitude", {"lat": "needs long", "long": "needs lat"}
-        )
-    if lat is not None and not (-90 <= lat <= 90 and -180 <= long <= 180):
-        raise InvalidInput("the location is outside the globe", {"lat": "out of range"})
-    clean = validate_attributes(spec, attributes or {})
     if organisation is not None and citizen is None:
         citizen = organisation.contact
     now = now or utcnow()

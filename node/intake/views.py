@@ -1,5 +1,6 @@
 """The citizen portal: the services on offer, a request to any of them, tracking and feedback."""
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -16,6 +17,8 @@ from node.display import field_message
 from node.errors import Conflict, InvalidInput, NotFound
 from node.intake import service as intake
 from node.intake.forms import ATTRIBUTE_PREFIX, FeedbackForm, attribute_values, request_form_class
+from node.intake.free_text import phone_region, redact
+from node.intake.publication import known_about
 from node.profiles import service as profiles
 from node.services import service as catalogue
 
@@ -114,6 +117,21 @@ def _feedback_given(events: list[Event]) -> bool:
     return given
 
 
+def _shown_text(case: Case) -> Callable[[str | None], str | None]:
+    """How the page shows a case's texts: in full to the signed-in citizen it belongs to.
+
+    Anyone else who has the tracking code (and a published request's code is public: it is its
+    Open311 id) reads the replies and messages redacted, as the Open311 API shows them.
+    """
+    citizen = current_citizen()
+    if citizen is not None and citizen.id == case.citizen_id:
+        return lambda text: text
+    known = known_about(case)
+    config = current_app.config
+    region = phone_region(config["DEFAULT_COUNTRY_CODE"] or config["COUNTRY"])
+    return lambda text: redact(text, known=known, region=region) if text else text
+
+
 def _track_page(case: Case, form: FeedbackForm, status: int = 200) -> Any:
     events = cases.timeline(db_session=db_session(), case=case, public_only=True)
     can_rate = case.status in CLOSED_STATUSES and not _feedback_given(events)
@@ -128,6 +146,7 @@ def _track_page(case: Case, form: FeedbackForm, status: int = 200) -> Any:
             form=form,
             can_rate=can_rate,
             sent=request.args.get("sent"),
+            shown=_shown_text(case),
         ),
         status,
     )

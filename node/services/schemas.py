@@ -29,6 +29,16 @@ A service lives in its own folder under the instance's `services/`, described by
 
     [events]                       # optional: the service's own events -> common vocabulary
     resolved = "completed"
+
+    [publish]                      # optional: what Open311 GET shows anyone without an API key
+    requests = true                # false: no request of the service is listed or shown
+    location = "street"            # none | area (about 1 km) | street (the street's name, and
+                                   # coordinates on a grid of about 200 m)
+    description = false            # the citizen's text, redacted (docs/open311.md)
+    media = false                  # media_url: a photo may show faces, number plates, a home
+
+Services whose behaviour keeps personal matters (bookings, consultations, alerts) publish
+nothing per request whatever [publish] says: node/plugins.py, `Behaviour.publishes_requests`.
 """
 
 import re
@@ -92,6 +102,9 @@ class Attribute(BaseModel):
             raise ValueError(f"attribute {self.code}: a {self.datatype} needs values")
         if not is_list and self.values:
             raise ValueError(f"attribute {self.code}: only list attributes take values")
+        if self.required and not self.variable:
+            # Open311: a variable=false attribute only informs the user; nobody answers it.
+            raise ValueError(f"attribute {self.code}: required, but not variable")
         return self
 
 
@@ -103,6 +116,29 @@ class RoutingRule(BaseModel):
     attribute: str
     equals: str
     department: Annotated[str, Field(pattern=SLUG)]
+
+
+class LocationDetail(StrEnum):
+    """How precisely Open311 GET shows a request's location to anyone."""
+
+    NONE = "none"  # neither address nor coordinates
+    AREA = "area"  # coordinates on a grid of about 1 km, no address
+    STREET = "street"  # the street's name without house number, coordinates on about 200 m
+
+
+class Publication(BaseModel):
+    """What Open311 GET may show anyone, without an API key, of each request to the service.
+
+    The default publishes the request's service, status and dates, the street and coordinates
+    coarsened to it, and no free text or media.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    requests: bool = True
+    location: LocationDetail = LocationDetail.STREET
+    description: bool = False
+    media: bool = False
 
 
 CASES = "cases"
@@ -143,6 +179,7 @@ class ServiceSpec(BaseModel):
     attributes: list[Attribute] = []
     routing: list[RoutingRule] = []
     events: dict[str, CommonEvent] = {}
+    publish: Publication = Publication()
 
     @model_validator(mode="before")
     @classmethod

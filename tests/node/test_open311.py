@@ -17,7 +17,7 @@ from node.database import get_db
 from node.intake import clients
 from node.profiles.models import Citizen
 from node.services import service as catalogue
-from tests.factories import make_citizen, make_staff
+from tests.factories import make_case, make_citizen, make_staff
 
 STREET_SERVICE = """
 code = "street-damage"
@@ -97,8 +97,10 @@ def server(app, db_session, instance):
     thread.join()
 
 
-def register(db_session, kind: str = "app") -> str:
-    _, key = clients.create_client(db_session=db_session, name=f"{kind} client", kind=kind)
+def register(db_session, kind: str = "app", scope: str = "public") -> str:
+    _, key = clients.create_client(
+        db_session=db_session, name=f"{kind} {scope} client", kind=kind, scope=scope
+    )
     db_session.commit()
     return key
 
@@ -246,8 +248,21 @@ def test_a_request_posted_by_an_app_is_a_case_the_client_can_follow(
     assert shown["status"] == "open"
     assert shown["agency_responsible"] == "Public Works"
     assert shown["service_name"] == "Street damage"
-    assert shown["address"] == "Via dell'Indipendenza 10"
-    assert float(shown["lat"]) == 44.4949
+    # Anyone reads the street and a point of its 200 m cell: no house, no text, no photo.
+    assert shown["address"] == "Via dell'Indipendenza"
+    assert 0 < abs(float(shown["lat"]) - 44.4949) < 0.002
+    assert 0 < abs(float(shown["long"]) - 11.3426) < 0.003
+    assert not shown["description"] and not shown["media_url"]
+    # The city's own app reads the request as it was sent.
+    full = register(db_session, scope="full")
+    as_sent = read(
+        requests.get(f"{server}/requests/{code}.{fmt}", params={"api_key": full}, timeout=10),
+        fmt,
+    )[0]
+    assert as_sent["address"] == "Via dell'Indipendenza 10"
+    assert float(as_sent["lat"]) == 44.4949
+    assert as_sent["description"] == "A deep pothole in the cycle lane"
+    assert as_sent["media_url"] == "https://photos.example.org/pothole.jpg"
     requested = datetime.fromisoformat(shown["requested_datetime"])
     expected = datetime.fromisoformat(shown["expected_datetime"])
     assert requested.utcoffset() is not None
@@ -513,7 +528,9 @@ def test_an_app_request_round_trips_on_postgresql(postgres_url, tmp_path):
     upgrade(postgres_url)
     with get_db(app).session() as session:
         load_services(session, tmp_path)
+        install(session, tmp_path, "id-card", BOOKING_SERVICE)
         key = register(session)
+        full = register(session, scope="full")
     client = app.test_client()
     posted = client.post(
         "/open311/v2/requests.xml",
@@ -524,4 +541,326 @@ def test_an_app_request_round_trips_on_postgresql(postgres_url, tmp_path):
     shown = client.get(f"/open311/v2/requests/{code}.json").json[0]
     assert (shown["status"], shown["agency_responsible"]) == ("open", "Environment")
     assert shown["requested_datetime"].endswith(("+01:00", "+02:00"))
+
+    with get_db(app).session() as session:
+        case = cases.get_by_code(db_session=session, code=code)
+        cases.move(
+            db_session=session, case=case, action="reject", actor=Actor.system(), reason="Private"
+        )
+        session.commit()
+    assert client.get(f"/open311/v2/requests/{code}.json").json[0]["status_notes"] == "Private"
+    booked = client.post(
+        "/open311/v2/requests.json",
+        data={"api_key": key, "service_code": "id-card", "address_string": "Via Irnerio 12"},
+    ).json[0]["service_request_id"]
+    listed = {r["service_request_id"] for r in client.get("/open311/v2/requests.json").json}
+    assert listed == {code}
+    everything = client.get("/open311/v2/requests.json", query_string={"api_key": full}).json
+    assert {r["service_request_id"] for r in everything} == {code, booked}
     get_db(app).engine.dispose()
+
+
+def install(db_session, instance, code: str, spec: str) -> None:
+    """One more service in the instance's folder, loaded into the catalogue."""
+    folder = instance / "services" / code
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "service.toml").write_text(spec, encoding="utf-8")
+    report = catalogue.load_catalogue(db_session=db_session, services_dir=instance / "services")
+    assert not report.errors, report.errors
+    db_session.commit()
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_every_wrong_field_is_named_in_one_error_response(server, api_key, app, fmt):
+    fields = dict(street_report(api_key))
+    fields.pop("attribute[hazards][]")
+    fields |= {
+        "lat": "north",
+        "media_url": "ftp://photos.example.org/x.jpg",
+        "email": "not an address",
+        "attribute[kind]": "meteor",
+        "attribute[depth_cm]": "deep",
+        "description": "x" * 4001,
+    }
+    before = counts(app)
+    response = post(server, fmt, list(fields.items()))
+    assert response.status_code == 400, response.text
+    named = {e["description"].split(":", 1)[0] for e in read(response, fmt)}
+    assert {
+        "lat",
+        "media_url",
+        "email",
+        "attribute[kind]",
+        "attribute[depth_cm]",
+        "description",
+    } <= named
+    assert all(str(e["code"]) == "400" for e in read(response, fmt))
+    assert counts(app) == before
+
+
+def test_without_a_page_size_a_client_gets_the_spec_s_first_thousand(server, db_session):
+    made = [make_case(db_session) for _ in range(60)]
+    db_session.commit()
+    listed = requests.get(f"{server}/requests.json", timeout=30).json()
+    assert len(listed) == len(made) == 60  # 50 was the old default page
+    too_big = requests.get(f"{server}/requests.json", params={"page_size": 1001}, timeout=10)
+    assert too_big.status_code == 400
+    assert too_big.json()[0]["description"] == "page_size: at most 1000"
+    at_most = requests.get(f"{server}/requests.json", params={"page_size": 1000}, timeout=30)
+    assert at_most.status_code == 200
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_a_rejected_request_gives_its_reason_in_status_notes(server, api_key, db_session, fmt):
+    code = read(post(server, fmt, street_report(api_key)), fmt)[0]["service_request_id"]
+    case = the_case(db_session, code)
+    actor = Actor.of_staff(make_staff(db_session, department="public-works"))
+    cases.move(
+        db_session=db_session,
+        case=case,
+        action="reject",
+        actor=actor,
+        reason="The pavement belongs to the railway; we told them.",
+    )
+    db_session.commit()
+    client = GeoReport(server, output_format=fmt)
+    rejected = client.get_service_request(code)
+    assert rejected["status"] == "closed"
+    assert rejected["status_notes"] == "The pavement belongs to the railway; we told them."
+
+    cases.move(db_session=db_session, case=case, action="reopen", actor=actor)
+    db_session.commit()
+    assert not client.get_service_request(code)["status_notes"], "the reason no longer holds"
+
+    other = read(post(server, fmt, street_report(api_key)), fmt)[0]["service_request_id"]
+    cases.move(
+        db_session=db_session,
+        case=the_case(db_session, other),
+        action="mark_duplicate",
+        actor=actor,
+        duplicate_of_code=code,
+    )
+    db_session.commit()
+    assert client.get_service_request(other)["status_notes"] == f"Duplicate of {code}."
+
+
+def test_public_reads_carry_cors_headers_and_a_preflight_is_answered(server, api_key):
+    origin = {"Origin": "https://map.example.org"}
+    for path in ("services.json", "requests.xml", "discovery.json", "requests/BO-ZZZZZZ.json"):
+        response = requests.get(f"{server}/{path}", headers=origin, timeout=10)
+        assert response.headers["Access-Control-Allow-Origin"] == "*", path
+    preflight = requests.options(
+        f"{server}/requests.json",
+        headers=origin
+        | {
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "accept",
+        },
+        timeout=10,
+    )
+    assert preflight.status_code < 300
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert preflight.headers["Access-Control-Allow-Methods"] == "GET, HEAD"
+    assert preflight.headers["Access-Control-Allow-Headers"] == "accept"
+    # A POST carries the app's key: no other site's page may read its answer.
+    posted = requests.post(f"{server}/requests.json", data=street_report(api_key), headers=origin)
+    assert posted.status_code == 200 and "Access-Control-Allow-Origin" not in posted.headers
+    post_preflight = requests.options(
+        f"{server}/requests.json",
+        headers=origin | {"Access-Control-Request-Method": "POST"},
+        timeout=10,
+    )
+    assert "Access-Control-Allow-Origin" not in post_preflight.headers
+
+
+def test_cors_can_be_limited_to_the_city_s_own_sites(server, app):
+    app.config["OPEN311_CORS_ORIGINS"] = ["https://map.comune.bologna.it/"]
+    allowed = requests.get(
+        f"{server}/services.json", headers={"Origin": "https://map.comune.bologna.it"}
+    )
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://map.comune.bologna.it"
+    assert "Origin" in allowed.headers["Vary"]
+    other = requests.get(f"{server}/services.json", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    assert "Origin" in other.headers["Vary"]
+    app.config["OPEN311_CORS_ORIGINS"] = []
+    none = requests.get(
+        f"{server}/services.json", headers={"Origin": "https://map.comune.bologna.it"}
+    )
+    assert "Access-Control-Allow-Origin" not in none.headers
+
+
+LITTER_SERVICE = """
+code = "litter"
+name = "Litter"
+domain = "environment"
+department = "environment"
+channels = ["app", "web"]
+sla_hours = 48
+"""
+
+
+def test_a_service_without_attributes_takes_a_request_with_any_attribute(
+    server, api_key, db_session, instance
+):
+    install(db_session, instance, "litter", LITTER_SERVICE)
+    metadata = {s["service_code"]: s["metadata"] for s in GeoReport(server).get_service_list()}
+    assert metadata["litter"] is False
+    response = post(
+        server,
+        "json",
+        [
+            ("api_key", api_key),
+            ("service_code", "litter"),
+            ("attribute[WHISPAWN]", "123456"),
+            ("attribute[colour][]", "red"),
+        ],
+    )
+    assert response.status_code == 200, response.text
+    case = the_case(db_session, response.json()[0]["service_request_id"])
+    assert case.attributes == {}, "answers to no question are not kept"
+
+
+def test_attributes_are_read_as_the_service_definition_says(server, api_key, db_session, instance):
+    install(
+        db_session,
+        instance,
+        "street-damage",
+        STREET_SERVICE
+        + """
+[[attributes]]
+code = "notice"
+datatype = "string"
+variable = false
+description = "Crews repair potholes within five working days."
+""",
+    )
+    response = post(
+        server,
+        "json",
+        [
+            ("api_key", api_key),
+            ("service_code", "street-damage"),
+            ("attribute[kind]", "Pothole"),  # the key, in another case
+            ("attribute[hazards]", "glass,water"),  # a multivaluelist, comma-separated
+            ("attribute[plate]", "AB 123\nCD"),  # a string: one line
+            ("attribute[notice]", "ignored"),  # informs only: nothing to answer
+        ],
+    )
+    assert response.status_code == 200, response.text
+    case = the_case(db_session, response.json()[0]["service_request_id"])
+    assert case.attributes == {
+        "kind": "pothole",
+        "hazards": ["glass", "water"],
+        "plate": "AB 123 CD",
+    }
+    refused = post(
+        server,
+        "json",
+        [("api_key", api_key), ("service_code", "street-damage"), ("attribute[hazards][]", "fire")],
+    )
+    named = {e["description"].split(":", 1)[0] for e in refused.json()}
+    assert named == {"attribute[kind]", "attribute[hazards]"}  # required; not among the values
+
+
+PUBLISHED_NOISE = """
+code = "bin-full"
+name = "Full bin"
+domain = "environment"
+department = "environment"
+channels = ["app", "web"]
+sla_hours = 48
+
+[publish]
+location = "area"
+description = true
+media = true
+"""
+
+SILENT_SERVICE = """
+code = "graffiti"
+name = "Graffiti"
+domain = "environment"
+department = "environment"
+channels = ["app", "web"]
+sla_hours = 48
+
+[publish]
+location = "none"
+"""
+
+BOOKING_SERVICE = """
+code = "id-card"
+name = "Identity card appointment"
+domain = "personal"
+department = "registry"
+channels = ["app", "web"]
+sla_hours = 48
+behaviour = "bookings"
+"""
+
+
+def _post_with_details(server, key, code):
+    fields = [
+        ("api_key", key),
+        ("service_code", code),
+        ("description", "Overflowing since Monday. Call me on 333 765 4321, Lucia Neri"),
+        ("address_string", "Via Irnerio 12, 40126 Bologna"),
+        ("lat", "44.49781"),
+        ("long", "11.35163"),
+        ("media_url", "https://photos.example.org/bin.jpg"),
+        ("first_name", "Lucia"),
+        ("last_name", "Neri"),
+        ("email", "lucia.neri@example.org"),
+    ]
+    response = post(server, "json", fields)
+    assert response.status_code == 200, response.text
+    return response.json()[0]["service_request_id"]
+
+
+def test_each_service_publishes_what_its_service_toml_allows(server, api_key, db_session, instance):
+    for code, spec in (("bin-full", PUBLISHED_NOISE), ("graffiti", SILENT_SERVICE)):
+        install(db_session, instance, code, spec)
+    published = _post_with_details(server, api_key, "bin-full")
+    silent = _post_with_details(server, api_key, "graffiti")
+    [bin_full] = requests.get(f"{server}/requests/{published}.json", timeout=10).json()
+    assert bin_full["description"] == "Overflowing since Monday. Call me on [phone], [name] [name]"
+    assert bin_full["address"] is None, "an area shows no street"
+    assert 0 < abs(bin_full["lat"] - 44.49781) < 0.01 and bin_full["lat"] != 44.49781
+    assert bin_full["media_url"] == "https://photos.example.org/bin.jpg"
+    [graffiti] = requests.get(f"{server}/requests/{silent}.json", timeout=10).json()
+    assert graffiti["status"] == "open" and graffiti["service_code"] == "graffiti"
+    assert (graffiti["address"], graffiti["lat"], graffiti["long"]) == (None, None, None)
+    assert graffiti["description"] is None and graffiti["media_url"] is None
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_an_appointment_is_published_to_nobody_but_the_city_s_own_app(
+    server, api_key, db_session, instance, fmt
+):
+    install(db_session, instance, "id-card", BOOKING_SERVICE)
+    booked = _post_with_details(server, api_key, "id-card")
+    listed = read(requests.get(f"{server}/requests.{fmt}", timeout=10), fmt)
+    assert booked not in {r["service_request_id"] for r in listed}
+    for path in (f"requests/{booked}", f"tokens/{booked}"):
+        hidden = requests.get(f"{server}/{path}.{fmt}", timeout=10)
+        assert hidden.status_code == 404
+        assert read(hidden, fmt)[0]["description"] == f"no request has the tracking code {booked!r}"
+    by_id = requests.get(f"{server}/requests.{fmt}", params={"service_request_id": booked})
+    assert read(by_id, fmt) == []
+    public_key = requests.get(
+        f"{server}/requests/{booked}.{fmt}", params={"api_key": api_key}, timeout=10
+    )
+    assert public_key.status_code == 404, "a public key reads what anyone reads"
+    full = register(db_session, scope="full")
+    city_app = requests.get(
+        f"{server}/requests/{booked}.{fmt}", params={"api_key": full}, timeout=10
+    )
+    [shown] = read(city_app, fmt)
+    assert shown["address"] == "Via Irnerio 12, 40126 Bologna"
+
+
+def test_a_read_with_a_key_that_is_not_valid_is_refused(server):
+    response = requests.get(f"{server}/requests.json", params={"api_key": "guess"}, timeout=10)
+    assert response.status_code == 403
+    assert response.json()[0]["description"] == "the api_key is not valid for this node"

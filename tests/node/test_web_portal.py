@@ -240,3 +240,36 @@ def test_every_open311_datatype_becomes_a_field_and_is_checked(app, client, inst
         "kinds": ["oak", "plane"],
         "notes": "One looks ill",
     }
+
+
+SIGNUP = {
+    "name": "Anna Bianchi",
+    "email": "anna.bianchi@example.org",
+    "phone": "+39 333 987 6543",
+    "preferred_channel": "email",
+    "language": "en",
+    "consent_contact": "y",
+    "password": "a long citizen password",
+    "confirm": "a long citizen password",
+}
+
+
+def test_a_tracking_code_shows_others_the_replies_redacted_and_the_citizen_in_full(app, client):
+    # A published request's tracking code is public (its Open311 id): whoever types it in
+    # reads the city's replies as the API shows them; the citizen signed in reads them whole.
+    assert client.post("/account/signup", data=SIGNUP).status_code == 302
+    assert client.post(NOISE, data=VALID).status_code == 302
+    reply = "Dear Anna Bianchi, we will call you on 333 987 6543 about Via Irnerio 10."
+    with get_db(app).session() as session:
+        case = session.scalars(sa.select(Case)).one()
+        cases.reply(db_session=session, case=case, text=reply, actor=Actor.system())
+        session.commit()
+        code = case.tracking_code
+    own = text(client.get(f"/track?code={code}"))
+    assert "Dear Anna Bianchi, we will call you on 333 987 6543 about Via Irnerio 10." in own
+    stranger = app.test_client()
+    theirs = text(stranger.get(f"/track?code={code}"))
+    assert code in theirs
+    for personal in ("Anna", "Bianchi", "987", "Irnerio 10"):
+        assert personal not in theirs
+    assert "we will call you on [phone] about [address]." in theirs

@@ -92,3 +92,15 @@ def test_texts_stay_readable_and_quotes_survive(baked):
     assert [v.name for v in office.values] == ["Municipio", 'Anagrafe "Via Toschi"']
     text = (baked["appointment-booking", "bologna"] / "service.toml").read_text(encoding="utf-8")
     assert "Carta d'identità" in text  # written as such, not as \u escapes
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_each_baked_service_says_what_open311_publishes_of_its_requests(baked, template):
+    spec = read_spec(baked[template, "bologna"] / "service.toml")
+    text = (baked[template, "bologna"] / "service.toml").read_text(encoding="utf-8")
+    assert "[publish]" in text, "the knob is written where a city edits its service"
+    if template == "issue-report":
+        assert spec.publish.requests and spec.publish.location.value == "street"
+        assert not spec.publish.description and not spec.publish.media
+    else:  # appointments, participations and subscriptions are personal matters
+        assert spec.publish.requests is False

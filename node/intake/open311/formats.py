@@ -9,7 +9,9 @@ from xml.etree import ElementTree
 from flask import Response
 
 from node.cases.models import CLOSED_STATUSES
+from node.intake.free_text import redact
 from node.intake.open311.service import RequestView
+from node.intake.publication import known_about, location
 from node.services.models import Service
 from node.services.schemas import ServiceSpec
 
@@ -103,25 +105,35 @@ def service_definition(spec: ServiceSpec) -> dict[str, Any]:
     }
 
 
-def request_row(view: RequestView, zone: tzinfo) -> dict[str, Any]:
-    """One entry of GET requests, from a case."""
-    case = view.case
+def request_row(view: RequestView, zone: tzinfo, region: str | None) -> dict[str, Any]:
+    """One entry of GET requests, from a case, as much of it as the reader may see.
+
+    A field the reader may not see is empty, never missing, so that clients find every field.
+    `region` reads national phone numbers in the texts that are redacted.
+    """
+    case, shown = view.case, view.shown
+    known = known_about(case) if shown.redacted else []
+
+    def text(value: str | None) -> str | None:
+        return (redact(value, known=known, region=region) or None) if shown.redacted else value
+
+    address, lat, long = location(case, shown)
     return {
         "service_request_id": case.tracking_code,
         "status": "closed" if case.status in CLOSED_STATUSES else "open",
-        "status_notes": view.status_notes,
+        "status_notes": text(view.status_notes),
         "service_name": view.service_name,
         "service_code": case.service_code,
-        "description": case.description,
+        "description": text(case.description) if shown.description else None,
         "agency_responsible": case.department.name,
         "service_notice": None,
         "requested_datetime": timestamp(case.created_at, zone),
         "updated_datetime": timestamp(case.updated_at, zone),
         "expected_datetime": timestamp(case.due_at, zone),
-        "address": case.address,
+        "address": address,
         "address_id": None,
         "zipcode": None,
-        "lat": case.lat,
-        "long": case.long,
-        "media_url": case.media_url,
+        "lat": lat,
+        "long": long,
+        "media_url": case.media_url if shown.media else None,
     }

@@ -9,9 +9,10 @@ from typing import Any
 from node.errors import InvalidInput
 
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]+)\](\[\])?$")
-MAX_PAGE_SIZE = 200
+# GeoReport v2: "first 1000 requests" by default; a client may ask for fewer, never for more.
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 1000
 MAX_PAGE = 1_000_000  # keeps the row offset within what a database integer holds
-DEFAULT_PAGE_SIZE = 50
 MAX_IDS = 100
 
 
@@ -34,7 +35,11 @@ class Contact:
 
 @dataclass
 class Submission:
-    """A POST requests body, parsed but not yet checked against the service."""
+    """A POST requests body, parsed but not yet checked against the service.
+
+    `errors` names every field that could not be read; they are reported together with what the
+    service finds wrong, in one answer.
+    """
 
     service_code: str
     description: str = ""
@@ -44,6 +49,7 @@ class Submission:
     media_url: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     contact: Contact = field(default_factory=Contact)
+    errors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -132,7 +138,7 @@ def parse_submission(values: Mapping[str, Sequence[str]]) -> Submission:
     )
     if submission.address and len(submission.address) > 300:
         errors["address_string"] = "longer than 300 characters"
-    _raise(errors)
+    submission.errors = errors
     return submission
 
 

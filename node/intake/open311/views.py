@@ -1,7 +1,9 @@
 """Open311 GeoReport v2 under /open311/v2/: discovery, services, requests and tokens.
 
 Every endpoint answers in JSON or XML after its `.json` / `.xml` suffix (JSON without one), and
-every error in the specification's error document with 400, 403 or 404.
+every error in the specification's error document with 400, 403 or 404. The GETs are public:
+they show what each service publishes (node/intake/publication.py), more to a key whose scope
+allows it, and carry CORS headers for the origins OPEN311_CORS_ORIGINS allows.
 """
 
 import re
@@ -21,6 +23,8 @@ from werkzeug.routing import BaseConverter
 from node.database import db_session
 from node.errors import Forbidden, InvalidInput, NodeError, NotFound
 from node.intake import clients
+from node.intake.free_text import phone_region
+from node.intake.models import ClientScope
 from node.intake.open311 import service as open311
 from node.intake.open311.formats import (
     FORMATS,
@@ -111,6 +115,53 @@ def _errors(status: int, *descriptions: str) -> Response:
 
 def _send(payload: Any, root: str, status: int = 200) -> Response:
     return render(payload, fmt=g.open311_format, root=root, status=status)
+
+
+_READS = ("GET", "HEAD")
+
+
+@blueprint.after_request
+def _cross_origin(response: Response) -> Response:
+    """CORS on the public reads, so that a web page elsewhere can show them; never on POST.
+
+    A POST carries a client's secret key, which has no business in a browser on another site.
+    """
+    preflight = request.method == "OPTIONS"
+    asked = request.headers.get("Access-Control-Request-Method", "").upper()
+    if request.method not in _READS and not (preflight and asked in _READS):
+        return response
+    allowed = cors_origins()
+    origin = request.headers.get("Origin", "")
+    if "*" in allowed:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    else:
+        response.vary.add("Origin")  # the answer differs by origin: caches must keep them apart
+        if origin.rstrip("/").lower() not in allowed:
+            return response
+        response.headers["Access-Control-Allow-Origin"] = origin
+    if preflight:
+        response.headers["Access-Control-Allow-Methods"] = ", ".join(_READS)
+        requested = request.headers.get("Access-Control-Request-Headers")
+        if requested:
+            response.headers["Access-Control-Allow-Headers"] = requested
+        response.headers["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+def cors_origins() -> list[str]:
+    """OPEN311_CORS_ORIGINS, compared in lower case and without a trailing slash ("*": any)."""
+    return [o.strip().rstrip("/").lower() for o in current_app.config["OPEN311_CORS_ORIGINS"]]
+
+
+def _scope() -> ClientScope | None:
+    """The scope of the reader's key; None without one (a key that is not valid: 403)."""
+    client = clients.reader(db_session=db_session(), api_key=request.args.get("api_key"))
+    return client.scope if client is not None else None
+
+
+def _region() -> str | None:
+    config = current_app.config
+    return phone_region(config["DEFAULT_COUNTRY_CODE"] or config["COUNTRY"])
 
 
 @blueprint.errorhandler(InvalidInput)
@@ -229,22 +280,22 @@ def submit() -> Response:
 def search() -> Response:
     """Requests filtered by id, service, dates and status, newest first, a page at a time."""
     query = parse_query(request.args.to_dict(flat=False))
-    views = open311.search_requests(db_session=db_session(), query=query)
-    zone = _timezone()
-    return _send([request_row(view, zone) for view in views], root="service_requests")
+    views = open311.search_requests(db_session=db_session(), query=query, scope=_scope())
+    zone, region = _timezone(), _region()
+    return _send([request_row(view, zone, region) for view in views], root="service_requests")
 
 
 @blueprint.get("/requests/<open311_id:code><open311_format:fmt>")
 def request_detail(code: str) -> Response:
     """One request by its id (the tracking code), as a list of one."""
-    view = open311.get_request(db_session=db_session(), code=code)
-    return _send([request_row(view, _timezone())], root="service_requests")
+    view = open311.get_request(db_session=db_session(), code=code, scope=_scope())
+    return _send([request_row(view, _timezone(), _region())], root="service_requests")
 
 
 @blueprint.get("/tokens/<open311_id:token><open311_format:fmt>")
 def token(token: str) -> Response:
     """The id behind a token; ids are given at once, so a token is the tracking code itself."""
-    view = open311.get_request(db_session=db_session(), code=token)
+    view = open311.get_request(db_session=db_session(), code=token, scope=_scope())
     return _send(
         [{"service_request_id": view.case.tracking_code, "token": token}],
         root="service_requests",
