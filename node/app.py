@@ -9,6 +9,7 @@ from flask import Flask, render_template, request, session
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from node import celery_app
 from node.config import NodeSettings
@@ -38,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "CARMEN_NODE_SECRET_KEY"
         )
     database.init_app(app)
+    _trust_proxies(app)
     _init_web(app)
     celery_app.init_app(app)  # after _init_web: the behaviours add their tasks there
 
@@ -46,6 +48,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return {"status": "ok", "city": app.config["CITY"]}
 
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Believe the X-Forwarded-* headers of TRUSTED_PROXY_HOPS reverse proxies, and no more.
+
+    Behind a proxy every request comes from the proxy's address; the per-address limits need the
+    citizen's. Each trusted proxy appends the address it saw, so the node reads that many from
+    the right of X-Forwarded-For: what a client writes further left is never believed.
+    """
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def select_locale() -> str:

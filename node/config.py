@@ -96,8 +96,10 @@ class NodeSettings(InstanceSettings):
     ratelimit_enabled: bool | None = Field(
         None, description="Abuse limits on public intake; none: on, except in testing apps."
     )
-    ratelimit_storage_url: str = Field(
-        "memory://", description="Where limit counters live; redis://... to share them."
+    ratelimit_storage_url: str | None = Field(
+        None,
+        description="Where limit counters live, shared by every worker: none is the broker's "
+        "Redis when broker_url names one, else this process's memory; or memory://, redis://...",
     )
     ratelimits: dict[str, str] = Field(
         {}, description='Limits per key kind, e.g. {portal_address = "10/minute;60/hour"}.'
@@ -115,6 +117,13 @@ class NodeSettings(InstanceSettings):
         ["*"],
         description='Web origins whose pages may read the public Open311 GETs: ["*"] any, [] none, '
         'or e.g. ["https://map.city.example"].',
+    )
+    trusted_proxy_hops: int = Field(
+        0,
+        ge=0,
+        strict=True,
+        description="Reverse proxies in front of the node whose X-Forwarded-For, -Proto, -Host "
+        "and -Port are believed; 0 believes none (anyone can send them).",
     )
     # SMS
     sms_auth_token: str | None = Field(

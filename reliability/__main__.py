@@ -1,9 +1,10 @@
-"""Run the reliability suite (load, fuzz, chaos) and print one table; non-zero exit on a failure.
+"""Run the reliability suite (load, fuzz, chaos, limits) and print one table; non-zero exit on a
+failure.
 
 `make reliability` runs this; pass options with RELIABILITY_ARGS="--examples 1000 ...".
-PostgreSQL (for fuzzing on it too) and Redis (for the chaos run) come from --postgres / --redis,
-else from CARMEN_TEST_DATABASE_URL / CARMEN_TEST_REDIS_URL; without them those parts are skipped
-and the table says why.
+PostgreSQL (for fuzzing on it too) and Redis (for the chaos run, and the limits under gunicorn)
+come from --postgres / --redis, else from CARMEN_TEST_DATABASE_URL / CARMEN_TEST_REDIS_URL;
+without them those parts are skipped and the table says why.
 """
 
 import argparse
@@ -14,7 +15,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from reliability import chaos, fuzz, load
+from reliability import burst, chaos, fuzz, load
 
 
 def _value(value: float | str) -> str:
@@ -36,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=3, help="chaos: rounds of kills")
     parser.add_argument(
-        "--parts", default="load,fuzz,chaos", help="comma-separated parts to run (default: all)"
+        "--parts",
+        default="load,fuzz,chaos,limits",
+        help="comma-separated parts to run (default: all)",
     )
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
@@ -103,6 +106,17 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             failed += 1
             add("chaos", [("error", repr(exc)[:500])], "FAILED", started)
+
+    if "limits" in parts:
+        started = time.perf_counter()
+        try:
+            limited = burst.run(args.redis)
+            check = "skipped" if limited.skipped else "FAILED" if limited.problems else "passed"
+            failed += bool(limited.problems)
+            add("limits", limited.figures(), check, started)
+        except Exception as exc:
+            failed += 1
+            add("limits", [("error", repr(exc)[:500])], "FAILED", started)
 
     Console(width=max(120, Console().width)).print(table)
     return 1 if failed else 0

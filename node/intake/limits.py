@@ -1,17 +1,23 @@
 """Abuse limits on public intake: how many requests one client key, phone or address may send.
 
 Every public way in (the portal's request form, Open311 POST requests, the SMS and e-mail
-webhooks) calls `check(kind, key)` before it does any work. Over the limit, `check` raises
-`RateLimited`, which the app answers in the format the channel's client expects (an Open311
-error document, a TwiML reply, a page) with status 429 and a Retry-After header.
+webhooks) calls `check(kind, key)` (or `check_all` for several keys at once) before it does any
+work. Over the limit, it raises `RateLimited`, which the app answers in the format the
+channel's client expects (an Open311 error document, a TwiML reply, a page) with status 429 and
+a Retry-After header.
 
-The counters live in the `limits` package's storage: in memory by default (one process), or in
-Redis when RATELIMIT_STORAGE_URL names it, so that every gunicorn worker shares them.
+A request counts against its keys only when every one of them lets it through: an Open311 POST
+refused for its address does not use up its app's key, so one user cannot lock out every other
+user of the app. The counters live in the `limits` package's storage: in the broker's Redis
+when BROKER_URL names one (or wherever RATELIMIT_STORAGE_URL says), so that every gunicorn
+worker counts one address's requests together; in memory only without a broker.
 """
 
 import hashlib
+import logging
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
@@ -19,6 +25,7 @@ from xml.sax.saxutils import escape
 from flask import Flask, Response, current_app, g, render_template, request
 from flask_babel import gettext as _
 from limits import RateLimitItem, parse_many
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
@@ -26,6 +33,7 @@ from werkzeug.exceptions import TooManyRequests
 from node.errors import NodeError
 
 EXTENSION = "carmen.node.limits"
+log = logging.getLogger(__name__)
 
 # Per kind of key, one or more windows ("5/minute;30/hour"); RATELIMITS in the settings
 # overrides any of them. The portal and the e-mail sender are people typing; an Open311 client
@@ -43,7 +51,7 @@ DEFAULT_LIMITS: dict[str, str] = {
 # call check() themselves, since only they know the sender.
 LIMITED_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "portal.new_request": ("portal_address",),
-    "open311.submit": ("open311_client", "open311_address"),
+    "open311.submit": ("open311_address", "open311_client"),
 }
 
 
@@ -87,32 +95,79 @@ class Limiter:
     enabled: bool
     strategy: MovingWindowRateLimiter
     windows: dict[str, list[RateLimitItem]]
+    namespace: str = ""  # one node's counters apart from another's in a shared Redis
 
     def check(self, kind: str, key: str) -> None:
         """Count one request from `key`, or raise RateLimited when a window is full."""
-        if not self.enabled or not key:
+        self.check_all([(kind, key)])
+
+    def check_all(self, keys: Sequence[tuple[str, str | None]]) -> None:
+        """Count one request against every (kind, key), or raise RateLimited for a full window.
+
+        Every window of every key is tested before any is counted, so a request refused by one
+        key uses up none of the others. The counts are then taken in the order given, each one
+        atomically in the storage, so that workers racing each other never let more requests
+        through than a window holds (a race lost at the last key leaves the earlier ones one
+        count higher: put the key most likely to refuse first).
+        """
+        if not self.enabled:
             return
+        counted: list[tuple[str, RateLimitItem, str]] = []
+        for kind, key in keys:
+            if key:
+                windows, hashed = self._identity(kind, key)
+                counted += [(kind, window, hashed) for window in windows]
+        try:
+            for kind, window, key in counted:
+                if not self.strategy.test(window, self.namespace, kind, key):
+                    raise self._refusal(kind, window, key)
+            for kind, window, key in counted:
+                if not self.strategy.hit(window, self.namespace, kind, key):
+                    raise self._refusal(kind, window, key)
+        except StorageError as exc:
+            # The counters are out of reach: the request goes on rather than being lost, and
+            # the log says that nothing is being limited.
+            log.error("rate limits not applied: their storage failed: %s", exc.storage_error)
+
+    def _identity(self, kind: str, key: str) -> tuple[list[RateLimitItem], str]:
         windows = self.windows.get(kind)
         if windows is None:
             raise KeyError(f"no rate limit kind {kind!r}; known: {', '.join(self.windows)}")
         # Keys are hashed: phone numbers and e-mail addresses are personal data, and the
         # counters may sit in a shared Redis that has no business holding them.
-        hashed = hashlib.sha256(key.strip().lower().encode("utf-8")).hexdigest()[:32]
-        # Test every window before counting, so a refused request uses up none of them.
-        for window in windows:
-            if not self.strategy.test(window, kind, hashed):
-                reset = self.strategy.get_window_stats(window, kind, hashed).reset_time
-                raise RateLimited(kind=kind, retry_after=max(1, math.ceil(reset - time.time())))
-        for window in windows:
-            self.strategy.hit(window, kind, hashed)
+        return windows, hashlib.sha256(key.strip().lower().encode()).hexdigest()[:32]
+
+    def _refusal(self, kind: str, window: RateLimitItem, key: str) -> RateLimited:
+        reset = self.strategy.get_window_stats(window, self.namespace, kind, key).reset_time
+        return RateLimited(kind=kind, retry_after=max(1, math.ceil(reset - time.time())))
 
     def reset(self) -> None:
         """Forget every counter (for tests and after changing the limits)."""
         self.strategy.storage.reset()
 
 
-def build_limiter(config: dict[str, Any]) -> Limiter:
-    """A limiter from the settings: RATELIMIT_ENABLED, RATELIMIT_STORAGE_URL and RATELIMITS."""
+def storage_url(config: Mapping[str, Any]) -> str:
+    """Where the counters live: RATELIMIT_STORAGE_URL, else the broker's Redis, else memory."""
+    if config["RATELIMIT_STORAGE_URL"]:
+        return config["RATELIMIT_STORAGE_URL"]
+    broker = config["BROKER_URL"] or ""
+    scheme, _, rest = broker.partition("://")
+    if scheme.lower() in ("redis", "rediss"):
+        return broker
+    if scheme.lower() == "redis+socket":  # Celery's name for a Redis on a Unix socket
+        return f"redis+unix://{rest}"
+    if broker:
+        log.warning(
+            "rate limits are counted in each process: the broker %s is no Redis; set "
+            "RATELIMIT_STORAGE_URL to a Redis to share them between workers",
+            scheme,
+        )
+    return "memory://"
+
+
+def build_limiter(config: Mapping[str, Any]) -> Limiter:
+    """A limiter from the settings: RATELIMIT_ENABLED, RATELIMIT_STORAGE_URL (or BROKER_URL)
+    and RATELIMITS."""
     enabled = config["RATELIMIT_ENABLED"]
     if enabled is None:
         # Tests send many requests from one test client; they turn limits on when testing them.
@@ -126,9 +181,15 @@ def build_limiter(config: dict[str, Any]) -> Limiter:
             raise RuntimeError(
                 f"RATELIMITS.{kind} = {text!r} is not a limit like '10/minute;60/hour'"
             ) from exc
-    storage = storage_from_string(config["RATELIMIT_STORAGE_URL"])
+    storage = storage_from_string(storage_url(config), wrap_exceptions=True)
+    # Nodes sharing one Redis (ASP mode, one broker for several cities) count apart: a node is
+    # its database.
+    namespace = hashlib.sha256(config["DATABASE_URL"].encode()).hexdigest()[:12]
     return Limiter(
-        enabled=bool(enabled), strategy=MovingWindowRateLimiter(storage), windows=windows
+        enabled=bool(enabled),
+        strategy=MovingWindowRateLimiter(storage),
+        windows=windows,
+        namespace=namespace,
     )
 
 
@@ -143,7 +204,7 @@ def check(kind: str, key: str | None) -> None:
 
 
 def remote_address() -> str:
-    """The client's address as the WSGI server saw it (set up ProxyFix behind a proxy)."""
+    """The client's address: as the WSGI server saw it, or as TRUSTED_PROXY_HOPS proxies said."""
     return request.remote_addr or "unknown"
 
 
@@ -151,12 +212,10 @@ def _limit_public_intake() -> None:
     kinds = LIMITED_ENDPOINTS.get(request.endpoint or "")
     if not kinds or request.method != "POST":
         return
-    for kind in kinds:
-        if kind == "open311_client":
-            # The key as given, valid or not: a flood of wrong keys is limited by address too.
-            check(kind, request.values.get("api_key"))
-        else:
-            check(kind, remote_address())
+    # The address first: a request it refuses never reaches the client key's count. The key is
+    # taken as given, valid or not, and a flood of wrong keys is limited by its address.
+    keys = {"open311_client": request.values.get("api_key")}
+    get_limiter().check_all([(kind, keys.get(kind, remote_address())) for kind in kinds])
 
 
 def twiml_reply(exc: RateLimited) -> Response:

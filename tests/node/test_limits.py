@@ -12,6 +12,7 @@ from node.config import NodeSettings
 from node.database import get_db
 from node.intake import clients, limits
 from node.intake.sms import signature
+from runtime.settings import SettingsError
 from tests.factories import make_node_app
 from tests.node.web import rows, text
 
@@ -189,3 +190,119 @@ def test_counters_in_redis_are_shared_by_two_apps(tmp_path, redis_url):
     with pytest.raises(limits.RateLimited):
         first.check("sms_phone", "+393330000001")
     first.reset()
+
+
+def test_an_address_over_its_limit_leaves_the_app_s_key_to_its_other_users(instance):
+    # A city app's key carries every user's requests: one user's burst, refused for its
+    # address, must not use up the key for the others.
+    app = make_node_app(
+        instance,
+        RATELIMIT_ENABLED=True,
+        RATELIMITS={"open311_address": "2/minute", "open311_client": "4/minute"},
+    )
+    client = app.test_client()
+    key = _api_key(app, "Bologna Segnala")
+
+    def send(address: str) -> int:
+        form = OPEN311 | {"api_key": key}
+        return client.post("/open311/v2/requests.json", data=form, environ_base=_from(address))
+
+    burst = [send("10.3.0.1") for _ in range(6)]
+    assert [r.status_code for r in burst] == [200, 200, 429, 429, 429, 429]
+    assert "address" in burst[-1].json[0]["description"]
+    others = [send(f"10.3.0.{n}").status_code for n in (2, 3)]
+    assert others == [200, 200], "the key had room for two more accepted requests"
+    refused = send("10.3.0.4")
+    assert refused.status_code == 429 and "api_key" in refused.json[0]["description"]
+    get_db(app).engine.dispose()
+
+
+def _settings(folder, **values) -> dict:
+    """A node's settings as its app holds them."""
+    return NodeSettings.load(folder, values).flask_config()
+
+
+def test_without_a_broker_the_counters_stay_in_this_process(tmp_path, caplog):
+    assert limits.storage_url(_settings(tmp_path)) == "memory://"
+    amqp = _settings(tmp_path, BROKER_URL="amqp://guest@127.0.0.1:5672//")
+    with caplog.at_level("WARNING", logger="node.intake.limits"):
+        assert limits.storage_url(amqp) == "memory://"
+    assert "RATELIMIT_STORAGE_URL" in caplog.text, "a broker that is no Redis is told about"
+    redis_broker = _settings(tmp_path, BROKER_URL="redis://r:6379/0")
+    assert limits.storage_url(redis_broker) == "redis://r:6379/0"
+    socket = _settings(tmp_path, BROKER_URL="redis+socket:///run/redis.sock")
+    assert limits.storage_url(socket) == "redis+unix:///run/redis.sock"
+    named = redis_broker | {"RATELIMIT_STORAGE_URL": "memory://"}
+    assert limits.storage_url(named) == "memory://", "a named storage wins"
+
+
+@pytest.mark.redis
+def test_the_broker_s_redis_holds_the_counters_of_every_worker(tmp_path, redis_url):
+    settings = _settings(tmp_path, RATELIMIT_ENABLED=True, RATELIMITS=LIMITS, BROKER_URL=redis_url)
+    workers = [limits.build_limiter(settings) for _ in range(3)]  # gunicorn forks one per worker
+    workers[0].reset()
+    workers[0].check("sms_phone", "+393330000002")
+    workers[1].check("sms_phone", "+393330000002")
+    with pytest.raises(limits.RateLimited):
+        workers[2].check("sms_phone", "+393330000002")
+    other_node = limits.build_limiter(settings | {"DATABASE_URL": "sqlite:///tallinn.db"})
+    other_node.check("sms_phone", "+393330000002")  # another node on the same Redis counts apart
+    workers[0].reset()
+
+
+def test_when_the_counters_cannot_be_reached_requests_go_on_and_the_log_says_so(tmp_path, caplog):
+    down = limits.build_limiter(
+        _settings(tmp_path, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URL="redis://127.0.0.1:9/0")
+    )
+    with caplog.at_level("ERROR", logger="node.intake.limits"):
+        for _ in range(10):
+            down.check("sms_phone", "+393330000003")
+    assert "rate limits not applied" in caplog.text
+
+
+def _proxied_app(instance, hops):
+    return make_node_app(
+        instance,
+        RATELIMIT_ENABLED=True,
+        RATELIMITS={"portal_address": "2/minute"},
+        WTF_CSRF_ENABLED=False,
+        TRUSTED_PROXY_HOPS=hops,
+    )
+
+
+def test_behind_a_trusted_proxy_each_citizen_is_limited_by_their_own_address(instance):
+    app = _proxied_app(instance, 1)
+    client = app.test_client()
+    proxy = _from("10.9.9.9")
+
+    def send(forwarded: str) -> int:
+        headers = {"X-Forwarded-For": forwarded}
+        return client.post(NOISE, data=VALID, environ_base=proxy, headers=headers).status_code
+
+    assert [send("203.0.113.7") for _ in range(3)] == [302, 302, 429]
+    assert send("198.51.100.20") == 302, "another citizen behind the same proxy goes on"
+    # What a client writes to the left of what the proxy appended is not believed.
+    assert send("198.51.100.99, 203.0.113.7") == 429
+    get_db(app).engine.dispose()
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_for_changes_nothing(instance):
+    app = _proxied_app(instance, 0)
+    client = app.test_client()
+    statuses = [
+        client.post(
+            NOISE,
+            data=VALID,
+            environ_base=_from("10.9.9.9"),
+            headers={"X-Forwarded-For": f"198.51.100.{n}"},
+        ).status_code
+        for n in range(3)
+    ]
+    assert statuses == [302, 302, 429]
+    get_db(app).engine.dispose()
+
+
+@pytest.mark.parametrize("hops", [-1, "two", True])
+def test_a_bad_trusted_proxy_setting_is_named(instance, hops):
+    with pytest.raises(SettingsError, match="trusted_proxy_hops"):
+        make_node_app(instance, TRUSTED_PROXY_HOPS=hops)

@@ -33,3 +33,11 @@ def test_the_chaos_part_says_why_it_was_skipped_without_redis(monkeypatch, capsy
     printed = capsys.readouterr().out
     assert status == 0
     assert "skipped" in printed and "CARMEN_TEST_REDIS_URL" in printed
+
+
+def test_the_limits_part_says_why_it_was_skipped_without_redis(monkeypatch, capsys):
+    monkeypatch.delenv("CARMEN_TEST_REDIS_URL", raising=False)
+    status = suite.main(["--parts", "limits"])
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert "limits" in printed and "CARMEN_TEST_REDIS_URL" in printed
