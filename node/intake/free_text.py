@@ -249,6 +249,14 @@ _NAMED = re.compile(
     r"soy|mijn naam is|ik ben|jag heter|mitt navn er|minu nimi on)\s+"
     rf"({_NAME}(?:\s+{_NAME}){{0,2}})"
 )
+# How a letter greets or names a person: "Dear Anna Rossi", "Gentile sig.ra Rossi", "Herr Weber".
+_GREETED = re.compile(
+    r"\b(?i:dear|hi|hello|mr|mrs|ms|miss|dr|gentile|gentilissim[oa]|car[oa]|egregi[oa]|"
+    r"spett\.?(?:le)?|sig|sig\.ra|sig\.na|signor[a]?|dott|dott\.ssa|sehr geehrte[rs]?|"
+    r"liebe[rs]?|herr|frau|cher|chère|madame|monsieur|mme|m\.|estimad[oa]|querid[oa]|señor[a]?|"
+    r"sr|sra|geachte|beste|heer|mevrouw|hej|tere|lugupeetud|härra|proua)\.?\s+"
+    rf"({_NAME}(?:\s+{_NAME}){{0,2}})"
+)
 # Eurostat's country codes where the phone numbering plan's differ.
 _REGIONS = {"EL": "GR", "UK": "GB"}
 
@@ -310,6 +318,11 @@ def _known(values: Iterable[str | None], region: str | None) -> list[tuple[re.Pa
     return found
 
 
+def mentions(text: str | None, *, known: Iterable[str | None], region: str | None = None) -> bool:
+    """Whether a text (a link, say, that cannot be cut) holds anything known of the person."""
+    return any(pattern.search(text or "") for pattern, _mark in _known(known, region))
+
+
 def redact(text: str | None, *, known: Iterable[str | None] = (), region: str | None = None) -> str:
     """What may be shown to anyone of a text: no contact details, addresses or signatures.
 
@@ -325,7 +338,8 @@ def redact(text: str | None, *, known: Iterable[str | None] = (), region: str | 
     text = _replace_spans(text, _phone_spans(text, region), PHONE_MARK)
     text = _ADDRESSES.sub(ADDRESS_MARK, text)
     text = _POSTCODE.sub(ADDRESS_MARK, text)
-    text = _NAMED.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + NAME_MARK, text)
+    for named in (_NAMED, _GREETED):
+        text = named.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + NAME_MARK, text)
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 

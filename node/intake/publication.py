@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from node.behaviours import behaviour_of
 from node.cases.models import Case
-from node.intake.free_text import street_of
+from node.intake.free_text import mentions, street_of
 from node.intake.models import ClientScope
 from node.services.schemas import LocationDetail, ServiceSpec
 
@@ -89,3 +89,12 @@ def location(case: Case, shown: Disclosure) -> tuple[str | None, float | None, f
         return address, None, None
     lat, long = coarse_point(case.lat, case.long, GRID_METRES[shown.location])
     return address, lat, long
+
+
+def media_url(case: Case, shown: Disclosure) -> str | None:
+    """The photo's link, if the reader may see it; never one that names the person."""
+    if not shown.media or not case.media_url:
+        return None
+    if shown.redacted and mentions(case.media_url, known=known_about(case)):
+        return None  # a link cannot be cut: photos.example.org/anna.rossi/... goes whole
+    return case.media_url

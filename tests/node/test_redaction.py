@@ -213,3 +213,14 @@ def test_a_street_cell_is_about_200_metres_a_side_at_any_latitude():
         assert 2 <= len(cells) <= 3
         east = {coarse_point(lat, 11.0 + i * 0.01, 200)[1] for i in range(2)}
         assert len(east) == 2
+
+
+def test_a_greeted_person_s_name_goes():
+    assert redact("Dear Carla Canarini, a crew comes this week.") == (
+        "Dear [name], a crew comes this week."
+    )
+    assert (
+        redact("Gentile sig.ra Rossi, abbiamo risolto.")
+        == "Gentile sig.ra [name], abbiamo risolto."
+    )
+    assert redact("Hi Anna thanks") == "Hi [name] thanks"

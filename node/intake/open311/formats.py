@@ -11,7 +11,7 @@ from flask import Response
 from node.cases.models import CLOSED_STATUSES
 from node.intake.free_text import redact
 from node.intake.open311.service import RequestView
-from node.intake.publication import known_about, location
+from node.intake.publication import known_about, location, media_url
 from node.services.models import Service
 from node.services.schemas import ServiceSpec
 
@@ -135,5 +135,5 @@ def request_row(view: RequestView, zone: tzinfo, region: str | None) -> dict[str
         "zipcode": None,
         "lat": lat,
         "long": long,
-        "media_url": case.media_url if shown.media else None,
+        "media_url": media_url(case, shown),
     }
