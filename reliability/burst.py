@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from node.config import NodeSettings
 from node.database import get_db
 from reliability.apps import node_app
-from reliability.chaos import LOOPBACK, Process, _wait_http, free_port
+from reliability.chaos import LOOPBACK, Process, _wait_http, free_port, redis_to_use
 
 CITIZENS = ("203.0.113.7", "198.51.100.20", "192.0.2.33")
 
@@ -144,16 +144,8 @@ def run_bursts(
 
 def run(redis_url: str | None = None, **options) -> BurstResult:
     """The bursts on the Redis named, or by CARMEN_TEST_REDIS_URL; skipped without one."""
-    url = redis_url or os.environ.get("CARMEN_TEST_REDIS_URL", "")
-    if not url:
-        return BurstResult(skipped="no Redis: pass --redis URL or set CARMEN_TEST_REDIS_URL")
-    try:
-        import redis
-
-        redis.Redis.from_url(url).ping()
-    except Exception as exc:
-        return BurstResult(skipped=f"Redis at {url} is unreachable: {exc}")
-    return run_bursts(redis_url=url, **options)
+    url, skipped = redis_to_use(redis_url)
+    return BurstResult(skipped=skipped) if skipped else run_bursts(redis_url=url, **options)
 
 
 def main() -> None:

@@ -479,18 +479,24 @@ def _forget_queues(redis_url: str, queues: list[str]) -> None:
         client.close()
 
 
-def run(redis_url: str | None = None, **options) -> ChaosResult:
-    """The chaos run on the Redis named, or by CARMEN_TEST_REDIS_URL; skipped without one."""
+def redis_to_use(redis_url: str | None) -> tuple[str, str | None]:
+    """The Redis named, or by CARMEN_TEST_REDIS_URL, and why a run must skip (None: it may run)."""
     url = redis_url or os.environ.get("CARMEN_TEST_REDIS_URL", "")
     if not url:
-        return ChaosResult(skipped="no Redis: pass --redis URL or set CARMEN_TEST_REDIS_URL")
+        return url, "no Redis: pass --redis URL or set CARMEN_TEST_REDIS_URL"
     try:
         import redis
 
         redis.Redis.from_url(url).ping()
     except Exception as exc:
-        return ChaosResult(skipped=f"Redis at {url} is unreachable: {exc}")
-    return run_chaos(redis_url=url, **options)
+        return url, f"Redis at {url} is unreachable: {exc}"
+    return url, None
+
+
+def run(redis_url: str | None = None, **options) -> ChaosResult:
+    """The chaos run on the Redis named, or by CARMEN_TEST_REDIS_URL; skipped without one."""
+    url, skipped = redis_to_use(redis_url)
+    return ChaosResult(skipped=skipped) if skipped else run_chaos(redis_url=url, **options)
 
 
 def main() -> None:
