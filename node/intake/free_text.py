@@ -10,8 +10,10 @@ the two cuts on their own, for intake that wants to store a message's own words.
 reduces an address to its street.
 """
 
+import functools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
@@ -294,33 +296,62 @@ def _replace_spans(text: str, spans: list[tuple[int, int]], mark: str) -> str:
     return text
 
 
-def _known(values: Iterable[str | None], region: str | None) -> list[tuple[re.Pattern, str]]:
-    """What the node knows of a person, as patterns and their marks: e-mail, phone, name words."""
-    found: list[tuple[re.Pattern, str]] = []
-    for value in values:
-        value = (value or "").strip()
-        if "@" in value:
-            found.append((re.compile(re.escape(value), re.IGNORECASE), EMAIL_MARK))
-            local = value.split("@", 1)[0]
-            if len(local) >= 4:  # anna.rossi@... is often written as anna.rossi elsewhere
-                found.append((re.compile(rf"\b{re.escape(local)}\b", re.IGNORECASE), NAME_MARK))
+_WORD = re.compile(r"[^\W\d_][\w'’]*")
+_DIGIT_SPAN = re.compile(r"(?:\+|00)?\d[\d\s().\-/]{4,}\d")
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What the node knows of a person, as plain data to look for: name words, phone digits."""
+
+    words: frozenset[str]  # casefolded words of the name and of the e-mail's local part
+    numbers: tuple[str, ...]  # national significant numbers
+
+    def sub(self, text: str) -> str:
+        """The text with every known word and number marked."""
+        if self.numbers:
+            text = _DIGIT_SPAN.sub(
+                lambda m: PHONE_MARK if self._number_in(m.group()) else m.group(), text
+            )
+        if self.words:
+            text = _WORD.sub(
+                lambda m: NAME_MARK if m.group().casefold() in self.words else m.group(), text
+            )
+        return text
+
+    def found_in(self, text: str) -> bool:
+        """Whether anything known of the person is in the text."""
+        return any(self._number_in(m.group()) for m in _DIGIT_SPAN.finditer(text)) or any(
+            m.group().casefold() in self.words for m in _WORD.finditer(text)
+        )
+
+    def _number_in(self, span: str) -> bool:
+        digits = re.sub(r"\D", "", span)
+        return any(number in digits for number in self.numbers)
+
+
+@functools.lru_cache(maxsize=1024)
+def _known(values: tuple[str | None, ...], region: str | None) -> _Known:
+    # Plain words and digits rather than a pattern per person: a page of a thousand requests
+    # would compile thousands of patterns.
+    words: set[str] = set()
+    numbers: list[str] = []
+    for value in (v.strip() for v in values if v):
+        if "@" in value:  # the address itself is an e-mail, and anna.rossi@ names Anna Rossi
+            value = value.split("@", 1)[0]
         elif re.fullmatch(r"[\d\s+().\-/]{7,}", value):
             try:
-                national = str(phonenumbers.parse(value, region).national_number)
+                numbers.append(str(phonenumbers.parse(value, region).national_number))
             except phonenumbers.NumberParseException:
-                national = re.sub(r"\D", "", value)
-            # Its digits with anything between them, with or without the country's prefix.
-            digits = r"[\s().\-/]*".join(national)
-            found.append((re.compile(rf"(?:(?:\+|00)\d{{1,3}}[\s().\-/]*0?)?{digits}"), PHONE_MARK))
-        else:
-            for word in re.findall(r"[^\W\d_][\w'’-]+", value):
-                found.append((re.compile(rf"\b{re.escape(word)}\b", re.IGNORECASE), NAME_MARK))
-    return found
+                numbers.append(re.sub(r"\D", "", value))
+            continue
+        words |= {w.casefold() for w in _WORD.findall(value) if len(w) >= 2}
+    return _Known(frozenset(words), tuple(n for n in numbers if len(n) >= 6))
 
 
 def mentions(text: str | None, *, known: Iterable[str | None], region: str | None = None) -> bool:
     """Whether a text (a link, say, that cannot be cut) holds anything known of the person."""
-    return any(pattern.search(text or "") for pattern, _mark in _known(known, region))
+    return _known(tuple(known), region).found_in(text or "")
 
 
 def redact(text: str | None, *, known: Iterable[str | None] = (), region: str | None = None) -> str:
@@ -332,14 +363,14 @@ def redact(text: str | None, *, known: Iterable[str | None] = (), region: str | 
     """
     text = strip_signature(strip_quoted_reply(text or ""), region=region)
     text = _SPELLED_EMAIL.sub(EMAIL_MARK, _EMAIL.sub(EMAIL_MARK, text))
-    # The person's own details before the patterns below cut them into pieces.
-    for pattern, mark in _known(known, region):
-        text = pattern.sub(mark, text)
+    # Names a text gives ("Dear Anna Rossi") and the person's own details go before the
+    # patterns below cut them into pieces.
+    for named in (_NAMED, _GREETED):
+        text = named.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + NAME_MARK, text)
+    text = _known(tuple(known), region).sub(text)
     text = _replace_spans(text, _phone_spans(text, region), PHONE_MARK)
     text = _ADDRESSES.sub(ADDRESS_MARK, text)
     text = _POSTCODE.sub(ADDRESS_MARK, text)
-    for named in (_NAMED, _GREETED):
-        text = named.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + NAME_MARK, text)
     return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
@@ -405,8 +436,6 @@ def street_of(address: str | None, *, known: Iterable[str | None] = ()) -> str |
     if chosen is None:
         return None
     street = _without_numbers(_POSTCODE.sub("", chosen))
-    for pattern, mark in _known(known, None):
-        if mark == NAME_MARK:
-            street = pattern.sub(mark, street)
+    street = _known(tuple(known), None).sub(street)
     street = re.sub(r"\s{2,}", " ", street).strip()
     return street[:100] if re.search(r"[^\W\d_]", street) else None
