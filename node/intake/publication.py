@@ -8,11 +8,13 @@ A client application whose key has the `full` scope (the city's own app) reads t
 """
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from node.behaviours import behaviour_of
 from node.cases.models import Case
-from node.intake.free_text import mentions, street_of
+from node.intake.free_text import mentions, phone_region, street_of
 from node.intake.models import ClientScope
 from node.services.schemas import LocationDetail, ServiceSpec
 
@@ -64,6 +66,11 @@ def coarse_point(lat: float, long: float, metres: float) -> tuple[float, float]:
     column = math.floor((long + 180) / width)
     centre_long = -180 + (column + 0.5) * width
     return round(centre_lat, 5), round(centre_long, 5)
+
+
+def region(config: Mapping[str, Any]) -> str | None:
+    """The phone region that reads national numbers in the node's texts: its country's."""
+    return phone_region(config["DEFAULT_COUNTRY_CODE"] or config["COUNTRY"])
 
 
 def known_about(case: Case) -> list[str | None]:

@@ -17,8 +17,8 @@ from node.display import field_message
 from node.errors import Conflict, InvalidInput, NotFound
 from node.intake import service as intake
 from node.intake.forms import ATTRIBUTE_PREFIX, FeedbackForm, attribute_values, request_form_class
-from node.intake.free_text import phone_region, redact
-from node.intake.publication import known_about
+from node.intake.free_text import redact
+from node.intake.publication import known_about, region
 from node.profiles import service as profiles
 from node.services import service as catalogue
 
@@ -126,10 +126,8 @@ def _shown_text(case: Case) -> Callable[[str | None], str | None]:
     citizen = current_citizen()
     if citizen is not None and citizen.id == case.citizen_id:
         return lambda text: text
-    known = known_about(case)
-    config = current_app.config
-    region = phone_region(config["DEFAULT_COUNTRY_CODE"] or config["COUNTRY"])
-    return lambda text: redact(text, known=known, region=region) if text else text
+    known, phones = known_about(case), region(current_app.config)
+    return lambda text: redact(text, known=known, region=phones) if text else text
 
 
 def _track_page(case: Case, form: FeedbackForm, status: int = 200) -> Any:

@@ -23,7 +23,6 @@ from werkzeug.routing import BaseConverter
 from node.database import db_session
 from node.errors import Forbidden, InvalidInput, NodeError, NotFound
 from node.intake import clients
-from node.intake.free_text import phone_region
 from node.intake.models import ClientScope
 from node.intake.open311 import service as open311
 from node.intake.open311.formats import (
@@ -36,6 +35,7 @@ from node.intake.open311.formats import (
     timestamp,
 )
 from node.intake.open311.schemas import parse_query, parse_submission
+from node.intake.publication import region
 from node.services import service as catalogue
 from node.services.models import Service
 
@@ -159,11 +159,6 @@ def _scope() -> ClientScope | None:
     return client.scope if client is not None else None
 
 
-def _region() -> str | None:
-    config = current_app.config
-    return phone_region(config["DEFAULT_COUNTRY_CODE"] or config["COUNTRY"])
-
-
 @blueprint.errorhandler(InvalidInput)
 def _invalid(exc: InvalidInput) -> Response:
     # One error per wrong field, each naming it, so that an app can mark every field at once.
@@ -281,15 +276,16 @@ def search() -> Response:
     """Requests filtered by id, service, dates and status, newest first, a page at a time."""
     query = parse_query(request.args.to_dict(flat=False))
     views = open311.search_requests(db_session=db_session(), query=query, scope=_scope())
-    zone, region = _timezone(), _region()
-    return _send([request_row(view, zone, region) for view in views], root="service_requests")
+    zone, phones = _timezone(), region(current_app.config)
+    return _send([request_row(view, zone, phones) for view in views], root="service_requests")
 
 
 @blueprint.get("/requests/<open311_id:code><open311_format:fmt>")
 def request_detail(code: str) -> Response:
     """One request by its id (the tracking code), as a list of one."""
     view = open311.get_request(db_session=db_session(), code=code, scope=_scope())
-    return _send([request_row(view, _timezone(), _region())], root="service_requests")
+    row = request_row(view, _timezone(), region(current_app.config))
+    return _send([row], root="service_requests")
 
 
 @blueprint.get("/tokens/<open311_id:token><open311_format:fmt>")
