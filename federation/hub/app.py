@@ -1,6 +1,7 @@
 """The hub's Flask application factory."""
 
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +15,7 @@ from federation.hub.bodies import refuse_nul_in_url
 from federation.hub.celery_app import celery_init_app
 from federation.hub.config import default_instance_path, load_settings
 from federation.hub.errors import HubError, PayloadTooLarge
+from federation.protocol.models import PERIOD_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if not settings["SECRET_KEY"]:
         log.warning("no SECRET_KEY configured; using a random one (run `carmen hub init`)")
         settings["SECRET_KEY"] = secrets.token_hex(32)
+    if not re.match(PERIOD_PATTERN, str(settings["EARLIEST_PERIOD"])):
+        raise ValueError(
+            f"EARLIEST_PERIOD must be a month YYYY-MM, not {settings['EARLIEST_PERIOD']!r}"
+        )
     app.config.update(settings)
+    # Werkzeug refuses a body over this from its Content-Length, and a chunked one once this
+    # many bytes were read, before any view parses it (gunicorn and the development server).
     app.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"]
     app.json.sort_keys = False
 
@@ -50,6 +58,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.add_url_rule("/api/v1/openapi.json", "openapi", lambda: document)
     app.add_url_rule("/healthz", "healthz", lambda: {"status": "ok"})
     return app
+
+
+def waitress_options(app: Flask) -> dict[str, int]:
+    """waitress settings that keep the hub's body limit: waitress reads a whole body before the
+    app sees it, by default up to 1 GiB spooled to disk."""
+    limit = app.config["MAX_BODY_BYTES"]
+    # waitress refuses a body of max_request_body_size bytes or more, from its Content-Length or
+    # as a chunked body arrives; a body it accepts stays in memory (inbuf_overflow), not on disk.
+    return {"max_request_body_size": limit + 1, "inbuf_overflow": limit + 1}
 
 
 def _register_errors(app: Flask) -> None:

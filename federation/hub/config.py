@@ -14,7 +14,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     "DATABASE_URL": None,  # default: SQLite file hub.db in the instance folder
     "K": 10,  # the federation's suppression threshold, told to every node at enrollment
-    "MAX_BODY_BYTES": 4 * 1024 * 1024,  # a snapshot larger than this is refused with 413
+    "MAX_BODY_BYTES": 4 * 1024 * 1024,  # a request body larger than this is refused with 413
+    # The first month a node may deliver when its enrollment token named no pilot start.
+    "EARLIEST_PERIOD": "2000-01",
     "MAX_CLOCK_SKEW_SECONDS": 300,
     "NONCE_RETENTION_SECONDS": 3600,  # > 2 x skew: older ones fail the timestamp check
     "ENROLLMENT_TOKEN_TTL_HOURS": 72,

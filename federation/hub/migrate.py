@@ -16,6 +16,6 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Bring a database up to the given revision (the latest by default)."""
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Bring a database up to the given revision (every branch head by default)."""
     command.upgrade(alembic_config(database_url), revision)

@@ -7,10 +7,16 @@ from federation.hub.nodes import service as nodes
 from tests.federation.factories import make_identity, make_registration
 
 
-def issue_token(app, city="Bologna", country="IT", ttl_hours=1) -> str:
+def issue_token(app, city="Bologna", country="IT", ttl_hours=1, slug="bologna", **extra) -> str:
     with app.app_context(), get_db(app).session() as session:
         token, _ = nodes.create_enrollment_token(
-            db_session=session, city=city, country=country, now=utcnow(), ttl_hours=ttl_hours
+            db_session=session,
+            city=city,
+            country=country,
+            slug=slug,
+            now=utcnow(),
+            ttl_hours=ttl_hours,
+            **extra,
         )
         session.commit()
     return token
@@ -68,6 +74,7 @@ def test_an_expired_token_is_refused(client, hub_app):
             db_session=session,
             city="Bologna",
             country="IT",
+            slug="bologna",
             now=utcnow() - timedelta(hours=5),
             ttl_hours=1,
         )

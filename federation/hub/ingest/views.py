@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from federation.hub.bodies import parse_json, validate
 from federation.hub.celery_app import enqueue
 from federation.hub.database import db_session, get_db, utcnow
-from federation.hub.errors import HubError
+from federation.hub.errors import HubBusy
 from federation.hub.evaluations import service as evaluations
 from federation.hub.evaluations.models import EvaluationRun
 from federation.hub.evaluations.tasks import run_evaluation
@@ -15,13 +15,6 @@ from federation.protocol.models import IngestReceipt, IngestStatus, MetricsSnaps
 
 bp = Blueprint("ingest", __name__, url_prefix="/api/v1")
 ATTEMPTS = 3
-
-
-class HubBusy(HubError):
-    """The database is busy with another writer; the node should retry."""
-
-    status = 503
-    code = "busy"
 
 
 @bp.post("/snapshots")
@@ -37,6 +30,9 @@ def push_snapshot():
             with get_db().write_lock:
                 receipt, run = _ingest(body=body, path=path)
             break
+        except service.NodeSuspended as refused:
+            _count_refused(refused)
+            raise
         except (IntegrityError, OperationalError) as exc:
             # Two pushes of one node raced (unique constraint) or SQLite was busy: start over;
             # the rolled-back attempt stored nothing, not even its nonce.
@@ -46,6 +42,15 @@ def push_snapshot():
     if run is not None:
         enqueue(run_evaluation, run.id, countdown=config["EVALUATION_DEBOUNCE_SECONDS"])
     return receipt.model_dump(mode="json")
+
+
+def _count_refused(refused: service.NodeSuspended) -> None:
+    """Keep the count of a suspended node's refused pushes, and nothing else of the request."""
+    session = db_session()
+    session.rollback()
+    with get_db().write_lock:
+        service.count_suspended_push(db_session=session, node_id=refused.node_id)
+        session.commit()
 
 
 def _ingest(*, body: bytes, path: str) -> tuple[IngestReceipt, EvaluationRun | None]:
@@ -64,7 +69,13 @@ def _ingest(*, body: bytes, path: str) -> tuple[IngestReceipt, EvaluationRun | N
     )
     snapshot = validate(MetricsSnapshot, parse_json(body))
     receipt = service.ingest_snapshot(
-        db_session=session, node=node, snapshot=snapshot, now=now, min_k=config["K"]
+        db_session=session,
+        node=node,
+        snapshot=snapshot,
+        now=now,
+        min_k=config["K"],
+        earliest_period=config["EARLIEST_PERIOD"],
+        max_skew_seconds=config["MAX_CLOCK_SKEW_SECONDS"],
     )
     run = None
     if receipt.status is IngestStatus.STORED and config["EVALUATE_ON_INGEST"]:
