@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from node.private_files import write_private
+
 INSTANCE_FILE = "node.toml"
 ENV_PREFIX = "CARMEN_NODE_"
 
@@ -103,8 +105,7 @@ def write_instance_file(instance_path: Path, values: Mapping[str, Any]) -> Path:
     for key, value in values.items():
         lines.append(f"{key} = {_toml_literal(value)}")
     path = instance_path / INSTANCE_FILE
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    path.chmod(0o600)  # it holds the secret key
+    write_private(path, ("\n".join(lines) + "\n").encode("utf-8"))  # it holds the secret key
     return path
 
 

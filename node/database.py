@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from node.private_files import create_private_sqlite
+
 EXTENSION = "carmen.node.db"
 
 
@@ -76,6 +78,7 @@ class Base(DeclarativeBase):
 def make_engine(url: str) -> sa.Engine:
     """Create an engine; SQLite gets foreign keys and WAL so the portal and workers can share it."""
     if url.startswith("sqlite"):
+        create_private_sqlite(url)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")

@@ -11,10 +11,10 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from federation.hub import database
-from federation.hub.bodies import refuse_nul_in_url
+from federation.hub.bodies import refuse_nul_in_url, too_large
 from federation.hub.celery_app import celery_init_app
 from federation.hub.config import default_instance_path, load_settings
-from federation.hub.errors import HubError, PayloadTooLarge
+from federation.hub.errors import HubError
 from federation.protocol.models import PERIOD_PATTERN
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             f"EARLIEST_PERIOD must be a month YYYY-MM, not {settings['EARLIEST_PERIOD']!r}"
         )
     app.config.update(settings)
-    # Werkzeug refuses a body over this from its Content-Length, and a chunked one once this
-    # many bytes were read, before any view parses it (gunicorn and the development server).
-    app.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"]
+    # One byte more than the limit, so that federation.hub.bodies.read_body tells a chunked body
+    # over the limit from one that reaches it (gunicorn and the development server).
+    app.config["MAX_CONTENT_LENGTH"] = settings["MAX_BODY_BYTES"] + 1
     app.json.sort_keys = False
 
     database.init_app(app)
@@ -78,8 +78,7 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_error: RequestEntityTooLarge):
-        limit = app.config["MAX_BODY_BYTES"]
-        error = PayloadTooLarge(f"the body is larger than the hub's limit of {limit} bytes")
+        error = too_large()
         return error.to_dict(), error.status
 
     @app.errorhandler(HTTPException)

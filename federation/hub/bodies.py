@@ -4,10 +4,10 @@ import json
 import math
 from typing import Any, TypeVar
 
-from flask import request
+from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 
-from federation.hub.errors import HubError, MalformedRequest, SchemaViolation
+from federation.hub.errors import HubError, MalformedRequest, PayloadTooLarge, SchemaViolation
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -20,7 +20,7 @@ MAX_INTEGER_DIGITS = 32
 
 
 def _integer(text: str) -> int:
-    if len(text) > MAX_INTEGER_DIGITS + 1:  # + 1 for a minus sign
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
         raise MalformedRequest(
             f"the body holds an integer of more than {MAX_INTEGER_DIGITS} digits"
         )
@@ -55,9 +55,9 @@ def parse_json(body: bytes) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise MalformedRequest(DEPTH_MESSAGE) from None
+    _check_tree(data)
     if not isinstance(data, dict):
         raise MalformedRequest(f"the body must be a JSON object, not {type(data).__name__}")
-    _check_tree(data)
     return data
 
 
@@ -114,6 +114,25 @@ def validate(model: type[M], data: dict[str, Any]) -> M:
         ) from None
 
 
+def too_large() -> PayloadTooLarge:
+    """The error of a body over the hub's limit."""
+    limit = current_app.config["MAX_BODY_BYTES"]
+    return PayloadTooLarge(f"the body is larger than the hub's limit of {limit} bytes")
+
+
+def read_body() -> bytes:
+    """The current request's body, or PayloadTooLarge once it passes MAX_BODY_BYTES.
+
+    The app's MAX_CONTENT_LENGTH is one byte more than the limit: Werkzeug refuses a longer
+    Content-Length before reading, and stops a chunked body after that many bytes (where it
+    would otherwise hand over the first bytes silently), which tells a body over the limit.
+    """
+    body = request.get_data(cache=True)
+    if len(body) > current_app.config["MAX_BODY_BYTES"]:
+        raise too_large()
+    return body
+
+
 def parse_json_body(model: type[M]) -> M:
     """The current request's JSON body, validated against a model."""
-    return validate(model, parse_json(request.get_data(cache=True)))
+    return validate(model, parse_json(read_body()))

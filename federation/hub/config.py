@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from federation.hub.private_files import write_private
+
 INSTANCE_FILE = "hub.toml"
 ENV_PREFIX = "CARMEN_HUB_"
 INSTANCE_ENV = f"{ENV_PREFIX}INSTANCE"
@@ -73,8 +75,7 @@ def write_instance_file(instance_path: Path, values: Mapping[str, Any]) -> Path:
     """Write hub.toml with the given lower-case keys; values are strings, numbers or booleans."""
     lines = [f"{key} = {_toml_literal(value)}" for key, value in values.items()]
     path = instance_path / INSTANCE_FILE
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    path.chmod(0o600)  # it holds the secret key
+    write_private(path, ("\n".join(lines) + "\n").encode("utf-8"))  # it holds the secret key
     return path
 
 

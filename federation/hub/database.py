@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from federation.hub.private_files import create_private_sqlite
+
 EXTENSION = "carmen.hub.db"
 
 
@@ -57,6 +59,7 @@ class Base(DeclarativeBase):
 def make_engine(url: str) -> sa.Engine:
     """Create an engine; SQLite gets foreign keys, WAL and a busy timeout for concurrent pushes."""
     if url.startswith("sqlite"):
+        create_private_sqlite(url)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")

@@ -39,6 +39,7 @@ from federation.protocol.vocabulary import (
 from node.cases.models import Case, Event, EventKind
 from node.database import utcnow
 from node.errors import Conflict, NotFound
+from node.private_files import write_private
 from node.profiles.models import CitizenSegment, SegmentKind
 from node.services.models import Service
 from node.services.schemas import ServiceSpec
@@ -70,8 +71,7 @@ def load_or_create_key(instance: Path) -> Ed25519PrivateKey:
     if path.exists():
         return private_key_from_pem(path.read_bytes())
     key = generate_private_key()
-    path.write_bytes(private_key_to_pem(key))
-    path.chmod(0o600)
+    write_private(path, private_key_to_pem(key))
     return key
 
 

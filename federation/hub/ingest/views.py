@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from federation.hub.bodies import parse_json, validate
+from federation.hub.bodies import parse_json, read_body, validate
 from federation.hub.celery_app import enqueue
 from federation.hub.database import db_session, get_db, utcnow
 from federation.hub.errors import HubBusy
@@ -20,7 +20,7 @@ ATTEMPTS = 3
 @bp.post("/snapshots")
 def push_snapshot():
     """Verify, validate and upsert one signed MetricsSnapshot; answers an IngestReceipt."""
-    body = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH this raises 413 first
+    body = read_body()  # over the limit: 413, before the signature or the JSON is looked at
     path = request.script_root + request.path
     if request.query_string:
         path += "?" + request.query_string.decode("latin-1")
