@@ -118,7 +118,16 @@ def test_every_hub_command_has_help():
         ["enroll"],
         ["export"],
         ["user", "create"],
+        ["user", "list"],
+        ["user", "passwd"],
+        ["user", "disable"],
+        ["user", "enable"],
         ["token", "create"],
+        ["token", "list"],
+        ["token", "revoke"],
+        ["node", "list"],
+        ["node", "suspend"],
+        ["node", "resume"],
         ["migrate"],
     ):
         output = run("hub", *command, "--help")
