@@ -306,7 +306,11 @@ def token_create(instance: Path, username: str, name: str, ttl_days: int | None)
 @_instance_option
 @click.option("--seed", type=int, default=None, help="Seed of the evaluation (default: setting).")
 def evaluate(instance: Path, seed: int | None) -> None:
-    """Run the evaluation over the stored aggregates now and keep its results at the hub."""
+    """Run the evaluation over the stored aggregates now and keep its results at the hub.
+
+    A node whose data cannot be evaluated is left out, with a warning; a run that fails keeps
+    the results of the last successful one served.
+    """
     from federation.hub.database import get_db, utcnow
     from federation.hub.evaluations import service as evaluations
 
@@ -323,6 +327,8 @@ def evaluate(instance: Path, seed: int | None) -> None:
             raise click.ClickException("a worker is running an evaluation already")
         session.commit()
         click.echo(f"evaluation run {run.id}: {run.status}")
+        for warning in run.warnings or []:
+            click.echo(f"  warning: {warning['node']}: {warning['message']}", err=True)
         if run.error:
             raise click.ClickException(run.error)
         for name, table in (run.results or {}).items():
