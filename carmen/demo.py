@@ -438,6 +438,7 @@ class Servers:
                 db_session=session,
                 city=node.city,
                 country=node.app.config["COUNTRY"],
+                slug=node.slug,
                 now=hub_now(),
                 ttl_hours=1,
             )
