@@ -845,8 +845,8 @@ def nodes_table(nodes: pd.DataFrame, services: pd.DataFrame) -> pd.DataFrame:
     table["last_sync_at"] = table["last_sync_at"].fillna("never").astype(str).str[:16]
     refused = nodes.get("suspended_pushes", pd.Series(0, index=nodes.index))
     table["refused_pushes"] = refused.fillna(0).astype(int)
-    warning = nodes.get("evaluation_warning", pd.Series(None, index=nodes.index))
-    table["evaluation"] = warning.fillna("").astype(str)
+    warnings = nodes.get("evaluation_warning", [None] * len(nodes))
+    table["evaluation"] = [w if isinstance(w, str) else "" for w in warnings]
     return table[columns]
 
 

@@ -485,11 +485,7 @@ def user_passwd(instance: Path, username: str, password: str | None) -> None:
 @click.option("--username", required=True, help="The account to disable.")
 def user_disable(instance: Path, username: str) -> None:
     """Disable an account: it cannot log in, and its API tokens are revoked at once."""
-    from federation.hub.accounts import service as accounts
-    from federation.hub.database import utcnow
-
-    with _hub_session(instance) as (_, session):
-        accounts.set_active(db_session=session, username=username, active=False, now=utcnow())
+    _set_account(instance, username, active=False)
     click.echo(f"user {username} disabled; its tokens no longer work")
 
 
@@ -498,9 +494,13 @@ def user_disable(instance: Path, username: str) -> None:
 @click.option("--username", required=True, help="The account to enable again.")
 def user_enable(instance: Path, username: str) -> None:
     """Enable a disabled account again (its old tokens stay revoked: it logs in anew)."""
+    _set_account(instance, username, active=True)
+    click.echo(f"user {username} enabled")
+
+
+def _set_account(instance: Path, username: str, *, active: bool) -> None:
     from federation.hub.accounts import service as accounts
     from federation.hub.database import utcnow
 
     with _hub_session(instance) as (_, session):
-        accounts.set_active(db_session=session, username=username, active=True, now=utcnow())
-    click.echo(f"user {username} enabled")
+        accounts.set_active(db_session=session, username=username, active=active, now=utcnow())

@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 
 from federation.hub.database import get_db, utcnow
-from federation.hub.nodes import service as nodes
 from federation.hub.plausibility import month_of, revision_ceiling, snapshot_breaches
 from node.cases.models import EventKind
 from node.cases.schemas import Actor
@@ -149,25 +148,11 @@ def test_a_period_after_the_current_month_is_refused(bologna, push, hub_app):
 
 
 def test_a_period_before_the_pilot_start_its_token_named_is_refused(client, push, hub_app):
+    from tests.federation.test_hub_enrollment import issue_token, post_enroll
+
     identity = make_identity("bologna")
-    with hub_app.app_context(), get_db(hub_app).session() as session:
-        token, _ = nodes.create_enrollment_token(
-            db_session=session,
-            city="Bologna",
-            country="IT",
-            slug="bologna",
-            pilot_start="2025-02",
-            now=utcnow(),
-            ttl_hours=1,
-        )
-        session.commit()
-    registration = make_registration(identity).model_dump(mode="json")
-    assert (
-        client.post(
-            "/api/v1/enroll", json={"token": token, "registration": registration}
-        ).status_code
-        == 201
-    )
+    token = issue_token(hub_app, pilot_start="2025-02")
+    assert post_enroll(client, token, make_registration(identity)).status_code == 201
     response = push(identity, make_snapshot("bologna", "2025-01"))
     assert_implausible(response, "period_before_pilot_start", hub_app)
     assert "2025-02" in response.json["message"]

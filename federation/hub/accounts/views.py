@@ -16,7 +16,7 @@ from federation.hub.accounts.schemas import (
 from federation.hub.auth import current_user, require_token
 from federation.hub.bodies import parse_json_body
 from federation.hub.database import db_session, utcnow
-from federation.hub.errors import Forbidden
+from federation.hub.errors import NotFound
 
 bp = Blueprint("accounts", __name__, url_prefix="/api/v1")
 
@@ -67,7 +67,7 @@ def revoke_token(token_id: int):
     user = current_user()
     record = session.get(ApiToken, token_id)
     if record is not None and user.role != Role.ADMIN.value and record.user_id != user.id:
-        raise Forbidden("only admins revoke other users' tokens")
+        raise NotFound("no such API token")  # to others, another user's token does not exist
     record = service.revoke_token(db_session=session, token_id=token_id, now=utcnow())
     owner = session.get(User, record.user_id)
     session.commit()
