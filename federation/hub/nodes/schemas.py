@@ -55,6 +55,4 @@ class EnrollmentTokenOut(BaseModel):
     token: str
     city: str
     country: str
-    node: str
-    pilot_start: str | None
     expires_at: datetime
