@@ -38,12 +38,6 @@ def _app(instance: Path):
     return _refused(open_hub, instance)
 
 
-def _fail_on_hub_error(function, **kwargs):
-    from carmen.operations import hub_call
-
-    return _refused(hub_call, function, **kwargs)
-
-
 @contextmanager
 def _hub_session(instance: Path):
     """The instance's app and a database session, committed when the block ends without error."""
@@ -260,18 +254,11 @@ def user_create(instance: Path, username: str, role: str, password: str | None) 
     """Create a hub user; prints the password when it was generated."""
     from federation.hub.accounts import service as accounts
     from federation.hub.accounts.models import Role
-    from federation.hub.database import get_db
 
-    app = _app(instance)
-    with app.app_context(), get_db(app).session() as session:
-        _, chosen = _fail_on_hub_error(
-            accounts.create_user,
-            db_session=session,
-            username=username,
-            role=Role(role),
-            password=password,
+    with _hub_session(instance) as (_, session):
+        _, chosen = accounts.create_user(
+            db_session=session, username=username, role=Role(role), password=password
         )
-        session.commit()
     click.echo(f"user {username!r} created with role {role}")
     if password is None:
         click.echo("One-time password (shown once):")
@@ -296,11 +283,10 @@ def token() -> None:
 def token_create(instance: Path, username: str, name: str, ttl_days: int | None) -> None:
     """Issue a read-API token for a user (printed on the last line, shown once)."""
     from federation.hub.accounts import service as accounts
-    from federation.hub.database import get_db, utcnow
+    from federation.hub.database import utcnow
 
-    app = _app(instance)
-    with app.app_context(), get_db(app).session() as session:
-        user_record = _fail_on_hub_error(accounts.get_user, db_session=session, username=username)
+    with _hub_session(instance) as (app, session):
+        user_record = accounts.get_user(db_session=session, username=username)
         plain, _ = accounts.create_api_token(
             db_session=session,
             user=user_record,
@@ -308,7 +294,6 @@ def token_create(instance: Path, username: str, name: str, ttl_days: int | None)
             now=utcnow(),
             ttl_days=ttl_days or app.config["API_TOKEN_TTL_DAYS"],
         )
-        session.commit()
     click.echo(f"API token {name!r} for {username} (send as Authorization: Bearer <token>):")
     click.echo(plain)
 
