@@ -30,6 +30,7 @@ from waitress.server import create_server
 
 from federation.hub import create_app
 from federation.hub.aggregates.models import AggregateCell
+from federation.hub.app import waitress_options
 from federation.hub.database import get_db, utcnow
 from federation.hub.ingest.models import StoredSnapshot
 from federation.hub.migrate import upgrade
@@ -48,54 +49,64 @@ SERVICES = [
 ]
 
 
-def _measures(rng: random.Random) -> dict:
-    def count() -> int:
-        return rng.randint(10, 900)
+def _split(rng: random.Random, count: int, parts: int) -> list[int]:
+    cuts = sorted(rng.randint(0, count) for _ in range(parts - 1))
+    return [b - a for a, b in zip([0, *cuts], [*cuts, count], strict=True)]
 
+
+def _measures(rng: random.Random) -> dict:
+    """A service's exact month, keeping the relations the hub checks (histograms split their
+    count, citizens at most their requests, ...)."""
+    submitted = rng.randint(300, 900)
+    acknowledged = rng.randint(submitted // 2, submitted)
+    completed = rng.randint(acknowledged // 2, acknowledged)
+    feedback = rng.randint(completed // 2, completed)
     return {
-        "citizens": count(),
+        "citizens": rng.randint(submitted // 2, submitted),
         "events": {
-            name: count()
-            for name in (
-                "submitted",
-                "acknowledged",
-                "completed",
-                "rejected",
-                "feedback",
-                "message_delivered",
-            )
+            "submitted": submitted,
+            "acknowledged": acknowledged,
+            "completed": completed,
+            "rejected": rng.randint(0, submitted - completed),
+            "feedback": feedback,
+            "message_delivered": rng.randint(submitted, 2 * submitted),
         },
-        "completed_within_sla": count(),
-        "time_to_acknowledge": [count() for _ in range(DURATION_BUCKETS)],
-        "time_to_complete": [count() for _ in range(DURATION_BUCKETS)],
-        "satisfaction": [count() for _ in range(5)],
+        "completed_within_sla": rng.randint(completed // 2, completed),
+        "time_to_acknowledge": _split(rng, acknowledged, DURATION_BUCKETS),
+        "time_to_complete": _split(rng, completed, DURATION_BUCKETS),
+        "satisfaction": _split(rng, feedback, 5),
     }
+
+
+def _sent(measures: dict, fraction: float, k: int = 10) -> dict:
+    """A share of the measures (rounded down, so parts never exceed the whole), below k withheld."""
+    if isinstance(measures, dict):
+        return {name: _sent(value, fraction, k) for name, value in measures.items()}
+    if isinstance(measures, list):
+        return [_sent(value, fraction, k) for value in measures]
+    value = int(measures * fraction)
+    return value if value >= k else None
 
 
 def make_snapshot(
     node: str, period: str, rng: random.Random, *, services: int, dimensions: bool
 ) -> MetricsSnapshot:
-    """A realistic snapshot: per service a total, and (if dimensions) every channel and segment."""
+    """A realistic snapshot: per service a total, and (if dimensions) every channel and segment,
+    split from the total."""
     cells = []
     for service in SERVICES[:services]:
-        cells.append({"service": service["code"], "measures": _measures(rng)})
+        total = _measures(rng)
+        cells.append({"service": service["code"], "measures": _sent(total, 1.0)})
         if dimensions:
-            for channel in Channel:
-                cells.append(
-                    {
-                        "service": service["code"],
-                        "channel": channel.value,
-                        "measures": _measures(rng),
-                    }
-                )
-            for segment in AgeBand:
-                cells.append(
-                    {
-                        "service": service["code"],
-                        "segment": segment.value,
-                        "measures": _measures(rng),
-                    }
-                )
+            for dimension, members in (("channel", list(Channel)), ("segment", list(AgeBand))):
+                for member in members:
+                    cells.append(
+                        {
+                            "service": service["code"],
+                            dimension: member.value,
+                            "measures": _sent(total, 1 / len(members)),
+                        }
+                    )
     return MetricsSnapshot.model_validate(
         {
             "node": node,
@@ -251,7 +262,9 @@ def measure_loopback(
         (key, make_snapshot(slug, "2025-06", rng, services=2, dimensions=True))
         for slug, key in identities
     ]
-    server = create_server(app, host="127.0.0.1", port=0, threads=max(4, concurrency))
+    server = create_server(
+        app, host="127.0.0.1", port=0, threads=max(4, concurrency), **waitress_options(app)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.effective_port}"

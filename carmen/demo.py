@@ -378,7 +378,11 @@ class Servers:
     def enroll_and_sync(self, node) -> None:
         """Enroll a node with the hub over HTTP, then push all its months."""
         token, _ = operations.enrollment_token(
-            self.hub_app, city=node.city, country=node.app.config["COUNTRY"], ttl_hours=1
+            self.hub_app,
+            city=node.city,
+            country=node.app.config["COUNTRY"],
+            slug=node.slug,
+            ttl_hours=1,
         )
         instance = Path(node.app.instance_path)
         operations.enroll_node(

@@ -43,7 +43,7 @@ def init_hub(
 
     if (instance / INSTANCE_FILE).exists():
         raise OperationError(f"{instance} is a hub instance already")
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new folder: its owner's only
     values: dict[str, object] = {"secret_key": secrets.token_hex(32), "k": k}
     if database_url:
         values["database_url"] = database_url
@@ -90,8 +90,17 @@ def hub_call(function: Callable[..., Any], **kwargs: Any) -> Any:
         raise OperationError(exc.message) from None
 
 
-def enrollment_token(hub_app, *, city: str, country: str, ttl_hours: int | None = None):
-    """Issue a one-time enrollment token for a city's node; returns (token, its record)."""
+def enrollment_token(
+    hub_app,
+    *,
+    city: str,
+    country: str,
+    slug: str | None = None,
+    pilot_start: str | None = None,
+    ttl_hours: int | None = None,
+):
+    """Issue a one-time enrollment token bound to a city's node and its name (by default the
+    node's own default name); returns (token, its record)."""
     from federation.hub.database import get_db, utcnow
     from federation.hub.nodes import service as nodes
 
@@ -101,6 +110,8 @@ def enrollment_token(hub_app, *, city: str, country: str, ttl_hours: int | None 
             db_session=session,
             city=city,
             country=country,
+            slug=slug,
+            pilot_start=pilot_start,
             now=utcnow(),
             ttl_hours=ttl_hours or hub_app.config["ENROLLMENT_TOKEN_TTL_HOURS"],
         )

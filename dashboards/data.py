@@ -18,6 +18,8 @@ NODE_COLUMNS = [
     "pending_periods",
     "context",
     "population_shares",
+    "suspended_pushes",
+    "evaluation_warning",
 ]
 SERVICE_COLUMNS = [
     "node",

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from runtime.private_files import create_private_sqlite
+
 EXTENSION = "carmen.db"
 AFTER_COMMIT = "carmen.after_commit"
 NAMING_CONVENTION = {
@@ -72,9 +74,10 @@ def enum_type(enum_class: type, length: int) -> sa.Enum:
 
 
 def make_engine(url: str, **options: Any) -> sa.Engine:
-    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout, so that the web
-    process and the workers can share the file."""
+    """Create an engine; SQLite gets an owner-only file, foreign keys, WAL and a busy timeout,
+    so that the web process and the workers can share the file and nobody else can read it."""
     if url.startswith("sqlite"):
+        create_private_sqlite(url)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")

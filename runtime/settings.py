@@ -20,6 +20,8 @@ from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from runtime.private_files import write_private
+
 EXTENSION = "carmen.settings"
 SECRET: dict[str, Any] = {"secret": True}  # a field's json_schema_extra: its value is never shown
 
@@ -146,14 +148,13 @@ class InstanceSettings(BaseSettings):
 
     @classmethod
     def write_file(cls, instance_path: Path, values: Mapping[str, Any]) -> Path:
-        """Write the instance's settings file (mode 600: it holds secrets); None is left out."""
+        """Write the instance's settings file owner-only (it holds secrets); None is left out."""
         unknown = sorted(key for key in values if key not in cls.model_fields)
         if unknown:
             raise SettingsError(f"unknown settings {', '.join(unknown)} (`{cls.command}`)")
         path = instance_path / cls.file_name
         kept = {key: value for key, value in values.items() if value is not None}
-        path.write_text(tomli_w.dumps(kept), encoding="utf-8")
-        path.chmod(0o600)
+        write_private(path, tomli_w.dumps(kept).encode("utf-8"))
         return path
 
     def flask_config(self) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """`carmen hub`: set up, run and administer the federation hub."""
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -37,10 +38,19 @@ def _app(instance: Path):
     return _refused(open_hub, instance)
 
 
-def _fail_on_hub_error(function, **kwargs):
-    from carmen.operations import hub_call
+@contextmanager
+def _hub_session(instance: Path):
+    """The instance's app and a database session, committed when the block ends without error."""
+    from federation.hub.database import get_db
+    from federation.hub.errors import HubError
 
-    return _refused(hub_call, function, **kwargs)
+    app = _app(instance)
+    with app.app_context(), get_db(app).session() as session:
+        try:
+            yield app, session
+        except HubError as exc:
+            raise click.ClickException(exc.message) from None
+        session.commit()
 
 
 @click.group()
@@ -126,6 +136,7 @@ def serve(instance: Path, host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
     from carmen.operations import mount_dashboard
+    from federation.hub.app import waitress_options
 
     app = _app(instance)
     # The dashboards read this same hub over its HTTP read API, like any other client.
@@ -135,7 +146,7 @@ def serve(instance: Path, host: str, port: int, threads: int) -> None:
     )
     click.echo(f"hub serving on http://{host}:{port}/ (OpenAPI: /api/v1/openapi.json)")
     click.echo(f"coordinators' dashboards on http://{host}:{port}/dashboard/")
-    waitress_serve(wsgi, host=host, port=port, threads=threads)
+    waitress_serve(wsgi, host=host, port=port, threads=threads, **waitress_options(app))
 
 
 @hub.command()
@@ -143,21 +154,51 @@ def serve(instance: Path, host: str, port: int, threads: int) -> None:
 @click.option("--city", required=True, help="City name as Eurostat writes it.")
 @click.option("--country", required=True, help="Eurostat 2-letter country code, e.g. IT, EL.")
 @click.option(
+    "--slug",
+    default=None,
+    help="The node's name in the federation (default: country-city, e.g. it-bologna, as the "
+    "node names itself).",
+)
+@click.option(
+    "--pilot-start",
+    default=None,
+    metavar="YYYY-MM",
+    help="The first month the node may deliver (default: the hub's earliest_period setting).",
+)
+@click.option(
     "--ttl-hours",
     type=click.IntRange(1, 24 * 90),
     default=None,
     help="Hours the token stays valid (default: the hub's setting, 72).",
 )
-def enroll(instance: Path, city: str, country: str, ttl_hours: int | None) -> None:
-    """Issue a one-time enrollment token for a city's node (printed on the last line)."""
+def enroll(
+    instance: Path,
+    city: str,
+    country: str,
+    slug: str | None,
+    pilot_start: str | None,
+    ttl_hours: int | None,
+) -> None:
+    """Issue a one-time enrollment token for one city's node (printed on the last line).
+
+    The token enrolls one node only: of this city and country, under this name.
+    """
     from carmen.operations import enrollment_token
 
+    app = _app(instance)
     token, record = _refused(
-        enrollment_token, _app(instance), city=city, country=country, ttl_hours=ttl_hours
+        enrollment_token,
+        app,
+        city=city,
+        country=country,
+        slug=slug,
+        pilot_start=pilot_start,
+        ttl_hours=ttl_hours,
     )
+    start = record.pilot_start or app.config["EARLIEST_PERIOD"]
     click.echo(
-        f"Enrollment token for {record.city} ({record.country}), valid until "
-        f"{record.expires_at:%Y-%m-%d %H:%M} UTC, usable once:"
+        f"Enrollment token for the node {record.node_slug} of {record.city} ({record.country}), "
+        f"months from {start}, valid until {record.expires_at:%Y-%m-%d %H:%M} UTC, usable once:"
     )
     click.echo(token)
 
@@ -213,18 +254,11 @@ def user_create(instance: Path, username: str, role: str, password: str | None) 
     """Create a hub user; prints the password when it was generated."""
     from federation.hub.accounts import service as accounts
     from federation.hub.accounts.models import Role
-    from federation.hub.database import get_db
 
-    app = _app(instance)
-    with app.app_context(), get_db(app).session() as session:
-        _, chosen = _fail_on_hub_error(
-            accounts.create_user,
-            db_session=session,
-            username=username,
-            role=Role(role),
-            password=password,
+    with _hub_session(instance) as (_, session):
+        _, chosen = accounts.create_user(
+            db_session=session, username=username, role=Role(role), password=password
         )
-        session.commit()
     click.echo(f"user {username!r} created with role {role}")
     if password is None:
         click.echo("One-time password (shown once):")
@@ -249,11 +283,10 @@ def token() -> None:
 def token_create(instance: Path, username: str, name: str, ttl_days: int | None) -> None:
     """Issue a read-API token for a user (printed on the last line, shown once)."""
     from federation.hub.accounts import service as accounts
-    from federation.hub.database import get_db, utcnow
+    from federation.hub.database import utcnow
 
-    app = _app(instance)
-    with app.app_context(), get_db(app).session() as session:
-        user_record = _fail_on_hub_error(accounts.get_user, db_session=session, username=username)
+    with _hub_session(instance) as (app, session):
+        user_record = accounts.get_user(db_session=session, username=username)
         plain, _ = accounts.create_api_token(
             db_session=session,
             user=user_record,
@@ -261,7 +294,6 @@ def token_create(instance: Path, username: str, name: str, ttl_days: int | None)
             now=utcnow(),
             ttl_days=ttl_days or app.config["API_TOKEN_TTL_DAYS"],
         )
-        session.commit()
     click.echo(f"API token {name!r} for {username} (send as Authorization: Bearer <token>):")
     click.echo(plain)
 
@@ -270,13 +302,174 @@ def token_create(instance: Path, username: str, name: str, ttl_days: int | None)
 @_instance_option
 @click.option("--seed", type=int, default=None, help="Seed of the evaluation (default: setting).")
 def evaluate(instance: Path, seed: int | None) -> None:
-    """Run the evaluation over the stored aggregates now and keep its results at the hub."""
+    """Run the evaluation over the stored aggregates now and keep its results at the hub.
+
+    A node whose data cannot be evaluated is left out, with a warning; a run that fails keeps
+    the results of the last successful one served.
+    """
     from carmen.operations import evaluate_hub
 
     run = _refused(evaluate_hub, _app(instance), seed=seed)
     click.echo(f"evaluation run {run.id}: {run.status}")
+    for warning in run.warnings or []:
+        click.echo(f"  warning: {warning['node']}: {warning['message']}", err=True)
     if run.error:
         raise click.ClickException(run.error)
     for name, table in (run.results or {}).items():
         if isinstance(table, list):
             click.echo(f"  {name}: {len(table)} rows")
+
+
+@hub.group()
+def node() -> None:
+    """Suspend, resume and list the enrolled nodes."""
+
+
+@node.command("list")
+@_instance_option
+def node_list(instance: Path) -> None:
+    """List the nodes: name, city, state, pilot start, last sync and refused pushes."""
+    from federation.hub.nodes import service as nodes
+
+    with _hub_session(instance) as (app, session):
+        for record in nodes.list_nodes(db_session=session):
+            state = "active" if record.active else "suspended"
+            synced = f"{record.last_sync_at:%Y-%m-%d %H:%M}" if record.last_sync_at else "never"
+            click.echo(
+                f"{record.slug}\t{record.city} ({record.country})\t{state}\t"
+                f"from {record.pilot_start or app.config['EARLIEST_PERIOD']}\t"
+                f"last sync {synced}\t{record.suspended_pushes} pushes refused while suspended"
+            )
+
+
+@node.command("suspend")
+@_instance_option
+@click.argument("slug")
+def node_suspend(instance: Path, slug: str) -> None:
+    """Suspend the node SLUG: its pushes are refused (403) and counted, and evaluations leave
+    its data out until it is resumed. Its stored months are kept."""
+    from federation.hub.nodes import service as nodes
+
+    with _hub_session(instance) as (_, session):
+        nodes.set_active(db_session=session, slug=slug, active=False)
+    click.echo(f"node {slug} suspended: its pushes are refused until `carmen hub node resume`")
+
+
+@node.command("resume")
+@_instance_option
+@click.argument("slug")
+def node_resume(instance: Path, slug: str) -> None:
+    """Resume the suspended node SLUG: its pushes are accepted again."""
+    from federation.hub.nodes import service as nodes
+
+    with _hub_session(instance) as (_, session):
+        record = nodes.set_active(db_session=session, slug=slug, active=True)
+    click.echo(f"node {slug} resumed ({record.suspended_pushes} pushes were refused meanwhile)")
+
+
+@token.command("list")
+@_instance_option
+@click.option("--username", default=None, help="Only this user's tokens.")
+def token_list(instance: Path, username: str | None) -> None:
+    """List API tokens (never their values): id, user, label, expiry, last use, revocation."""
+    from federation.hub.accounts import service as accounts
+
+    def when(moment) -> str:
+        return f"{moment:%Y-%m-%d %H:%M}" if moment else "-"
+
+    with _hub_session(instance) as (_, session):
+        for record, name in accounts.list_tokens(db_session=session, username=username):
+            state = f"revoked {when(record.revoked_at)}" if record.revoked_at else "live"
+            click.echo(
+                f"{record.id}\t{name}\t{record.name}\texpires {when(record.expires_at)}\t"
+                f"last used {when(record.last_used_at)}\t{state}"
+            )
+
+
+@token.command("revoke")
+@_instance_option
+@click.option("--id", "token_id", type=int, default=None, help="The token's id (`token list`).")
+@click.option("--token", "value", default=None, help="The token itself.")
+@click.option("--username", default=None, help="Revoke every token of this user.")
+def token_revoke(
+    instance: Path, token_id: int | None, value: str | None, username: str | None
+) -> None:
+    """Revoke API tokens, by id, by value or all of one user's; they stop working at once."""
+    from federation.hub.accounts import service as accounts
+    from federation.hub.database import utcnow
+
+    if sum(choice is not None for choice in (token_id, value, username)) != 1:
+        raise click.UsageError("name the tokens by exactly one of --id, --token, --username")
+    with _hub_session(instance) as (_, session):
+        if username is not None:
+            user = accounts.get_user(db_session=session, username=username)
+            count = accounts.revoke_tokens(db_session=session, user=user, now=utcnow())
+            message = f"{count} tokens of {username} revoked"
+        else:
+            record = accounts.revoke_token(
+                db_session=session, token_id=token_id, token=value, now=utcnow()
+            )
+            message = f"token {record.id} ({record.name!r}) revoked"
+    click.echo(message)
+
+
+@user.command("list")
+@_instance_option
+def user_list(instance: Path) -> None:
+    """List the hub's users: name, role and whether the account is enabled."""
+    from federation.hub.accounts import service as accounts
+
+    with _hub_session(instance) as (_, session):
+        for record in accounts.list_users(db_session=session):
+            state = "enabled" if record.active else "disabled"
+            click.echo(f"{record.username}\t{record.role}\t{state}")
+
+
+@user.command("passwd")
+@_instance_option
+@click.option("--username", required=True, help="The account whose password changes.")
+@click.option(
+    "--password",
+    default=None,
+    help="The new password, 8 characters or more (default: a generated one, printed on the "
+    "last line).",
+)
+def user_passwd(instance: Path, username: str, password: str | None) -> None:
+    """Change a user's password; the user's API tokens are revoked (log in again)."""
+    from federation.hub.accounts import service as accounts
+    from federation.hub.database import utcnow
+
+    with _hub_session(instance) as (_, session):
+        _, chosen, revoked = accounts.set_password(
+            db_session=session, username=username, password=password, now=utcnow()
+        )
+    click.echo(f"password of {username} changed; {revoked} of its tokens revoked")
+    if password is None:
+        click.echo("One-time password (shown once):")
+        click.echo(chosen)
+
+
+@user.command("disable")
+@_instance_option
+@click.option("--username", required=True, help="The account to disable.")
+def user_disable(instance: Path, username: str) -> None:
+    """Disable an account: it cannot log in, and its API tokens are revoked at once."""
+    _set_account(instance, username, active=False)
+    click.echo(f"user {username} disabled; its tokens no longer work")
+
+
+@user.command("enable")
+@_instance_option
+@click.option("--username", required=True, help="The account to enable again.")
+def user_enable(instance: Path, username: str) -> None:
+    """Enable a disabled account again (its old tokens stay revoked: it logs in anew)."""
+    _set_account(instance, username, active=True)
+    click.echo(f"user {username} enabled")
+
+
+def _set_account(instance: Path, username: str, *, active: bool) -> None:
+    from federation.hub.accounts import service as accounts
+    from federation.hub.database import utcnow
+
+    with _hub_session(instance) as (_, session):
+        accounts.set_active(db_session=session, username=username, active=active, now=utcnow())

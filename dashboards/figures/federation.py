@@ -17,7 +17,8 @@ from dashboards.figures.base import (
 
 
 def nodes_table(nodes: pd.DataFrame, services: pd.DataFrame) -> pd.DataFrame:
-    """Cities and their nodes' health: last sync, latest period held, pending periods."""
+    """Cities and their nodes' health: last sync, latest period held, pending periods, pushes
+    refused while suspended, and why the evaluation left a node out."""
     columns = [
         "node",
         "city",
@@ -28,6 +29,8 @@ def nodes_table(nodes: pd.DataFrame, services: pd.DataFrame) -> pd.DataFrame:
         "latest_period",
         "pending_periods",
         "services",
+        "refused_pushes",
+        "evaluation",
     ]
     if nodes.empty:
         return pd.DataFrame(columns=columns)
@@ -38,6 +41,10 @@ def nodes_table(nodes: pd.DataFrame, services: pd.DataFrame) -> pd.DataFrame:
     table["pending_periods"] = [", ".join(p or []) for p in nodes["pending_periods"]]
     table["services"] = table["node"].map(counts).fillna(0).astype(int)
     table["last_sync_at"] = table["last_sync_at"].fillna("never").astype(str).str[:16]
+    refused = nodes.get("suspended_pushes", pd.Series(0, index=nodes.index))
+    table["refused_pushes"] = refused.fillna(0).astype(int)
+    warnings = nodes.get("evaluation_warning", [None] * len(nodes))
+    table["evaluation"] = [w if isinstance(w, str) else "" for w in warnings]
     return table[columns]
 
 

@@ -10,9 +10,9 @@ from flask import Flask
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from federation.hub import celery_app
-from federation.hub.bodies import refuse_nul_in_url
+from federation.hub.bodies import refuse_nul_in_url, too_large
 from federation.hub.config import HubSettings, default_instance_path
-from federation.hub.errors import HubError, PayloadTooLarge
+from federation.hub.errors import HubError
 from runtime import database, settings
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         log.warning("no SECRET_KEY configured; using a random one (run `carmen hub init`)")
         hub_settings.secret_key = secrets.token_hex(32)
     settings.init_app(app, hub_settings)
-    app.config.update(flask_config, MAX_CONTENT_LENGTH=hub_settings.max_body_bytes)
+    # One byte more than the limit, so that federation.hub.bodies.read_body tells a chunked body
+    # over the limit from one that reaches it (gunicorn and the development server).
+    app.config.update(flask_config, MAX_CONTENT_LENGTH=hub_settings.max_body_bytes + 1)
     app.json.sort_keys = False
 
     database.init_app(app, pool_size=10, max_overflow=20)
@@ -52,6 +54,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def waitress_options(app: Flask) -> dict[str, int]:
+    """waitress settings that keep the hub's body limit: waitress reads a whole body before the
+    app sees it, by default up to 1 GiB spooled to disk."""
+    limit = app.config["MAX_BODY_BYTES"]
+    # waitress refuses a body of max_request_body_size bytes or more, from its Content-Length or
+    # as a chunked body arrives; a body it accepts stays in memory (inbuf_overflow), not on disk.
+    return {"max_request_body_size": limit + 1, "inbuf_overflow": limit + 1}
+
+
 def _register_errors(app: Flask) -> None:
     """Every error leaves the hub as JSON with a clear message and the right status."""
 
@@ -61,8 +72,7 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_error: RequestEntityTooLarge):
-        limit = app.config["MAX_BODY_BYTES"]
-        error = PayloadTooLarge(f"the body is larger than the hub's limit of {limit} bytes")
+        error = too_large()
         return error.to_dict(), error.status
 
     @app.errorhandler(HTTPException)

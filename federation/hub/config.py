@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
+from federation.protocol.models import PERIOD_PATTERN
 from runtime.settings import SECRET, InstanceSettings
 
 INSTANCE_FILE = "hub.toml"
@@ -35,7 +36,12 @@ class HubSettings(InstanceSettings):
         10, ge=2, description="The federation's suppression threshold, told to nodes at enrollment."
     )
     max_body_bytes: int = Field(
-        4 * 1024 * 1024, gt=0, description="A larger snapshot is refused with 413."
+        4 * 1024 * 1024, gt=0, description="A larger request body is refused with 413."
+    )
+    earliest_period: str = Field(
+        "2000-01",
+        pattern=PERIOD_PATTERN,
+        description="The first month (YYYY-MM) a node may deliver when its token named no start.",
     )
     max_clock_skew_seconds: int = Field(
         300, gt=0, description="How far a signed request's timestamp may be from the hub's clock."

@@ -36,6 +36,13 @@ class SchemaViolation(HubError):
     code = "schema_violation"
 
 
+class Implausible(HubError):
+    """Valid JSON that no correct node sends; details name each broken rule and its field."""
+
+    status = 422
+    code = "implausible"
+
+
 class Unauthenticated(HubError):
     """Unsigned, wrongly signed, skewed or replayed request, or a missing or bad token."""
 
@@ -69,3 +76,10 @@ class PayloadTooLarge(HubError):
 
     status = 413
     code = "payload_too_large"
+
+
+class HubBusy(HubError):
+    """The database is busy with another writer; the client should retry."""
+
+    status = 503
+    code = "busy"

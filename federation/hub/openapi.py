@@ -4,7 +4,15 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from federation.hub.accounts.schemas import LoginRequest, TokenOut, UserOut
+from federation.hub.accounts.schemas import (
+    AccountOut,
+    LoginRequest,
+    PasswordChanged,
+    PasswordRequest,
+    TokenInfo,
+    TokenOut,
+    UserOut,
+)
 from federation.hub.aggregates.schemas import CellPage, ServiceOut
 from federation.hub.evaluations.schemas import EvaluationRunOut
 from federation.hub.nodes.schemas import NodeHealth, NodeOut
@@ -24,6 +32,10 @@ MODELS = [
     (LoginRequest, "validation"),
     (TokenOut, "serialization"),
     (UserOut, "serialization"),
+    (AccountOut, "serialization"),
+    (TokenInfo, "serialization"),
+    (PasswordRequest, "validation"),
+    (PasswordChanged, "serialization"),
     (NodeOut, "serialization"),
     (NodeHealth, "serialization"),
     (ServiceOut, "serialization"),
@@ -55,11 +67,13 @@ def _errors(*statuses: int) -> dict[str, Any]:
     texts = {
         400: "Malformed JSON, or a bad query parameter",
         401: "Unsigned, wrongly signed, skewed or replayed request; or missing/bad API token",
-        403: "Unknown or suspended node, a node speaking for another, a used token, a role",
+        403: "Unknown or suspended node, a node speaking for another, a used token or one "
+        "issued for another city or name, a role that may not",
         404: "Not found",
-        409: "Same revision with other content, or a name taken",
+        409: "Same revision with other content, a name taken, or the only admin disabled",
         413: "Body over the size limit",
-        422: "Schema violation; details name each field",
+        422: "Schema violation (details name each field), or implausible figures (details "
+        "name each broken rule and its field)",
         503: "Busy; retry later",
     }
     return {str(code): _json("Error", texts[code]) for code in statuses}
@@ -91,6 +105,21 @@ def _query(name: str, description: str, schema_type: str = "string") -> dict[str
 
 def _slug() -> dict[str, Any]:
     return {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _path(name: str, schema_type: str = "string") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": schema_type}}
+
+
+def _admin_action(summary: str, parameter: dict[str, Any], out: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "security": TOKEN,
+            "parameters": [parameter],
+            "responses": {"200": _json(out, "Done"), **_errors(401, 403, 404, 409)},
+        }
+    }
 
 
 def openapi_document() -> dict[str, Any]:
@@ -136,9 +165,67 @@ def openapi_document() -> dict[str, Any]:
                     "required": True,
                     "content": {"application/json": {"schema": _ref("LoginRequest")}},
                 },
-                "responses": {"201": _json("TokenOut", "Token issued"), **_errors(400, 401, 422)},
+                "responses": {
+                    "201": _json("TokenOut", "Token issued"),
+                    **_errors(400, 401, 413, 422),
+                },
+            },
+            "get": {
+                "summary": "Every API token, without its value (admin)",
+                "security": TOKEN,
+                "parameters": [_query("username", "Only this user's tokens")],
+                "responses": {
+                    "200": _list_of("TokenInfo", "tokens", "Tokens"),
+                    **_errors(401, 403),
+                },
+            },
+        },
+        "/api/v1/auth/tokens/{token_id}/revoke": _admin_action(
+            "Revoke an API token (admins any, others their own); it stops working at once",
+            _path("token_id", "integer"),
+            "TokenInfo",
+        ),
+        "/api/v1/users": {
+            "get": {
+                "summary": "Every hub account (admin)",
+                "security": TOKEN,
+                "responses": {
+                    "200": _list_of("AccountOut", "users", "Accounts"),
+                    **_errors(401, 403),
+                },
             }
         },
+        "/api/v1/users/{username}/password": {
+            "post": {
+                "summary": "Set an account's password, generated when none is given, and revoke "
+                "its tokens (admin)",
+                "security": TOKEN,
+                "parameters": [_path("username")],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("PasswordRequest")}},
+                },
+                "responses": {
+                    "200": _json("PasswordChanged", "Changed"),
+                    **_errors(400, 401, 403, 404, 413, 422),
+                },
+            }
+        },
+        "/api/v1/users/{username}/disable": _admin_action(
+            "Disable an account and revoke its tokens (admin)", _path("username"), "AccountOut"
+        ),
+        "/api/v1/users/{username}/enable": _admin_action(
+            "Enable a disabled account again (admin)", _path("username"), "AccountOut"
+        ),
+        "/api/v1/nodes/{slug}/suspend": _admin_action(
+            "Suspend a node: its pushes are refused (403) and counted, evaluations leave it out "
+            "(admin)",
+            _slug(),
+            "NodeOut",
+        ),
+        "/api/v1/nodes/{slug}/resume": _admin_action(
+            "Resume a suspended node (admin)", _slug(), "NodeOut"
+        ),
         "/api/v1/auth/me": {
             "get": {
                 "summary": "Who this token belongs to",
@@ -210,21 +297,23 @@ def openapi_document() -> dict[str, Any]:
         },
         "/api/v1/evaluations/latest": {
             "get": {
-                "summary": "The latest finished evaluation run",
+                "summary": "The latest successful evaluation run, with the nodes it left out and "
+                "any newer run that failed",
                 "security": TOKEN,
                 "responses": {"200": _json("EvaluationRunOut", "The run"), **_errors(401, 404)},
             }
         },
         "/api/v1/evaluations/latest/{table}": {
             "get": {
-                "summary": "One result table of the latest finished run (kpis, viability, ...)",
+                "summary": "One result table of the latest successful run (kpis, viability, ...)",
                 "security": TOKEN,
                 "parameters": [
                     {"name": "table", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],
                 "responses": {
                     "200": {
-                        "description": "run_id, finished_at, table and its rows as records",
+                        "description": "run_id, finished_at, table, warnings and its rows as "
+                        "records",
                         "content": {"application/json": {"schema": {"type": "object"}}},
                     },
                     **_errors(401, 404),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import unicodedata
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -268,6 +269,16 @@ class IngestReceipt(WireModel):
     period: Period
     revision: StrictInt = Field(description="The revision the node sent.")
     stored_revision: StrictInt = Field(description="The revision the hub now holds.")
+
+
+def default_node_slug(*, city: str, country: str) -> str:
+    """The name a node takes in the federation by default: country and city, e.g. it-bologna."""
+    # Letters lose their accents (Kraków -> krakow); anything else separates words.
+    plain = unicodedata.normalize("NFKD", city.lower())
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    words = "".join(c if c.isascii() and c.isalnum() else "-" for c in plain)
+    name = "-".join(part for part in words.split("-") if part)
+    return f"{country.lower()}-{name}"[:63]
 
 
 def satisfaction_score_names() -> list[str]:

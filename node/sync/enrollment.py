@@ -1,6 +1,5 @@
 """Keys and enrollment: the node's signing key, its registration and its link to the hub."""
 
-import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from federation.protocol import client as hub_client
-from federation.protocol.models import (
-    NodeRegistration,
-)
+from federation.protocol.models import NodeRegistration, default_node_slug
 from federation.protocol.signing import (
     generate_private_key,
     private_key_from_pem,
@@ -22,18 +19,18 @@ from federation.protocol.vocabulary import CITIZEN_CHANNELS
 from node.database import utcnow
 from node.errors import NotFound
 from node.sync.models import FederationLink
+from runtime.private_files import write_private
 
 KEY_FILE = "node_key.pem"
 
 
 def load_or_create_key(instance: Path) -> Ed25519PrivateKey:
-    """The node's Ed25519 private key, created (mode 600) on first use."""
+    """The node's Ed25519 private key, created owner-only on first use."""
     path = instance / KEY_FILE
     if path.exists():
         return private_key_from_pem(path.read_bytes())
     key = generate_private_key()
-    path.write_bytes(private_key_to_pem(key))
-    path.chmod(0o600)
+    write_private(path, private_key_to_pem(key))
     return key
 
 
@@ -79,12 +76,7 @@ def save_link(*, db_session: Session, hub_url: str, node_slug: str, node_id: int
 
 def default_slug(settings: dict[str, Any]) -> str:
     """The node's default federation name: country and city, e.g. it-bologna, pl-krakow."""
-    # Letters lose their accents (Kraków -> krakow); anything else separates words.
-    plain = unicodedata.normalize("NFKD", settings["CITY"].lower())
-    plain = "".join(c for c in plain if not unicodedata.combining(c))
-    city = "".join(c if c.isascii() and c.isalnum() else "-" for c in plain)
-    name = "-".join(part for part in city.split("-") if part)
-    return f"{settings['COUNTRY'].lower()}-{name}"[:63]
+    return default_node_slug(city=settings["CITY"], country=settings["COUNTRY"])
 
 
 def enroll_with_hub(

@@ -302,6 +302,14 @@ def test_federation_tables_show_health_and_where_each_service_came_from():
     health = figures.nodes_table(nodes, services).set_index("node")
     assert health.loc["a", "pending_periods"] == "2025-08, 2025-09"
     assert health.loc["b", "last_sync_at"] == "never" and health.loc["b", "services"] == 0
+    # A hub that does not say so has refused nothing and left no node out.
+    assert health.loc["a", "refused_pushes"] == 0 and health.loc["a", "evaluation"] == ""
+    nodes["suspended_pushes"] = [3, 0]
+    nodes["evaluation_warning"] = ["left out: missing share_75+", None]
+    flagged = figures.nodes_table(nodes, services).set_index("node")
+    assert flagged.loc["a", "refused_pushes"] == 3
+    assert flagged.loc["a", "evaluation"] == "left out: missing share_75+"
+    assert flagged.loc["b", "evaluation"] == ""
     table = figures.services_table(services)
     assert list(table["template"]) == ["bulky_waste@0.3.0", "(none)"]
     assert list(table["cloned_from"]) == ["tallinn/bulky", ""]

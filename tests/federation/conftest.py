@@ -63,6 +63,7 @@ def enroll(app, identity: NodeIdentity, **registration_overrides) -> int:
             db_session=session,
             city=identity.city,
             country=identity.country,
+            slug=identity.slug,
             now=utcnow(),
             ttl_hours=1,
         )

@@ -49,26 +49,67 @@ def make_registration(identity: NodeIdentity, **overrides) -> NodeRegistration:
     return NodeRegistration.model_validate(values)
 
 
-def random_measures(rng: random.Random, *, suppress: float = 0.1) -> dict:
-    """Random cell measures with some values suppressed (None)."""
+def _split(rng: random.Random, count: int, parts: int) -> list[int]:
+    """count split at random into parts that add up to it."""
+    cuts = sorted(rng.randint(0, count) for _ in range(parts - 1))
+    return [b - a for a, b in zip([0, *cuts], [*cuts, count], strict=True)]
 
-    def count() -> int | None:
-        return None if rng.random() < suppress else rng.randint(10, 500)
 
+def true_measures(rng: random.Random) -> dict:
+    """A service's exact measures for a month, keeping every relation a node's counts keep:
+    each histogram splits its count, resolutions in time are some of the resolutions, citizens
+    are at most the requests they made."""
+    submitted = rng.randint(30, 600)
+    acknowledged = rng.randint(submitted // 2, submitted)
+    completed = rng.randint(acknowledged // 2, acknowledged)
+    feedback = rng.randint(0, completed)
     return {
-        "citizens": count(),
+        "citizens": rng.randint(submitted // 2, submitted),
         "events": {
-            "submitted": count(),
-            "acknowledged": count(),
-            "completed": count(),
-            "rejected": count(),
-            "feedback": count(),
+            "submitted": submitted,
+            "acknowledged": acknowledged,
+            "completed": completed,
+            "rejected": rng.randint(0, submitted - completed),
+            "feedback": feedback,
         },
-        "completed_within_sla": count(),
-        "time_to_acknowledge": [count() for _ in range(DURATION_BUCKETS)],
-        "time_to_complete": [count() for _ in range(DURATION_BUCKETS)],
-        "satisfaction": [count() for _ in range(5)],
+        "completed_within_sla": rng.randint(completed // 2, completed),
+        "time_to_acknowledge": _split(rng, acknowledged, DURATION_BUCKETS),
+        "time_to_complete": _split(rng, completed, DURATION_BUCKETS),
+        "satisfaction": _split(rng, feedback, 5),
     }
+
+
+def share_of(measures: dict, fraction: float) -> dict:
+    """The part of a cell's measures that one channel or segment holds: every count scaled
+    down (rounded down, so that the parts never add up to more than the whole)."""
+
+    def scale(value):
+        if isinstance(value, dict):
+            return {name: scale(item) for name, item in value.items()}
+        if isinstance(value, list):
+            return [scale(item) for item in value]
+        return int(value * fraction)
+
+    return scale(measures)
+
+
+def suppressed(measures: dict, rng: random.Random, k: int, rate: float) -> dict:
+    """Measures as a node sends them: a value below k withheld, and a few more (secondary)."""
+
+    def hide(value):
+        if isinstance(value, dict):
+            return {name: hide(item) for name, item in value.items()}
+        if isinstance(value, list):
+            return [hide(item) for item in value]
+        return None if value < k or rng.random() < rate else value
+
+    return hide(measures)
+
+
+def _fractions(rng: random.Random, count: int) -> list[float]:
+    """Shares of a whole for count members; with a remainder, they need not cover all of it."""
+    weights = [rng.uniform(0.2, 1.0) for _ in range(count + 1)]
+    return [weight / sum(weights) for weight in weights[:count]]
 
 
 def make_snapshot(
@@ -80,10 +121,13 @@ def make_snapshot(
     services: list[dict] | None = None,
     channels: tuple[Channel, ...] = (Channel.WEB, Channel.SMS),
     segments: tuple[AgeBand, ...] = (AgeBand.A25_54, AgeBand.A75_PLUS),
+    suppress: float = 0.1,
     **overrides,
 ) -> MetricsSnapshot:
-    """A valid snapshot: for each service a total cell, channel cells and segment cells."""
+    """A plausible snapshot: for each service a total cell, channel cells and segment cells
+    split from exact counts, values below k withheld and a few more withheld at random."""
     rng = rng or random.Random(f"{node}/{period}/{revision}")
+    k = overrides.get("k", 10)
     services = services or [
         {"code": "noise", "template": "noise_report", "template_version": "1.2.0"},
         {
@@ -95,28 +139,22 @@ def make_snapshot(
     ]
     cells = []
     for service in services:
-        cells.append({"service": service["code"], "measures": random_measures(rng)})
-        for channel in channels:
-            cells.append(
-                {
-                    "service": service["code"],
-                    "channel": channel.value,
-                    "measures": random_measures(rng),
-                }
-            )
-        for segment in segments:
-            cells.append(
-                {
-                    "service": service["code"],
-                    "segment": segment.value,
-                    "measures": random_measures(rng),
-                }
-            )
+        total = true_measures(rng)
+        cells.append({"service": service["code"], "measures": suppressed(total, rng, k, suppress)})
+        for dimension, members in (("channel", channels), ("segment", segments)):
+            for member, fraction in zip(members, _fractions(rng, len(members)), strict=True):
+                cells.append(
+                    {
+                        "service": service["code"],
+                        dimension: member.value,
+                        "measures": suppressed(share_of(total, fraction), rng, k, suppress),
+                    }
+                )
     values = {
         "node": node,
         "period": period,
         "revision": revision,
-        "k": 10,
+        "k": k,
         "services": services,
         "cells": cells,
     }

@@ -32,7 +32,18 @@ def test_an_operator_sets_up_a_hub_and_a_city_pushes_to_it(tmp_path):
     assert (tmp_path / "hub" / "hub.toml").stat().st_mode & 0o077 == 0  # secret stays private
 
     token = last_line(
-        run("hub", "enroll", "--instance", instance, "--city", "Bologna", "--country", "it")
+        run(
+            "hub",
+            "enroll",
+            "--instance",
+            instance,
+            "--city",
+            "Bologna",
+            "--country",
+            "it",
+            "--slug",
+            "bologna",
+        )
     )
     app = create_app({"INSTANCE_PATH": instance, "EVALUATE_ON_INGEST": False})
     client = app.test_client()
@@ -107,7 +118,16 @@ def test_every_hub_command_has_help():
         ["enroll"],
         ["export"],
         ["user", "create"],
+        ["user", "list"],
+        ["user", "passwd"],
+        ["user", "disable"],
+        ["user", "enable"],
         ["token", "create"],
+        ["token", "list"],
+        ["token", "revoke"],
+        ["node", "list"],
+        ["node", "suspend"],
+        ["node", "resume"],
         ["migrate"],
     ):
         output = run("hub", *command, "--help")

@@ -103,3 +103,110 @@ def test_evaluating_now_runs_the_pending_run_instead_of_queueing_another(evaluat
         assert run.id == pending.id and run.seed == 3
         assert run.status == "done" and run.results["kpis"]
         assert session.query(EvaluationRun).count() == 1
+
+
+def evaluate_now(app, evaluator=None):
+    """One run, as the task makes it, with the real evaluation unless another is given."""
+    from federation.hub.database import utcnow
+
+    with app.app_context(), get_db(app).session() as session:
+        run = evaluations.request_run(db_session=session, seed=0)
+        evaluations.start_run(db_session=session, run_id=run.id, now=utcnow())
+        evaluations.execute_run(
+            db_session=session, run=run, now=utcnow(), options=FAST, evaluator=evaluator
+        )
+        session.commit()
+        return run
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_node_whose_data_cannot_be_evaluated_is_left_out_with_a_warning(evaluated_hub, api_token):
+    import sqlalchemy as sa
+
+    # Shares of only some age bands, as the hub accepted them before it checked registrations.
+    with get_db(evaluated_hub).engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE nodes SET population_shares = :shares WHERE slug = 'porto'"),
+            {"shares": '{"16-24": 0.1, "25-54": 0.4}'},
+        )
+    run = evaluate_now(evaluated_hub)
+    assert run.status == "done", run.error
+    assert {row["city_id"] for row in run.results["kpis"]} == set(CITIES) - {"porto"}
+    [warning] = run.warnings
+    assert warning["node"] == "porto" and "left out" in warning["message"]
+    assert "share_55-74" in warning["message"]
+
+    client = evaluated_hub.test_client()
+    latest = client.get("/api/v1/evaluations/latest", headers=bearer(api_token)).json
+    assert latest["warnings"] == run.warnings and latest["latest_attempt"] is None
+    nodes = client.get("/api/v1/nodes", headers=bearer(api_token)).json["nodes"]
+    flagged = {node["node"]: node["evaluation_warning"] for node in nodes}
+    assert flagged["porto"].startswith("left out") and flagged["bologna"] is None
+
+
+def test_a_node_the_evaluation_fails_on_is_left_out_and_the_others_evaluated(evaluated_hub):
+    import evaluation
+
+    def fails_on_gent(cities, observations, **kwargs):
+        # Stands for an evaluation that breaks on one city's figures.
+        if "gent" in set(cities["city_id"]):
+            raise ZeroDivisionError("division by zero in gent's segment mix")
+        return evaluation.run_evaluation(cities, observations, **kwargs)
+
+    run = evaluate_now(evaluated_hub, evaluator=fails_on_gent)
+    assert run.status == "done", run.error
+    assert {row["city_id"] for row in run.results["kpis"]} == set(CITIES) - {"gent"}
+    assert run.warnings == [
+        {
+            "node": "gent",
+            "message": "left out: the evaluation fails with its data "
+            "(ZeroDivisionError: division by zero in gent's segment mix)",
+        }
+    ]
+
+
+def test_a_failed_run_never_replaces_the_results_served(evaluated_hub, api_token):
+    first = evaluate_now(evaluated_hub)
+    assert first.status == "done", first.error
+
+    def broken(cities, observations, **kwargs):
+        raise RuntimeError("the evaluation package is broken")
+
+    failed = evaluate_now(evaluated_hub, evaluator=broken)
+    assert failed.status == "failed" and "broken" in failed.error
+    client = evaluated_hub.test_client()
+    latest = client.get("/api/v1/evaluations/latest", headers=bearer(api_token)).json
+    assert latest["id"] == first.id and latest["status"] == "done"
+    assert latest["latest_attempt"]["id"] == failed.id
+    assert "broken" in latest["latest_attempt"]["error"]
+    table = client.get("/api/v1/evaluations/latest/viability", headers=bearer(api_token))
+    assert table.status_code == 200 and table.json["run_id"] == first.id
+
+
+def test_before_any_success_the_tables_say_why_there_is_nothing(evaluated_hub, api_token):
+    def broken(cities, observations, **kwargs):
+        raise RuntimeError("the evaluation package is broken")
+
+    evaluate_now(evaluated_hub, evaluator=broken)
+    client = evaluated_hub.test_client()
+    response = client.get("/api/v1/evaluations/latest/kpis", headers=bearer(api_token))
+    assert response.status_code == 404
+    assert "no evaluation has succeeded yet" in response.json["message"]
+    assert "broken" in response.json["message"]
+
+
+def test_a_suspended_node_is_left_out_of_evaluations_with_a_warning(evaluated_hub):
+    from federation.hub.nodes import service as nodes
+
+    with evaluated_hub.app_context(), get_db(evaluated_hub).session() as session:
+        nodes.set_active(db_session=session, slug="tallinn", active=False)
+        session.commit()
+    run = evaluate_now(evaluated_hub)
+    assert run.status == "done", run.error
+    assert "tallinn" not in {row["city_id"] for row in run.results["kpis"]}
+    assert run.warnings == [
+        {"node": "tallinn", "message": "suspended: its data is left out until it is resumed"}
+    ]

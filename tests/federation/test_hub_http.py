@@ -23,10 +23,10 @@ def hub_url(hub_app):
     thread.join(timeout=5)
 
 
-def token_for(app, city: str, country: str) -> str:
+def token_for(app, city: str, country: str, slug: str = "bologna") -> str:
     with app.app_context(), get_db(app).session() as session:
         token, _ = nodes.create_enrollment_token(
-            db_session=session, city=city, country=country, now=utcnow(), ttl_hours=1
+            db_session=session, city=city, country=country, slug=slug, now=utcnow(), ttl_hours=1
         )
         session.commit()
     return token

@@ -112,7 +112,7 @@ def test_the_openapi_document_describes_every_route(client, hub_app):
     assert document["openapi"].startswith("3.")
     assert "MetricsSnapshot" in document["components"]["schemas"]
     routes = {
-        re.sub(r"<([a-z_]+)>", r"{\1}", rule.rule)
+        re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         for rule in hub_app.url_map.iter_rules()
         if rule.rule.startswith("/api/v1/") and rule.rule != "/api/v1/openapi.json"
     }

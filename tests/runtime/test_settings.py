@@ -125,6 +125,13 @@ def test_a_hub_reads_an_evaluation_table_from_a_variable(tmp_path, monkeypatch):
     assert settings.evaluate_on_ingest is True  # a real broker turns it on
 
 
+def test_a_hub_earliest_period_that_is_no_month_stops_the_start(tmp_path, monkeypatch):
+    assert HubSettings.load(tmp_path).earliest_period == "2000-01"
+    monkeypatch.setenv("CARMEN_HUB_EARLIEST_PERIOD", '"2000-13"')
+    with pytest.raises(SettingsError, match="CARMEN_HUB_EARLIEST_PERIOD: earliest_period"):
+        HubSettings.load(tmp_path)
+
+
 def test_init_writes_a_node_toml_that_settings_lists_with_secrets_masked(tmp_path, monkeypatch):
     from tests.node.web import cheap_password_hashing
 

@@ -13,6 +13,7 @@ from federation.hub.accounts.models import ApiToken, Role, User
 from federation.hub.errors import Conflict, HubError, NotFound, Unauthenticated
 
 TOKEN_PREFIX = "chub_"
+MAX_PASSWORD = 1024
 _hasher = PasswordHasher()
 
 
@@ -30,13 +31,89 @@ def create_user(
         raise HubError("a username has 1 to 64 characters")
     if db_session.scalar(sa.select(User).where(User.username == username)) is not None:
         raise Conflict(f"the user {username!r} exists already")
-    password = password or secrets.token_urlsafe(12)
-    if len(password) < 8:
-        raise HubError("a password has at least 8 characters")
+    password = _checked_password(password)
     user = User(username=username, password_hash=_hasher.hash(password), role=Role(role).value)
     db_session.add(user)
     db_session.flush()
     return user, password
+
+
+def _checked_password(password: str | None) -> str:
+    """The password given (8 to 1024 characters), or a generated one."""
+    password = password or secrets.token_urlsafe(12)
+    if not 8 <= len(password) <= MAX_PASSWORD:
+        raise HubError(f"a password has 8 to {MAX_PASSWORD} characters")
+    return password
+
+
+def list_users(*, db_session: Session) -> list[User]:
+    """Every user, by name."""
+    return list(db_session.scalars(sa.select(User).order_by(User.username)))
+
+
+def set_password(
+    *, db_session: Session, username: str, password: str | None, now: datetime
+) -> tuple[User, str, int]:
+    """Change a user's password (a generated one when none is given) and revoke the user's
+    tokens, which were issued under the old one; returns the user, the password and the number
+    of tokens revoked."""
+    user = get_user(db_session=db_session, username=username)
+    password = _checked_password(password)
+    user.password_hash = _hasher.hash(password)
+    return user, password, revoke_tokens(db_session=db_session, user=user, now=now)
+
+
+def set_active(*, db_session: Session, username: str, active: bool, now: datetime) -> User:
+    """Disable an account (its tokens are revoked: they stop working at once, and stay revoked
+    when it is enabled again) or enable it."""
+    user = get_user(db_session=db_session, username=username)
+    if not active and user.active and user.role == Role.ADMIN.value:
+        others = db_session.scalar(
+            sa.select(sa.func.count())
+            .select_from(User)
+            .where(User.active, User.role == Role.ADMIN.value, User.id != user.id)
+        )
+        if not others:
+            raise Conflict(f"{username!r} is the only active admin; make another admin first")
+    user.active = active
+    if not active:
+        revoke_tokens(db_session=db_session, user=user, now=now)
+    return user
+
+
+def list_tokens(*, db_session: Session, username: str | None = None) -> list[tuple[ApiToken, str]]:
+    """API tokens (never their value) with their user's name, newest first."""
+    query = sa.select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
+    if username is not None:
+        query = query.where(User.username == username)
+    return [(token, name) for token, name in db_session.execute(query.order_by(ApiToken.id.desc()))]
+
+
+def revoke_token(
+    *, db_session: Session, now: datetime, token_id: int | None = None, token: str | None = None
+) -> ApiToken:
+    """Revoke one API token, named by its id or by its value; it stops working at once."""
+    if token is not None:
+        record = db_session.scalar(
+            sa.select(ApiToken).where(ApiToken.token_hash == token_digest(token))
+        )
+    else:
+        record = db_session.get(ApiToken, token_id) if token_id is not None else None
+    if record is None:
+        raise NotFound("no such API token")
+    if record.revoked_at is None:
+        record.revoked_at = now
+    return record
+
+
+def revoke_tokens(*, db_session: Session, user: User, now: datetime) -> int:
+    """Revoke every live token of a user; returns how many were revoked."""
+    result = db_session.execute(
+        sa.update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return result.rowcount or 0
 
 
 def get_user(*, db_session: Session, username: str) -> User:

@@ -23,3 +23,5 @@ class EvaluationRun(Base):
     input_digest: Mapped[str | None] = mapped_column(sa.String(64))
     results: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(sa.Text)
+    # What the run left out and why: [{"node": slug or None, "message": text}].
+    warnings: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)

@@ -3,7 +3,16 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+
+class RunAttempt(BaseModel):
+    """A run newer than the one served, which did not succeed."""
+
+    id: int
+    status: str
+    finished_at: datetime | None
+    error: str | None
 
 
 class EvaluationRunOut(BaseModel):
@@ -17,4 +26,10 @@ class EvaluationRunOut(BaseModel):
     seed: int
     input_digest: str | None
     error: str | None
+    warnings: list[dict[str, Any]] = Field(
+        default_factory=list, description="Nodes the run left out, each with the reason."
+    )
+    latest_attempt: RunAttempt | None = Field(
+        default=None, description="A newer run that failed; the results served are this run's."
+    )
     results: dict[str, Any] | None

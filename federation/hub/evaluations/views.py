@@ -15,15 +15,15 @@ bp = Blueprint("evaluations", __name__, url_prefix="/api/v1/evaluations")
 @bp.get("/latest")
 @require_token()
 def latest():
-    """The latest finished evaluation run with its result tables."""
-    return service.latest_run(db_session=db_session()).model_dump(mode="json")
+    """The latest successful evaluation run with its result tables and warnings."""
+    return service.served_run(db_session=db_session()).model_dump(mode="json")
 
 
 @bp.get("/latest/<table>")
 @require_token()
 def latest_table(table: str):
-    """One result table of the latest finished run (rows as records), e.g. viability."""
-    run = service.latest_run(db_session=db_session())
+    """One result table of the latest successful run (rows as records), e.g. viability."""
+    run = service.served_run(db_session=db_session())
     return service.result_table(run, table)
 
 

@@ -11,6 +11,7 @@ from federation.hub.aggregates import service as aggregates
 from federation.hub.errors import Conflict, Forbidden, SchemaViolation, Unauthenticated
 from federation.hub.ingest.models import SeenNonce, StoredSnapshot
 from federation.hub.nodes.models import Node
+from federation.hub.plausibility import check_snapshot
 from federation.protocol.models import IngestReceipt, IngestStatus, MetricsSnapshot
 from federation.protocol.signing import (
     SignatureError,
@@ -38,8 +39,6 @@ def authenticate_request(
     node = db_session.scalar(sa.select(Node).where(Node.slug == signed.node))
     if node is None:
         raise Forbidden(f"unknown node {signed.node!r}: enroll it first")
-    if not node.active:
-        raise Forbidden(f"node {signed.node!r} is suspended")
     try:
         verify_request(
             public_key=public_key_from_b64(node.public_key),
@@ -52,6 +51,9 @@ def authenticate_request(
         )
     except SignatureError as exc:
         raise Unauthenticated(str(exc)) from None
+    # Checked once the signature holds, so that only the node itself moves its refused count.
+    if not node.active:
+        raise NodeSuspended(node)
     seen = db_session.scalar(
         sa.select(SeenNonce.id).where(SeenNonce.node_id == node.id, SeenNonce.nonce == signed.nonce)
     )
@@ -62,6 +64,24 @@ def authenticate_request(
     return node
 
 
+class NodeSuspended(Forbidden):
+    """A correctly signed push of a suspended node: refused, and counted."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(
+            f"node {node.slug!r} is suspended: its pushes are refused until the hub resumes it"
+        )
+        self.node_id = node.id
+
+
+def count_suspended_push(*, db_session: Session, node_id: int) -> None:
+    """Count one refused push of a suspended node (in its own transaction: nothing else of the
+    refused request is kept)."""
+    db_session.execute(
+        sa.update(Node).where(Node.id == node_id).values(suspended_pushes=Node.suspended_pushes + 1)
+    )
+
+
 def content_digest(snapshot: MetricsSnapshot) -> str:
     """SHA-256 of the snapshot's content, independent of key order and of pending_periods."""
     # The models hold no dicts, so pydantic's JSON follows field order: a canonical form.
@@ -70,9 +90,17 @@ def content_digest(snapshot: MetricsSnapshot) -> str:
 
 
 def ingest_snapshot(
-    *, db_session: Session, node: Node, snapshot: MetricsSnapshot, now: datetime, min_k: int
+    *,
+    db_session: Session,
+    node: Node,
+    snapshot: MetricsSnapshot,
+    now: datetime,
+    min_k: int,
+    earliest_period: str,
+    max_skew_seconds: int,
 ) -> IngestReceipt:
-    """Keep the highest revision per (node, period): store, no-op, ignore, or refuse with 409."""
+    """Check a snapshot, then keep the highest revision per (node, period): store, no-op,
+    ignore, or refuse (409 for other content under a held revision, 422 when implausible)."""
     if snapshot.node != node.slug:
         raise Forbidden(f"node {node.slug!r} cannot send a snapshot for node {snapshot.node!r}")
     if snapshot.k < min_k:
@@ -81,6 +109,12 @@ def ingest_snapshot(
             "suppress with the k the hub gave at enrollment",
             details=[{"field": "k", "message": f"must be at least {min_k}", "type": "policy"}],
         )
+    check_snapshot(
+        snapshot,
+        pilot_start=node.pilot_start or earliest_period,
+        now=now,
+        max_skew_seconds=max_skew_seconds,
+    )
     # Serialise ingests of one node on PostgreSQL (SQLite serialises writers by itself). NO KEY
     # UPDATE, not UPDATE: the nonce and cell rows' foreign keys hold KEY SHARE locks on this
     # row, and FOR UPDATE would deadlock two pushes that each inserted their nonce first.

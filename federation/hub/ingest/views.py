@@ -3,9 +3,9 @@
 from flask import Blueprint, current_app, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from federation.hub.bodies import parse_json, validate
+from federation.hub.bodies import parse_json, read_body, validate
 from federation.hub.database import db_session, get_db, utcnow
-from federation.hub.errors import HubError
+from federation.hub.errors import HubBusy
 from federation.hub.evaluations import service as evaluations
 from federation.hub.evaluations.tasks import run_evaluation
 from federation.hub.ingest import service
@@ -16,17 +16,10 @@ bp = Blueprint("ingest", __name__, url_prefix="/api/v1")
 ATTEMPTS = 3
 
 
-class HubBusy(HubError):
-    """The database is busy with another writer; the node should retry."""
-
-    status = 503
-    code = "busy"
-
-
 @bp.post("/snapshots")
 def push_snapshot():
     """Verify, validate and upsert one signed MetricsSnapshot; answers an IngestReceipt."""
-    body = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH this raises 413 first
+    body = read_body()  # over the limit: 413, before the signature or the JSON is looked at
     path = request.script_root + request.path
     if request.query_string:
         path += "?" + request.query_string.decode("latin-1")
@@ -35,6 +28,9 @@ def push_snapshot():
             with get_db().write_lock:
                 receipt = _ingest(body=body, path=path)
             break
+        except service.NodeSuspended as refused:
+            _count_refused(refused)
+            raise
         except (IntegrityError, OperationalError) as exc:
             # Two pushes of one node raced (unique constraint) or SQLite was busy: start over;
             # the rolled-back attempt stored nothing, not even its nonce.
@@ -42,6 +38,15 @@ def push_snapshot():
             if attempt == ATTEMPTS - 1:
                 raise HubBusy(f"the hub is busy, retry later ({type(exc).__name__})") from None
     return receipt.model_dump(mode="json")
+
+
+def _count_refused(refused: service.NodeSuspended) -> None:
+    """Keep the count of a suspended node's refused pushes, and nothing else of the request."""
+    session = db_session()
+    session.rollback()
+    with get_db().write_lock:
+        service.count_suspended_push(db_session=session, node_id=refused.node_id)
+        session.commit()
 
 
 def _ingest(*, body: bytes, path: str) -> IngestReceipt:
@@ -60,7 +65,13 @@ def _ingest(*, body: bytes, path: str) -> IngestReceipt:
     )
     snapshot = validate(MetricsSnapshot, parse_json(body))
     receipt = service.ingest_snapshot(
-        db_session=session, node=node, snapshot=snapshot, now=now, min_k=config["K"]
+        db_session=session,
+        node=node,
+        snapshot=snapshot,
+        now=now,
+        min_k=config["K"],
+        earliest_period=config["EARLIEST_PERIOD"],
+        max_skew_seconds=config["MAX_CLOCK_SKEW_SECONDS"],
     )
     if receipt.status is IngestStatus.STORED and config["EVALUATE_ON_INGEST"]:
         run = evaluations.request_run(db_session=session, seed=config["EVALUATION_SEED"])

@@ -26,6 +26,11 @@ class Node(Base):
     public_key: Mapped[str] = mapped_column(sa.String(44))
     schema_version: Mapped[int]
     active: Mapped[bool] = mapped_column(default=True)
+    # The first month the node may deliver (YYYY-MM), as its enrollment token stated it; None:
+    # the hub's EARLIEST_PERIOD.
+    pilot_start: Mapped[str | None] = mapped_column(sa.String(7))
+    # Signed pushes refused while the node was suspended.
+    suspended_pushes: Mapped[int] = mapped_column(default=0, server_default="0")
     enrolled_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Health: when the node last reached the hub with an accepted request, and what it said it
     # still had to deliver.
@@ -35,7 +40,8 @@ class Node(Base):
 
 
 class EnrollmentToken(Base):
-    """A one-time token that lets one city's node enroll; only its SHA-256 is stored."""
+    """A one-time token that lets one city's node enroll under one name; only its SHA-256 is
+    stored."""
 
     __tablename__ = "enrollment_tokens"
 
@@ -43,6 +49,9 @@ class EnrollmentToken(Base):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     city: Mapped[str] = mapped_column(sa.String(120))
     country: Mapped[str] = mapped_column(sa.String(2))
+    # None only on tokens issued before tokens named their node: those bind the city alone.
+    node_slug: Mapped[str | None] = mapped_column(sa.String(63))
+    pilot_start: Mapped[str | None] = mapped_column(sa.String(7))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class StoredPeriod(BaseModel):
@@ -18,6 +18,7 @@ class NodeHealth(BaseModel):
 
     node: str
     active: bool
+    suspended_pushes: int = Field(description="Signed pushes refused while suspended.")
     last_sync_at: datetime | None
     last_stored_at: datetime | None
     pending_periods: list[str]
@@ -38,9 +39,14 @@ class NodeOut(BaseModel):
     context: dict[str, float]
     population_shares: dict[str, float] | None
     enrolled_at: datetime
+    pilot_start: str = Field(description="The first month the hub accepts from this node.")
     active: bool
+    suspended_pushes: int = Field(description="Signed pushes refused while suspended.")
     last_sync_at: datetime | None
     pending_periods: list[str]
+    evaluation_warning: str | None = Field(
+        default=None, description="Why the evaluation served left this node out, if it did."
+    )
 
 
 class EnrollmentTokenOut(BaseModel):

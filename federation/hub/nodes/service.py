@@ -12,7 +12,16 @@ from federation.hub.errors import Conflict, Forbidden, HubError, NotFound
 from federation.hub.ingest.models import StoredSnapshot
 from federation.hub.nodes.models import EnrollmentToken, Node
 from federation.hub.nodes.schemas import NodeHealth, NodeOut, StoredPeriod
-from federation.protocol.models import COUNTRY_PATTERN, NodeRegistration
+from federation.hub.plausibility import check_registration
+from federation.protocol.models import (
+    COUNTRY_PATTERN,
+    NODE_SLUG_PATTERN,
+    PERIOD_PATTERN,
+    NodeRegistration,
+    default_node_slug,
+)
+
+USED = "this enrollment token has been used already"
 
 
 def _digest(token: str) -> str:
@@ -20,20 +29,35 @@ def _digest(token: str) -> str:
 
 
 def create_enrollment_token(
-    *, db_session: Session, city: str, country: str, now: datetime, ttl_hours: int
+    *,
+    db_session: Session,
+    city: str,
+    country: str,
+    now: datetime,
+    ttl_hours: int,
+    slug: str | None = None,
+    pilot_start: str | None = None,
 ) -> tuple[str, EnrollmentToken]:
-    """Issue a one-time token for one city's node; the plain token is returned once."""
+    """Issue a one-time token for one city's node under one name; the plain token is returned
+    once. The name defaults to the node's own default (country-city, e.g. it-bologna)."""
     city = city.strip()
     country = country.strip().upper()
     if not city:
         raise HubError("a city name is needed")
     if not re.match(COUNTRY_PATTERN, country):
         raise HubError(f"{country!r} is not a 2-letter Eurostat country code")
+    slug = (slug or default_node_slug(city=city, country=country)).strip()
+    if not re.match(NODE_SLUG_PATTERN, slug):
+        raise HubError(f"{slug!r} is not a node name (lower-case letters, digits and dashes)")
+    if pilot_start is not None and not re.match(PERIOD_PATTERN, pilot_start):
+        raise HubError(f"the pilot start {pilot_start!r} is not a month YYYY-MM")
     plain = secrets.token_urlsafe(24)
     record = EnrollmentToken(
         token_hash=_digest(plain),
         city=city,
         country=country,
+        node_slug=slug,
+        pilot_start=pilot_start,
         created_at=now,
         expires_at=now + timedelta(hours=ttl_hours),
     )
@@ -45,16 +69,18 @@ def create_enrollment_token(
 def enroll_node(
     *, db_session: Session, token: str, registration: NodeRegistration, now: datetime
 ) -> Node:
-    """Register a node with a one-time token; the token cannot be used again."""
+    """Register a node with a one-time token bound to its city, country and name.
+
+    The token is spent by one conditional UPDATE, so however many requests carry it at once,
+    one enrolls and every other is refused.
+    """
     record = db_session.scalar(
-        sa.select(EnrollmentToken)
-        .where(EnrollmentToken.token_hash == _digest(token))
-        .with_for_update()
+        sa.select(EnrollmentToken).where(EnrollmentToken.token_hash == _digest(token))
     )
     if record is None:
         raise Forbidden("unknown enrollment token")
     if record.used_at is not None:
-        raise Forbidden("this enrollment token has been used already")
+        raise Forbidden(USED)
     if record.expires_at <= now:
         raise Forbidden("this enrollment token has expired; ask the hub for a new one")
     if (
@@ -65,6 +91,19 @@ def enroll_node(
             f"this enrollment token is for {record.city} ({record.country}), "
             f"not {registration.city} ({registration.country})"
         )
+    if record.node_slug is not None and record.node_slug != registration.node:
+        raise Forbidden(
+            f"this enrollment token is for the node {record.node_slug!r}, "
+            f"not {registration.node!r}: enroll under that name or ask for another token"
+        )
+    check_registration(registration)
+    spent = db_session.execute(
+        sa.update(EnrollmentToken)
+        .where(EnrollmentToken.id == record.id, EnrollmentToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:
+        raise Forbidden(USED)
     if db_session.scalar(sa.select(Node.id).where(Node.slug == registration.node)) is not None:
         raise Conflict(f"a node named {registration.node!r} is enrolled already")
     if (
@@ -87,13 +126,15 @@ def enroll_node(
         ),
         public_key=registration.public_key,
         schema_version=registration.schema_version,
+        pilot_start=record.pilot_start,
         enrolled_at=now,
         pending_periods=[],
     )
     db_session.add(node)
     db_session.flush()
-    record.used_at = now
-    record.node_id = node.id
+    db_session.execute(
+        sa.update(EnrollmentToken).where(EnrollmentToken.id == record.id).values(node_id=node.id)
+    )
     return node
 
 
@@ -110,8 +151,8 @@ def list_nodes(*, db_session: Session) -> list[Node]:
     return list(db_session.scalars(sa.select(Node).order_by(Node.slug)))
 
 
-def node_out(node: Node) -> NodeOut:
-    """A node as the read API shows it."""
+def node_out(node: Node, *, earliest_period: str, warning: str | None = None) -> NodeOut:
+    """A node as the read API shows it, with why the evaluation served left it out, if it did."""
     return NodeOut(
         node=node.slug,
         node_id=node.id,
@@ -123,9 +164,12 @@ def node_out(node: Node) -> NodeOut:
         context=node.context,
         population_shares=node.population_shares,
         enrolled_at=node.enrolled_at,
+        pilot_start=node.pilot_start or earliest_period,
         active=node.active,
+        suspended_pushes=node.suspended_pushes,
         last_sync_at=node.last_sync_at,
         pending_periods=node.pending_periods,
+        evaluation_warning=warning,
     )
 
 
@@ -139,6 +183,7 @@ def node_health(*, db_session: Session, node: Node) -> NodeHealth:
     return NodeHealth(
         node=node.slug,
         active=node.active,
+        suspended_pushes=node.suspended_pushes,
         last_sync_at=node.last_sync_at,
         last_stored_at=node.last_stored_at,
         pending_periods=node.pending_periods,
@@ -151,7 +196,8 @@ def node_health(*, db_session: Session, node: Node) -> NodeHealth:
 
 
 def set_active(*, db_session: Session, slug: str, active: bool) -> Node:
-    """Suspend or re-admit a node: a suspended node's pushes are refused with 403."""
+    """Suspend or resume a node: a suspended node's pushes are refused with 403 and counted, and
+    evaluations leave its data out until it is resumed."""
     node = get_node(db_session=db_session, slug=slug)
     node.active = active
     return node
