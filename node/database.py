@@ -13,6 +13,7 @@ from runtime.database import (
     get_db,
     make_engine,
     model_metadata,
+    savepoint,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "enum_type",
     "get_db",
     "make_engine",
+    "savepoint",
     "utcnow",
 ]
 

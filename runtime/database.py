@@ -117,6 +117,25 @@ def _forget_after_commit(db_session: Session, transaction: SessionTransaction) -
         db_session.info.pop(AFTER_COMMIT, None)
 
 
+@contextmanager
+def savepoint(db_session: Session) -> Iterator[None]:
+    """Run the block in a savepoint: an error inside undoes the block only, and is raised.
+
+    The way to meet a unique conflict with a concurrent transaction: try the insert here, and on
+    IntegrityError read back the row the other transaction wrote. pysqlite opens its transaction
+    only at the first write, so a SAVEPOINT issued before any write would become the transaction
+    itself and its release would commit it; on SQLite a transaction is begun first, IMMEDIATE so
+    that it holds the write lock and what it reads inside the block stays true until it commits.
+    """
+    connection = db_session.connection()
+    if connection.dialect.name == "sqlite":
+        dbapi_connection = connection.connection.dbapi_connection
+        if not dbapi_connection.in_transaction:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+    with db_session.begin_nested():
+        yield
+
+
 class Database:
     """An engine and its session factory; sessions run `after_commit` callbacks."""
 

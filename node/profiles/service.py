@@ -5,13 +5,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import CHANNEL_FAMILY, AgeBand, Channel, ChannelFamily, age_band
 from node.cases.models import Case, Event, EventKind
 from node.cases.schemas import Actor
 from node.cases.service import PUBLIC_EVENTS, record
-from node.database import utcnow
+from node.database import savepoint, utcnow
 from node.errors import InvalidInput, NotFound
 from node.hooks import Hook
 from node.profiles.models import (
@@ -374,11 +375,28 @@ def contact_profile(
         },
         default_region=default_region,
     )
-    found = find_by_contact(db_session=db_session, email=data.email) or find_by_contact(
-        db_session=db_session, phone=data.phone
-    )
-    if found is not None:
-        return found
-    return create_citizen(
-        db_session=db_session, data=data, actor=Actor.citizen(), channel=channel, now=now
-    )
+
+    def found() -> Citizen | None:
+        return find_by_contact(db_session=db_session, email=data.email) or find_by_contact(
+            db_session=db_session, phone=data.phone
+        )
+
+    existing = found()
+    if existing is not None:
+        return existing
+    # Two first messages from one sender arrive together: both find no profile, one insert
+    # wins the unique contact, and the other reads back the profile the winner made (its insert
+    # fails, or its uniqueness check already sees the winner's row).
+    try:
+        with savepoint(db_session):
+            existing = found()
+            if existing is not None:
+                return existing
+            return create_citizen(
+                db_session=db_session, data=data, actor=Actor.citizen(), channel=channel, now=now
+            )
+    except (IntegrityError, InvalidInput):
+        existing = found()
+        if existing is None:
+            raise
+        return existing
