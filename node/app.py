@@ -104,11 +104,15 @@ def _init_web(app: Flask) -> None:
     from node.intake import limits
     from node.intake.console import bp as console_bp
     from node.intake.email.views import bp as email_bp
+    from node.intake.email.views import forget_erased as forget_erased_mail
+    from node.intake.email.views import office_bp as quarantine_bp
     from node.intake.open311.views import blueprint as open311_bp
+    from node.intake.sms.service import forget_citizen as forget_sms_dialogue
     from node.intake.sms.views import bp as sms_bp
     from node.intake.views import bp as portal_bp
     from node.messaging.tasks import notify_after_commit
     from node.messaging.views import bp as messaging_bp
+    from node.profiles.service import ERASING
     from node.profiles.views import bp as account_bp
     from node.services.views import bp as services_api_bp
     from node.staff.views import bp as office_bp
@@ -130,9 +134,12 @@ def _init_web(app: Flask) -> None:
     app.register_blueprint(services_api_bp)  # read-only JSON: the catalogue with provenance
     app.register_blueprint(csrf.exempt(sms_bp))  # the gateway signs each request instead
     app.register_blueprint(csrf.exempt(email_bp))  # the mail service sends a bearer token
+    app.register_blueprint(quarantine_bp)  # quarantined mail, and originals on the case page
     app.register_blueprint(messaging_bp)  # the portal inbox on the account page
     behaviours.init_app(app)  # each behaviour's pages and tasks (node/behaviours.py)
     CASE_CHANGED.connect(notify_after_commit)  # staff's changes are told to the citizen
+    ERASING.connect(forget_sms_dialogue)  # an erased citizen's open SMS question
+    ERASING.connect(forget_erased_mail)  # and their raw e-mail
 
     def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:
         return render_template("error.html", status=status, title=title, message=message), status

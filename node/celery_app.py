@@ -16,7 +16,7 @@ from runtime.celery_app import RetryPolicy, celery_init_app, get_celery
 __all__ = ["TASK_MODULES", "add_plugin_tasks", "get_celery", "init_app"]
 
 PLUGINS = "carmen.node.celery.plugins"
-TASK_MODULES = ("node.sync.tasks", "node.messaging.tasks")
+TASK_MODULES = ("node.sync.tasks", "node.messaging.tasks", "node.intake.email.tasks")
 
 
 def add_plugin_tasks(app: Flask, *, modules: list[str], beat: dict[str, dict[str, Any]]) -> None:
@@ -47,6 +47,10 @@ def init_app(app: Flask) -> Celery:
             "notify-pending": {  # messages whose queueing was lost (node/messaging/tasks.py)
                 "task": "carmen_node.notify_pending",
                 "schedule": timedelta(minutes=5),
+            },
+            "prune-mail": {  # raw e-mail past MAIL_RETENTION_DAYS (node/intake/email/tasks.py)
+                "task": "carmen_node.prune_mail",
+                "schedule": timedelta(hours=24),
             },
             **plugin_beat,  # the behaviours' own (node/behaviours.py)
         },

@@ -143,6 +143,12 @@ class NodeSettings(InstanceSettings):
     )
     sms_gateway_timeout: float = Field(10, gt=0, description="Seconds to wait for the gateway.")
     sms_from: str | None = Field(None, description="Sender name or number of outbound SMS.")
+    sms_dialogue_minutes: int = Field(
+        60,
+        gt=0,
+        description="Minutes a question asked by SMS waits for its answer; later replies are "
+        "read as new messages.",
+    )
     # E-mail
     email_backend: Literal["log", "smtp"] = Field(
         "log", description="Outbound e-mail: log only writes them to the log; smtp sends them."
@@ -166,6 +172,17 @@ class NodeSettings(InstanceSettings):
     )
     quarantine_dir: Path | None = Field(
         None, description="Where unplaced mail is kept; default: quarantine/ in the instance."
+    )
+    mail_archive_dir: Path | None = Field(
+        None,
+        description="Where the raw message of every accepted e-mail is kept with its case; "
+        "default: mail/ in the instance.",
+    )
+    mail_retention_days: int | None = Field(
+        365,
+        ge=0,
+        description="Days a raw message is kept after its case closes (an automatic one in the "
+        "quarantine: after it came); none keeps them for ever.",
     )
     # Deliveries (notifications, alerts, reminders)
     messaging_max_retries: int = Field(
@@ -201,6 +218,7 @@ class NodeSettings(InstanceSettings):
         self.services_dir = self.services_dir or folder / "services"
         self.attachments_dir = self.attachments_dir or folder / "attachments"
         self.quarantine_dir = self.quarantine_dir or folder / "quarantine"
+        self.mail_archive_dir = self.mail_archive_dir or folder / "mail"
         if not self.tracking_prefix:
             letters = [c for c in self.city.upper() if c.isascii() and c.isalpha()]
             self.tracking_prefix = "".join(letters[:2]) or "CA"

@@ -5,7 +5,9 @@ from node.bookings.models import Booking, Reminder, Slot
 from node.cases.models import Case, Event, ImportedRequest
 from node.consultations.models import Consultation, ContactCheck, Participation, TallyCount
 from node.database import Base
+from node.intake.email.models import ArchivedMail
 from node.intake.models import ClientApplication
+from node.intake.sms.models import SmsDialogue
 from node.messaging.models import InboundMessage, Notification, QuarantinedMessage
 from node.profiles.models import Citizen, CitizenSegment, Organisation, SegmentDefinition
 from node.services.models import Service
@@ -16,6 +18,7 @@ __all__ = [
     "Alert",
     "AlertDelivery",
     "AlertSubscription",
+    "ArchivedMail",
     "Base",
     "Booking",
     "Case",
@@ -37,6 +40,7 @@ __all__ = [
     "SegmentDefinition",
     "Service",
     "Slot",
+    "SmsDialogue",
     "StaffUser",
     "SyncPeriod",
     "TallyCount",

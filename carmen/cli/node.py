@@ -289,10 +289,12 @@ EX_TEMPFAIL = 75
 def ingest_email(instance, recipients):
     """Take one raw e-mail on standard input (an MTA pipe): open or join a case, or quarantine.
 
-    Exit status 0 when the message opened or joined a case (or was already received), 65 when it
-    was quarantined (kept for staff; the MTA bounces the printed reason to the sender), 75 when
-    the node could not take it now (the MTA keeps it and tries again).
+    Exit status 0 when the message opened or joined a case (or was already received), or was a
+    machine's (an auto-reply, a bounce: recorded, no case); 65 when it was quarantined (kept
+    for staff; the MTA bounces the printed reason to the sender); 75 when the node could not
+    take it now (the MTA keeps it and tries again).
     """
+    from node.cases.service import CASE_CHANGED
     from node.database import get_db
     from node.intake.email import service as mail
 
@@ -300,10 +302,13 @@ def ingest_email(instance, recipients):
     try:
         app = open_node(instance)
         settings = mail.MailSettings.from_config(app.config, Path(app.instance_path))
-        with get_db(app).session() as db_session:
+        # The app's context: a receipt is queued on its task queue once the message is kept.
+        with app.app_context(), get_db(app).session() as db_session:
             result = mail.ingest(
                 db_session=db_session, raw=raw, settings=settings, envelope_recipients=recipients
             )
+            if result.case_id is not None:
+                CASE_CHANGED(db_session=db_session, case_id=result.case_id)
             db_session.commit()
     except Exception as exc:  # the MTA must keep the message and retry
         click.echo(f"temporary failure, message not taken: {exc}", err=True)
@@ -315,33 +320,148 @@ def ingest_email(instance, recipients):
             err=True,
         )
         raise SystemExit(EX_DATAERR)
+    if result.quarantine_id is not None:  # a machine's message about no case: nothing to bounce
+        click.echo(f"automatic message kept as quarantined message {result.quarantine_id}")
+        return
     files = f", {len(result.attachments)} attachment(s) kept" if result.attachments else ""
     click.echo(f"{result.outcome} {result.tracking_code or '-'}{files}")
 
 
 @node.group()
 def quarantine() -> None:
-    """Inbound messages the node could not place, kept for staff."""
+    """E-mail the node could not place, kept as it came: list, release or replay it.
+
+    A message is quarantined when it cannot be read, addresses no service, names a case but
+    comes from someone else, is too large, or was sent by a machine about no case. Releasing
+    and replaying each leave an event in the archive.
+    """
 
 
 @quarantine.command("list")
 @instance_option
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
-def quarantine_list(instance, limit):
-    """List quarantined messages, newest first: id, when, sender, reason and file."""
+@click.option(
+    "--limit",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1, 10000),
+    help="How many messages to list at most.",
+)
+@click.option("--all", "show_all", is_flag=True, help="Also list messages already released.")
+def quarantine_list(instance, limit, show_all):
+    """List quarantined messages, newest first: id, when, sender, reason, state and file."""
     from node.database import get_db
-    from node.intake.email import service as mail
+    from node.intake.email import archive
 
     app = open_node(instance)
     with get_db(app).session() as db_session:
-        rows = mail.quarantined(db_session=db_session, limit=limit)
+        rows = archive.quarantined(db_session=db_session, limit=limit, waiting=not show_all)
         for row in rows:
+            state = row.resolution if row.released_at else "waiting"
+            reason = f"automatic ({row.automatic}): {row.reason}" if row.automatic else row.reason
             click.echo(
                 f"{row.id}\t{row.received_at:%Y-%m-%d %H:%M}\t{row.sender or '-'}\t"
-                f"{row.reason}\t{Path(app.instance_path) / row.path}"
+                f"{reason}\t{state}\t{Path(app.instance_path) / row.path}"
             )
     if not rows:
         click.echo("no quarantined messages")
+
+
+def _take_again(instance: Path, take) -> None:
+    """Run `take(db_session, settings)` on a quarantined message, commit, and say what it did."""
+    from node.cases.service import CASE_CHANGED
+    from node.database import get_db
+    from node.errors import Conflict, InvalidInput, NotFound
+    from node.intake.email import service as mail
+
+    app = open_node(instance)
+    settings = mail.MailSettings.from_config(app.config, Path(app.instance_path))
+    with app.app_context(), get_db(app).session() as db_session:
+        try:
+            result = take(db_session, settings)
+        except (Conflict, InvalidInput, NotFound) as exc:
+            raise click.ClickException(str(exc)) from exc
+        if result.case_id is not None:
+            CASE_CHANGED(db_session=db_session, case_id=result.case_id)
+        db_session.commit()
+    if result.case_id is None:
+        click.echo(f"still quarantined: {result.reason}", err=True)
+        raise SystemExit(1)
+    click.echo(f"{result.outcome} {result.tracking_code}")
+
+
+@quarantine.command("release")
+@instance_option
+@click.argument("message_id", type=int)
+@click.option("--service", "service_code", help="Open a case in this service (its code).")
+@click.option("--case", "case_code", help="Add the message to this case (its tracking code).")
+def quarantine_release(instance, message_id, service_code, case_code):
+    """Accept quarantined message MESSAGE_ID as a citizen's after a person looked at it.
+
+    It opens a case in --service, joins the case --case, or, with neither, goes where the
+    message leads (the case it names, the service it addresses), whoever sent it. Prints
+    `opened CODE` or `joined CODE`; exits 1 when it still cannot be placed (give --service).
+    """
+    from node.cases.schemas import Actor
+    from node.intake.email import service as mail
+
+    if service_code and case_code:
+        raise click.UsageError("give --service or --case, not both")
+    _take_again(
+        instance,
+        lambda db_session, settings: mail.release(
+            db_session=db_session,
+            quarantine_id=message_id,
+            settings=settings,
+            actor=Actor.system(),
+            service_code=service_code,
+            case_code=case_code,
+        ),
+    )
+
+
+@quarantine.command("replay")
+@instance_option
+@click.argument("message_id", type=int)
+def quarantine_replay(instance, message_id):
+    """Run quarantined message MESSAGE_ID through intake again, after a fix.
+
+    For instance once a service takes the address it was sent to, or a size limit was raised.
+    Prints what it did; exits 1, with the new reason, when it is quarantined still.
+    """
+    from node.cases.schemas import Actor
+    from node.intake.email import service as mail
+
+    _take_again(
+        instance,
+        lambda db_session, settings: mail.replay(
+            db_session=db_session, quarantine_id=message_id, settings=settings, actor=Actor.system()
+        ),
+    )
+
+
+@node.command("prune-mail")
+@instance_option
+def prune_mail(instance):
+    """Delete the raw e-mail kept longer than MAIL_RETENTION_DAYS (beat does it daily).
+
+    The raw message of a case closed longer ago, and an automatic message quarantined longer
+    ago, go; the cases, their events and the words they keep stay.
+    """
+    from node.database import get_db
+    from node.intake.email import archive
+
+    app = open_node(instance)
+    settings = archive.MailSettings.from_config(app.config, Path(app.instance_path))
+    if settings.retention_days is None:
+        click.echo("MAIL_RETENTION_DAYS is none: every raw message is kept")
+        return
+    with get_db(app).session() as db_session:
+        pruned = archive.prune(db_session=db_session, settings=settings)
+        db_session.commit()
+    click.echo(
+        f"{pruned.archived} archived and {pruned.quarantined} automatic quarantined message(s) "
+        f"older than {settings.retention_days} days deleted"
+    )
 
 
 @node.command("import-requests")

@@ -52,6 +52,9 @@ class EventKind(StrEnum):
     MESSAGE_RECEIVED = "message_received"
     MESSAGE_DELIVERED = "message_delivered"
     MESSAGE_FAILED = "message_failed"
+    AUTOMATIC_MESSAGE = "automatic_message"  # an auto-reply or delivery report, no person's
+    MAIL_RELEASED = "mail_released"  # staff accepted a quarantined message
+    MAIL_REPLAYED = "mail_replayed"  # a quarantined message taken again after a fix
     FEEDBACK = "feedback"
     PROFILE_CREATED = "profile_created"
     PROFILE_UPDATED = "profile_updated"

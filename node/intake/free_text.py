@@ -1,13 +1,14 @@
-"""Free text from citizens: answers read from it for channels that cannot ask them (SMS, e-mail),
-and the part of it that may be shown to anyone.
+"""Free text from citizens: the answers a channel that cannot show a service's questions (SMS,
+e-mail) records before it asks them, and the part of a text that may be shown to anyone.
 
-`answers_from_text` takes a choice whose key or name appears in the text. `redact` is what every
-public page and the unkeyed Open311 API show of a citizen's text or a staff reply: e-mail
-addresses, phone numbers (international and national formats), postal addresses, postcodes,
-quoted replies and signature blocks are taken out, and so is every word of what the node knows
-about the person (their name, e-mail and phone). `strip_signature` and `strip_quoted_reply` are
-the two cuts on their own, for intake that wants to store a message's own words. `street_of`
-reduces an address to its street.
+`unasked_answers` gives each required question nobody has asked yet its catch-all choice:
+nothing is read from a request's own words, so a "yes" in a message answers no question (SMS
+asks the questions afterwards, node/intake/sms/dialogue.py). `redact` is what every public page
+and the unkeyed Open311 API show of a citizen's text or a staff reply: e-mail addresses, phone
+numbers (international and national formats), postal addresses, postcodes, quoted replies and
+signature blocks are taken out, and so is every word of what the node knows about the person
+(their name, e-mail and phone). `strip_signature` and `strip_quoted_reply` are the two cuts on
+their own. `street_of` reduces an address to its street.
 """
 
 import functools
@@ -19,7 +20,7 @@ from typing import Any
 import phonenumbers
 
 from node.errors import InvalidInput
-from node.services.schemas import Datatype, ServiceSpec
+from node.services.schemas import Attribute, Datatype, ServiceSpec
 
 FALLBACK_KEYS = ("other", "unknown", "altro")
 
@@ -29,43 +30,28 @@ ADDRESS_MARK = "[address]"
 NAME_MARK = "[name]"
 
 
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"\w+", text.lower()))
+def catch_all(attribute: Attribute) -> str | None:
+    """The choice that stands for "not said" (other, unknown), when the question has one."""
+    return next((v.key for v in attribute.values if v.key in FALLBACK_KEYS), None)
 
 
-def answers_from_text(spec: ServiceSpec, text: str) -> dict[str, Any]:
-    """Choices named in the text; a required question left open takes its catch-all choice.
+def unasked_answers(spec: ServiceSpec, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The answers given, and each required question left open taking its catch-all choice.
 
-    Raises InvalidInput naming the question when a required one cannot be answered that way.
+    Raises InvalidInput naming the question when a required one has no catch-all.
     """
-    words = _words(text)
-    answers: dict[str, Any] = {}
+    answers = dict(given or {})
     for attribute in spec.attributes:
-        if attribute.datatype not in (Datatype.SINGLEVALUELIST, Datatype.MULTIVALUELIST):
-            if attribute.required:
-                raise InvalidInput(
-                    f"{attribute.description} cannot be answered here; use the web portal",
-                    {f"attribute[{attribute.code}]": "required"},
-                )
+        if not attribute.required or attribute.code in answers:
             continue
-        named = [
-            value.key
-            for value in attribute.values
-            if value.key.lower() in words or _words(value.name) <= words
-        ]
-        if named:
-            single = attribute.datatype is Datatype.SINGLEVALUELIST
-            answers[attribute.code] = named[0] if single else named
-            continue
-        if not attribute.required:
-            continue
-        fallback = next((v.key for v in attribute.values if v.key in FALLBACK_KEYS), None)
+        fallback = catch_all(attribute)
         if fallback is None:
-            keys = ", ".join(v.key for v in attribute.values)
-            raise InvalidInput(
-                f"{attribute.description} Write one of: {keys}",
-                {f"attribute[{attribute.code}]": "required"},
-            )
+            if attribute.datatype in (Datatype.SINGLEVALUELIST, Datatype.MULTIVALUELIST):
+                keys = ", ".join(v.key for v in attribute.values)
+                message = f"{attribute.description} Write one of: {keys}"
+            else:
+                message = f"{attribute.description} cannot be answered here; use the web portal"
+            raise InvalidInput(message, {f"attribute[{attribute.code}]": "required"})
         multi = attribute.datatype is Datatype.MULTIVALUELIST
         answers[attribute.code] = [fallback] if multi else fallback
     return answers

@@ -3,8 +3,9 @@
 Every public way in (the portal's request form, Open311 POST requests, the SMS and e-mail
 webhooks) calls `check(kind, key)` (or `check_all` for several keys at once) before it does any
 work. Over the limit, it raises `RateLimited`, which the app answers in the format the
-channel's client expects (an Open311 error document, a TwiML reply, a page) with status 429 and
-a Retry-After header.
+channel's client expects (an Open311 error document, a page) with status 429 and a Retry-After
+header. The SMS webhook answers its own refusals: a gateway takes a 429 for a failed webhook
+and retries it, so it gets a 200 and a polite reply.
 
 A request counts against its keys only when every one of them lets it through: an Open311 POST
 refused for its address does not use up its app's key, so one user cannot lock out every other
@@ -20,7 +21,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from xml.sax.saxutils import escape
 
 from flask import Flask, Response, current_app, g, render_template, request
 from flask_babel import gettext as _
@@ -43,6 +43,7 @@ DEFAULT_LIMITS: dict[str, str] = {
     "open311_client": "120/minute;2000/hour",
     "open311_address": "60/minute;600/hour",
     "sms_phone": "6/minute;30/hour",
+    "sms_notice": "1/hour",  # the polite reply to a number over sms_phone, once per window
     "email_sender": "6/minute;30/hour",
     "email_address": "120/minute",
 }
@@ -77,6 +78,7 @@ _KEY_NAMES = {
     "open311_client": "api_key",
     "open311_address": "address",
     "sms_phone": "phone number",
+    "sms_notice": "phone number",
     "email_sender": "e-mail sender",
     "email_address": "address",
 }
@@ -218,19 +220,6 @@ def _limit_public_intake() -> None:
     get_limiter().check_all([(kind, keys.get(kind, remote_address())) for kind in kinds])
 
 
-def twiml_reply(exc: RateLimited) -> Response:
-    """The SMS webhook's answer: one message telling the sender when to try again."""
-    text = _(
-        "You have sent too many messages. Please try again in %(wait)s.",
-        wait=_wait_text(exc.retry_after),
-    )
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f"<Response><Message>{escape(text)}</Message></Response>"
-    )
-    return Response(body, status=429, content_type="text/xml; charset=utf-8")
-
-
 def respond(exc: RateLimited) -> Response:
     """A 429 in the format of the channel that was refused, with its Retry-After header."""
     if exc.kind.startswith("open311"):
@@ -238,8 +227,6 @@ def respond(exc: RateLimited) -> Response:
 
         fmt = g.get("open311_format", "json")
         response = render_errors([(429, exc.description)], fmt=fmt, status=429)
-    elif exc.kind.startswith("sms"):
-        response = twiml_reply(exc)
     elif exc.kind.startswith("email") or request.accept_mimetypes.best == "application/json":
         response = current_app.json.response(
             {"error": "Too Many Requests", "message": exc.description}

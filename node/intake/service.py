@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import Channel
 from node.behaviours import behaviour_of
-from node.cases.models import Case, EventKind
+from node.cases.models import Case, CaseStatus, EventKind
 from node.cases.schemas import Actor
 from node.cases.service import MAX_TEXT, new_tracking_code, record
 from node.database import utcnow
@@ -17,6 +17,7 @@ from node.profiles.models import Citizen, Organisation
 from node.services import service as catalogue
 from node.services.models import Service
 from node.services.schemas import Attribute, Datatype, ServiceSpec
+from node.staff.models import Department
 from node.staff.service import get_or_create_department
 
 
@@ -221,3 +222,37 @@ def submit(
     )
     db_session.flush()
     return case
+
+
+def answer_question(
+    *,
+    db_session: Session,
+    case: Case,
+    code: str,
+    value: Any,
+    now: datetime | None = None,
+) -> Department | None:
+    """Keep a citizen's answer to a question asked after their case opened (SMS asks them one
+    by one). A case nobody has taken up yet goes where the answer routes it; returns the new
+    department when it moved."""
+    spec = catalogue.spec_of(catalogue.get(db_session=db_session, code=case.service_code))
+    clean = validate_attributes(spec, {**case.attributes, code: value})
+    now = now or utcnow()
+    case.attributes = clean
+    case.updated_at = now
+    if case.status is not CaseStatus.NEW:
+        return None  # staff already work it where it is: the answer is for them to read
+    department = get_or_create_department(db_session=db_session, code=_department_for(spec, clean))
+    if department.id == case.department_id:
+        return None
+    case.department = department
+    record(
+        db_session=db_session,
+        kind=EventKind.ROUTED,
+        actor=Actor.system(),
+        case=case,
+        at=now,
+        data={"department": department.code, "answer": code},
+    )
+    db_session.flush()
+    return department

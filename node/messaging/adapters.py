@@ -28,11 +28,19 @@ class DeliveryError(Exception):
 
 
 class EmailSender(Protocol):
-    """Sends one plain-text e-mail."""
+    """Sends one plain-text e-mail; `headers` may name its Message-ID and the thread it joins."""
 
     name: str
 
-    def send(self, *, to: str, subject: str, body: str, language: str) -> None:
+    def send(
+        self,
+        *,
+        to: str,
+        subject: str,
+        body: str,
+        language: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         """Deliver the message or raise DeliveryError."""
 
 
@@ -50,7 +58,15 @@ class LogEmail:
 
     name = "log"
 
-    def send(self, *, to: str, subject: str, body: str, language: str) -> None:
+    def send(
+        self,
+        *,
+        to: str,
+        subject: str,
+        body: str,
+        language: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         """Log the message."""
         log.info("e-mail (not sent, EMAIL_BACKEND=log) to %s: %s\n%s", to, subject, body)
 
@@ -68,14 +84,25 @@ class SmtpEmail:
     timeout: float = 10.0
     name: str = "smtp"
 
-    def send(self, *, to: str, subject: str, body: str, language: str) -> None:
+    def send(
+        self,
+        *,
+        to: str,
+        subject: str,
+        body: str,
+        language: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         """Hand the message to the server; refused recipients are permanent, the rest retried."""
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = to
         message["Subject"] = subject
         message["Content-Language"] = language
-        message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
+        for name, value in (headers or {}).items():
+            message[name] = value
+        if "Message-ID" not in message:
+            message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
         message.set_content(body)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:

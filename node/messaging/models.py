@@ -43,6 +43,9 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(sa.Text, default="")
     skip_reason: Mapped[str | None] = mapped_column(sa.String(100))
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    # An e-mail's Message-ID, chosen before the first attempt: a retry sends the same one, and a
+    # reply or a bounce that names it finds the case.
+    message_id: Mapped[str | None] = mapped_column(sa.String(300), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
@@ -75,4 +78,11 @@ class QuarantinedMessage(Base):
     sender: Mapped[str | None] = mapped_column(sa.String(320))
     subject: Mapped[str | None] = mapped_column(sa.String(300))
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    envelope_recipients: Mapped[list[str]] = mapped_column(default=list)  # as the MTA gave them
+    # What sent it by itself, when it was (auto-replied, delivery-status...): no case for it.
+    automatic: Mapped[str | None] = mapped_column(sa.String(32))
+    # When it left the quarantine, how (released by staff, replayed after a fix), and the case
+    # it opened or joined then.
     released_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(sa.String(16))
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"))

@@ -8,6 +8,7 @@ appends MESSAGE_DELIVERED or MESSAGE_FAILED (channel and attempt number, never t
 import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.utils import make_msgid
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +21,7 @@ from node.cases.service import record
 from node.database import utcnow
 from node.messaging import texts
 from node.messaging.adapters import Adapters, DeliveryError
-from node.messaging.models import DeliveryStatus, Notification
+from node.messaging.models import DeliveryStatus, InboundMessage, Notification
 from node.profiles.models import Citizen
 from node.services.models import Service
 
@@ -30,6 +31,9 @@ NOTIFY_KINDS = frozenset(
     {EventKind.ACKNOWLEDGED, EventKind.RESOLVED, EventKind.REJECTED, EventKind.REPLY_SENT}
 )
 STATUS_KINDS = NOTIFY_KINDS - {EventKind.REPLY_SENT}
+# A message received that asks for a receipt (a new request by e-mail): the tracking code goes
+# back on the channel it came by, as a reply to it.
+RECEIPT = "receipt"
 WHAT = {
     EventKind.ACKNOWLEDGED: "what_acknowledged",
     EventKind.RESOLVED: "what_resolved",
@@ -89,6 +93,11 @@ def plan_channel(citizen: Citizen | None) -> Plan:
     return Plan(NONE, "no contact")
 
 
+def is_receipt(event: Event) -> bool:
+    """Whether the event is a message received that is answered with a receipt."""
+    return event.kind is EventKind.MESSAGE_RECEIVED and bool(event.data.get(RECEIPT))
+
+
 def events_to_notify(
     *, db_session: Session, case_id: int | None = None, now: datetime | None = None
 ) -> list[int]:
@@ -96,12 +105,15 @@ def events_to_notify(
     not yet: no notification row, whatever its status."""
     now = now or utcnow()
     told = sa.select(Notification.event_id)
+    receipts = sa.and_(
+        Event.kind == EventKind.MESSAGE_RECEIVED, Event.data[RECEIPT].as_boolean().is_(True)
+    )
     query = (
         sa.select(Event.id)
         .join(Case, Case.id == Event.case_id)
         .where(
             Case.citizen_id.is_not(None),
-            Event.kind.in_(NOTIFY_KINDS),
+            sa.or_(Event.kind.in_(NOTIFY_KINDS), receipts),
             Event.at >= now - NEWS_WINDOW,
             Event.id.not_in(told),
         )
@@ -151,6 +163,8 @@ def compose(
         sa.select(Service.name).where(Service.code == case.service_code)
     )
     values = {"code": case.tracking_code, "service": service_name or case.service_code}
+    if is_receipt(event):
+        return _receipt(event, values, language, city)
     what = texts.say(WHAT[event.kind], language)
     reply = event if event.kind is EventKind.REPLY_SENT else _companion_reply(db_session, event)
     reply_text = (reply.data.get("text") or "").strip() if reply is not None else ""
@@ -177,6 +191,43 @@ def compose(
         texts.say("signature", language, city=city),
     ]
     return subject, "\n".join(lines)
+
+
+def _receipt(event: Event, values: dict[str, str], language: str, city: str) -> tuple[str, str]:
+    """A receipt: a reply to the citizen's message, carrying the tracking code."""
+    subject = (event.data.get("subject") or "").strip()
+    subject = " ".join(subject.split()).removeprefix("Re: ").removeprefix("RE: ")
+    if subject:
+        subject = texts.say("receipt_subject", language, subject=subject[:200], **values)
+    else:
+        subject = texts.say("receipt_subject_new", language, **values)
+    lines = [
+        texts.say("greeting", language),
+        "",
+        texts.say("receipt_received", language, **values),
+        texts.say("receipt_reply", language, **values),
+        "",
+        texts.say("signature", language, city=city),
+    ]
+    return subject, "\n".join(lines)
+
+
+def _thread(db_session: Session, case: Case, event: Event) -> dict[str, str]:
+    """Headers that put a message in the citizen's thread: a reply to the message that opened
+    the case (a receipt replies to the very message it answers)."""
+    answered = event.data.get("message_id") if is_receipt(event) else None
+    if answered is None:
+        answered = db_session.scalar(
+            sa.select(InboundMessage.external_id)
+            .where(
+                InboundMessage.case_id == case.id,
+                InboundMessage.channel == Channel.EMAIL.value,
+                InboundMessage.external_id.like("<%"),
+            )
+            .order_by(InboundMessage.id)
+            .limit(1)
+        )
+    return {"In-Reply-To": answered, "References": answered} if answered else {}
 
 
 def _claim(db_session: Session, event: Event, case: Case, plan: Plan) -> Notification | None:
@@ -208,6 +259,7 @@ def deliver(
     final: bool,
     adapters: Adapters,
     city: str,
+    mail_from: str = "no-reply@localhost",
     now: datetime | None = None,
 ) -> Outcome:
     """Make one attempt at telling the citizen about an event; the caller commits.
@@ -216,14 +268,19 @@ def deliver(
     same event never sends twice.
     """
     event = db_session.get(Event, event_id)
-    if event is None or event.case_id is None or event.kind not in NOTIFY_KINDS:
+    if event is None or event.case_id is None:
+        return Outcome.DONE
+    if event.kind not in NOTIFY_KINDS and not is_receipt(event):
         return Outcome.DONE
     case = db_session.get(Case, event.case_id)
     row = db_session.scalar(sa.select(Notification).where(Notification.event_id == event_id))
     if row is not None and row.status is not DeliveryStatus.PENDING:
         return Outcome.DONE
     citizen = case.citizen
-    plan = plan_channel(citizen)
+    if is_receipt(event):  # on the channel the message came by, or not at all
+        plan = Plan(event.channel or NONE, _unreachable_by(citizen, event.channel or NONE))
+    else:
+        plan = plan_channel(citizen)
     if row is None:
         if plan.skip_reason is None and _is_told_with_a_move(db_session, event):
             plan = Plan(plan.channel, "told with the status change")
@@ -249,11 +306,22 @@ def deliver(
             language=language,
             city=city,
         )
+    if row.channel == Channel.EMAIL.value and not row.message_id:
+        # Chosen once, before the first attempt: a retry sends the same message again.
+        row.message_id = make_msgid(domain=mail_from.rpartition("@")[2] or None)
     now = now or utcnow()
     row.attempts = attempt
     data = {"attempt": attempt, "about": event.kind.value, "notification": row.id}
+    if is_receipt(event):
+        data["about"] = RECEIPT
     try:
-        adapter = _send(adapters, row, citizen, language)
+        headers = {}
+        if row.channel == Channel.EMAIL.value:
+            # RFC 3834: an automatic message, which auto-responders must not answer.
+            automatic = "auto-replied" if is_receipt(event) else "auto-generated"
+            headers = {"Message-ID": row.message_id, "Auto-Submitted": automatic}
+            headers |= _thread(db_session, case, event)
+        adapter = _send(adapters, row, citizen, language, headers)
     except DeliveryError as exc:
         final = final or exc.permanent
         row.last_error = str(exc)[:500]
@@ -286,10 +354,18 @@ def deliver(
     return Outcome.DONE
 
 
-def _send(adapters: Adapters, row: Notification, citizen: Citizen, language: str) -> str:
+def _send(
+    adapters: Adapters, row: Notification, citizen: Citizen, language: str, headers: dict
+) -> str:
     """Hand the message to the channel's adapter; returns the adapter's name."""
     if row.channel == Channel.EMAIL.value:
-        adapters.email.send(to=citizen.email, subject=row.subject, body=row.body, language=language)
+        adapters.email.send(
+            to=citizen.email,
+            subject=row.subject,
+            body=row.body,
+            language=language,
+            headers=headers,
+        )
         return adapters.email.name
     if row.channel == Channel.SMS.value:
         adapters.sms.send(to=citizen.phone, body=row.body)
@@ -310,3 +386,48 @@ def inbox(*, db_session: Session, citizen_id: int, limit: int = 20) -> list[Noti
         .limit(limit)
     )
     return list(db_session.scalars(query))
+
+
+def sent_with(*, db_session: Session, message_ids: list[str]) -> Notification | None:
+    """The e-mail notification the node sent with one of these Message-IDs, if any."""
+    if not message_ids:
+        return None
+    return db_session.scalar(
+        sa.select(Notification)
+        .where(Notification.message_id.in_(message_ids))
+        .order_by(Notification.id)
+        .limit(1)
+    )
+
+
+def mark_bounced(
+    *,
+    db_session: Session,
+    notification: Notification,
+    status: str,
+    diagnostic: str,
+    now: datetime | None = None,
+) -> None:
+    """A delivery report says a message the node sent was not delivered: it counts as failed.
+
+    The server had accepted it, so its MESSAGE_DELIVERED stays; the final MESSAGE_FAILED that
+    follows is what counts it among the messages that did not reach the citizen.
+    """
+    now = now or utcnow()
+    notification.status = DeliveryStatus.FAILED
+    notification.last_error = f"bounced: {status} {diagnostic}".strip()[:500]
+    record(
+        db_session=db_session,
+        kind=EventKind.MESSAGE_FAILED,
+        actor=Actor.system(),
+        case=db_session.get(Case, notification.case_id),
+        channel=notification.channel,
+        at=now,
+        data={
+            "notification": notification.id,
+            "final": True,
+            "permanent": not status.startswith("4"),
+            "bounce": status,
+        },
+    )
+    db_session.flush()

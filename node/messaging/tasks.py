@@ -38,6 +38,7 @@ def notify(self: DeliveryTask, event_id: int) -> None:
             final=self.final,
             adapters=current_adapters(),
             city=current_app.config["CITY"],
+            mail_from=current_app.config["MAIL_FROM"],
         )
         db_session.commit()
     if outcome is messaging.Outcome.RETRY:

@@ -92,8 +92,12 @@ def test_a_keyword_sms_opens_a_case_and_replies_with_its_tracking_code(app, clie
         assert (citizen.phone, citizen.email, citizen.preferred_channel) == (PHONE, None, "sms")
 
 
-def test_a_choice_named_in_the_text_answers_the_services_question(app, client):
-    send_sms(client, "NOISE building works start at 5 am")
+def test_the_answer_to_the_question_the_node_asks_by_sms_routes_the_case(app, client):
+    opened = reply_of(send_sms(client, "NOISE building works start at 5 am"))
+    [case] = cases_of(app)
+    assert case.attributes["source"] == "other"  # "works" in the text answers no question
+    assert "Where does the noise come from?" in opened and "2 Building works" in opened
+    send_sms(client, "2")
     [case] = cases_of(app)
     assert case.attributes["source"] == "works"
     assert case.department.code == "building-control"  # and routes the case

@@ -39,10 +39,9 @@ def test_a_savepoint_opened_first_still_rolls_back_with_its_transaction(database
 def test_a_conflict_inside_undoes_the_block_only_and_the_transaction_goes_on(database):
     with database.session() as session:
         session.execute(sa.text("INSERT INTO phones VALUES ('+390003')"))
-        with pytest.raises(sa.exc.IntegrityError):
-            with savepoint(session):
-                session.execute(sa.text("INSERT INTO phones VALUES ('+390004')"))
-                session.execute(sa.text("INSERT INTO phones VALUES ('+390001')"))
+        with pytest.raises(sa.exc.IntegrityError), savepoint(session):
+            session.execute(sa.text("INSERT INTO phones VALUES ('+390004')"))
+            session.execute(sa.text("INSERT INTO phones VALUES ('+390001')"))
         session.execute(sa.text("INSERT INTO phones VALUES ('+390005')"))
         session.commit()
     assert numbers(database) == ["+390001", "+390003", "+390005"]

@@ -99,6 +99,11 @@ def test_a_service_generated_in_bologna_and_cloned_into_tallinn_is_hosted_there(
     signed = signature.compute("http://localhost/sms/inbound", params, SMS_TOKEN)
     reply = client.post("/sms/inbound", data=params, headers={signature.HEADER: signed})
     assert reply.status_code == 200
+    # The clone's question is asked in Estonian, and the citizen's answer to it is taken.
+    assert "Mis liiki probleemiga on tegu?" in reply.get_data(as_text=True)
+    answer = params | {"MessageSid": "SM" + "8" * 32, "Body": "2"}  # 2: "Müra"
+    signed = signature.compute("http://localhost/sms/inbound", answer, SMS_TOKEN)
+    client.post("/sms/inbound", data=answer, headers={signature.HEADER: signed})
     with get_db(app).session() as db_session:
         case = db_session.scalars(sa.select(Case)).one()
         assert case.service_code == "issue-report" and case.channel == "sms"

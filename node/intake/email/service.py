@@ -1,10 +1,14 @@
-"""Inbound e-mail: a new message opens a case in the service it addresses, a reply carrying a
-tracking code joins its case, and anything else is quarantined (kept as a file and a row)."""
+"""Inbound e-mail: a new message opens a case in the service it addresses, a reply joins the case
+it answers, a machine's message (an auto-reply, a bounce) is recorded without a case, and
+anything else is quarantined (kept as a file and a row) until staff release or replay it.
+
+The raw bytes of every accepted message are archived with its case (`archive.py`); the case
+keeps the writer's own words (`own_words.py`).
+"""
 
 import hashlib
 import re
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
@@ -18,104 +22,64 @@ from sqlalchemy.orm import Session
 from federation.protocol.vocabulary import Channel
 from node.cases.models import Case, EventKind
 from node.cases.schemas import Actor
-from node.cases.service import MAX_TEXT, record
-from node.database import utcnow
-from node.errors import InvalidInput
+from node.cases.service import MAX_TEXT, get_by_code, record
+from node.database import savepoint, utcnow
+from node.errors import Conflict, InvalidInput, NotFound
 from node.intake import service as intake
-from node.intake.email.parsing import Attachment, ParsedMail, Unreadable, parse_mail, without_quotes
-from node.intake.free_text import answers_from_text
-from node.messaging.models import InboundMessage, QuarantinedMessage
+from node.intake.email.archive import (
+    MailSettings,
+    archive_raw,
+    quarantine,
+    quarantined,
+    safe_filename,
+)
+from node.intake.email.automatic import NO_REPLY
+from node.intake.email.own_words import own_words
+from node.intake.email.parsing import Attachment, ParsedMail, Unreadable, parse_mail
+from node.intake.free_text import unasked_answers
+from node.messaging import service as messaging
+from node.messaging.models import DeliveryStatus, InboundMessage, QuarantinedMessage
 from node.profiles import service as profiles
 from node.services import service as catalogue
 from node.services.models import Service
+
+__all__ = ["MailResult", "MailSettings", "ingest", "quarantined", "release", "replay"]
 
 EMAIL = Channel.EMAIL.value
 # Tracking codes as new_tracking_code writes them: a prefix, a dash, six of Crockford's letters.
 TRACKING_CODE = re.compile(r"\b([A-Z]{1,8}-[0-9A-HJKMNP-TV-Z]{6})\b", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class MailSettings:
-    """Where files go and how big they may be."""
-
-    instance_path: Path
-    attachments_dir: Path
-    quarantine_dir: Path
-    max_message_bytes: int
-    max_attachment_bytes: int
-    default_language: str
-    default_region: str | None
-    tracking_prefix: str
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], instance_path: Path) -> "MailSettings":
-        """The settings of a node app."""
-        return cls(
-            instance_path=instance_path,
-            attachments_dir=config["ATTACHMENTS_DIR"],
-            quarantine_dir=config["QUARANTINE_DIR"],
-            max_message_bytes=config["MAIL_MAX_BYTES"],
-            max_attachment_bytes=config["ATTACHMENT_MAX_BYTES"],
-            default_language=config["DEFAULT_LANGUAGE"],
-            default_region=config["DEFAULT_COUNTRY_CODE"],
-            tracking_prefix=config["TRACKING_PREFIX"],
-        )
-
-
 @dataclass
 class MailResult:
-    """What became of a message: opened, joined, duplicate or quarantined."""
+    """What became of a message: opened, joined, duplicate, automatic or quarantined."""
 
     outcome: str
     tracking_code: str | None = None
     reason: str | None = None
     quarantine_id: int | None = None
     attachments: list[str] = field(default_factory=list)
+    case_id: int | None = None
+    archived: str | None = None  # where its raw bytes are kept with the case
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a person decided about a quarantined message: it is a citizen's, and it opens a
+    case in this service or joins this case (neither: wherever the message itself leads)."""
+
+    service_code: str | None = None
+    case_code: str | None = None
 
 
 class _Quarantine(Exception):
     """The message cannot be placed; the message says why."""
 
-
-def _relative(path: Path, settings: MailSettings) -> str:
-    try:
-        return str(path.relative_to(settings.instance_path))
-    except ValueError:
-        return str(path)
-
-
-def _safe_filename(name: str) -> str:
-    cleaned = re.sub(r"[^\w.-]+", "_", Path(name.replace("\\", "/")).name).strip("._")
-    return cleaned[:100] or "attachment"
-
-
-def quarantine(
-    *,
-    db_session: Session,
-    raw: bytes,
-    reason: str,
-    settings: MailSettings,
-    sender: str | None = None,
-    subject: str | None = None,
-    now: datetime | None = None,
-) -> QuarantinedMessage:
-    """Keep a message aside, as a file and a row saying why, for staff to look at."""
-    now = now or utcnow()
-    settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.quarantine_dir / f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.eml"
-    path.write_bytes(raw)
-    row = QuarantinedMessage(
-        channel=EMAIL,
-        reason=reason[:500],
-        path=_relative(path, settings),
-        size=len(raw),
-        sender=(sender or None) and sender[:320],
-        subject=(subject or None) and subject[:300],
-        received_at=now,
-    )
-    db_session.add(row)
-    db_session.flush()
-    return row
+    def __init__(self, reason: str, *, automatic: str | None = None) -> None:
+        super().__init__(reason)
+        self.automatic = automatic
+        self.sender: str | None = None  # of the message, once it could be read
+        self.subject: str | None = None
 
 
 def _external_id(mail: ParsedMail, raw: bytes) -> str:
@@ -153,7 +117,7 @@ def _keep_attachments(
     kept = []
     for attachment in attachments:
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{uuid.uuid4().hex[:8]}-{_safe_filename(attachment.filename)}"
+        path = folder / f"{uuid.uuid4().hex[:8]}-{safe_filename(attachment.filename)}"
         path.write_bytes(attachment.content)
         written.append(path)
         kept.append(
@@ -161,7 +125,7 @@ def _keep_attachments(
                 "name": attachment.filename[:200],
                 "content_type": attachment.content_type,
                 "size": len(attachment.content),
-                "path": _relative(path, settings),
+                "path": settings.relative(path),
             }
         )
     return kept
@@ -171,20 +135,75 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
-def _join(
+def _case_by_references(db_session: Session, ids: list[str]) -> Case | None:
+    """The case of a message the node sent or received, named in In-Reply-To or References."""
+    if not ids:
+        return None
+    sent = messaging.sent_with(db_session=db_session, message_ids=ids)
+    if sent is not None:
+        return db_session.get(Case, sent.case_id)
+    case_id = db_session.scalar(
+        sa.select(InboundMessage.case_id)
+        .where(
+            InboundMessage.channel == EMAIL,
+            InboundMessage.external_id.in_(ids),
+            InboundMessage.case_id.is_not(None),
+        )
+        .limit(1)
+    )
+    return db_session.get(Case, case_id) if case_id else None
+
+
+def _case_named_in(db_session: Session, text: str) -> Case | None:
+    for code in dict.fromkeys(c.upper() for c in TRACKING_CODE.findall(text)):
+        case = db_session.scalar(sa.select(Case).where(Case.tracking_code == code))
+        if case is not None:
+            return case
+    return None
+
+
+def _thread(db_session: Session, mail: ParsedMail) -> tuple[Case | None, str]:
+    """The case a message continues, and how it says so: references, subject or body."""
+    case = _case_by_references(db_session, mail.references)
+    if case is not None:
+        return case, "references"
+    case = _case_named_in(db_session, mail.subject)
+    if case is not None:
+        return case, "subject"
+    return _case_named_in(db_session, mail.text), "body"
+
+
+def _from_contact(case: Case, mail: ParsedMail) -> bool:
+    contact = case.citizen.email if case.citizen is not None else None
+    return contact is not None and contact.lower() == mail.sender
+
+
+def _replyable(mail: ParsedMail, settings: MailSettings) -> bool:
+    """Whether a receipt may go to the sender: a person's address, never the node's own, a
+    bounce address or a no-reply address (a receipt there is lost, or answered by a machine)."""
+    return not (
+        mail.null_sender
+        or mail.automatic
+        or NO_REPLY.match(mail.sender)
+        or mail.sender == settings.mail_from.strip().lower()
+    )
+
+
+def _words(mail: ParsedMail, settings: MailSettings) -> str:
+    return own_words(mail.text, region=settings.default_region)
+
+
+def _received(
     db_session: Session,
     case: Case,
     mail: ParsedMail,
-    settings: MailSettings,
-    written: list[Path],
+    archived_id: int,
     now: datetime,
-) -> MailResult:
-    contact = case.citizen.email if case.citizen is not None else None
-    if contact is None or contact.lower() != mail.sender:
-        raise _Quarantine(
-            f"the subject names request {case.tracking_code}, but the sender is not its contact"
-        )
-    kept = _keep_attachments(mail.attachments, case, settings, written)
+    data: dict[str, Any],
+) -> None:
+    data |= {"subject": mail.subject, "archive": archived_id, "message_id": mail.message_id}
+    if mail.charsets:
+        data["charsets"] = mail.charsets
     case.updated_at = now
     record(
         db_session=db_session,
@@ -193,27 +212,58 @@ def _join(
         case=case,
         channel=EMAIL,
         at=now,
-        data={
-            "text": _clip(without_quotes(mail.text)),
-            "subject": mail.subject,
-            "attachments": kept,
-        },
+        data=data,
     )
-    return MailResult("joined", case.tracking_code, attachments=[k["path"] for k in kept])
 
 
-def _open(
+def _join(
     db_session: Session,
+    raw: bytes,
+    case: Case,
     mail: ParsedMail,
     settings: MailSettings,
     written: list[Path],
     now: datetime,
+    *,
+    check_sender: bool = True,
 ) -> MailResult:
-    service = _service_for(db_session, mail)
+    if check_sender and not _from_contact(case, mail):
+        raise _Quarantine(
+            f"the message names request {case.tracking_code}, but the sender is not its contact"
+        )
+    kept = _keep_attachments(mail.attachments, case, settings, written)
+    archived = archive_raw(
+        db_session=db_session,
+        raw=raw,
+        case=case,
+        message_id=mail.message_id,
+        settings=settings,
+        now=now,
+        written=written,
+    )
+    data = {"text": _clip(_words(mail, settings)), "attachments": kept}
+    _received(db_session, case, mail, archived.id, now, data)
+    files = [k["path"] for k in kept]
+    return MailResult("joined", case.tracking_code, None, None, files, case.id, archived.path)
+
+
+def _open(
+    db_session: Session,
+    raw: bytes,
+    mail: ParsedMail,
+    settings: MailSettings,
+    written: list[Path],
+    now: datetime,
+    *,
+    service: Service | None = None,
+) -> MailResult:
+    service = service or _service_for(db_session, mail)
     spec = catalogue.spec_of(service)
-    description = _clip(mail.text or mail.subject)
+    # The writer's words, else the subject (a message that only forwards another), else all.
+    description = _clip(_words(mail, settings) or mail.subject or mail.text)
     try:
-        answers = answers_from_text(spec, f"{mail.subject}\n{mail.text}")
+        # E-mail asks no questions: nothing is read from the words, catch-alls stand in.
+        answers = unasked_answers(spec)
     except InvalidInput as exc:
         raise _Quarantine(f"{service.name}: {exc}") from exc
     citizen = profiles.contact_profile(
@@ -236,24 +286,150 @@ def _open(
         now=now,
     )
     kept = _keep_attachments(mail.attachments, case, settings, written)
+    archived = archive_raw(
+        db_session=db_session,
+        raw=raw,
+        case=case,
+        message_id=mail.message_id,
+        settings=settings,
+        now=now,
+        written=written,
+    )
+    data = {"attachments": kept, messaging.RECEIPT: _replyable(mail, settings)}
+    _received(db_session, case, mail, archived.id, now, data)
+    files = [k["path"] for k in kept]
+    return MailResult("opened", case.tracking_code, None, None, files, case.id, archived.path)
+
+
+def _automatic(
+    db_session: Session,
+    raw: bytes,
+    mail: ParsedMail,
+    settings: MailSettings,
+    written: list[Path],
+    now: datetime,
+) -> MailResult:
+    """A machine's message: recorded on the case it is about (a bounce marks the notification
+    it reports on as failed), or kept in the quarantine when it is about none; never a case."""
+    report = mail.report
+    case, _how = _thread(db_session, mail)
+    data: dict[str, Any] = {"automatic": mail.automatic, "subject": mail.subject}
+    if report is not None:
+        data |= {"action": report.action, "status": report.status}
+        sent = messaging.sent_with(
+            db_session=db_session, message_ids=report.message_ids + mail.references
+        )
+        if sent is not None:
+            case = db_session.get(Case, sent.case_id)
+            data["notification"] = sent.id
+            if report.failed and sent.status is not DeliveryStatus.FAILED:
+                messaging.mark_bounced(
+                    db_session=db_session,
+                    notification=sent,
+                    status=report.status,
+                    diagnostic=report.diagnostic,
+                    now=now,
+                )
+    if case is None:
+        raise _Quarantine(
+            f"an automatic message ({mail.automatic}) about no request of this node: kept, "
+            "and no case opened for it",
+            automatic=mail.automatic,
+        )
+    archived = archive_raw(
+        db_session=db_session,
+        raw=raw,
+        case=case,
+        message_id=mail.message_id,
+        settings=settings,
+        now=now,
+        written=written,
+    )
+    data["archive"] = archived.id
     record(
         db_session=db_session,
-        kind=EventKind.MESSAGE_RECEIVED,
-        actor=Actor.citizen(),
+        kind=EventKind.AUTOMATIC_MESSAGE,
+        actor=Actor.system(),
         case=case,
         channel=EMAIL,
         at=now,
-        data={"subject": mail.subject, "attachments": kept},
+        data=data,
     )
-    return MailResult("opened", case.tracking_code, attachments=[k["path"] for k in kept])
+    return MailResult("automatic", case.tracking_code, case_id=case.id, archived=archived.path)
 
 
-def _case_named_in(db_session: Session, subject: str) -> Case | None:
-    for code in TRACKING_CODE.findall(subject):
-        case = db_session.scalar(sa.select(Case).where(Case.tracking_code == code.upper()))
-        if case is not None:
-            return case
-    return None
+def _place(
+    db_session: Session,
+    raw: bytes,
+    mail: ParsedMail,
+    settings: MailSettings,
+    written: list[Path],
+    now: datetime,
+    decision: Decision | None,
+) -> MailResult:
+    """Decide what the message is and act on it; a person's decision overrides the checks."""
+    if decision is None:
+        if mail.automatic:
+            return _automatic(db_session, raw, mail, settings, written, now)
+        _check_sizes(mail, settings)
+    elif decision.case_code:
+        case = get_by_code(db_session=db_session, code=decision.case_code)
+        return _join(db_session, raw, case, mail, settings, written, now, check_sender=False)
+    elif decision.service_code:
+        service = catalogue.get(db_session=db_session, code=decision.service_code)
+        return _open(db_session, raw, mail, settings, written, now, service=service)
+    case, how = _thread(db_session, mail)
+    # A code in the body of someone else's message is a mention, not a reply to that case.
+    if case is not None and (how != "body" or _from_contact(case, mail)):
+        checked = decision is None
+        return _join(db_session, raw, case, mail, settings, written, now, check_sender=checked)
+    return _open(db_session, raw, mail, settings, written, now)
+
+
+def _run(
+    db_session: Session,
+    raw: bytes,
+    settings: MailSettings,
+    envelope_recipients: tuple[str, ...],
+    now: datetime,
+    written: list[Path],
+    decision: Decision | None = None,
+) -> MailResult:
+    if decision is None and len(raw) > settings.max_message_bytes:
+        raise _Quarantine(
+            f"the message is {len(raw)} bytes, more than the {settings.max_message_bytes} allowed"
+        )
+    try:
+        mail = parse_mail(
+            raw, envelope_recipients=envelope_recipients, languages=settings.languages
+        )
+    except Unreadable as exc:
+        raise _Quarantine(str(exc)) from exc
+    external_id = _external_id(mail, raw)
+    seen = db_session.scalar(
+        sa.select(InboundMessage).where(
+            InboundMessage.channel == EMAIL, InboundMessage.external_id == external_id
+        )
+    )
+    if seen is not None:
+        case = db_session.get(Case, seen.case_id) if seen.case_id else None
+        return MailResult("duplicate", case.tracking_code if case else None, case_id=seen.case_id)
+    try:
+        result = _place(db_session, raw, mail, settings, written, now, decision)
+    except _Quarantine as exc:
+        exc.sender, exc.subject = mail.sender, mail.subject
+        raise
+    db_session.add(
+        InboundMessage(
+            channel=EMAIL,
+            external_id=external_id,
+            case_id=result.case_id,
+            outcome=result.outcome,
+            received_at=now,
+        )
+    )
+    db_session.flush()
+    return result
 
 
 def ingest(
@@ -264,76 +440,157 @@ def ingest(
     envelope_recipients: tuple[str, ...] = (),
     now: datetime | None = None,
 ) -> MailResult:
-    """Act on one raw message; the caller commits. Nothing is dropped: what cannot be placed is
-    quarantined, after rolling back whatever this call had begun."""
+    """Act on one raw message; the caller commits (firing CASE_CHANGED for `case_id`, so that
+    a receipt goes out). Nothing is dropped: what cannot be placed is quarantined, after
+    rolling back whatever this call had begun."""
     now = now or utcnow()
-    mail: ParsedMail | None = None
     written: list[Path] = []
     try:
-        if len(raw) > settings.max_message_bytes:
-            raise _Quarantine(
-                f"the message is {len(raw)} bytes, more than the {settings.max_message_bytes} "
-                "allowed"
-            )
-        try:
-            mail = parse_mail(raw, envelope_recipients=envelope_recipients)
-        except Unreadable as exc:
-            raise _Quarantine(str(exc)) from exc
-        external_id = _external_id(mail, raw)
-        seen = db_session.scalar(
-            sa.select(InboundMessage).where(
-                InboundMessage.channel == EMAIL, InboundMessage.external_id == external_id
-            )
-        )
-        if seen is not None:
-            case = db_session.get(Case, seen.case_id) if seen.case_id else None
-            return MailResult("duplicate", case.tracking_code if case else None)
-        _check_sizes(mail, settings)
-        case = _case_named_in(db_session, mail.subject)
-        if case is not None:
-            result = _join(db_session, case, mail, settings, written, now)
-        else:
-            result = _open(db_session, mail, settings, written, now)
-        db_session.add(
-            InboundMessage(
-                channel=EMAIL,
-                external_id=external_id,
-                case_id=db_session.scalar(
-                    sa.select(Case.id).where(Case.tracking_code == result.tracking_code)
-                ),
-                outcome=result.outcome,
-                received_at=now,
-            )
-        )
-        db_session.flush()
-        return result
+        return _run(db_session, raw, settings, envelope_recipients, now, written)
     except (_Quarantine, InvalidInput) as exc:
         db_session.rollback()
         for path in written:
             path.unlink(missing_ok=True)
+        automatic = getattr(exc, "automatic", None)
         row = quarantine(
             db_session=db_session,
             raw=raw,
             reason=str(exc),
             settings=settings,
-            sender=mail.sender if mail else None,
-            subject=mail.subject if mail else None,
+            sender=getattr(exc, "sender", None),
+            subject=getattr(exc, "subject", None),
+            automatic=automatic,
+            envelope_recipients=envelope_recipients,
             now=now,
         )
-        return MailResult("quarantined", reason=row.reason, quarantine_id=row.id)
+        outcome = "automatic" if automatic else "quarantined"
+        return MailResult(outcome, reason=row.reason, quarantine_id=row.id)
+
+
+def discard_files(result: MailResult, settings: MailSettings) -> None:
+    """Delete the files an ingest wrote, when its transaction could not be committed."""
+    for path in [*result.attachments, result.archived]:
+        if path:
+            settings.absolute(path).unlink(missing_ok=True)
 
 
 def sender_of(raw: bytes) -> str | None:
     """The From address read from the headers alone, for limits applied before any work."""
     try:
         headers = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
-        addresses = getattr(headers["From"], "addresses", ())
+        addresses = getattr(headers["From"], "addresses", ()) if headers["From"] else ()
         return addresses[0].addr_spec.lower() if addresses else None
     except Exception:  # an unreadable header is for ingest to quarantine
         return None
 
 
-def quarantined(*, db_session: Session, limit: int = 100) -> list[QuarantinedMessage]:
-    """The quarantined messages, newest first."""
-    query = sa.select(QuarantinedMessage).order_by(QuarantinedMessage.id.desc()).limit(limit)
-    return list(db_session.scalars(query))
+# ------------------------------------------------------------------ release and replay
+
+
+def _take_again(
+    db_session: Session,
+    *,
+    quarantine_id: int,
+    settings: MailSettings,
+    actor: Actor,
+    decision: Decision | None,
+    now: datetime | None,
+) -> MailResult:
+    now = now or utcnow()
+    row = db_session.get(QuarantinedMessage, quarantine_id, with_for_update=True)
+    if row is None:
+        raise NotFound(f"no quarantined message {quarantine_id}")
+    if row.released_at is not None:
+        raise Conflict(
+            f"quarantined message {row.id} was already {row.resolution} on "
+            f"{row.released_at:%Y-%m-%d %H:%M}"
+        )
+    try:
+        raw = settings.absolute(row.path).read_bytes()
+    except OSError as exc:
+        raise Conflict(f"the file of quarantined message {row.id} cannot be read: {exc}") from exc
+    kind = EventKind.MAIL_REPLAYED if decision is None else EventKind.MAIL_RELEASED
+    data: dict[str, Any] = {"quarantine": row.id, "reason": row.reason}
+    written: list[Path] = []
+    try:
+        with savepoint(db_session):
+            recipients = tuple(row.envelope_recipients or ())
+            result = _run(db_session, raw, settings, recipients, now, written, decision)
+    except (_Quarantine, InvalidInput) as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        row.reason = str(exc)[:500]  # still kept aside, for the reason it has now
+        row.automatic = getattr(exc, "automatic", None)
+        record(
+            db_session=db_session,
+            kind=kind,
+            actor=actor,
+            channel=EMAIL,
+            at=now,
+            data=data | {"outcome": "quarantined", "now": row.reason},
+        )
+        db_session.flush()
+        return MailResult("quarantined", reason=row.reason, quarantine_id=row.id)
+    if result.archived is not None:
+        # The message now lives in the case's archive; the quarantine's copy is not needed.
+        settings.absolute(row.path).unlink(missing_ok=True)
+        row.path = result.archived
+    row.released_at, row.case_id = now, result.case_id
+    row.resolution = "replayed" if decision is None else "released"
+    case = db_session.get(Case, result.case_id) if result.case_id else None
+    record(
+        db_session=db_session,
+        kind=kind,
+        actor=actor,
+        case=case,
+        channel=EMAIL,
+        at=now,
+        data=data | {"outcome": result.outcome},
+    )
+    db_session.flush()
+    result.quarantine_id = row.id
+    return result
+
+
+def release(
+    *,
+    db_session: Session,
+    quarantine_id: int,
+    settings: MailSettings,
+    actor: Actor,
+    service_code: str | None = None,
+    case_code: str | None = None,
+    now: datetime | None = None,
+) -> MailResult:
+    """Accept a quarantined message after a person looked at it: it opens a case in the service
+    given, joins the case given, or goes wherever it leads, whoever sent it and whatever sent
+    it (an automatic message, a sender who is not the case's contact, a large file)."""
+    return _take_again(
+        db_session,
+        quarantine_id=quarantine_id,
+        settings=settings,
+        actor=actor,
+        decision=Decision(service_code=service_code, case_code=case_code),
+        now=now,
+    )
+
+
+def replay(
+    *,
+    db_session: Session,
+    quarantine_id: int,
+    settings: MailSettings,
+    actor: Actor,
+    now: datetime | None = None,
+) -> MailResult:
+    """Run a quarantined message through the pipeline again, as if it came now (after a fix:
+    a service that takes its address, a larger limit); still unplaced, it stays with its new
+    reason."""
+    return _take_again(
+        db_session,
+        quarantine_id=quarantine_id,
+        settings=settings,
+        actor=actor,
+        decision=None,
+        now=now,
+    )

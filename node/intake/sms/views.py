@@ -1,5 +1,6 @@
 """POST /sms/inbound: the webhook an SMS gateway calls for each message, answered in TwiML."""
 
+import math
 from xml.etree import ElementTree
 
 from flask import Blueprint, Response, current_app, request
@@ -11,6 +12,7 @@ from node.intake import limits
 from node.intake.open311.views import one_writer
 from node.intake.sms import service as sms
 from node.intake.sms import signature
+from node.messaging import texts
 
 bp = Blueprint("sms", __name__, url_prefix="/sms")
 
@@ -30,6 +32,25 @@ def _refuse(status: int, message: str) -> Response:
     return Response(message + "\n", status=status, mimetype="text/plain")
 
 
+def _limited(session, sender: str, exc: limits.RateLimited) -> Response:
+    """A message over the limit: stored and acted on nowhere, answered 200 (a gateway takes any
+    other status for a failed webhook and sends the message again), with one polite reply per
+    window so that a flood, or two machines answering each other, gets one SMS back."""
+    config = current_app.config
+    try:
+        limits.check("sms_notice", sender)
+    except limits.RateLimited:
+        return twiml(None)
+    language = sms.reply_language(
+        db_session=session,
+        sender=sender,
+        default_language=config["DEFAULT_LANGUAGE"],
+        region=config["DEFAULT_COUNTRY_CODE"],
+    )
+    minutes = max(1, math.ceil(exc.retry_after / 60))
+    return twiml(texts.say("sms_limited", language, city=config["CITY"], minutes=minutes))
+
+
 @bp.post("/inbound")
 def inbound() -> Response:
     """Check the gateway's signature, act on the message once, and reply to the sender."""
@@ -46,14 +67,19 @@ def inbound() -> Response:
     sender = (request.form.get("From") or "").strip()
     if not message_sid or not sender:
         return _refuse(400, "From and MessageSid are required")
-    limits.check("sms_phone", sender)  # over the limit: a 429 TwiML reply, nothing stored
+    body = request.form.get("Body", "")
     session = db_session()
+    if not sms.parse_command(body).bypasses_limits:  # STOP, START and HELP always go through
+        try:
+            limits.check("sms_phone", sender)
+        except limits.RateLimited as exc:
+            return _limited(session, sender, exc)
     with one_writer(session):
         try:
             result = sms.handle_message(
                 db_session=session,
                 sender=sender,
-                body=request.form.get("Body", ""),
+                body=body,
                 message_sid=message_sid,
                 city=config["CITY"],
                 default_language=config["DEFAULT_LANGUAGE"],
@@ -61,6 +87,7 @@ def inbound() -> Response:
                 tracking_prefix=config["TRACKING_PREFIX"],
                 services_dir=config["SERVICES_DIR"],
                 timezone=config["TIMEZONE"],
+                dialogue_minutes=config["SMS_DIALOGUE_MINUTES"],
             )
             session.commit()
         except InvalidInput as exc:
