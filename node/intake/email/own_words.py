@@ -131,16 +131,29 @@ def _is_contact(line: str, region: str | None) -> bool:
     return rest != line and len(re.findall(r"[^\W\d_]{2,}", rest)) <= 3
 
 
+def _signature_line(line: str, region: str | None) -> bool:
+    """A line a signature holds: short, and no sentence (a name, a title, an address...)."""
+    return len(line) <= 80 and (len(line.split()) <= 6 or _is_contact(line, region))
+
+
 def _signature_start(lines: list[str], region: str | None) -> int:
     """Where the signature begins (len(lines) when there is none)."""
+    end = len(lines)
     for index, line in enumerate(lines):
         stripped = line.strip()
         if index and (stripped in ("--", "—", "-- ") or _MOBILE.match(stripped)):
-            return index
-    end = len(lines)
+            end = index
+            break
+    while end > 1 and not lines[end - 1].strip():
+        end -= 1
+    lines = lines[:end]
     for index in range(1, len(lines)):
-        following = [line for line in lines[index + 1 :] if line.strip()]
-        if len(following) <= _SIGNATURE_LINES and _CLOSING.match(lines[index].strip()):
+        following = [line.strip() for line in lines[index + 1 :] if line.strip()]
+        if (
+            len(following) <= _SIGNATURE_LINES
+            and _CLOSING.match(lines[index].strip())
+            and all(_signature_line(line, region) for line in following)
+        ):
             end = index
             break
     # A block of names, addresses and contacts at the very end, without a sign-off above it.
