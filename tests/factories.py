@@ -173,6 +173,22 @@ def seed_month(db_session: Session, *, year: int, month: int, cases: int, rng, p
     return made
 
 
+def add_service(app, spec: str) -> None:
+    """Install a hand-written service.toml into a node's services folder and load it."""
+    from node.database import get_db
+
+    code = next(line for line in spec.splitlines() if line.startswith("code"))
+    folder = Path(app.config["SERVICES_DIR"]) / code.split("=")[1].strip().strip('"')
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "service.toml").write_text(spec)
+    with get_db(app).session() as db_session:
+        report = catalogue.load_catalogue(
+            db_session=db_session, services_dir=Path(app.config["SERVICES_DIR"])
+        )
+        assert not report.errors, report.errors
+        db_session.commit()
+
+
 def make_node_app(instance: Path, **overrides):
     """A node app for Bologna on a migrated SQLite database with the example services."""
     from node.app import create_app

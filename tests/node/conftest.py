@@ -1,11 +1,14 @@
-"""Node fixtures: an app on a fresh migrated SQLite instance, and a session bound to it."""
+"""Node fixtures: an app on a fresh migrated SQLite instance, a session bound to it, and a real
+SMTP server on loopback."""
 
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from node.database import get_db
 from tests.factories import make_node_app, make_template_node_app
+from tests.node.smtp import Inbox, free_port
 
 
 @pytest.fixture
@@ -37,3 +40,13 @@ def db_session(app):
     """A session on the app's database; tests commit when they mean to."""
     with get_db(app).session() as session:
         yield session
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on a free loopback port, and the inbox of what it accepted."""
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, inbox
+    controller.stop()

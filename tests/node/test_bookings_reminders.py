@@ -18,9 +18,9 @@ from node.database import CLOCK, get_db
 from node.messaging.models import DeliveryStatus
 from node.profiles.models import Citizen
 from tests.factories import make_citizen
+from tests.node.smtp import free_port
 from tests.node.test_bookings import CODE, MONDAY, TUESDAY_0900, book, with_booking_service
 from tests.node.test_bookings_web import SLOT
-from tests.node.test_messaging import free_port, smtp  # noqa: F401 (the SMTP server fixture)
 from tests.node.web import cheap_password_hashing, csrf_token, text
 
 DUE = TUESDAY_0900 - timedelta(hours=3)  # within the 24 hours before the slot
@@ -58,7 +58,7 @@ def reminder_events(app, kind):
 
 def test_an_email_reminder_reaches_the_smtp_server_once_however_often_the_task_runs(
     instance,
-    smtp,  # noqa: F811
+    smtp,
 ):
     controller, inbox = smtp
     app = node(instance, EMAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port)

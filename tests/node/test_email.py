@@ -16,8 +16,7 @@ from node.config import NodeSettings
 from node.database import get_db
 from node.messaging.models import QuarantinedMessage
 from node.profiles.models import Citizen
-from node.services import service as catalogue
-from tests.factories import make_node_app, make_staff
+from tests.factories import add_service, make_node_app, make_staff
 from tests.node.web import cheap_password_hashing, rows, sign_in_staff
 
 TOKEN = "mail-service-token"
@@ -54,12 +53,7 @@ def instance(tmp_path: Path) -> Path:
 @pytest.fixture
 def app(instance):
     app = make_node_app(instance)
-    (instance / "services" / "bulky-waste").mkdir()
-    (instance / "services" / "bulky-waste" / "service.toml").write_text(WASTE_SERVICE)
-    with get_db(app).session() as session:
-        report = catalogue.load_catalogue(db_session=session, services_dir=instance / "services")
-        assert not report.errors
-        session.commit()
+    add_service(app, WASTE_SERVICE)
     yield app
     get_db(app).engine.dispose()
 

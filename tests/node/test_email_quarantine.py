@@ -20,20 +20,9 @@ from node.database import get_db, utcnow
 from node.intake.email.models import ArchivedMail
 from node.messaging.models import QuarantinedMessage
 from node.profiles import service as profiles
-from node.services import service as catalogue
-from tests.factories import PASSWORD, make_node_app, make_staff
+from tests.factories import PASSWORD, add_service, make_node_app, make_staff
+from tests.node.test_email import WASTE_ADDRESS, WASTE_SERVICE
 from tests.node.web import cheap_password_hashing, csrf_token, text
-
-ADDRESS = "ingombranti@comune.bologna.it"
-SERVICE = f"""
-code = "bulky-waste"
-name = "Bulky waste collection"
-domain = "environment"
-department = "environment"
-channels = ["web", "email"]
-sla_hours = 120
-email_address = "{ADDRESS}"
-"""
 
 
 @pytest.fixture
@@ -54,19 +43,12 @@ def app(instance, monkeypatch):
     get_db(app).engine.dispose()
 
 
-def add_bulky_waste(app, instance: Path) -> None:
+def add_bulky_waste(app) -> None:
     """The fix a city makes: a service that takes mail at the address."""
-    folder = instance / "services" / "bulky-waste"
-    folder.mkdir()
-    (folder / "service.toml").write_text(SERVICE)
-    with get_db(app).session() as session:
-        assert not catalogue.load_catalogue(
-            db_session=session, services_dir=instance / "services"
-        ).errors
-        session.commit()
+    add_service(app, WASTE_SERVICE)
 
 
-def mail(sender="anna.bianchi@example.org", subject="Old wardrobe", to=ADDRESS) -> bytes:
+def mail(sender="anna.bianchi@example.org", subject="Old wardrobe", to=WASTE_ADDRESS) -> bytes:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, to, subject
     message["Message-ID"] = f"<{subject.replace(' ', '-')}@example.org>"
@@ -107,7 +89,7 @@ def test_replay_after_the_fix_opens_the_case_and_the_message_leaves_the_quaranti
 
     still = run("quarantine", "replay", str(row.id), "--instance", str(instance))
     assert still.exit_code == 1 and "no service takes e-mail" in still.output
-    add_bulky_waste(app, instance)
+    add_bulky_waste(app)
     replayed = run("quarantine", "replay", str(row.id), "--instance", str(instance))
 
     assert replayed.exit_code == 0, replayed.output
@@ -152,7 +134,7 @@ def test_release_from_the_command_line_opens_a_case_in_the_service_chosen(app, i
 
 
 def test_release_joins_a_case_written_about_from_another_address(app, instance):
-    add_bulky_waste(app, instance)
+    add_bulky_waste(app)
     ingest(instance, mail())
     [case] = cases_of(app)
     stranger = mail(sender="figlio.di.anna@example.org", subject=f"Re: {case.tracking_code}")
@@ -196,7 +178,7 @@ def test_the_back_office_quarantine_releases_for_supervisors_only(app, instance)
 
 
 def test_staff_read_the_original_on_the_case_and_it_is_pruned_after_the_retention(app, instance):
-    add_bulky_waste(app, instance)
+    add_bulky_waste(app)
     ingest(instance, mail())
     [case] = cases_of(app)
     with get_db(app).session() as session:
@@ -227,7 +209,7 @@ def test_staff_read_the_original_on_the_case_and_it_is_pruned_after_the_retentio
 
 
 def test_erasing_a_citizen_deletes_their_raw_mail_and_quarantined_messages(app, instance):
-    add_bulky_waste(app, instance)
+    add_bulky_waste(app)
     ingest(instance, mail())
     ingest(instance, mail(to="info@comune.bologna.it", subject="Another one"))
     [row] = quarantined(app)
@@ -250,7 +232,7 @@ def test_erasing_a_citizen_deletes_their_raw_mail_and_quarantined_messages(app, 
 
 
 def test_an_erasure_with_no_instance_at_hand_leaves_the_files_to_the_next_prune(app, instance):
-    add_bulky_waste(app, instance)
+    add_bulky_waste(app)
     ingest(instance, mail())
     with get_db(app).session() as session:
         [archived] = session.scalars(sa.select(ArchivedMail)).all()

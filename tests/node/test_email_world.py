@@ -3,13 +3,11 @@ loopback: replies from Outlook, Gmail and an Italian webmail, an iPhone's photo,
 message, a wrongly declared charset, an out-of-office reply and a bounce. Nothing is dropped,
 nothing is opened twice, machines get no case and no answer, and citizens get their code."""
 
-import socket
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from carmen.cli import main
@@ -18,47 +16,13 @@ from node.config import NodeSettings
 from node.database import get_db
 from node.intake.email.models import ArchivedMail
 from node.messaging.models import DeliveryStatus, Notification, QuarantinedMessage
-from node.services import service as catalogue
-from tests.factories import make_node_app
+from tests.factories import add_service, make_node_app
 from tests.node import mail_samples as samples
+from tests.node.smtp import Inbox
+from tests.node.test_email import WASTE_SERVICE
 
 ANNA = "anna.bianchi@example.org"
-SERVICE = f"""
-code = "bulky-waste"
-name = "Bulky waste collection"
-domain = "environment"
-department = "environment"
-channels = ["web", "email"]
-sla_hours = 120
-email_address = "{samples.ADDRESS}"
-"""
 NODE_MAIL = f"no-reply@{samples.CITY}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message the server accepts."""
-
-    def __init__(self) -> None:
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 @pytest.fixture
@@ -85,14 +49,7 @@ def instance(tmp_path: Path, smtp) -> Path:
 @pytest.fixture
 def app(instance):
     app = make_node_app(instance)
-    folder = instance / "services" / "bulky-waste"
-    folder.mkdir()
-    (folder / "service.toml").write_text(SERVICE)
-    with get_db(app).session() as session:
-        assert not catalogue.load_catalogue(
-            db_session=session, services_dir=instance / "services"
-        ).errors
-        session.commit()
+    add_service(app, WASTE_SERVICE)
     yield app
     get_db(app).engine.dispose()
 

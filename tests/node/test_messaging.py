@@ -3,14 +3,11 @@ after the city's change is kept; and as staff notice failures: every attempt is 
 
 import json
 import logging
-import socket
 import threading
-from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 
 from node.cases import service as cases
 from node.cases.models import Event, EventKind
@@ -21,34 +18,8 @@ from node.messaging.models import DeliveryStatus, Notification
 from node.messaging.tasks import notify, notify_after_commit, notify_pending
 from node.profiles.models import Citizen
 from tests.factories import make_case, make_citizen, make_node_app, make_staff
+from tests.node.smtp import free_port
 from tests.node.web import cheap_password_hashing, sign_in_staff
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message the server accepts."""
-
-    def __init__(self) -> None:
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    """A real SMTP server on a free loopback port."""
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 def node(instance, **settings):

@@ -245,6 +245,10 @@ def test_the_words_after_stop_or_start_in_a_sentence_stay_a_sentence():
     assert parse_command("the works never stop").kind == "open"
     assert parse_command("per favore STOP").kind == "stop"
     assert parse_command("help me").kind == "help"
+    assert parse_command("End of Via Roma, by the bus stop").kind == "open"
+    assert parse_command("Cancel my booking please").kind == "open"
+    assert parse_command("Start of the works at 5 am").kind == "open"
+    assert parse_command("cancel").kind == "stop"
 
 
 @pytest.fixture

@@ -75,11 +75,18 @@ class Decision:
 class _Quarantine(Exception):
     """The message cannot be placed; the message says why."""
 
-    def __init__(self, reason: str, *, automatic: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        automatic: str | None = None,
+        sender: str | None = None,
+        subject: str | None = None,
+    ) -> None:
         super().__init__(reason)
         self.automatic = automatic
-        self.sender: str | None = None  # of the message, once it could be read
-        self.subject: str | None = None
+        self.sender = sender  # of the message, once it could be read
+        self.subject = subject
 
 
 def _external_id(mail: ParsedMail, raw: bytes) -> str:
@@ -195,13 +202,33 @@ def _words(mail: ParsedMail, settings: MailSettings) -> str:
 
 def _received(
     db_session: Session,
+    raw: bytes,
     case: Case,
     mail: ParsedMail,
-    archived_id: int,
+    settings: MailSettings,
+    written: list[Path],
     now: datetime,
+    *,
+    outcome: str,
     data: dict[str, Any],
-) -> None:
-    data |= {"subject": mail.subject, "archive": archived_id, "message_id": mail.message_id}
+) -> MailResult:
+    """Keep a citizen's message with their case: its files, its raw bytes, and the event."""
+    kept = _keep_attachments(mail.attachments, case, settings, written)
+    archived = archive_raw(
+        db_session=db_session,
+        raw=raw,
+        case=case,
+        message_id=mail.message_id,
+        settings=settings,
+        now=now,
+        written=written,
+    )
+    data |= {
+        "subject": mail.subject,
+        "attachments": kept,
+        "archive": archived.id,
+        "message_id": mail.message_id,
+    }
     if mail.charsets:
         data["charsets"] = mail.charsets
     case.updated_at = now
@@ -214,6 +241,8 @@ def _received(
         at=now,
         data=data,
     )
+    files = [k["path"] for k in kept]
+    return MailResult(outcome, case.tracking_code, None, None, files, case.id, archived.path)
 
 
 def _join(
@@ -231,20 +260,10 @@ def _join(
         raise _Quarantine(
             f"the message names request {case.tracking_code}, but the sender is not its contact"
         )
-    kept = _keep_attachments(mail.attachments, case, settings, written)
-    archived = archive_raw(
-        db_session=db_session,
-        raw=raw,
-        case=case,
-        message_id=mail.message_id,
-        settings=settings,
-        now=now,
-        written=written,
+    data = {"text": _clip(_words(mail, settings))}
+    return _received(
+        db_session, raw, case, mail, settings, written, now, outcome="joined", data=data
     )
-    data = {"text": _clip(_words(mail, settings)), "attachments": kept}
-    _received(db_session, case, mail, archived.id, now, data)
-    files = [k["path"] for k in kept]
-    return MailResult("joined", case.tracking_code, None, None, files, case.id, archived.path)
 
 
 def _open(
@@ -285,20 +304,10 @@ def _open(
         tracking_prefix=settings.tracking_prefix,
         now=now,
     )
-    kept = _keep_attachments(mail.attachments, case, settings, written)
-    archived = archive_raw(
-        db_session=db_session,
-        raw=raw,
-        case=case,
-        message_id=mail.message_id,
-        settings=settings,
-        now=now,
-        written=written,
+    data = {messaging.RECEIPT: _replyable(mail, settings)}
+    return _received(
+        db_session, raw, case, mail, settings, written, now, outcome="opened", data=data
     )
-    data = {"attachments": kept, messaging.RECEIPT: _replyable(mail, settings)}
-    _received(db_session, case, mail, archived.id, now, data)
-    files = [k["path"] for k in kept]
-    return MailResult("opened", case.tracking_code, None, None, files, case.id, archived.path)
 
 
 def _automatic(
@@ -416,6 +425,8 @@ def _run(
         return MailResult("duplicate", case.tracking_code if case else None, case_id=seen.case_id)
     try:
         result = _place(db_session, raw, mail, settings, written, now, decision)
+    except InvalidInput as exc:  # what intake refuses (a service not taking e-mail) waits too
+        raise _Quarantine(str(exc), sender=mail.sender, subject=mail.subject) from exc
     except _Quarantine as exc:
         exc.sender, exc.subject = mail.sender, mail.subject
         raise
@@ -447,23 +458,22 @@ def ingest(
     written: list[Path] = []
     try:
         return _run(db_session, raw, settings, envelope_recipients, now, written)
-    except (_Quarantine, InvalidInput) as exc:
+    except _Quarantine as exc:
         db_session.rollback()
         for path in written:
             path.unlink(missing_ok=True)
-        automatic = getattr(exc, "automatic", None)
         row = quarantine(
             db_session=db_session,
             raw=raw,
             reason=str(exc),
             settings=settings,
-            sender=getattr(exc, "sender", None),
-            subject=getattr(exc, "subject", None),
-            automatic=automatic,
+            sender=exc.sender,
+            subject=exc.subject,
+            automatic=exc.automatic,
             envelope_recipients=envelope_recipients,
             now=now,
         )
-        outcome = "automatic" if automatic else "quarantined"
+        outcome = "automatic" if exc.automatic else "quarantined"
         return MailResult(outcome, reason=row.reason, quarantine_id=row.id)
 
 
@@ -516,11 +526,11 @@ def _take_again(
         with savepoint(db_session):
             recipients = tuple(row.envelope_recipients or ())
             result = _run(db_session, raw, settings, recipients, now, written, decision)
-    except (_Quarantine, InvalidInput) as exc:
+    except _Quarantine as exc:
         for path in written:
             path.unlink(missing_ok=True)
         row.reason = str(exc)[:500]  # still kept aside, for the reason it has now
-        row.automatic = getattr(exc, "automatic", None)
+        row.automatic = exc.automatic
         record(
             db_session=db_session,
             kind=kind,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from node.cases.service import MAX_TEXT
 from node.messaging import texts
 from node.services.schemas import Attribute, Datatype, ServiceSpec
 
@@ -127,5 +128,5 @@ def read(attribute: Attribute, reply: str, *, whole_only: bool = False) -> Readi
     elif attribute.datatype is Datatype.DATETIME:
         value = _datetime(reply)
     else:
-        value = reply.strip() or None
+        value = reply.strip()[:MAX_TEXT] or None
     return NOT_AN_ANSWER if value is None else Reading("answer", value)

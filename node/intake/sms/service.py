@@ -39,6 +39,9 @@ STOP_WORDS = frozenset(
 )
 START_WORDS = frozenset({"START", "UNSTOP", "RESUME", "OPTIN", "RIATTIVA", "RICOMINCIA"})
 HELP_WORDS = frozenset({"HELP", "INFO", "AIUTO"})
+# Opt-out words that are one at the head of a sentence too ("Stop sending me these"); the
+# others only alone, since "End of Via Roma" or "Cancel my booking" say something else.
+LEADING_STOP = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE"})
 STATUS_WORDS = frozenset({"STATUS", "STATO"})
 # Words around a command that do not change it ("STOP please", "per favore STOP").
 POLITE_WORDS = frozenset({"PLEASE", "PLS", "PLZ", "THANKS", "THANK", "YOU", "PER", "FAVORE"})
@@ -82,21 +85,22 @@ def _command_word(words: list[str]) -> str | None:
 
 
 def parse_command(body: str) -> Command:
-    """Read the command of a message; the first word decides, in any case of letters."""
+    """Read the command of a message, in any case of letters: STOP, START or HELP alone (or
+    with polite words), a message that starts with STOP or HELP, else the first word."""
     words = re.findall(r"\w+", (body or "").upper())
     if not words:
         return Command("help")
-    word = _command_word(words) or words[0]
+    alone, first = _command_word(words), words[0]
     parts = (body or "").strip().split(maxsplit=1)
     rest = parts[1].strip() if len(parts) > 1 else ""
-    if word in STOP_WORDS:
-        return Command("stop", word)
-    if word in START_WORDS:
-        return Command("start", word)
-    if word in HELP_WORDS:
-        return Command("help", word)
-    if word in STATUS_WORDS:
-        return Command("status", word, rest.split()[0] if rest else "")
+    if alone in STOP_WORDS or first in LEADING_STOP:
+        return Command("stop", alone or first)
+    if alone in START_WORDS:
+        return Command("start", alone)
+    if alone in HELP_WORDS or first in HELP_WORDS:
+        return Command("help", alone or first)
+    if first in STATUS_WORDS:
+        return Command("status", first, rest.split()[0] if rest else "")
     return Command("open", re.sub(r"[^\w]", "", parts[0]).upper(), rest)
 
 

@@ -5,6 +5,7 @@ from xml.etree import ElementTree
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from node.database import db_session
 from node.errors import InvalidInput
@@ -32,7 +33,7 @@ def _refuse(status: int, message: str) -> Response:
     return Response(message + "\n", status=status, mimetype="text/plain")
 
 
-def _limited(session, sender: str, exc: limits.RateLimited) -> Response:
+def _limited(session: Session, sender: str, exc: limits.RateLimited) -> Response:
     """A message over the limit: stored and acted on nowhere, answered 200 (a gateway takes any
     other status for a failed webhook and sends the message again), with one polite reply per
     window so that a flood, or two machines answering each other, gets one SMS back."""
