@@ -34,6 +34,7 @@ from node.intake.email.archive import (
     safe_filename,
 )
 from node.intake.email.automatic import NO_REPLY
+from node.intake.email.models import ArchivedMail
 from node.intake.email.own_words import own_words
 from node.intake.email.parsing import Attachment, ParsedMail, Unreadable, parse_mail
 from node.intake.free_text import unasked_answers
@@ -196,33 +197,40 @@ def _replyable(mail: ParsedMail, settings: MailSettings) -> bool:
     )
 
 
-def _words(mail: ParsedMail, settings: MailSettings) -> str:
-    return own_words(mail.text, region=settings.default_region)
+@dataclass(frozen=True)
+class _Taking:
+    """One message being taken in: the session, its bytes, what was read of it, the settings,
+    the files written so far (deleted if it ends in the quarantine) and the moment."""
+
+    db_session: Session
+    raw: bytes
+    mail: ParsedMail
+    settings: MailSettings
+    written: list[Path]
+    now: datetime
+
+    def archive(self, case: Case) -> ArchivedMail:
+        """Keep the raw message with the case."""
+        return archive_raw(
+            db_session=self.db_session,
+            raw=self.raw,
+            case=case,
+            message_id=self.mail.message_id,
+            settings=self.settings,
+            now=self.now,
+            written=self.written,
+        )
+
+    def words(self) -> str:
+        """The writer's own words."""
+        return own_words(self.mail.text, region=self.settings.default_region)
 
 
-def _received(
-    db_session: Session,
-    raw: bytes,
-    case: Case,
-    mail: ParsedMail,
-    settings: MailSettings,
-    written: list[Path],
-    now: datetime,
-    *,
-    outcome: str,
-    data: dict[str, Any],
-) -> MailResult:
+def _received(taking: _Taking, case: Case, *, outcome: str, data: dict[str, Any]) -> MailResult:
     """Keep a citizen's message with their case: its files, its raw bytes, and the event."""
-    kept = _keep_attachments(mail.attachments, case, settings, written)
-    archived = archive_raw(
-        db_session=db_session,
-        raw=raw,
-        case=case,
-        message_id=mail.message_id,
-        settings=settings,
-        now=now,
-        written=written,
-    )
+    mail = taking.mail
+    kept = _keep_attachments(mail.attachments, case, taking.settings, taking.written)
+    archived = taking.archive(case)
     data |= {
         "subject": mail.subject,
         "attachments": kept,
@@ -231,55 +239,34 @@ def _received(
     }
     if mail.charsets:
         data["charsets"] = mail.charsets
-    case.updated_at = now
+    case.updated_at = taking.now
     record(
-        db_session=db_session,
+        db_session=taking.db_session,
         kind=EventKind.MESSAGE_RECEIVED,
         actor=Actor.citizen(),
         case=case,
         channel=EMAIL,
-        at=now,
+        at=taking.now,
         data=data,
     )
     files = [k["path"] for k in kept]
     return MailResult(outcome, case.tracking_code, None, None, files, case.id, archived.path)
 
 
-def _join(
-    db_session: Session,
-    raw: bytes,
-    case: Case,
-    mail: ParsedMail,
-    settings: MailSettings,
-    written: list[Path],
-    now: datetime,
-    *,
-    check_sender: bool = True,
-) -> MailResult:
-    if check_sender and not _from_contact(case, mail):
+def _join(taking: _Taking, case: Case, *, check_sender: bool = True) -> MailResult:
+    if check_sender and not _from_contact(case, taking.mail):
         raise _Quarantine(
             f"the message names request {case.tracking_code}, but the sender is not its contact"
         )
-    data = {"text": _clip(_words(mail, settings))}
-    return _received(
-        db_session, raw, case, mail, settings, written, now, outcome="joined", data=data
-    )
+    return _received(taking, case, outcome="joined", data={"text": _clip(taking.words())})
 
 
-def _open(
-    db_session: Session,
-    raw: bytes,
-    mail: ParsedMail,
-    settings: MailSettings,
-    written: list[Path],
-    now: datetime,
-    *,
-    service: Service | None = None,
-) -> MailResult:
+def _open(taking: _Taking, *, service: Service | None = None) -> MailResult:
+    db_session, mail, settings = taking.db_session, taking.mail, taking.settings
     service = service or _service_for(db_session, mail)
     spec = catalogue.spec_of(service)
     # The writer's words, else the subject (a message that only forwards another), else all.
-    description = _clip(_words(mail, settings) or mail.subject or mail.text)
+    description = _clip(taking.words() or mail.subject or mail.text)
     try:
         # E-mail asks no questions: nothing is read from the words, catch-alls stand in.
         answers = unasked_answers(spec)
@@ -292,7 +279,7 @@ def _open(
         language=settings.default_language,
         default_region=settings.default_region,
         channel=EMAIL,
-        now=now,
+        now=taking.now,
     )
     case = intake.submit(
         db_session=db_session,
@@ -302,24 +289,16 @@ def _open(
         citizen=citizen,
         attributes=answers,
         tracking_prefix=settings.tracking_prefix,
-        now=now,
+        now=taking.now,
     )
-    data = {messaging.RECEIPT: _replyable(mail, settings)}
-    return _received(
-        db_session, raw, case, mail, settings, written, now, outcome="opened", data=data
-    )
+    receipt = {messaging.RECEIPT: _replyable(mail, settings)}
+    return _received(taking, case, outcome="opened", data=receipt)
 
 
-def _automatic(
-    db_session: Session,
-    raw: bytes,
-    mail: ParsedMail,
-    settings: MailSettings,
-    written: list[Path],
-    now: datetime,
-) -> MailResult:
+def _automatic(taking: _Taking) -> MailResult:
     """A machine's message: recorded on the case it is about (a bounce marks the notification
     it reports on as failed), or kept in the quarantine when it is about none; never a case."""
+    db_session, mail = taking.db_session, taking.mail
     report = mail.report
     case, _how = _thread(db_session, mail)
     data: dict[str, Any] = {"automatic": mail.automatic, "subject": mail.subject}
@@ -337,7 +316,7 @@ def _automatic(
                     notification=sent,
                     status=report.status,
                     diagnostic=report.diagnostic,
-                    now=now,
+                    now=taking.now,
                 )
     if case is None:
         raise _Quarantine(
@@ -345,54 +324,37 @@ def _automatic(
             "and no case opened for it",
             automatic=mail.automatic,
         )
-    archived = archive_raw(
-        db_session=db_session,
-        raw=raw,
-        case=case,
-        message_id=mail.message_id,
-        settings=settings,
-        now=now,
-        written=written,
-    )
-    data["archive"] = archived.id
+    archived = taking.archive(case)
     record(
         db_session=db_session,
         kind=EventKind.AUTOMATIC_MESSAGE,
         actor=Actor.system(),
         case=case,
         channel=EMAIL,
-        at=now,
-        data=data,
+        at=taking.now,
+        data=data | {"archive": archived.id},
     )
     return MailResult("automatic", case.tracking_code, case_id=case.id, archived=archived.path)
 
 
-def _place(
-    db_session: Session,
-    raw: bytes,
-    mail: ParsedMail,
-    settings: MailSettings,
-    written: list[Path],
-    now: datetime,
-    decision: Decision | None,
-) -> MailResult:
+def _place(taking: _Taking, decision: Decision | None) -> MailResult:
     """Decide what the message is and act on it; a person's decision overrides the checks."""
+    db_session, mail = taking.db_session, taking.mail
     if decision is None:
         if mail.automatic:
-            return _automatic(db_session, raw, mail, settings, written, now)
-        _check_sizes(mail, settings)
+            return _automatic(taking)
+        _check_sizes(mail, taking.settings)
     elif decision.case_code:
         case = get_by_code(db_session=db_session, code=decision.case_code)
-        return _join(db_session, raw, case, mail, settings, written, now, check_sender=False)
+        return _join(taking, case, check_sender=False)
     elif decision.service_code:
         service = catalogue.get(db_session=db_session, code=decision.service_code)
-        return _open(db_session, raw, mail, settings, written, now, service=service)
+        return _open(taking, service=service)
     case, how = _thread(db_session, mail)
     # A code in the body of someone else's message is a mention, not a reply to that case.
     if case is not None and (how != "body" or _from_contact(case, mail)):
-        checked = decision is None
-        return _join(db_session, raw, case, mail, settings, written, now, check_sender=checked)
-    return _open(db_session, raw, mail, settings, written, now)
+        return _join(taking, case, check_sender=decision is None)
+    return _open(taking)
 
 
 def _run(
@@ -424,7 +386,7 @@ def _run(
         case = db_session.get(Case, seen.case_id) if seen.case_id else None
         return MailResult("duplicate", case.tracking_code if case else None, case_id=seen.case_id)
     try:
-        result = _place(db_session, raw, mail, settings, written, now, decision)
+        result = _place(_Taking(db_session, raw, mail, settings, written, now), decision)
     except InvalidInput as exc:  # what intake refuses (a service not taking e-mail) waits too
         raise _Quarantine(str(exc), sender=mail.sender, subject=mail.subject) from exc
     except _Quarantine as exc:
