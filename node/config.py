@@ -104,6 +104,22 @@ class NodeSettings(InstanceSettings):
     ratelimits: dict[str, str] = Field(
         {}, description='Limits per key kind, e.g. {portal_address = "10/minute;60/hour"}.'
     )
+    public_url: str | None = Field(
+        None,
+        description="The node's address as citizens reach it, for links in e-mails; "
+        "default: http://127.0.0.1:8311.",
+    )
+    map_tile_url: str = Field(
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Map tiles ({z}/{x}/{y}); without them maps show points on a plain ground.",
+    )
+    map_tile_attribution: str = Field(
+        "© OpenStreetMap contributors", description="The credit the tile provider asks for."
+    )
+    map_center: tuple[float, float] | None = Field(
+        None, description="Where maps open, [latitude, longitude]; none: around the cases."
+    )
+    map_zoom: int = Field(13, ge=1, le=19, description="The zoom maps open at on map_center.")
     open311_jurisdiction: str | None = Field(
         None, description="Open311 jurisdiction_id; default: the city's name as a slug."
     )
@@ -219,6 +235,7 @@ class NodeSettings(InstanceSettings):
         self.attachments_dir = self.attachments_dir or folder / "attachments"
         self.quarantine_dir = self.quarantine_dir or folder / "quarantine"
         self.mail_archive_dir = self.mail_archive_dir or folder / "mail"
+        self.public_url = (self.public_url or "http://127.0.0.1:8311").rstrip("/")
         if not self.tracking_prefix:
             letters = [c for c in self.city.upper() if c.isascii() and c.isalpha()]
             self.tracking_prefix = "".join(letters[:2]) or "CA"

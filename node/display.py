@@ -24,6 +24,7 @@ FIELD_MESSAGES = {
     "already used": _l("Another profile already uses this."),
     "unknown code": _l("No case has this tracking code."),
     "same case": _l("A case cannot duplicate itself."),
+    "circular": _l("That case is itself a duplicate of this one."),
     "too long": _l("This is too long."),
     "wrong password": _l("The password is wrong."),
     "at least 10 characters": _l("Choose at least 10 characters."),

@@ -2,12 +2,25 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SearchField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from node.cases.display import PRIORITY_LABELS, STATUS_LABELS
 from node.cases.models import CaseStatus, Priority
 from node.cases.service import MAX_TEXT
+
+OPEN_CASES = "open"  # the queue's default: new, acknowledged and in progress
+ANY_STATUS = "all"
+BULK_ACTIONS = ("acknowledge", "assign", "resolve")
 
 
 class QueueFilterForm(FlaskForm):
@@ -16,10 +29,29 @@ class QueueFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET search changes nothing
 
+    q = SearchField(
+        _l("Search"),
+        description=_l("Words of the description or address, a tracking code or a legacy number"),
+        validators=[Optional(), Length(max=200)],
+    )
     status = SelectField(
         _l("Status"),
-        choices=[SelectChoice("", _l("Any status"))]
+        choices=[SelectChoice(OPEN_CASES, _l("Open")), SelectChoice(ANY_STATUS, _l("Any status"))]
         + [SelectChoice(s.value, STATUS_LABELS[s]) for s in CaseStatus],
+        default=OPEN_CASES,
+        validators=[Optional()],
+    )
+    mine = BooleanField(_l("My cases"), validators=[Optional()])
+    sort = SelectField(
+        _l("Sort by"),
+        choices=[
+            SelectChoice("urgency", _l("Most urgent first")),
+            SelectChoice("due", _l("Due soonest")),
+            SelectChoice("newest", _l("Newest")),
+            SelectChoice("oldest", _l("Oldest")),
+            SelectChoice("updated", _l("Last changed")),
+        ],
+        default="urgency",
         validators=[Optional()],
     )
     service = SelectField(_l("Service"), choices=[], validators=[Optional()])
@@ -111,3 +143,22 @@ ACTION_FORMS: dict[str, type[FlaskForm]] = {
     "note": NoteForm,
     "reply": ReplyForm,
 }
+
+
+class BulkForm(FlaskForm):
+    """One action on the cases ticked in the queue: acknowledge, assign or resolve them."""
+
+    cases = SelectMultipleField(_l("Cases"), choices=[], coerce=int, validate_choice=False)
+    action = SelectField(
+        _l("Action"),
+        choices=[
+            SelectChoice("acknowledge", _l("Acknowledge")),
+            SelectChoice("assign", _l("Assign to")),
+            SelectChoice("resolve", _l("Resolve with a public reply")),
+        ],
+    )
+    assignee = SelectField(_l("Assignee"), choices=[], validators=[Optional()])
+    reply = TextAreaField(
+        _l("Public reply to the citizens"), validators=[Optional(), Length(max=MAX_TEXT)]
+    )
+    back = StringField(validators=[Optional(), Length(max=2000)])

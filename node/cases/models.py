@@ -94,6 +94,8 @@ class Case(Base):
     """A citizen's or business's request, worked by the city until it is closed."""
 
     __tablename__ = "cases"
+    # The default queue: open cases by due time (node/cases/search.py holds the text index).
+    __table_args__ = (sa.Index("ix_cases_status_due_at", "status", "due_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tracking_code: Mapped[str] = mapped_column(sa.String(20), unique=True)

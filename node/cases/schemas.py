@@ -42,3 +42,5 @@ class QueueFilter:
     open_only: bool = False
     since: datetime | None = None
     number: str | None = None  # a tracking code, or a legacy number from an imported system
+    text: str | None = None  # words of the description, address, tracking code or legacy number
+    sort: str = "urgency"  # a key of node.cases.service.SORTS

@@ -1,6 +1,7 @@
 """Case workflow: status moves, assignment, notes and replies, each an appended archive event."""
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from node.cases.models import (
     ImportedRequest,
     Priority,
 )
+from node.cases import search
 from node.cases.schemas import Actor, QueueFilter
 from node.database import utcnow
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -150,10 +152,14 @@ def move(
     data: dict[str, Any] = {"from": case.status.value, "to": spec.target.value}
     if action == "reject":
         data["reason"] = _text(reason, "reason", required=True)
-    if action == "reopen" and reason:
-        data["reason"] = _text(reason, "reason", required=False)
+    if action == "reopen":
+        if reason:  # internal: staff read it on the timeline, the citizen is told only "reopened"
+            data["reason"] = _text(reason, "reason", required=False)
+        case.duplicate_of = None  # a reopened case is worked on its own again
     if action == "mark_duplicate":
-        original = _duplicate_target(db_session=db_session, case=case, code=duplicate_of_code)
+        original = _duplicate_target(
+            db_session=db_session, case=case, code=duplicate_of_code, staff=actor.staff
+        )
         case.duplicate_of = original
         data["duplicate_of"] = original.tracking_code
     reply_text = _text(reply, "reply", required=False)
@@ -185,17 +191,41 @@ def move(
     return case
 
 
-def _duplicate_target(*, db_session: Session, case: Case, code: str | None) -> Case:
+def _duplicate_target(
+    *, db_session: Session, case: Case, code: str | None, staff: StaffUser | None
+) -> Case:
+    """The original a case duplicates: one the staff member may see, and not a circle."""
     if not code:
         raise InvalidInput(
             "give the tracking code of the original case", {"duplicate_of": "required"}
         )
-    original = db_session.scalar(sa.select(Case).where(Case.tracking_code == code.strip().upper()))
+    query = sa.select(Case).where(Case.tracking_code == code.strip().upper())
+    if staff is not None:
+        # Another department's case does not exist for a caseworker, here as on its page.
+        query = query.where(visible_to(staff))
+    original = db_session.scalar(query)
     if original is None:
         raise InvalidInput(f"no case with tracking code {code}", {"duplicate_of": "unknown code"})
     if original.id == case.id:
         raise InvalidInput("a case cannot duplicate itself", {"duplicate_of": "same case"})
+    seen, step = {original.id}, original.duplicate_of
+    while step is not None:
+        if step.id == case.id or step.id in seen:
+            raise InvalidInput(
+                f"{original.tracking_code} is itself a duplicate of {case.tracking_code}",
+                {"duplicate_of": "circular"},
+            )
+        seen.add(step.id)
+        step = step.duplicate_of
     return original
+
+
+def duplicates_of(*, db_session: Session, case: Case) -> list[Case]:
+    """The cases closed as duplicates of this one, oldest first."""
+    query = sa.select(Case).where(
+        Case.duplicate_of_id == case.id, Case.status == CaseStatus.DUPLICATE
+    )
+    return list(db_session.scalars(query.order_by(Case.created_at, Case.id)))
 
 
 def assign(
@@ -366,16 +396,25 @@ def require_role(staff: StaffUser, *roles: Role) -> None:
         raise Forbidden("your role does not allow this")
 
 
-def queue(
-    *,
-    db_session: Session,
-    staff: StaffUser,
-    filters: QueueFilter,
-    now: datetime | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[Case], int]:
-    """The cases a staff member may see, filtered, most urgent due first, and their count."""
+PRIORITY_RANK = sa.case(
+    {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3},
+    value=Case.priority,
+    else_=4,
+)
+# The queue's orders; the id last, so that a page never repeats or skips a case.
+SORTS: dict[str, tuple[sa.ColumnElement[Any], ...]] = {
+    "urgency": (PRIORITY_RANK, Case.due_at, Case.id),
+    "due": (Case.due_at, Case.id),
+    "newest": (Case.created_at.desc(), Case.id.desc()),
+    "oldest": (Case.created_at, Case.id),
+    "updated": (Case.updated_at.desc(), Case.id.desc()),
+}
+
+
+def queue_query(
+    *, db_session: Session, staff: StaffUser, filters: QueueFilter, now: datetime | None = None
+) -> sa.Select[tuple[Case]]:
+    """The cases a staff member may see that match the filters, unordered."""
     now = now or utcnow()
     query = sa.select(Case).where(visible_to(staff))
     if filters.status is not None:
@@ -392,12 +431,52 @@ def queue(
         query = query.where(Case.created_at >= filters.since)
     if filters.number:
         query = query.where(numbered(filters.number))
+    if filters.text and search.terms(filters.text):
+        dialect = db_session.get_bind().dialect.name
+        # A code or number typed whole is found even where its punctuation splits the words.
+        query = query.where(
+            sa.or_(search.matching(filters.text, dialect=dialect), numbered(filters.text))
+        )
     if filters.sla_breached is not None:
         breached = sa.func.coalesce(Case.closed_at, now) > Case.due_at
         query = query.where(breached if filters.sla_breached else sa.not_(breached))
+    return query
+
+
+def queue(
+    *,
+    db_session: Session,
+    staff: StaffUser,
+    filters: QueueFilter,
+    now: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Case], int]:
+    """The cases a staff member may see, filtered and sorted (most urgent first), and their count."""
+    query = queue_query(db_session=db_session, staff=staff, filters=filters, now=now)
     total = db_session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-    rows = db_session.scalars(query.order_by(Case.due_at, Case.id).limit(limit).offset(offset))
+    order = SORTS.get(filters.sort, SORTS["urgency"])
+    rows = db_session.scalars(query.order_by(*order).limit(limit).offset(offset))
     return list(rows), total
+
+
+def located(
+    *, db_session: Session, staff: StaffUser, filters: QueueFilter, limit: int = 2000
+) -> list[Case]:
+    """The cases of the filtered queue that have a point on the map, in the queue's order."""
+    query = queue_query(db_session=db_session, staff=staff, filters=filters)
+    order = SORTS.get(filters.sort, SORTS["urgency"])
+    query = query.where(Case.lat.is_not(None), Case.long.is_not(None)).order_by(*order)
+    return list(db_session.scalars(query.limit(limit)))
+
+
+def queue_rows(
+    *, db_session: Session, staff: StaffUser, filters: QueueFilter, batch: int = 500
+) -> Iterator[Case]:
+    """Every case of the filtered queue in its order, read a batch at a time (for exports)."""
+    query = queue_query(db_session=db_session, staff=staff, filters=filters)
+    order = SORTS.get(filters.sort, SORTS["urgency"])
+    yield from db_session.scalars(query.order_by(*order).execution_options(yield_per=batch))
 
 
 def timeline(*, db_session: Session, case: Case, public_only: bool = False) -> list[Event]:

@@ -1,25 +1,41 @@
 """Back-office case pages: the queue, a case with its timeline and actions, the SLA overview."""
 
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
-from node.auth import current_staff, staff_required
+from node.auth import current_staff, safe_next, staff_required
 from node.cases import service
 from node.cases.display import attribute_answers
-from node.cases.forms import ACTION_FORMS, QueueFilterForm
+from node.cases.forms import ACTION_FORMS, ANY_STATUS, OPEN_CASES, BulkForm, QueueFilterForm
 from node.cases.models import Case, CaseStatus
 from node.cases.schemas import Actor, QueueFilter
 from node.cases.service import CASE_CHANGED
-from node.database import db_session, utcnow
+from node.database import db_session, get_db, utcnow
 from node.display import field_message
-from node.errors import Conflict, InvalidInput
+from node.errors import Conflict, InvalidInput, NotFound
 from node.services import service as catalogue
 from node.staff import service as staff_service
-from node.staff.models import Role
+from node.staff.models import Role, StaffUser
 
 bp = Blueprint("cases", __name__, url_prefix="/office")
 
@@ -31,11 +47,9 @@ ACTION_ROLES = {action: WORKERS for action in ACTION_FORMS} | {"note": tuple(Rol
 FIELD_ALIASES = {"note": "text", "reply": "text"}
 
 
-@bp.get("/")
-@staff_required()
-def queue() -> str:
-    """The cases the signed-in staff member may see, filtered and paged."""
-    staff = current_staff()
+def _queue_form(staff: StaffUser) -> tuple[QueueFilterForm, QueueFilter, dict[str, str]]:
+    """The queue's filter form read from the query string, the filters it gives (a value that
+    is not one of the choices is shown as invalid and ignored), and the service names."""
     form = QueueFilterForm(request.args)
     services = {s.code: s.name for s in catalogue.list_active(db_session=db_session())}
     form.service.choices = [SelectChoice("", _("Any service"))] + [
@@ -46,20 +60,35 @@ def queue() -> str:
         for d in staff_service.list_departments(db_session=db_session())
         if staff.sees_all_departments or d.id == staff.department_id
     ]
-    form.validate()  # a filter with an unknown value is shown as invalid and ignored
+    form.validate()
+    if "status" not in request.args and (form.q.data or form.number.data):
+        form.status.data = ANY_STATUS  # a search looks in closed cases too, unless told not to
 
     def valid(field: Any) -> Any:
         return field.data if field.data and not field.errors else None
 
-    status, department = valid(form.status), valid(form.department)
+    status, department = valid(form.status) or OPEN_CASES, valid(form.department)
     filters = QueueFilter(
-        status=CaseStatus(status) if status else None,
+        status=CaseStatus(status) if status not in (OPEN_CASES, ANY_STATUS) else None,
+        open_only=status == OPEN_CASES,
         service_code=valid(form.service),
         department_id=int(department) if department else None,
+        assignee_id=staff.id if form.mine.data else None,
         sla_breached={"breached": True, "within": False}.get(valid(form.sla) or ""),
         number=valid(form.number),
+        text=valid(form.q),
+        sort=valid(form.sort) or "urgency",
     )
-    page = valid(form.page) or 1
+    return form, filters, services
+
+
+@bp.get("/")
+@staff_required()
+def queue() -> str:
+    """The cases the signed-in staff member may see, filtered, sorted and paged."""
+    staff = current_staff()
+    form, filters, services = _queue_form(staff)
+    page = (form.page.data if not form.page.errors else None) or 1
     cases, total = service.queue(
         db_session=db_session(),
         staff=staff,
@@ -69,9 +98,14 @@ def queue() -> str:
     )
     pages = max(1, -(-total // PAGE_SIZE))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
+    bulk = None
+    if staff.role in WORKERS:
+        bulk = BulkForm(formdata=None, back=request.script_root + request.full_path)
+        bulk.assignee.choices = _assignee_choices(staff)
     return render_template(
         "office/queue.html",
         form=form,
+        bulk=bulk,
         cases=cases,
         service_names=services,
         total=total,
@@ -80,6 +114,213 @@ def queue() -> str:
         args=args,
         now=utcnow(),
     )
+
+
+def _assignee_choices(staff: StaffUser) -> list[SelectChoice]:
+    """Whom the staff member may hand cases to: nobody, or a caseworker they can see."""
+    people = [
+        user
+        for user in staff_service.list_caseworkers(db_session=db_session())
+        if staff.sees_all_departments
+        or user.role is Role.SUPERVISOR
+        or user.department_id == staff.department_id
+    ]
+    return [SelectChoice("", _("Nobody"))] + [
+        SelectChoice(str(user.id), user.name or user.email) for user in people
+    ]
+
+
+@bp.post("/bulk")
+@staff_required(*WORKERS)
+def bulk() -> Any:
+    """Acknowledge, assign or resolve the ticked cases, one event each; a case the move does not
+    fit is left as it was and named."""
+    staff = current_staff()
+    form = BulkForm()
+    form.assignee.choices = _assignee_choices(staff)
+    back = safe_next(form.back.data, url_for("cases.queue"))
+    if not form.validate_on_submit() or not form.cases.data:
+        flash(_("Tick at least one case and choose an action."), "error")
+        return redirect(back)
+    if form.action.data == "resolve" and not (form.reply.data or "").strip():
+        flash(_("Write the public reply the citizens will read."), "error")
+        return redirect(back)
+    session = db_session()
+    assignee = None
+    if form.action.data == "assign" and form.assignee.data:
+        assignee = staff_service.get(db_session=session, user_id=int(form.assignee.data))
+    done, refused = [], []
+    actor = Actor.of_staff(staff)
+    for case_id in dict.fromkeys(form.cases.data):
+        try:
+            case = service.get_for_staff(db_session=session, case_id=case_id, staff=staff)
+        except NotFound:
+            continue  # another department's case does not exist for this caseworker
+        try:
+            if form.action.data == "assign":
+                service.assign(db_session=session, case=case, assignee=assignee, actor=actor)
+            else:
+                service.move(
+                    db_session=session,
+                    case=case,
+                    action=form.action.data,
+                    actor=actor,
+                    reply=form.reply.data if form.action.data == "resolve" else None,
+                )
+        except (Conflict, InvalidInput) as exc:
+            # Both are raised before the case is touched, so nothing is left half done.
+            refused.append(f"{case.tracking_code} ({exc})")
+            continue
+        CASE_CHANGED(db_session=session, case_id=case.id)
+        done.append(case.tracking_code)
+    session.commit()
+    if done:
+        flash(
+            _("%(count)d cases updated: %(codes)s.", count=len(done), codes=", ".join(done)),
+            "success",
+        )
+    if refused:
+        flash(_("Not changed: %(cases)s.", cases="; ".join(refused)), "error")
+    return redirect(back)
+
+
+MAP_LIMIT = 2000  # points a browser draws without strain
+
+
+def map_settings() -> dict[str, Any]:
+    """What a map needs to know of the node's settings, for its data- attributes."""
+    config = current_app.config
+    return {
+        "tiles": config["MAP_TILE_URL"],
+        "attribution": config["MAP_TILE_ATTRIBUTION"],
+        "center": list(config["MAP_CENTER"]) if config["MAP_CENTER"] else None,
+        "zoom": config["MAP_ZOOM"],
+    }
+
+
+@bp.get("/map")
+@staff_required()
+def case_map() -> str:
+    """The filtered queue's cases on a map (those with a point), listed below it as well."""
+    staff = current_staff()
+    form, filters, services = _queue_form(staff)
+    cases = service.located(db_session=db_session(), staff=staff, filters=filters, limit=MAP_LIMIT)
+    points = [
+        {
+            "code": case.tracking_code,
+            "lat": case.lat,
+            "long": case.long,
+            "status": case.status.value,
+            "label": f"{case.tracking_code} · {services.get(case.service_code, case.service_code)}",
+            "url": url_for("cases.case_detail", case_id=case.id),
+        }
+        for case in cases
+    ]
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "office/map.html",
+        form=form,
+        cases=cases,
+        points=points,
+        service_names=services,
+        limit=MAP_LIMIT,
+        args=args,
+        map=map_settings(),
+    )
+
+
+EXPORT_COLUMNS = (
+    "tracking_code",
+    "legacy_numbers",
+    "service",
+    "status",
+    "priority",
+    "department",
+    "channel",
+    "assignee",
+    "created_at",
+    "due_at",
+    "closed_at",
+    "sla_breached",
+    "address",
+    "lat",
+    "long",
+    "description",
+)
+
+
+def _cell(value: Any) -> Any:
+    """A text cell a spreadsheet will not run: a leading =, +, -, @ or control is quoted."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@bp.get("/cases.csv")
+@staff_required()
+def export() -> Response:
+    """The filtered queue as CSV, in the queue's order, written while it is read."""
+    staff_id = current_staff().id
+    _form, filters, services = _queue_form(current_staff())
+    now = utcnow()
+
+    def lines() -> Iterator[str]:
+        # The request's session ends with the view; the rows are read in a session of their own.
+        with get_db().session() as session:
+            staff = session.get(StaffUser, staff_id)
+            yield from _csv_lines(session, staff, filters, services, now)
+
+    name = f"cases-{now:%Y%m%d-%H%M}.csv"
+    return Response(
+        stream_with_context(lines()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _csv_lines(
+    session: Session,
+    staff: StaffUser,
+    filters: QueueFilter,
+    services: dict[str, str],
+    now: datetime,
+) -> Iterator[str]:
+    """The export's lines, a few kilobytes at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    for n, case in enumerate(
+        service.queue_rows(db_session=session, staff=staff, filters=filters), 1
+    ):
+        legacy = service.legacy_numbers(db_session=session, case=case)
+        writer.writerow(
+            [
+                _cell(value)
+                for value in (
+                    case.tracking_code,
+                    " ".join(i.legacy_id for i in legacy),
+                    services.get(case.service_code, case.service_code),
+                    case.status.value,
+                    case.priority.value,
+                    case.department.name,
+                    case.channel,
+                    case.assignee.email if case.assignee else "",
+                    case.created_at.isoformat(),
+                    case.due_at.isoformat(),
+                    case.closed_at.isoformat() if case.closed_at else "",
+                    "yes" if case.sla_breached(now) else "no",
+                    case.address or "",
+                    case.lat if case.lat is not None else "",
+                    case.long if case.long is not None else "",
+                    case.description,
+                )
+            ]
+        )
+        if n % 100 == 0 or buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def _action_forms(case: Case, bound: tuple[str, FlaskForm] | None = None) -> dict[str, FlaskForm]:
@@ -122,6 +363,11 @@ def _case_page(case: Case, bound: tuple[str, FlaskForm] | None = None, status: i
             service_name=spec.name,
             answers=attribute_answers(spec, case.attributes),
             legacy=service.legacy_numbers(db_session=db_session(), case=case),
+            duplicates=[
+                copy
+                for copy in service.duplicates_of(db_session=db_session(), case=case)
+                if staff.sees_all_departments or copy.department_id == staff.department_id
+            ],
             events=service.timeline(db_session=db_session(), case=case),
             forms=_action_forms(case, bound),
             allowed=allowed,

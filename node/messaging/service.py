@@ -28,7 +28,14 @@ from node.services.models import Service
 PORTAL = "portal"  # the citizen's inbox in their account: not a Channel of the vocabulary
 NONE = "none"  # a skip with no channel at all (no contact, no consent)
 NOTIFY_KINDS = frozenset(
-    {EventKind.ACKNOWLEDGED, EventKind.RESOLVED, EventKind.REJECTED, EventKind.REPLY_SENT}
+    {
+        EventKind.ACKNOWLEDGED,
+        EventKind.RESOLVED,
+        EventKind.REJECTED,
+        EventKind.MARKED_DUPLICATE,
+        EventKind.REOPENED,
+        EventKind.REPLY_SENT,
+    }
 )
 STATUS_KINDS = NOTIFY_KINDS - {EventKind.REPLY_SENT}
 # A message received that asks for a receipt (a new request by e-mail): the tracking code goes
@@ -38,8 +45,12 @@ WHAT = {
     EventKind.ACKNOWLEDGED: "what_acknowledged",
     EventKind.RESOLVED: "what_resolved",
     EventKind.REJECTED: "what_rejected",
+    EventKind.MARKED_DUPLICATE: "what_duplicate",
+    EventKind.REOPENED: "what_reopened",
     EventKind.REPLY_SENT: "what_reply",
 }
+# The reason staff give is the citizen's to read only for a rejection; a reopening's is internal.
+TOLD_REASON = frozenset({EventKind.REJECTED})
 # Events older than this are history, not news: a case worked before the node sent messages
 # does not flood its citizen with old notices on the next action.
 NEWS_WINDOW = timedelta(days=1)
@@ -165,10 +176,10 @@ def compose(
     values = {"code": case.tracking_code, "service": service_name or case.service_code}
     if is_receipt(event):
         return _receipt(event, values, language, city)
-    what = texts.say(WHAT[event.kind], language)
+    what = texts.say(WHAT[event.kind], language, original=event.data.get("duplicate_of") or "")
     reply = event if event.kind is EventKind.REPLY_SENT else _companion_reply(db_session, event)
     reply_text = (reply.data.get("text") or "").strip() if reply is not None else ""
-    reason = (event.data.get("reason") or "").strip()
+    reason = (event.data.get("reason") or "").strip() if event.kind in TOLD_REASON else ""
     subject = texts.say("subject", language, what=what, **values)
     if channel == Channel.SMS.value:
         body = texts.say("sms_notice", language, city=city, what=what, **values)

@@ -51,6 +51,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "what_acknowledged": "your request was received",
         "what_resolved": "your request was resolved",
         "what_rejected": "your request was closed without action",
+        "what_duplicate": "your request was closed as the same as request {original}, "
+        "which the city is working on",
+        "what_reopened": "your request was reopened and will be looked at again",
         "what_reply": "a reply from the city",
         "reply_intro": "The city writes:",
         "reason_intro": "Reason:",
@@ -98,6 +101,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "what_acknowledged": "la richiesta è stata presa in carico",
         "what_resolved": "la richiesta è stata risolta",
         "what_rejected": "la richiesta è stata chiusa senza intervento",
+        "what_duplicate": "la richiesta è stata chiusa perché uguale alla richiesta {original}, "
+        "che il Comune sta già trattando",
+        "what_reopened": "la richiesta è stata riaperta e sarà esaminata di nuovo",
         "what_reply": "una risposta del Comune",
         "reply_intro": "Il Comune scrive:",
         "reason_intro": "Motivo:",

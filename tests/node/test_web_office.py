@@ -198,14 +198,17 @@ def test_a_missing_field_is_shown_next_to_it_and_nothing_is_written(app, client,
     assert 'value="BO-NOPE"' in page  # what was typed is kept
     assert rows(app) == before
 
+    with get_db(app).session() as session:
+        original = make_case(session, attributes={"source": "venue"})
+        session.commit()
     client.post(f"{base}/acknowledge")
     duplicate = client.post(
         f"{base}/mark_duplicate",
-        data={"mark_duplicate-duplicate_of": world["works_code"].lower()},
+        data={"mark_duplicate-duplicate_of": original.tracking_code.lower()},
     )
     assert duplicate.status_code == 302
     case = _case(app, world["venue"])
-    assert case.status is CaseStatus.DUPLICATE and case.duplicate_of_id == world["works"]
+    assert case.status is CaseStatus.DUPLICATE and case.duplicate_of_id == original.id
 
 
 def test_reject_reopen_assign_and_reply(app, client, world):
