@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from node.cases import search
 from node.cases.models import (
     CLOSED_STATUSES,
     Case,
@@ -18,7 +19,6 @@ from node.cases.models import (
     ImportedRequest,
     Priority,
 )
-from node.cases import search
 from node.cases.schemas import Actor, QueueFilter
 from node.database import utcnow
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -452,7 +452,7 @@ def queue(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Case], int]:
-    """The cases a staff member may see, filtered and sorted (most urgent first), and their count."""
+    """The cases a staff member may see, filtered and sorted (most urgent first), and a count."""
     query = queue_query(db_session=db_session, staff=staff, filters=filters, now=now)
     total = db_session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
     order = SORTS.get(filters.sort, SORTS["urgency"])

@@ -9,8 +9,8 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,

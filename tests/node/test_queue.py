@@ -160,7 +160,7 @@ def test_bulk_acknowledge_and_resolve_append_one_event_per_case(app, world):
     ids = [world["lamp"].id, world["karaoke"].id, world["works"].id]  # works: another department
     done = bulk(client, ids, "acknowledge")
     assert done.status_code == 302 and done.location.endswith("/office/?sort=due")
-    resolved = bulk(client, ids + [world["urgent"].id], "resolve", reply="Checked on site.")
+    resolved = bulk(client, [*ids, world["urgent"].id], "resolve", reply="Checked on site.")
     page = text(client.get(resolved.location))
     assert "2 cases updated" in page
     assert world["urgent"].tracking_code in page and "acknowledge the case before" in page
