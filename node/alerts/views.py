@@ -15,17 +15,23 @@ from node.alerts.tasks import deliver_after_commit
 from node.auth import citizen_required, current_citizen, current_staff, staff_required
 from node.cases.schemas import Actor
 from node.database import db_session
-from node.errors import InvalidInput
+from node.errors import InvalidInput, NotFound
 from node.profiles import service as profiles
 from node.profiles.models import Citizen, CitizenSegment, SegmentKind
+from node.services import service as catalogue
 from node.services.models import Service
-from node.staff.models import CONSOLE_ROLES, Role
+from node.staff.models import CONSOLE_ROLES, Role, StaffUser
 
 bp = Blueprint("alerts", __name__)
 
 
-def _service_and_settings(code: str) -> tuple[Service, AlertSettings]:
+def _service_and_settings(
+    code: str, staff: StaffUser | None = None
+) -> tuple[Service, AlertSettings]:
+    """An alert service and its settings; for staff, only one of a department they work."""
     found = service.get_alert_service(db_session=db_session(), code=code)
+    if staff is not None and not catalogue.worked_by(staff, found):
+        raise NotFound(f"no alert service with code {code!r}")
     settings = service.settings_of(
         services_dir=current_app.config["SERVICES_DIR"], service_code=found.code
     )
@@ -177,16 +183,18 @@ PUBLISHERS = (Role.CASEWORKER, Role.SUPERVISOR, Role.ADMIN)
 @staff_required(*PUBLISHERS)
 def office_index() -> str:
     """The alert services staff can publish to."""
-    return render_template(
-        "alerts/office_index.html", services=service.alert_services(db_session=db_session())
-    )
+    staff = current_staff()
+    offered = [
+        s for s in service.alert_services(db_session=db_session()) if catalogue.worked_by(staff, s)
+    ]
+    return render_template("alerts/office_index.html", services=offered)
 
 
 @bp.get("/office/alerts/<code>")
 @staff_required(*PUBLISHERS)
 def publish_form(code: str) -> tuple[str, int]:
     """The form to publish an alert, with the service's latest alerts and their deliveries."""
-    alert_service, settings = _service_and_settings(code)
+    alert_service, settings = _service_and_settings(code, current_staff())
     return _publish_page(alert_service, settings)
 
 
@@ -194,7 +202,7 @@ def publish_form(code: str) -> tuple[str, int]:
 @staff_required(*PUBLISHERS)
 def publish(code: str) -> tuple[str, int] | Response:
     """Publish an alert; its deliveries are queued once the publication is committed."""
-    alert_service, settings = _service_and_settings(code)
+    alert_service, settings = _service_and_settings(code, current_staff())
     values = {
         "topic": request.form.get("topic", ""),
         "areas": request.form.getlist("areas"),

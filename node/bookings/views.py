@@ -18,15 +18,19 @@ from node.database import db_session, utcnow
 from node.errors import Conflict, InvalidInput, NotFound
 from node.profiles import service as profiles
 from node.profiles.models import Citizen
+from node.services import service as catalogue
 from node.services.models import Service
-from node.staff.models import CONSOLE_ROLES, Role
+from node.staff.models import CONSOLE_ROLES, Role, StaffUser
 
 bp = Blueprint("bookings", __name__)
 
 
-def _service(code: str) -> tuple[Service, BookingSettings]:
+def _service(code: str, staff: StaffUser | None = None) -> tuple[Service, BookingSettings]:
+    """A booking service and its rules; for staff, only one of a department they work."""
     try:
         service = bookings.get_service(db_session=db_session(), service_code=code)
+        if staff is not None and not catalogue.worked_by(staff, service):
+            raise NotFound(f"no booking service {code!r}")
         settings = settings_for(
             services_dir=current_app.config["SERVICES_DIR"],
             service_code=code,
@@ -219,7 +223,7 @@ def change(reference: str, action: str) -> Response | tuple[str, int]:
 @staff_required()
 def day_list(code: str) -> str:
     """An office's bookings of a day, to record who came."""
-    service, settings = _service(code)
+    service, settings = _service(code, current_staff())
     office = request.args.get("office") or settings.default_office
     if settings.office(office) is None:
         abort(404)
@@ -244,7 +248,7 @@ def day_list(code: str) -> str:
 @staff_required(Role.SUPERVISOR, Role.ADMIN)
 def publish(code: str) -> Response:
     """Publish every office's slots up to the booking horizon."""
-    _service_row, settings = _service(code)
+    _service_row, settings = _service(code, current_staff())
     session = db_session()
     count = bookings.generate_slots(
         db_session=session,
@@ -261,7 +265,7 @@ def publish(code: str) -> Response:
 @staff_required()
 def attendance(code: str, booking_id: int) -> Response | tuple[Response, int]:
     """Record that the citizen came or did not come."""
-    _service_row, settings = _service(code)
+    _service_row, settings = _service(code, current_staff())
     session = db_session()
     found = session.get(Booking, booking_id)
     if found is None or found.service_code != code:

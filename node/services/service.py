@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from node.errors import NotFound
 from node.services.models import Service
 from node.services.schemas import ServiceSpec
+from node.staff.models import StaffUser
 from node.staff.service import get_or_create_department
 
 SPEC_FILE = "service.toml"
@@ -168,6 +169,14 @@ def get(*, db_session: Session, code: str, active_only: bool = True) -> Service:
     if service is None or (active_only and not service.active):
         raise NotFound(f"no service with code {code!r}")
     return service
+
+
+def worked_by(staff: StaffUser, service: Service) -> bool:
+    """Whether a staff member works this service: a caseworker only their department's, as with
+    cases; to them another department's service does not exist."""
+    if staff.sees_all_departments:
+        return True
+    return staff.department is not None and staff.department.code == service.department_code
 
 
 def spec_of(service: Service) -> ServiceSpec:
