@@ -34,6 +34,12 @@ def init_app(app: Flask) -> Celery:
         broker_url=config["BROKER_URL"],
         queue=config["TASK_QUEUE"],  # nodes sharing one broker (ASP mode) each have their own
         task_modules=[*TASK_MODULES, *plugin_modules],
+        # Without a broker a staff click never waits for a mail server (node/config.py).
+        background=(
+            config["BACKGROUND_SENDING"]
+            if config["BACKGROUND_SENDING"] is not None
+            else not app.testing
+        ),
         retry_policy=RetryPolicy(
             max_retries=config["MESSAGING_MAX_RETRIES"],
             backoff=config["MESSAGING_RETRY_BACKOFF"],

@@ -201,6 +201,11 @@ class NodeSettings(InstanceSettings):
         "quarantine: after it came); none keeps them for ever.",
     )
     # Deliveries (notifications, alerts, reminders)
+    background_sending: bool | None = Field(
+        None,
+        description="Without a broker, send on a thread after the response; none: on, "
+        "except in testing apps.",
+    )
     messaging_max_retries: int = Field(
         RetryPolicy.max_retries, ge=0, description="Attempts after the first one."
     )

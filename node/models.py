@@ -2,17 +2,18 @@
 
 from node.alerts.models import Alert, AlertDelivery, AlertSubscription
 from node.bookings.models import Booking, Reminder, Slot
-from node.cases.models import Case, Event, ImportedRequest
+from node.cases.models import Case, CasePhoto, Event, ImportedRequest
 from node.consultations.models import Consultation, ContactCheck, Participation, TallyCount
 from node.database import Base
 from node.intake.email.models import ArchivedMail
 from node.intake.models import ClientApplication
 from node.intake.sms.models import SmsDialogue
-from node.messaging.models import InboundMessage, Notification, QuarantinedMessage
+from node.messaging.models import InboundMessage, Notification, QuarantinedMessage, StaffAlert
 from node.profiles.models import Citizen, CitizenSegment, Organisation, SegmentDefinition
 from node.services.models import Service
 from node.staff.models import Department, StaffUser
 from node.sync.models import FederationLink, SyncPeriod
+from node.usage.models import UsageCluster
 
 __all__ = [
     "Alert",
@@ -22,6 +23,7 @@ __all__ = [
     "Base",
     "Booking",
     "Case",
+    "CasePhoto",
     "Citizen",
     "CitizenSegment",
     "ClientApplication",
@@ -41,7 +43,9 @@ __all__ = [
     "Service",
     "Slot",
     "SmsDialogue",
+    "StaffAlert",
     "StaffUser",
     "SyncPeriod",
     "TallyCount",
+    "UsageCluster",
 ]

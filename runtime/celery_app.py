@@ -7,11 +7,16 @@ reminder, a snapshot to the hub): one attempt per run, recorded by the service; 
 a failed attempt with exponential backoff and full jitter until the attempts run out.
 """
 
+import logging
+import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
+from celery.exceptions import Ignore
+from celery.schedules import maybe_schedule
 from celery.utils.time import get_exponential_backoff_interval
 from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
@@ -20,6 +25,8 @@ from runtime.database import after_commit
 
 EXTENSION = "carmen.celery"
 POLICY = "carmen_retry_policy"  # the Celery configuration key holding the RetryPolicy
+SENDER = "carmen.celery.sender"  # the app's background thread for eager sends, when it has one
+log = logging.getLogger("carmen.tasks")
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,10 @@ class DeliveryTask(FlaskTask):
     """One attempt at a delivery per run; raising DeliveryFailed asks Celery for another.
 
     The task passes `attempt`, `final` and `retry_countdown()` to its service, which records
-    the attempt (and, if it likes, when the next one is due). Without a broker, Celery runs
-    the retries in turn at once, without waiting for their countdown.
+    the attempt and when the next one is due. With a broker Celery sends the retry after its
+    countdown. Without one nothing could wait for it: the failed attempt stays on record with
+    its due time, and the part's periodic sweep (its beat entries, which `EmbeddedBeat` runs
+    in-process) queues the next attempt then, with `retries` set to the attempts made so far.
     """
 
     autoretry_for = (DeliveryFailed,)
@@ -103,6 +112,10 @@ class DeliveryTask(FlaskTask):
         return drawn
 
     def retry(self, *args: Any, countdown: float | None = None, **options: Any) -> Any:
+        if self.request.is_eager:
+            # Eager Celery would run the next attempt at once, in the caller's request; the
+            # sweep sends it when it is due instead.
+            raise Ignore()
         # Autoretry draws a countdown of its own; the one the service was told is kept, so that
         # the time recorded for the next attempt is the time it comes.
         return super().retry(*args, countdown=self.retry_countdown(), **options)
@@ -123,9 +136,14 @@ def celery_init_app(
     task_modules: Iterable[str],
     beat_schedule: Mapping[str, Any] | None = None,
     retry_policy: RetryPolicy | None = None,
+    background: bool = False,
     **conf: Any,
 ) -> Celery:
-    """Create the app's Celery app: eager without a broker, late acknowledgements, one queue."""
+    """Create the app's Celery app: eager without a broker, late acknowledgements, one queue.
+
+    With `background` and no broker, the tasks a commit sends run on one thread of the app's
+    own, so that the request that asked for them answers without waiting for a mail server.
+    """
     modules = list(task_modules)
     celery = FlaskCelery(name, task_cls=FlaskTask, include=modules)
     celery.flask_app = app
@@ -146,6 +164,8 @@ def celery_init_app(
     for module in modules:
         __import__(module)
     app.extensions[EXTENSION] = celery
+    if background and not broker_url:
+        app.extensions[SENDER] = ThreadPoolExecutor(1, thread_name_prefix="carmen-send")
     return celery
 
 
@@ -159,4 +179,60 @@ def send_after_commit(db_session: Session, task: Task | str, *args: Any, **optio
     if it rolls back, and a broker that refuses is logged without undoing the commit."""
     name = task if isinstance(task, str) else task.name
     signature = get_celery().tasks[name].signature(args, **options)
-    after_commit(db_session, signature.apply_async)
+    sender = current_app.extensions.get(SENDER)
+    if sender is None:
+        after_commit(db_session, signature.apply_async)
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def send() -> None:
+        with app.app_context():
+            try:
+                signature.apply_async()
+            except Exception:  # the task recorded its attempt; a crash must not kill the thread
+                log.exception("task %s failed on the background thread", name)
+
+    after_commit(db_session, lambda: sender.submit(send))
+
+
+def wait_for_background_sends(app: Flask, timeout: float = 30.0) -> None:
+    """Wait until the tasks handed to the app's background thread so far have run."""
+    sender = app.extensions.get(SENDER)
+    if sender is not None:
+        sender.submit(lambda: None).result(timeout=timeout)
+
+
+class EmbeddedBeat(threading.Thread):
+    """Celery beat's schedule, run on a thread of a node served without a broker.
+
+    Every entry of the app's `beat_schedule` runs when it is due, in the app's context, the
+    first time one interval after the start; a task that raises is logged and tried again at
+    its next time. `stop()` ends the thread at its next tick.
+    """
+
+    def __init__(self, app: Flask, *, tick: float = 5.0) -> None:
+        super().__init__(name="carmen-beat", daemon=True)
+        self.app, self.tick = app, tick
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """End the thread at its next tick."""
+        self._stopped.set()
+
+    def run(self) -> None:
+        celery = get_celery(self.app)
+        entries = {
+            name: (entry["task"], maybe_schedule(entry["schedule"], app=celery))
+            for name, entry in celery.conf.beat_schedule.items()
+        }
+        last = {name: schedule.now() for name, (_task, schedule) in entries.items()}
+        while not self._stopped.wait(self.tick):
+            for name, (task, schedule) in entries.items():
+                if not schedule.is_due(last[name]).is_due:
+                    continue
+                last[name] = schedule.now()
+                with self.app.app_context():
+                    try:
+                        celery.tasks[task].apply()
+                    except Exception:
+                        log.exception("scheduled task %s (%s) failed", name, task)

@@ -64,18 +64,33 @@ def init(city, country, population, instance, admin_email, languages, districts,
 @instance_option
 @listen_options(port=8311)
 def serve(instance, host, port):
-    """Serve the portal, the back office and the node's APIs."""
+    """Serve the portal, the back office and the node's APIs.
+
+    Without a broker (the embedded default) the node also runs its scheduled work itself on a
+    thread: failed messages are retried when due, held alerts and reminders go out, usage
+    segments are refitted and the hub is synced, as Celery beat and a worker would.
+    """
     from node.instance import load_services
+    from runtime.celery_app import EmbeddedBeat
 
     app = open_node(instance)
     report = load_services(app)
     for folder, problem in report.errors.items():
         click.echo(f"warning: service {folder} not loaded: {problem}", err=True)
     click.echo(f"{app.config['CITY']}: {len(report.specs)} services")
+    beat = None
+    if not app.config["BROKER_URL"]:
+        beat = EmbeddedBeat(app)
+        beat.start()
+        click.echo("no broker: scheduled tasks and retries run in this process")
     click.echo(
         f"serving portal on http://{host}:{port}/ and back office on http://{host}:{port}/office/"
     )
-    serve_wsgi(app, host=host, port=port)
+    try:
+        serve_wsgi(app, host=host, port=port)
+    finally:
+        if beat is not None:
+            beat.stop()
 
 
 @node.command("settings")

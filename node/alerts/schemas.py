@@ -22,6 +22,7 @@ ENGLISH = {
     "sms_help": "Send {keyword} followed by a topic to subscribe, e.g. {keyword} road-works; "
     "send {keyword} STOP to unsubscribe.",
     "whole_city": "the whole city",
+    "unsubscribe": "To stop these alerts, open {link}",
 }
 
 

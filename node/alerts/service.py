@@ -7,12 +7,13 @@ delivery (`not_before`) instead of dropping it.
 """
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import Channel
@@ -560,13 +561,15 @@ def deliver(
     city: str,
     zone: ZoneInfo,
     retry_delay: float = 0.0,
+    unsubscribe_url: Callable[[int], str] | None = None,
     now: datetime | None = None,
 ) -> Outcome:
     """Make one attempt at one delivery; the caller commits.
 
     A delivery already sent, failed or skipped is left alone, so a duplicated task never sends
     twice. A subscriber who unsubscribed, withdrew consent or sent STOP since the alert was
-    published is skipped.
+    published is skipped. An e-mail carries the link that ends the subscription, in its text and
+    as List-Unsubscribe (with List-Unsubscribe-Post, for one-click unsubscribing, RFC 8058).
     """
     query = sa.select(AlertDelivery).where(AlertDelivery.id == delivery_id)
     # Locked and re-read: two workers on one delivery send it once.
@@ -606,8 +609,17 @@ def deliver(
     data = {"alert": delivery.alert_id, "attempt": attempt, "delivery": delivery.id}
     try:
         if delivery.channel == Channel.EMAIL.value:
+            headers: dict[str, str] = {}
+            body = delivery.body
+            if unsubscribe_url is not None:
+                link = unsubscribe_url(still_subscribed)
+                body += "\n\n" + settings.say("unsubscribe", language, link=link)
+                headers = {
+                    "List-Unsubscribe": f"<{link}>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                }
             adapters.email.send(
-                to=citizen.email, subject=subject, body=delivery.body, language=language
+                to=citizen.email, subject=subject, body=body, language=language, headers=headers
             )
             adapter = adapters.email.name
         elif delivery.channel == Channel.SMS.value:
@@ -647,6 +659,28 @@ def _delivery_event(
         at=now,
         data=data,
     )
+
+
+UNSUBSCRIBE_SALT = "carmen-alerts-unsubscribe"
+
+
+def unsubscribe_token(*, secret: str, subscription_id: int) -> str:
+    """A token naming one subscription, signed with the node's secret key; it does not expire,
+    since an old alert's link must still work."""
+    return URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).dumps(subscription_id)
+
+
+def subscription_of_token(
+    *, db_session: Session, secret: str, token: str
+) -> AlertSubscription | None:
+    """The subscription an unsubscribe token names, or None for a forged or broken token."""
+    try:
+        subscription_id = URLSafeSerializer(secret, salt=UNSUBSCRIBE_SALT).loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(subscription_id, int):
+        return None
+    return db_session.get(AlertSubscription, subscription_id)
 
 
 def alerts_received(

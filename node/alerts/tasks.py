@@ -42,6 +42,7 @@ def deliver_alert(self: DeliveryTask, delivery_id: int) -> None:
             city=config["CITY"],
             zone=ZoneInfo(config["TIMEZONE"]),
             retry_delay=self.retry_countdown(),
+            unsubscribe_url=unsubscribe_url,
         )
         not_before = db_session.get(AlertDelivery, delivery_id).not_before
         db_session.commit()
@@ -59,11 +60,24 @@ def deliver_after_commit(*, db_session: Session, alert_id: int) -> None:
         send_after_commit(db_session, DELIVER, delivery_id)
 
 
+def unsubscribe_url(subscription_id: int) -> str:
+    """The link in an alert that ends its subscription, without signing in."""
+    config = current_app.config
+    token = alerts.unsubscribe_token(secret=config["SECRET_KEY"], subscription_id=subscription_id)
+    return f"{config['PUBLIC_URL']}/alerts/unsubscribe/{token}"
+
+
 @shared_task(name=DELIVER_DUE, ignore_result=True)
 def deliver_due_alerts() -> None:
-    """Queue deliveries whose hold ended or whose queueing was lost (run by beat)."""
+    """Queue deliveries whose hold or retry time has come, or whose queueing was lost (run by
+    beat, and by the node itself without a broker); `retries` carries on the attempt count."""
     with get_db().session() as db_session:
-        delivery_ids = alerts.due_deliveries(db_session=db_session)
+        due = alerts.due_deliveries(db_session=db_session)
+        attempts = dict(
+            db_session.execute(
+                sa.select(AlertDelivery.id, AlertDelivery.attempts).where(AlertDelivery.id.in_(due))
+            ).all()
+        )
     task = get_celery().tasks[DELIVER]
-    for delivery_id in delivery_ids:
-        task.apply_async(args=[delivery_id])
+    for delivery_id in due:
+        task.apply_async(args=[delivery_id], retries=attempts.get(delivery_id, 0))

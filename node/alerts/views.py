@@ -16,6 +16,7 @@ from node.auth import citizen_required, current_citizen, current_staff, staff_re
 from node.cases.schemas import Actor
 from node.database import db_session
 from node.errors import InvalidInput, NotFound
+from node.extensions import csrf
 from node.profiles import service as profiles
 from node.profiles.models import Citizen, CitizenSegment, SegmentKind
 from node.services import service as catalogue
@@ -142,6 +143,35 @@ def unsubscribe(code: str) -> Response:
     if ended:
         flash(_("You will get no more of these alerts."), "success")
     return redirect(url_for("alerts.subscriptions", code=code))
+
+
+@bp.route("/alerts/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # the signed token is the credential; mail clients post without a form (RFC 8058)
+def unsubscribe_by_link(token: str) -> str:
+    """End the subscription an alert e-mail's link names: GET asks, POST ends it."""
+    session = db_session()
+    subscription = service.subscription_of_token(
+        db_session=session, secret=current_app.config["SECRET_KEY"], token=token
+    )
+    if subscription is None:
+        raise NotFound(_("This unsubscribe link is not valid."))
+    alert_service = session.get(Service, subscription.service_code)
+    ended = request.method == "POST"
+    if ended and subscription.active:
+        service.unsubscribe(
+            db_session=session,
+            service=alert_service,
+            citizen=subscription.citizen,
+            channel=subscription.channel,
+            via=Channel.EMAIL.value,
+        )
+        session.commit()
+    return render_template(
+        "alerts/unsubscribe_link.html",
+        service=alert_service,
+        subscription=subscription,
+        ended=ended or not subscription.active,
+    )
 
 
 def _usage_segments() -> list[str]:

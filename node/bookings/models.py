@@ -76,5 +76,6 @@ class Reminder(Base):
     body: Mapped[str] = mapped_column(sa.Text, default="")
     skip_reason: Mapped[str | None] = mapped_column(sa.String(100))
     last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    next_attempt_at: Mapped[datetime | None]  # of a failed attempt's retry, for the sweep
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]

@@ -533,6 +533,22 @@ def due_reminders(
     return list(db_session.scalars(query))
 
 
+def due_reminder_retries(
+    *, db_session: Session, now: datetime | None = None, lost_after: timedelta = timedelta(0)
+) -> list[tuple[int, str, int]]:
+    """(booking id, service code, attempts so far) of failed reminders whose retry is due."""
+    now = now or utcnow()
+    query = (
+        sa.select(Booking.id, Booking.service_code, Reminder.attempts)
+        .join(Reminder, Reminder.booking_id == Booking.id)
+        .where(
+            Reminder.status == DeliveryStatus.PENDING,
+            Reminder.next_attempt_at <= now - lost_after,
+        )
+    )
+    return [tuple(row) for row in db_session.execute(query)]
+
+
 def describe(booking: Booking, settings: BookingSettings) -> dict[str, str]:
     """The values a booking text fills in: reference, local date and time, office name."""
     local = settings.local(booking.starts_at)
@@ -553,10 +569,12 @@ def send_reminder(
     adapters: Adapters,
     attempt: int,
     final: bool,
+    retry_delay: float = 0.0,
     now: datetime | None = None,
 ) -> messaging.Outcome:
     """Make one attempt at a booking's reminder; a reminder sent, failed or skipped is left
-    alone, so a task run twice never reminds twice. The caller commits."""
+    alone, so a task run twice never reminds twice; a failure to retry records when, in
+    `retry_delay` seconds. The caller commits."""
     now = now or utcnow()
     booking = db_session.get(Booking, booking_id)
     if booking is None or booking.status is not BookingStatus.BOOKED or booking.starts_at <= now:
@@ -600,6 +618,7 @@ def send_reminder(
     except DeliveryError as exc:
         final = final or exc.permanent
         row.last_error = str(exc)[:500]
+        row.next_attempt_at = None if final else now + timedelta(seconds=retry_delay)
         if final:
             row.status = DeliveryStatus.FAILED
         _record(
@@ -615,6 +634,7 @@ def send_reminder(
         db_session.flush()
         return messaging.Outcome.DONE if final else messaging.Outcome.RETRY
     row.status, row.sent_at, row.last_error = DeliveryStatus.SENT, now, None
+    row.next_attempt_at = None
     _record(
         db_session,
         kind=EventKind.REMINDER_DELIVERED,

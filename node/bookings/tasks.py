@@ -9,7 +9,7 @@ from node.cases.schemas import Actor
 from node.database import get_db
 from node.errors import NotFound
 from node.messaging import service as messaging
-from node.messaging.tasks import current_adapters
+from node.messaging.tasks import current_adapters, lost_after
 from node.services.models import Service
 from runtime.celery_app import DeliveryFailed, DeliveryTask, get_celery
 
@@ -51,6 +51,7 @@ def remind(self: DeliveryTask, booking_id: int, service_code: str) -> None:
             adapters=current_adapters(),
             attempt=self.attempt,
             final=self.final,
+            retry_delay=self.retry_countdown(),
         )
         db_session.commit()
     if outcome is messaging.Outcome.RETRY:
@@ -59,19 +60,21 @@ def remind(self: DeliveryTask, booking_id: int, service_code: str) -> None:
 
 @shared_task(name=REMIND_DUE, ignore_result=True)
 def remind_due() -> int:
-    """Queue the reminder of every booking that is due one and has none yet (run by beat)."""
+    """Queue the reminder of every booking that is due one and has none yet, and every failed
+    reminder whose retry is due (run by beat, and by the node itself without a broker)."""
     queued = 0
     with get_db().session() as db_session:
         due = [
-            (booking_id, service.code)
+            (booking_id, service.code, 0)
             for service, settings in _settled(bookings.booking_services(db_session=db_session))
             for booking_id in bookings.due_reminders(
                 db_session=db_session, service_code=service.code, settings=settings
             )
         ]
+        due += bookings.due_reminder_retries(db_session=db_session, lost_after=lost_after())
     task = get_celery().tasks[REMIND]
-    for booking_id, service_code in due:
-        task.apply_async(args=[booking_id, service_code])
+    for booking_id, service_code, attempts in due:
+        task.apply_async(args=[booking_id, service_code], retries=attempts)
         queued += 1
     return queued
 

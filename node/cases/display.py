@@ -45,6 +45,8 @@ EVENT_LABELS = {
     EventKind.AUTOMATIC_MESSAGE: _l("Automatic message received"),
     EventKind.MAIL_RELEASED: _l("Quarantined message accepted"),
     EventKind.MAIL_REPLAYED: _l("Quarantined message taken again"),
+    EventKind.STAFF_ALERTED: _l("Staff on duty alerted"),
+    EventKind.STAFF_ALERT_FAILED: _l("Alert to staff on duty not delivered"),
     EventKind.FEEDBACK: _l("Feedback"),
     EventKind.PROFILE_CREATED: _l("Profile created"),
     EventKind.PROFILE_UPDATED: _l("Profile updated"),

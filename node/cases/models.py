@@ -55,6 +55,8 @@ class EventKind(StrEnum):
     AUTOMATIC_MESSAGE = "automatic_message"  # an auto-reply or delivery report, no person's
     MAIL_RELEASED = "mail_released"  # staff accepted a quarantined message
     MAIL_REPLAYED = "mail_replayed"  # a quarantined message taken again after a fix
+    STAFF_ALERTED = "staff_alerted"  # a danger report told to a member of staff on duty
+    STAFF_ALERT_FAILED = "staff_alert_failed"
     FEEDBACK = "feedback"
     PROFILE_CREATED = "profile_created"
     PROFILE_UPDATED = "profile_updated"
@@ -182,3 +184,23 @@ class ImportedRequest(Base):
     legacy_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True, index=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), unique=True)
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CasePhoto(Base):
+    """A photo a citizen or an agent sent with a request, kept as a file in the instance.
+
+    The file is re-encoded by the node (node/cases/photos.py), so what is kept is an image and
+    nothing else; `location_shared` says whether the citizen let its EXIF location stay.
+    """
+
+    __tablename__ = "case_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    path: Mapped[str] = mapped_column(sa.String(500))  # relative to the instance folder
+    content_type: Mapped[str] = mapped_column(sa.String(32))
+    size: Mapped[int]
+    width: Mapped[int]
+    height: Mapped[int]
+    location_shared: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,7 +11,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 from typing import Any, Protocol
 
 import httpx
@@ -41,7 +41,32 @@ class EmailSender(Protocol):
         language: str,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        """Deliver the message or raise DeliveryError."""
+        """Deliver the message (with these extra headers) or raise DeliveryError."""
+
+
+def email_message(
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    body: str,
+    language: str,
+    headers: Mapping[str, str] | None = None,
+) -> EmailMessage:
+    """A plain-text e-mail with the headers mail servers and clients expect: Date, Message-ID
+    (on the sender's domain), Content-Language, and any others given (List-Unsubscribe...)."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(usegmt=True)
+    message["Content-Language"] = language
+    for name, value in (headers or {}).items():
+        message[name] = value
+    if "Message-ID" not in message:  # a notification chooses its own, the same on every retry
+        message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message.set_content(body)
+    return message
 
 
 class SmsGateway(Protocol):
@@ -68,7 +93,8 @@ class LogEmail:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         """Log the message."""
-        log.info("e-mail (not sent, EMAIL_BACKEND=log) to %s: %s\n%s", to, subject, body)
+        extra = "".join(f"{name}: {value}\n" for name, value in (headers or {}).items())
+        log.info("e-mail (not sent, EMAIL_BACKEND=log) to %s: %s\n%s%s", to, subject, extra, body)
 
 
 @dataclass
@@ -94,16 +120,14 @@ class SmtpEmail:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         """Hand the message to the server; refused recipients are permanent, the rest retried."""
-        message = EmailMessage()
-        message["From"] = self.sender
-        message["To"] = to
-        message["Subject"] = subject
-        message["Content-Language"] = language
-        for name, value in (headers or {}).items():
-            message[name] = value
-        if "Message-ID" not in message:
-            message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
-        message.set_content(body)
+        message = email_message(
+            sender=self.sender,
+            to=to,
+            subject=subject,
+            body=body,
+            language=language,
+            headers=headers,
+        )
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:

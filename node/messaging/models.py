@@ -46,6 +46,27 @@ class Notification(Base):
     # An e-mail's Message-ID, chosen before the first attempt: a retry sends the same one, and a
     # reply or a bounce that names it finds the case.
     message_id: Mapped[str | None] = mapped_column(sa.String(300), index=True)
+    # When a failed attempt is tried again: the sweep queues it then (node/messaging/tasks.py).
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class StaffAlert(Base):
+    """A danger report told to one member of staff on duty, by e-mail; one per (case, staff)."""
+
+    __tablename__ = "staff_alerts"
+    __table_args__ = (sa.UniqueConstraint("case_id", "staff_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    staff_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_users.id"))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_type(DeliveryStatus, 10), default=DeliveryStatus.PENDING, index=True
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    next_attempt_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 

@@ -9,6 +9,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -168,14 +169,16 @@ def compose(
     channel: str,
     language: str,
     city: str,
+    public_url: str | None = None,
 ) -> tuple[str, str]:
-    """The subject and text telling the citizen about the event, in their language."""
+    """The subject and text telling the citizen about the event, in their language; an e-mail
+    links to the case's track page when the node's public address is known."""
     service_name = db_session.scalar(
         sa.select(Service.name).where(Service.code == case.service_code)
     )
     values = {"code": case.tracking_code, "service": service_name or case.service_code}
     if is_receipt(event):
-        return _receipt(event, values, language, city)
+        return _receipt(event, values, language, city, public_url)
     what = texts.say(WHAT[event.kind], language, original=event.data.get("duplicate_of") or "")
     reply = event if event.kind is EventKind.REPLY_SENT else _companion_reply(db_session, event)
     reply_text = (reply.data.get("text") or "").strip() if reply is not None else ""
@@ -195,16 +198,16 @@ def compose(
         lines += ["", texts.say("reason_intro", language), reason]
     if reply_text:
         lines += ["", texts.say("reply_intro", language), reply_text]
-    lines += [
-        "",
-        texts.say("follow", language, **values),
-        "",
-        texts.say("signature", language, city=city),
-    ]
+    lines += ["", texts.say("follow", language, **values)]
+    if public_url:
+        lines.append(track_url(public_url, case.tracking_code))
+    lines += ["", texts.say("signature", language, city=city)]
     return subject, "\n".join(lines)
 
 
-def _receipt(event: Event, values: dict[str, str], language: str, city: str) -> tuple[str, str]:
+def _receipt(
+    event: Event, values: dict[str, str], language: str, city: str, public_url: str | None
+) -> tuple[str, str]:
     """A receipt: a reply to the citizen's message, carrying the tracking code."""
     subject = (event.data.get("subject") or "").strip()
     subject = " ".join(subject.split()).removeprefix("Re: ").removeprefix("RE: ")
@@ -217,6 +220,7 @@ def _receipt(event: Event, values: dict[str, str], language: str, city: str) -> 
         "",
         texts.say("receipt_received", language, **values),
         texts.say("receipt_reply", language, **values),
+        *([track_url(public_url, values["code"])] if public_url else []),
         "",
         texts.say("signature", language, city=city),
     ]
@@ -239,6 +243,11 @@ def _thread(db_session: Session, case: Case, event: Event) -> dict[str, str]:
             .limit(1)
         )
     return {"In-Reply-To": answered, "References": answered} if answered else {}
+
+
+def track_url(public_url: str, code: str) -> str:
+    """The portal page where a request is followed by its tracking code."""
+    return f"{public_url.rstrip('/')}/track?{urlencode({'code': code})}"
 
 
 def _claim(db_session: Session, event: Event, case: Case, plan: Plan) -> Notification | None:
@@ -271,12 +280,15 @@ def deliver(
     adapters: Adapters,
     city: str,
     mail_from: str = "no-reply@localhost",
+    public_url: str | None = None,
+    retry_delay: float = 0.0,
     now: datetime | None = None,
 ) -> Outcome:
     """Make one attempt at telling the citizen about an event; the caller commits.
 
     A notification already sent, failed or skipped is left alone, so calling this twice for the
-    same event never sends twice.
+    same event never sends twice. A failed attempt that will be retried records when
+    (`retry_delay` seconds from now), for the sweep of a node without a broker.
     """
     event = db_session.get(Event, event_id)
     if event is None or event.case_id is None:
@@ -316,6 +328,7 @@ def deliver(
             channel=row.channel,
             language=language,
             city=city,
+            public_url=public_url,
         )
     if row.channel == Channel.EMAIL.value and not row.message_id:
         # Chosen once, before the first attempt: a retry sends the same message again.
@@ -336,6 +349,7 @@ def deliver(
     except DeliveryError as exc:
         final = final or exc.permanent
         row.last_error = str(exc)[:500]
+        row.next_attempt_at = None if final else now + timedelta(seconds=retry_delay)
         if final:
             row.status = DeliveryStatus.FAILED
         record(
@@ -351,7 +365,7 @@ def deliver(
         return Outcome.DONE if final else Outcome.RETRY
     row.status = DeliveryStatus.SENT
     row.sent_at = now
-    row.last_error = None
+    row.last_error = row.next_attempt_at = None
     record(
         db_session=db_session,
         kind=EventKind.MESSAGE_DELIVERED,
@@ -382,6 +396,19 @@ def _send(
         adapters.sms.send(to=citizen.phone, body=row.body)
         return adapters.sms.name
     return PORTAL  # the row is the message: the citizen reads it in their account
+
+
+def due_retries(
+    *, db_session: Session, now: datetime | None = None, lost_after: timedelta = timedelta(0)
+) -> list[tuple[int, int]]:
+    """(event id, attempts so far) of notifications whose retry is due: at their time without a
+    broker, or `lost_after` past it with one (whose own retry was then lost)."""
+    now = now or utcnow()
+    query = sa.select(Notification.event_id, Notification.attempts).where(
+        Notification.status == DeliveryStatus.PENDING,
+        Notification.next_attempt_at <= now - lost_after,
+    )
+    return [(event_id, attempts) for event_id, attempts in db_session.execute(query)]
 
 
 def inbox(*, db_session: Session, citizen_id: int, limit: int = 20) -> list[Notification]:

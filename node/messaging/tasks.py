@@ -1,5 +1,7 @@
 """Celery tasks that tell citizens about their cases: thin, idempotent, retried with backoff."""
 
+from datetime import timedelta
+
 from celery import shared_task
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
@@ -12,6 +14,8 @@ from runtime.celery_app import DeliveryFailed, DeliveryTask, get_celery, send_af
 EXTENSION = "carmen.node.messaging.adapters"
 NOTIFY = "carmen_node.notify"
 NOTIFY_PENDING = "carmen_node.notify_pending"
+# With a broker, a retry still not made this long after its time was lost with its worker.
+LOST_RETRY = timedelta(minutes=15)
 
 
 def use_adapters(app: Flask, adapters: Adapters | None) -> None:
@@ -39,10 +43,18 @@ def notify(self: DeliveryTask, event_id: int) -> None:
             adapters=current_adapters(),
             city=current_app.config["CITY"],
             mail_from=current_app.config["MAIL_FROM"],
+            public_url=current_app.config["PUBLIC_URL"],
+            retry_delay=self.retry_countdown(),
         )
         db_session.commit()
     if outcome is messaging.Outcome.RETRY:
         raise DeliveryFailed(f"event {event_id}: the citizen could not be told yet")
+
+
+def lost_after() -> timedelta:
+    """How late a due retry must be before a sweep sends it: at once without a broker (nothing
+    else will), well past its time with one (Celery's own retry comes first)."""
+    return timedelta(0) if get_celery().conf.task_always_eager else LOST_RETRY
 
 
 def notify_after_commit(*, db_session: Session, case_id: int) -> None:
@@ -54,13 +66,18 @@ def notify_after_commit(*, db_session: Session, case_id: int) -> None:
 
 @shared_task(name=NOTIFY_PENDING, ignore_result=True)
 def notify_pending() -> None:
-    """Queue every recent event nobody was told about yet (run by beat).
+    """Queue every recent event nobody was told about yet, and every failed message whose retry
+    is due (run by beat, and by the node itself without a broker).
 
-    It catches what a lost enqueue missed: a broker down at the moment of the commit, a worker
-    killed before it wrote the notification row. A task queued twice is harmless.
+    It catches what a lost enqueue missed (a broker down at the moment of the commit, a worker
+    killed before it wrote the notification row) and, without a broker, is what retries a
+    failed message. A task queued twice is harmless; `retries` carries on the count of attempts.
     """
     with get_db().session() as db_session:
         event_ids = messaging.events_to_notify(db_session=db_session)
+        retries = messaging.due_retries(db_session=db_session, lost_after=lost_after())
     task = get_celery().tasks[NOTIFY]
     for event_id in event_ids:
         task.apply_async(args=[event_id])
+    for event_id, attempts in retries:
+        task.apply_async(args=[event_id], retries=attempts)

@@ -324,3 +324,51 @@ def test_the_call_centre_subscribes_and_unsubscribes_a_caller_by_phone(app, smtp
         (EventKind.SUBSCRIBED, "phone", agent_id, carla_id),
         (EventKind.UNSUBSCRIBED, "phone", agent_id, carla_id),
     ]
+
+
+def test_an_alert_email_unsubscribes_by_its_link_and_by_one_click(app, smtp):
+    _, mailbox = smtp
+    app.config["PUBLIC_URL"] = "https://servizi.comune.bologna.example"
+    with get_db(app).session() as session:
+        service = alerts.get_alert_service(db_session=session, code=CODE)
+        settings = alerts.settings_of(
+            services_dir=Path(app.config["SERVICES_DIR"]), service_code=CODE
+        )
+        for email in ("carla@example.org", "dario@example.org"):
+            alerts.subscribe(
+                db_session=session,
+                service=service,
+                settings=settings,
+                citizen=make_citizen(session, email=email, language="en"),
+                topics=["road-works"],
+                channel="email",
+                via=Channel.WEB.value,
+            )
+        session.commit()
+    assert publish(app, areas=("city",)).status_code == 302
+    carla, dario = sorted(mailbox.messages, key=lambda m: m["To"])
+    assert carla["Date"] and carla["Message-ID"]
+    assert carla["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = carla["List-Unsubscribe"].strip("<>")
+    assert link.startswith("https://servizi.comune.bologna.example/alerts/unsubscribe/")
+    assert link in carla.get_content()
+    path = link.removeprefix("https://servizi.comune.bologna.example")
+
+    browser = app.test_client()  # nobody signed in
+    asked = browser.get(path)
+    assert asked.status_code == 200 and "Stop getting these alerts" in text(asked)
+    assert len(table(app, AlertSubscription)) == 2 and all(
+        s.active for s in table(app, AlertSubscription)
+    )  # opening the link (as a mail scanner does) changes nothing
+    assert "no more of these alerts" in text(browser.post(path))
+    one_click = (
+        dario["List-Unsubscribe"].strip("<>").removeprefix("https://servizi.comune.bologna.example")
+    )
+    clicked = browser.post(one_click, data={"List-Unsubscribe": "One-Click"})
+    assert clicked.status_code == 200
+    assert [s.active for s in table(app, AlertSubscription)] == [False, False]
+    assert len(kinds(app, EventKind.UNSUBSCRIBED)) == 2
+    assert browser.get(path[:-3] + "xyz").status_code == 404  # a forged token
+
+    assert publish(app, areas=("city",), text_="Another closure").status_code == 302
+    assert len(mailbox.messages) == 2  # nobody is told any more

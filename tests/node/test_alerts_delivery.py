@@ -186,10 +186,19 @@ def test_a_failed_delivery_is_retried_and_each_attempt_is_on_record(app, monkeyp
     (delivery_id,) = published(app, at=NOON)
     gateway = FlakyGateway(failures=1)
     use_adapters(app, Adapters(email=LogEmail(), sms=gateway))
-    monkeypatch.setattr(alerts, "utcnow", lambda: NOON)
+    clock = [NOON]
+    monkeypatch.setattr(alerts, "utcnow", lambda: clock[0])
+
+    def sweep_later() -> None:  # what the node's beat thread runs every five minutes
+        clock[0] += timedelta(hours=1)
+        with app.app_context():
+            deliver_due_alerts.apply()
+
     with app.app_context(), get_db(app).session() as session:
         deliver_after_commit(db_session=session, alert_id=delivery(app, delivery_id).alert_id)
         session.commit()
+    assert gateway.sent == []  # the failed attempt is not retried within the request
+    sweep_later()
     assert len(gateway.sent) == 1
     assert delivery(app, delivery_id).status is DeliveryStatus.SENT
     with get_db(app).session() as session:
@@ -208,6 +217,8 @@ def test_a_failed_delivery_is_retried_and_each_attempt_is_on_record(app, monkeyp
     with app.app_context(), get_db(app).session() as session:
         deliver_after_commit(db_session=session, alert_id=delivery(app, given_up).alert_id)
         session.commit()
+    for _ in range(3):
+        sweep_later()
     assert delivery(app, given_up).status is DeliveryStatus.FAILED
     with get_db(app).session() as session:
         failed = session.scalars(

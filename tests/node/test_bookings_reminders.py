@@ -79,7 +79,7 @@ def test_an_email_reminder_reaches_the_smtp_server_once_however_often_the_task_r
     assert len(reminder_events(app, EventKind.REMINDER_DELIVERED)) == 1
 
 
-def test_a_reminder_the_server_refuses_is_retried_then_recorded_as_failed(instance):
+def test_a_reminder_the_server_refuses_is_retried_by_the_sweep_then_recorded_as_failed(instance):
     app = node(
         instance,
         EMAIL_BACKEND="smtp",
@@ -95,7 +95,11 @@ def test_a_reminder_the_server_refuses_is_retried_then_recorded_as_failed(instan
         CLOCK.set(DUE)
         with app.app_context():
             remind_due()
-            remind_due()  # a failed reminder is not tried again from scratch
+            remind_due()  # a failed reminder is not tried again from scratch, nor before its time
+            assert len(reminder_events(app, EventKind.REMINDER_FAILED)) == 1
+            for minutes in (10, 20, 30):  # the node's sweep, once each retry is due
+                CLOCK.set(DUE + timedelta(minutes=minutes))
+                remind_due()
     finally:
         CLOCK.set(None)
     failed = reminder_events(app, EventKind.REMINDER_FAILED)

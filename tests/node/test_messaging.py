@@ -4,21 +4,24 @@ after the city's change is kept; and as staff notice failures: every attempt is 
 import json
 import logging
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 
 from node.cases import service as cases
 from node.cases.models import Event, EventKind
 from node.cases.schemas import Actor
-from node.database import get_db
+from node.database import CLOCK, get_db, utcnow
 from node.messaging import service as messaging
 from node.messaging.models import DeliveryStatus, Notification
 from node.messaging.tasks import notify, notify_after_commit, notify_pending
 from node.profiles.models import Citizen
+from runtime.celery_app import wait_for_background_sends
 from tests.factories import make_case, make_citizen, make_node_app, make_staff
-from tests.node.smtp import free_port
+from tests.node.smtp import Inbox, free_port
 from tests.node.web import cheap_password_hashing, sign_in_staff
 
 
@@ -109,7 +112,19 @@ def test_a_task_run_twice_for_the_same_event_sends_once(instance, smtp):
     assert len(events(app, case.id, EventKind.MESSAGE_DELIVERED)) == 1
 
 
-def test_smtp_server_down_is_retried_then_recorded_as_failed(instance):
+@pytest.fixture
+def clock():
+    """The node's clock, set to now and moved on by the test; the real clock afterwards."""
+    CLOCK.set(utcnow())
+    yield CLOCK
+    CLOCK.set(None)
+
+
+def later(clock, **interval):
+    clock.set(clock.now() + timedelta(**interval))
+
+
+def test_smtp_server_down_is_retried_by_the_nodes_sweep_then_recorded_as_failed(instance, clock):
     app = node(
         instance,
         EMAIL_BACKEND="smtp",
@@ -121,7 +136,19 @@ def test_smtp_server_down_is_retried_then_recorded_as_failed(instance):
         case = make_case(session, citizen=make_citizen(session))
         session.commit()
 
-    work(app, case.id, "acknowledge")
+    work(app, case.id, "acknowledge")  # one attempt: nothing is retried within the request
+
+    failed = events(app, case.id, EventKind.MESSAGE_FAILED)
+    assert [(e.data["attempt"], e.data["final"]) for e in failed] == [(1, False)]
+    with get_db(app).session() as session:
+        [row] = session.scalars(sa.select(Notification)).all()
+        assert row.status is DeliveryStatus.PENDING and row.next_attempt_at >= utcnow()
+    with app.app_context():
+        notify_pending.apply()  # the retry is not due yet
+        assert len(events(app, case.id, EventKind.MESSAGE_FAILED)) == 1
+        for _ in range(3):
+            later(clock, hours=2)
+            notify_pending.apply()  # what the node's beat thread runs every five minutes
 
     failed = events(app, case.id, EventKind.MESSAGE_FAILED)
     assert [(e.channel, e.data["attempt"], e.data["final"]) for e in failed] == [
@@ -132,8 +159,29 @@ def test_smtp_server_down_is_retried_then_recorded_as_failed(instance):
     assert events(app, case.id, EventKind.MESSAGE_DELIVERED) == []
     with get_db(app).session() as session:
         [row] = session.scalars(sa.select(Notification)).all()
-        assert (row.status, row.attempts) == (DeliveryStatus.FAILED, 3)
+        assert (row.status, row.attempts, row.next_attempt_at) == (DeliveryStatus.FAILED, 3, None)
         assert "127.0.0.1" in row.last_error
+
+
+def test_a_message_that_failed_once_is_sent_by_the_sweep_when_the_server_is_back(
+    instance, clock, smtp
+):
+    controller, inbox = smtp
+    port = free_port()
+    app = node(instance, EMAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=port)
+    with get_db(app).session() as session:
+        case = make_case(session, citizen=make_citizen(session))
+        session.commit()
+    work(app, case.id, "acknowledge")
+    assert inbox.messages == []
+    app.config["SMTP_PORT"] = controller.port  # the mail server is back
+    with app.app_context():
+        later(clock, hours=2)
+        notify_pending.apply()
+        notify_pending.apply()
+    assert len(inbox.messages) == 1
+    delivered = events(app, case.id, EventKind.MESSAGE_DELIVERED)
+    assert [e.data["attempt"] for e in delivered] == [2]
 
 
 def test_the_log_sms_gateway_records_the_message_instead_of_sending_it(instance, caplog):
@@ -341,3 +389,119 @@ def test_the_citizen_is_told_on_the_first_channel_that_reaches_them(profile, exp
     )
     plan = messaging.plan_channel(citizen)
     assert (plan.channel, plan.skip_reason) == expected
+
+
+class HeldInbox(Inbox):
+    """A mail server that takes messages only once the test lets it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        await asyncio.get_running_loop().run_in_executor(None, self.open.wait, 30)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_staff_click_does_not_wait_for_a_slow_mail_server(instance, monkeypatch):
+    inbox = HeldInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        app = node(
+            instance,
+            EMAIL_BACKEND="smtp",
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=controller.port,
+            BACKGROUND_SENDING=True,  # the embedded default outside testing apps
+        )
+        cheap_password_hashing(monkeypatch)
+        with get_db(app).session() as session:
+            case = make_case(session, citizen=make_citizen(session))
+            staff = make_staff(session, "caseworker", "environment")
+            session.commit()
+        client = app.test_client()
+        sign_in_staff(client, staff.email)
+
+        answered = client.post(f"/office/cases/{case.id}/acknowledge")
+
+        assert answered.status_code == 302  # answered while the mail server still holds on
+        assert inbox.messages == [] and events(app, case.id, EventKind.MESSAGE_DELIVERED) == []
+        inbox.open.set()
+        wait_for_background_sends(app)
+        assert len(inbox.messages) == 1
+        assert len(events(app, case.id, EventKind.MESSAGE_DELIVERED)) == 1
+    finally:
+        inbox.open.set()
+        controller.stop()
+
+
+def test_an_email_has_a_date_a_message_id_and_a_link_to_the_track_page(instance, smtp):
+    controller, inbox = smtp
+    app = node(
+        instance,
+        EMAIL_BACKEND="smtp",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=controller.port,
+        MAIL_FROM="segnalazioni@comune.bologna.it",
+        PUBLIC_URL="https://servizi.comune.bologna.it/",
+    )
+    with get_db(app).session() as session:
+        case = make_case(session, citizen=make_citizen(session, language="en"))
+        session.commit()
+    work(app, case.id, "acknowledge")
+    [message] = inbox.messages
+    assert message["Date"] and message["Date"].datetime.tzinfo is not None
+    assert message["Message-ID"].endswith("@comune.bologna.it>")
+    link = f"https://servizi.comune.bologna.it/track?code={case.tracking_code}"
+    assert link in message.get_content()
+
+
+def test_closing_as_a_duplicate_and_reopening_tell_the_citizen_but_not_the_reason(instance, caplog):
+    app = node(instance)
+    with get_db(app).session() as session:
+        citizen = make_citizen(session, language="en")
+        original = make_case(session)
+        copy = make_case(session, citizen=citizen)
+        session.commit()
+    with app.app_context(), get_db(app).session() as session, caplog.at_level(logging.INFO):
+        case = session.get(cases.Case, copy.id)
+        cases.move(
+            db_session=session,
+            case=case,
+            action="mark_duplicate",
+            actor=Actor.system(),
+            duplicate_of_code=original.tracking_code,
+        )
+        notify_after_commit(db_session=session, case_id=copy.id)
+        session.commit()
+        cases.move(
+            db_session=session,
+            case=case,
+            action="reopen",
+            actor=Actor.system(),
+            reason="The caseworker mixed up two streets",
+        )
+        notify_after_commit(db_session=session, case_id=copy.id)
+        session.commit()
+    logged = [r.getMessage() for r in caplog.records if r.name == "carmen.messaging"]
+    assert len(logged) == 2
+    assert "same as request" in logged[0] and original.tracking_code in logged[0]
+    assert "reopened" in logged[1] and "mixed up" not in logged[1]
+
+
+def test_the_log_gateway_shows_logged_not_sent_on_the_timeline(instance, monkeypatch):
+    cheap_password_hashing(monkeypatch)
+    app = node(instance)  # SMS_GATEWAY and EMAIL_BACKEND default to log
+    with get_db(app).session() as session:
+        case = make_case(session, citizen=make_citizen(session))
+        staff = make_staff(session, "supervisor")
+        session.commit()
+    work(app, case.id, "acknowledge")
+    client = app.test_client()
+    sign_in_staff(client, staff.email)
+    timeline = client.get(f"/office/cases/{case.id}").get_data(as_text=True)
+    timeline = timeline.split('id="timeline"', 1)[1]
+    assert "Message logged, not sent" in timeline and "Message delivered" not in timeline
