@@ -143,13 +143,15 @@ def add_staff(instance: Path, slug: str, state: DemoState) -> None:
     """A supervisor, a call-centre agent and a caseworker for each department of its services."""
     from node.database import get_db
     from node.instance import load_services, open_app
-    from node.services.service import list_active
+    from node.services.service import list_active, spec_of
     from node.staff import service as staff
 
     app = open_app(instance)
     load_services(app)
     with get_db(app).session() as session:
-        departments = sorted({s.department_code for s in list_active(db_session=session)})
+        departments = sorted(
+            {code for s in list_active(db_session=session) for code in spec_of(s).departments}
+        )
         roles = [("supervisor", None), ("agent", None)] + [("caseworker", d) for d in departments]
         for role, department in roles:
             login = Login(

@@ -98,7 +98,7 @@ def _init_web(app: Flask) -> None:
     """Attach CSRF, sign-in and translations, the blueprints, and the error pages."""
     from node import auth, behaviours, display
     from node.cases import display as case_display
-    from node.cases.service import CASE_CHANGED
+    from node.cases.service import CASE_CHANGED, CASE_OPENED
     from node.cases.views import bp as cases_bp
     from node.extensions import babel, csrf
     from node.intake import limits
@@ -110,7 +110,7 @@ def _init_web(app: Flask) -> None:
     from node.intake.sms.service import forget_citizen as forget_sms_dialogue
     from node.intake.sms.views import bp as sms_bp
     from node.intake.views import bp as portal_bp
-    from node.messaging.tasks import notify_after_commit
+    from node.messaging.tasks import alert_staff_after_commit, notify_after_commit
     from node.messaging.views import bp as messaging_bp
     from node.profiles.service import ERASING
     from node.profiles.views import bp as account_bp
@@ -140,6 +140,7 @@ def _init_web(app: Flask) -> None:
     CASE_CHANGED.connect(notify_after_commit)  # staff's changes are told to the citizen
     ERASING.connect(forget_sms_dialogue)  # an erased citizen's open SMS question
     ERASING.connect(forget_erased_mail)  # and their raw e-mail
+    CASE_OPENED.connect(alert_staff_after_commit)  # a danger report, to the staff on duty
 
     def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:
         return render_template("error.html", status=status, title=title, message=message), status

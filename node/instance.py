@@ -110,13 +110,15 @@ def open_app(path: Path, **overrides) -> Flask:
     return app
 
 
-def load_services(app: Flask) -> LoadReport:
-    """Discover the services installed in the instance and update the catalogue."""
+def load_services(app: Flask, *, refuse_unstaffed: bool = False) -> LoadReport:
+    """Discover the services installed in the instance and update the catalogue; a serving
+    node refuses a service whose cases could go to a department without staff."""
     with get_db(app).session() as db_session:
         report = load_catalogue(
             db_session=db_session,
             services_dir=app.config["SERVICES_DIR"],
             behaviours=list(BEHAVIOURS),
+            refuse_unstaffed=refuse_unstaffed,
         )
         db_session.commit()
     return report

@@ -7,4 +7,4 @@ from node.instance import load_services, open_app
 
 # Run with gunicorn --preload so that migrations and the service catalogue load once, before fork.
 app = open_app(Path(os.environ.get("CARMEN_NODE_INSTANCE", "var/node")))
-load_services(app)
+load_services(app, refuse_unstaffed=True)

@@ -74,7 +74,7 @@ def serve(instance, host, port):
     from runtime.celery_app import EmbeddedBeat
 
     app = open_node(instance)
-    report = load_services(app)
+    report = load_services(app, refuse_unstaffed=True)
     for folder, problem in report.errors.items():
         click.echo(f"warning: service {folder} not loaded: {problem}", err=True)
     click.echo(f"{app.config['CITY']}: {len(report.specs)} services")
@@ -150,7 +150,11 @@ def user_create(instance, email, role, department, name):
 @node.command()
 @instance_option
 def services(instance):
-    """Load the instance's services/ folder and list the catalogue, with any problems found."""
+    """Load the instance's services/ folder and list the catalogue, with any problems found.
+
+    A service whose cases could go to a department without an active caseworker is listed with
+    a warning: `carmen node serve` will not offer it until the department has one.
+    """
     from node.instance import load_services
 
     app = open_node(instance)
@@ -161,6 +165,9 @@ def services(instance):
             f"{spec.code}\t{spec.name}\t{spec.domain.value}\t"
             f"{','.join(c.value for c in spec.channels)}\tSLA {spec.sla_hours} h{keyword}"
         )
+    for code, problem in report.warnings.items():
+        refused = " (refused by `carmen node serve`)" if code in report.unstaffed else ""
+        click.echo(f"warning: {code}: {problem}{refused}", err=True)
     for folder, problem in report.errors.items():
         click.echo(f"error: {folder}: {problem}", err=True)
     if report.errors:

@@ -32,6 +32,9 @@ MAX_TEXT = 4000
 # act from the session's after-commit hook (messaging tells the citizen; the app factory
 # connects it), so a change that rolls back is never announced.
 CASE_CHANGED = Hook("a change to a case is about to be committed")
+# Called with db_session=, case_id= and alert= (whether its routing asks for the staff on duty
+# to be told at once) when intake opens a case, before the caller commits; messaging connects.
+CASE_OPENED = Hook("a case was opened and is about to be committed")
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,7 @@ _ID_CHUNK = 500  # legacy ids per IN (...) query, well under every database's pa
 
 def routed_department(spec: ServiceSpec, attributes: dict[str, Any]) -> str:
     """The department a service's routing rules send a request to (as intake does)."""
-    for rule in spec.routing:
-        value = attributes.get(rule.attribute)
-        if value == rule.equals or (isinstance(value, list) and rule.equals in value):
-            return rule.department
-    return spec.department
+    return intake.route(spec, attributes).department
 
 
 def _closing(request: LegacyRequest, source: str) -> tuple[EventKind, dict[str, Any]] | None:

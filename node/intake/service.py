@@ -1,6 +1,7 @@
 """One entry point for every channel: turn a request into a case and its first events."""
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -8,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import Channel
 from node.behaviours import behaviour_of
-from node.cases.models import Case, CaseStatus, EventKind
+from node.cases.models import Case, CaseStatus, EventKind, Priority
 from node.cases.schemas import Actor
-from node.cases.service import MAX_TEXT, new_tracking_code, record
+from node.cases.service import CASE_OPENED, MAX_TEXT, new_tracking_code, record
 from node.database import utcnow
 from node.errors import InvalidInput
 from node.profiles.models import Citizen, Organisation
@@ -140,12 +141,39 @@ def check_request(
     return clean
 
 
-def _department_for(spec: ServiceSpec, attributes: dict[str, Any]) -> str:
-    for rule in spec.routing:
-        value = attributes.get(rule.attribute)
-        if value == rule.equals or (isinstance(value, list) and rule.equals in value):
-            return rule.department
-    return spec.department
+PRIORITY_ORDER = (Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT)
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where a request goes and how urgently, by the service's routing rules."""
+
+    department: str
+    priority: Priority
+    sla_hours: int
+    alert: bool
+    rules: tuple[int, ...]  # the rules that matched, by their place in the spec
+
+
+def route(spec: ServiceSpec, attributes: dict[str, Any]) -> Routing:
+    """The department of the first matching rule that names one, the highest priority and the
+    shortest SLA any matching rule sets, and an alert when any of them asks for one."""
+    matched = [
+        (n, rule)
+        for n, rule in enumerate(spec.routing)
+        if (value := attributes.get(rule.attribute)) == rule.equals
+        or (isinstance(value, list) and rule.equals in value)
+    ]
+    departments = [rule.department for _, rule in matched if rule.department]
+    priorities = [Priority(rule.priority) for _, rule in matched if rule.priority]
+    hours = [rule.sla_hours for _, rule in matched if rule.sla_hours]
+    return Routing(
+        department=departments[0] if departments else spec.department,
+        priority=max(priorities, key=PRIORITY_ORDER.index, default=Priority.NORMAL),
+        sla_hours=min([spec.sla_hours, *hours]),
+        alert=any(rule.alert for _, rule in matched),
+        rules=tuple(n for n, _ in matched),
+    )
 
 
 def submit(
@@ -182,7 +210,8 @@ def submit(
     if organisation is not None and citizen is None:
         citizen = organisation.contact
     now = now or utcnow()
-    department = get_or_create_department(db_session=db_session, code=_department_for(spec, clean))
+    routing = route(spec, clean)
+    department = get_or_create_department(db_session=db_session, code=routing.department)
     case = Case(
         tracking_code=new_tracking_code(db_session=db_session, prefix=tracking_prefix),
         service_code=service.code,
@@ -197,7 +226,8 @@ def submit(
         attributes=clean,
         media_url=media_url or None,
         language=language or (citizen.language if citizen else "en"),
-        due_at=now + timedelta(hours=spec.sla_hours),
+        priority=routing.priority,
+        due_at=now + timedelta(hours=routing.sla_hours),
         created_at=now,
         updated_at=now,
     )
@@ -218,9 +248,17 @@ def submit(
         actor=Actor.system(),
         case=case,
         at=now,
-        data={"department": department.code},
+        data={"department": department.code}
+        | (
+            {"priority": routing.priority.value, "sla_hours": routing.sla_hours}
+            if routing.rules
+            else {}
+        )
+        | ({"alert": True} if routing.alert else {}),
     )
     db_session.flush()
+    # Listeners act once the caller commits: a danger report alerts the staff on duty.
+    CASE_OPENED(db_session=db_session, case_id=case.id, alert=routing.alert)
     return case
 
 

@@ -22,9 +22,10 @@ from node.cases.service import record
 from node.database import utcnow
 from node.messaging import texts
 from node.messaging.adapters import Adapters, DeliveryError
-from node.messaging.models import DeliveryStatus, InboundMessage, Notification
+from node.messaging.models import DeliveryStatus, InboundMessage, Notification, StaffAlert
 from node.profiles.models import Citizen
 from node.services.models import Service
+from node.staff.models import Role, StaffUser
 
 PORTAL = "portal"  # the citizen's inbox in their account: not a Channel of the vocabulary
 NONE = "none"  # a skip with no channel at all (no contact, no consent)
@@ -409,6 +410,138 @@ def due_retries(
         Notification.next_attempt_at <= now - lost_after,
     )
     return [(event_id, attempts) for event_id, attempts in db_session.execute(query)]
+
+
+# --- danger reports: the department's staff on duty are told at once ----------------------------
+
+
+def on_duty(*, db_session: Session, department_id: int) -> list[StaffUser]:
+    """Who is on duty for a department: its active caseworkers; when it has none (they were
+    disabled since the service was loaded), the active supervisors, who see every department."""
+    active = sa.select(StaffUser).where(StaffUser.active).order_by(StaffUser.email)
+    workers = db_session.scalars(
+        active.where(StaffUser.role == Role.CASEWORKER, StaffUser.department_id == department_id)
+    ).all()
+    return list(workers or db_session.scalars(active.where(StaffUser.role == Role.SUPERVISOR)))
+
+
+def plan_staff_alerts(
+    *, db_session: Session, case: Case, now: datetime | None = None
+) -> list[StaffAlert]:
+    """One pending alert per member of staff on duty for the case's department (once each)."""
+    now = now or utcnow()
+    if case.created_at < now - NEWS_WINDOW:
+        return []  # an imported or replayed old report is history, not an emergency
+    told = set(
+        db_session.scalars(sa.select(StaffAlert.staff_id).where(StaffAlert.case_id == case.id))
+    )
+    rows = [
+        StaffAlert(case_id=case.id, staff_id=user.id, created_at=now)
+        for user in on_duty(db_session=db_session, department_id=case.department_id)
+        if user.id not in told
+    ]
+    db_session.add_all(rows)
+    db_session.flush()
+    return rows
+
+
+def alert_staff(
+    *,
+    db_session: Session,
+    alert_id: int,
+    attempt: int,
+    final: bool,
+    adapters: Adapters,
+    city: str,
+    public_url: str | None = None,
+    retry_delay: float = 0.0,
+    now: datetime | None = None,
+) -> Outcome:
+    """One attempt at telling a member of staff of a danger report, by e-mail; the caller
+    commits. An alert already sent or failed is left alone."""
+    row = db_session.get(StaffAlert, alert_id)
+    if row is None or row.status is not DeliveryStatus.PENDING:
+        return Outcome.DONE
+    case = db_session.get(Case, row.case_id)
+    staff = db_session.get(StaffUser, row.staff_id)
+    now = now or utcnow()
+    service_name = db_session.scalar(
+        sa.select(Service.name).where(Service.code == case.service_code)
+    )
+    values = {
+        "code": case.tracking_code,
+        "service": service_name or case.service_code,
+        "city": city,
+    }
+    lines = [
+        texts.say("staff_alert_intro", staff.language, **values),
+        "",
+        case.description or "",
+        case.address or "",
+    ]
+    if public_url:
+        lines += ["", f"{public_url.rstrip('/')}/office/cases/{case.id}"]
+    row.attempts = attempt
+    data = {"attempt": attempt, "staff": staff.email}
+    try:
+        adapters.email.send(
+            to=staff.email,
+            subject=texts.say("staff_alert_subject", staff.language, **values),
+            body="\n".join(lines),
+            language=staff.language,
+        )
+    except DeliveryError as exc:
+        final = final or exc.permanent
+        row.last_error = str(exc)[:500]
+        row.next_attempt_at = None if final else now + timedelta(seconds=retry_delay)
+        if final:
+            row.status = DeliveryStatus.FAILED
+        record(
+            db_session=db_session,
+            kind=EventKind.STAFF_ALERT_FAILED,
+            actor=Actor.system(),
+            case=case,
+            channel=Channel.EMAIL.value,
+            at=now,
+            data=data | {"final": final},
+        )
+        db_session.flush()
+        return Outcome.DONE if final else Outcome.RETRY
+    row.status, row.sent_at, row.last_error, row.next_attempt_at = (
+        DeliveryStatus.SENT,
+        now,
+        None,
+        None,
+    )
+    record(
+        db_session=db_session,
+        kind=EventKind.STAFF_ALERTED,
+        actor=Actor.system(),
+        case=case,
+        channel=Channel.EMAIL.value,
+        at=now,
+        data=data | {"adapter": adapters.email.name},
+    )
+    db_session.flush()
+    return Outcome.DONE
+
+
+def due_staff_alerts(
+    *, db_session: Session, now: datetime | None = None, lost_after: timedelta = timedelta(0)
+) -> list[tuple[int, int]]:
+    """(alert id, attempts so far) of staff alerts whose retry is due, or never tried."""
+    now = now or utcnow()
+    query = sa.select(StaffAlert.id, StaffAlert.attempts).where(
+        StaffAlert.status == DeliveryStatus.PENDING,
+        sa.or_(
+            StaffAlert.next_attempt_at <= now - lost_after,
+            sa.and_(
+                StaffAlert.next_attempt_at.is_(None),
+                StaffAlert.created_at <= now - max(lost_after, timedelta(minutes=2)),
+            ),
+        ),
+    )
+    return [(alert_id, attempts) for alert_id, attempts in db_session.execute(query)]
 
 
 def inbox(*, db_session: Session, citizen_id: int, limit: int = 20) -> list[Notification]:

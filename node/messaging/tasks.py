@@ -6,6 +6,7 @@ from celery import shared_task
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
+from node.cases.models import Case
 from node.database import get_db
 from node.messaging import service as messaging
 from node.messaging.adapters import Adapters, adapters_from
@@ -14,6 +15,7 @@ from runtime.celery_app import DeliveryFailed, DeliveryTask, get_celery, send_af
 EXTENSION = "carmen.node.messaging.adapters"
 NOTIFY = "carmen_node.notify"
 NOTIFY_PENDING = "carmen_node.notify_pending"
+ALERT_STAFF = "carmen_node.alert_staff"
 # With a broker, a retry still not made this long after its time was lost with its worker.
 LOST_RETRY = timedelta(minutes=15)
 
@@ -57,6 +59,34 @@ def lost_after() -> timedelta:
     return timedelta(0) if get_celery().conf.task_always_eager else LOST_RETRY
 
 
+@shared_task(name=ALERT_STAFF, base=DeliveryTask, bind=True, ignore_result=True)
+def alert_staff(self: DeliveryTask, alert_id: int) -> None:
+    """Tell a member of staff on duty of a danger report; a failure is retried later."""
+    with get_db().session() as db_session:
+        outcome = messaging.alert_staff(
+            db_session=db_session,
+            alert_id=alert_id,
+            attempt=self.attempt,
+            final=self.final,
+            adapters=current_adapters(),
+            city=current_app.config["CITY"],
+            public_url=current_app.config["PUBLIC_URL"],
+            retry_delay=self.retry_countdown(),
+        )
+        db_session.commit()
+    if outcome is messaging.Outcome.RETRY:
+        raise DeliveryFailed(f"staff alert {alert_id} could not be sent yet")
+
+
+def alert_staff_after_commit(*, db_session: Session, case_id: int, alert: bool) -> None:
+    """For a danger report, alert the staff on duty once the new case is committed."""
+    if not alert:
+        return
+    case = db_session.get(Case, case_id)
+    for row in messaging.plan_staff_alerts(db_session=db_session, case=case):
+        send_after_commit(db_session, ALERT_STAFF, row.id)
+
+
 def notify_after_commit(*, db_session: Session, case_id: int) -> None:
     """Tell the citizen about the case's new events once the session commits (a rolled-back
     change is never announced, and the change is kept whatever happens to its messages)."""
@@ -76,8 +106,11 @@ def notify_pending() -> None:
     with get_db().session() as db_session:
         event_ids = messaging.events_to_notify(db_session=db_session)
         retries = messaging.due_retries(db_session=db_session, lost_after=lost_after())
+        staff_alerts = messaging.due_staff_alerts(db_session=db_session, lost_after=lost_after())
     task = get_celery().tasks[NOTIFY]
     for event_id in event_ids:
         task.apply_async(args=[event_id])
     for event_id, attempts in retries:
         task.apply_async(args=[event_id], retries=attempts)
+    for alert_id, attempts in staff_alerts:
+        get_celery().tasks[ALERT_STAFF].apply_async(args=[alert_id], retries=attempts)

@@ -60,6 +60,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "follow": "Follow it with the tracking code {code}.",
         "signature": "{city} city services",
         "sms_notice": "{city} {code}: {what}.",
+        "staff_alert_subject": "DANGER [{code}] {service}: someone may be in immediate danger",
+        "staff_alert_intro": "A report to {service} in {city} says someone may be in immediate "
+        "danger. It is yours to act on now: {code}.",
     },
     "it": {
         "sms_opened": "{city}: abbiamo ricevuto la tua segnalazione ({service}). Codice {code}. "
@@ -110,6 +113,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "follow": "Può seguirla con il codice {code}.",
         "signature": "Servizi del Comune di {city}",
         "sms_notice": "{city} {code}: {what}.",
+        "staff_alert_subject": "PERICOLO [{code}] {service}: qualcuno può essere in pericolo",
+        "staff_alert_intro": "Una segnalazione a {service} ({city}) dice che qualcuno può essere "
+        "in pericolo immediato. Va trattata subito: {code}.",
     },
 }
 

@@ -22,10 +22,13 @@ A service lives in its own folder under the instance's `services/`, described by
     required = true
     values = [{ key = "traffic", name = "Traffic" }, { key = "works", name = "Building works" }]
 
-    [[routing]]                    # optional: send some cases to another department
+    [[routing]]                    # optional: what an answer changes (one or more of these)
     attribute = "source"
     equals = "works"
-    department = "building-control"
+    department = "building-control"  # another department works the case
+    priority = "urgent"            # low | normal | high | urgent
+    sla_hours = 4                  # shorter than the service's
+    alert = true                   # a danger report: the department's staff on duty are told
 
     [events]                       # optional: the service's own events -> common vocabulary
     resolved = "completed"
@@ -43,7 +46,7 @@ nothing per request whatever [publish] says: node/plugins.py, `Behaviour.publish
 
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -109,13 +112,26 @@ class Attribute(BaseModel):
 
 
 class RoutingRule(BaseModel):
-    """Send a case to another department when an attribute has a given value."""
+    """What a given attribute answer changes: the department, the priority, a shorter SLA, and
+    whether the department's staff on duty are alerted at once (a danger report)."""
 
     model_config = ConfigDict(extra="forbid")
 
     attribute: str
     equals: str
-    department: Annotated[str, Field(pattern=SLUG)]
+    department: Annotated[str, Field(pattern=SLUG)] | None = None
+    priority: Literal["low", "normal", "high", "urgent"] | None = None
+    sla_hours: int | None = Field(None, gt=0, le=24 * 365)
+    alert: bool = False
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> "RoutingRule":
+        if not (self.department or self.priority or self.sla_hours or self.alert):
+            raise ValueError(
+                f"routing rule on {self.attribute} = {self.equals!r} changes nothing: give a "
+                "department, a priority, sla_hours or alert = true"
+            )
+        return self
 
 
 class LocationDetail(StrEnum):
@@ -203,6 +219,11 @@ class ServiceSpec(BaseModel):
         for rule in self.routing:
             if rule.attribute not in codes:
                 raise ValueError(f"routing rule names unknown attribute {rule.attribute!r}")
+            if rule.sla_hours is not None and rule.sla_hours >= self.sla_hours:
+                raise ValueError(
+                    f"routing rule on {rule.attribute}: sla_hours {rule.sla_hours} must be "
+                    f"shorter than the service's {self.sla_hours}"
+                )
         if self.sms_keyword and Channel.SMS not in self.channels:
             raise ValueError("an SMS keyword needs the sms channel")
         return self
@@ -211,6 +232,12 @@ class ServiceSpec(BaseModel):
     def event_map(self) -> dict[str, CommonEvent]:
         """Local event kinds mapped onto the common vocabulary, defaults overlaid by the spec."""
         return {**DEFAULT_EVENTS, **self.events}
+
+    @property
+    def departments(self) -> list[str]:
+        """Every department the service's cases can go to: its own, then its rules'."""
+        named = [self.department, *(rule.department for rule in self.routing if rule.department)]
+        return list(dict.fromkeys(named))
 
     @property
     def identity(self) -> str:

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from node.errors import NotFound
 from node.services.models import Service
-from node.services.schemas import ServiceSpec
-from node.staff.models import StaffUser
+from node.services.schemas import CASES, ServiceSpec
+from node.staff.models import Department, Role, StaffUser
 from node.staff.service import get_or_create_department
 
 SPEC_FILE = "service.toml"
@@ -30,6 +30,8 @@ class LoadReport:
     errors: dict[str, str] = field(default_factory=dict)
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)  # by service code
     warnings: dict[str, str] = field(default_factory=dict)  # loaded, but something is off
+    # Services whose cases could go to a department without active caseworkers, by code.
+    unstaffed: dict[str, list[str]] = field(default_factory=dict)
 
 
 def read_spec(path: Path) -> ServiceSpec:
@@ -149,11 +151,49 @@ def sync_catalogue(
     return list_active(db_session=db_session)
 
 
+def unstaffed_departments(*, db_session: Session, spec: ServiceSpec) -> list[str]:
+    """The departments a service's cases can be routed to that have no active caseworker."""
+    staffed = set(
+        db_session.scalars(
+            sa.select(Department.code)
+            .join(StaffUser, StaffUser.department_id == Department.id)
+            .where(StaffUser.active, StaffUser.role == Role.CASEWORKER)
+        )
+    )
+    return [code for code in spec.departments if code not in staffed]
+
+
 def load_catalogue(
-    *, db_session: Session, services_dir: Path, behaviours: Collection[str] | None = None
+    *,
+    db_session: Session,
+    services_dir: Path,
+    behaviours: Collection[str] | None = None,
+    refuse_unstaffed: bool = False,
 ) -> LoadReport:
-    """Read the services folder and bring the catalogue in line with it."""
+    """Read the services folder and bring the catalogue in line with it.
+
+    A case-taking service whose cases could go to a department without active caseworkers is
+    reported (`unstaffed`, and a warning); with `refuse_unstaffed` it is not loaded either, and
+    its reason is an error. A node being set up has no staff yet, so only serving refuses.
+    """
     report = load_specs(services_dir, behaviours=behaviours)
+    for spec in list(report.specs):
+        if spec.behaviour != CASES:
+            continue
+        missing = unstaffed_departments(db_session=db_session, spec=spec)
+        if not missing:
+            continue
+        report.unstaffed[spec.code] = missing
+        reason = (
+            f"its cases can go to {', '.join(missing)}, which "
+            f"{'has' if len(missing) == 1 else 'have'} no active caseworker: add one with "
+            f"`carmen node user create --role caseworker --department {missing[0]}`"
+        )
+        if refuse_unstaffed:
+            report.specs.remove(spec)
+            report.errors[spec.code] = reason
+        else:
+            report.warnings[spec.code] = reason
     sync_catalogue(db_session=db_session, specs=report.specs, provenance=report.provenance)
     return report
 
