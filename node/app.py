@@ -116,6 +116,7 @@ def _init_web(app: Flask) -> None:
     from node.profiles.views import bp as account_bp
     from node.services.views import bp as services_api_bp
     from node.staff.views import bp as office_bp
+    from node.usage.views import bp as usage_bp
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config["DEFAULT_LANGUAGE"])
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["TIMEZONE"])
@@ -136,6 +137,7 @@ def _init_web(app: Flask) -> None:
     app.register_blueprint(csrf.exempt(email_bp))  # the mail service sends a bearer token
     app.register_blueprint(quarantine_bp)  # quarantined mail, and originals on the case page
     app.register_blueprint(messaging_bp)  # the portal inbox on the account page
+    app.register_blueprint(usage_bp)  # the usage segments learned at the node
     behaviours.init_app(app)  # each behaviour's pages and tasks (node/behaviours.py)
     CASE_CHANGED.connect(notify_after_commit)  # staff's changes are told to the citizen
     ERASING.connect(forget_sms_dialogue)  # an erased citizen's open SMS question

@@ -16,7 +16,12 @@ from runtime.celery_app import RetryPolicy, celery_init_app, get_celery
 __all__ = ["TASK_MODULES", "add_plugin_tasks", "get_celery", "init_app"]
 
 PLUGINS = "carmen.node.celery.plugins"
-TASK_MODULES = ("node.sync.tasks", "node.messaging.tasks", "node.intake.email.tasks")
+TASK_MODULES = (
+    "node.sync.tasks",
+    "node.messaging.tasks",
+    "node.intake.email.tasks",
+    "node.usage.tasks",
+)
 
 
 def add_plugin_tasks(app: Flask, *, modules: list[str], beat: dict[str, dict[str, Any]]) -> None:
@@ -57,6 +62,10 @@ def init_app(app: Flask) -> Celery:
             "prune-mail": {  # raw e-mail past MAIL_RETENTION_DAYS (node/intake/email/tasks.py)
                 "task": "carmen_node.prune_mail",
                 "schedule": timedelta(hours=24),
+            },
+            "fit-usage-segments": {  # the citizens' usage segments (node/usage)
+                "task": "carmen_node.fit_usage_segments",
+                "schedule": timedelta(days=1),
             },
             **plugin_beat,  # the behaviours' own (node/behaviours.py)
         },

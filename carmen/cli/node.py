@@ -93,6 +93,37 @@ def serve(instance, host, port):
             beat.stop()
 
 
+@node.command("usage-segments")
+@instance_option
+@click.option(
+    "--clusters",
+    type=click.IntRange(2, 20),
+    help="Number of segments (default: chosen by the silhouette score, 2 to 8).",
+)
+def usage_segments(instance, clusters):
+    """Learn the citizens' usage segments now and print each with its figures.
+
+    Only citizens who agreed to profiling and made a request in the last year are clustered;
+    beat (or the serving node itself, without a broker) does this daily. Staff can then send
+    alerts to one segment.
+    """
+    from node.database import get_db
+    from node.usage import service as usage
+
+    app = open_node(instance)
+    with get_db(app).session() as db_session:
+        found = usage.fit_segments(db_session=db_session, n_clusters=clusters)
+        db_session.commit()
+        if not found:
+            click.echo(f"fewer than {usage.MIN_CITIZENS} citizens to cluster: no segments")
+            return
+        for cluster in found:
+            figures = ", ".join(
+                f"{name} {value}" for name, value in cluster.figures.items() if value is not None
+            )
+            click.echo(f"{cluster.value}\t{cluster.size} citizens ({cluster.share:.0%})\t{figures}")
+
+
 @node.command("settings")
 @instance_option
 def settings_(instance):
