@@ -12,8 +12,13 @@ from node.instance import initialise, open_app
 from node.profiles.models import CitizenSegment, SegmentKind
 from node.usage import service as usage
 from node.usage.models import UsageCluster
-from tests.factories import install_example_services, load_services, make_case, make_citizen
-from tests.factories import make_staff
+from tests.factories import (
+    install_example_services,
+    load_services,
+    make_case,
+    make_citizen,
+    make_staff,
+)
 from tests.node.web import cheap_password_hashing, sign_in_staff, text
 
 
