@@ -21,10 +21,39 @@ from pathlib import Path
 import sqlalchemy as sa
 
 WORDS = (
-    "lampione spento buca strada rifiuti abbandonati rumore notte cantiere marciapiede "
-    "streetlight pothole rubbish dumped noise night works pavement graffiti tree fallen "
-    "bench broken water leak smell drain blocked bins overflowing parking bike"
-).split()  # noqa: SIM905 (a list of 40 quoted words reads worse)
+    "lampione",
+    "spento",
+    "buca",
+    "strada",
+    "rifiuti",
+    "abbandonati",
+    "rumore",
+    "notte",
+    "cantiere",
+    "marciapiede",
+    "streetlight",
+    "pothole",
+    "rubbish",
+    "dumped",
+    "noise",
+    "night",
+    "works",
+    "pavement",
+    "graffiti",
+    "tree",
+    "fallen",
+    "bench",
+    "broken",
+    "water",
+    "leak",
+    "smell",
+    "drain",
+    "blocked",
+    "bins",
+    "overflowing",
+    "parking",
+    "bike",
+)
 STREETS = ("Via Zamboni", "Via Indipendenza", "Piazza Verdi", "Via Irnerio", "Strada Maggiore")
 STATUSES = ("new", "acknowledged", "in_progress", "resolved", "resolved", "resolved", "rejected")
 PRIORITIES = ("low", "normal", "normal", "normal", "high", "urgent")

@@ -280,7 +280,7 @@ def answer_question(
     case.updated_at = now
     if case.status is not CaseStatus.NEW:
         return None  # staff already work it where it is: the answer is for them to read
-    department = get_or_create_department(db_session=db_session, code=_department_for(spec, clean))
+    department = get_or_create_department(db_session=db_session, code=route(spec, clean).department)
     if department.id == case.department_id:
         return None
     case.department = department
