@@ -31,7 +31,8 @@
   function caseMap(element) {
     var map = baseMap(element);
     var points = JSON.parse(element.dataset.points);
-    var bounds = L.latLngBounds([]);
+    // The view is set before any layer is added: Leaflet draws nothing on a map without one.
+    openAt(map, L.latLngBounds(points.map(function (p) { return [p.lat, p.long]; })));
     points.forEach(function (point) {
       var colour = COLOURS[point.status] || "#3a3f8f";
       var dot = L.circleMarker([point.lat, point.long], {
@@ -42,9 +43,7 @@
       link.textContent = point.label;
       dot.bindPopup(link);
       dot.getElement().setAttribute("data-code", point.code);
-      bounds.extend([point.lat, point.long]);
     });
-    openAt(map, bounds);
   }
 
   function pickMap(element) {

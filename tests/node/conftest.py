@@ -1,14 +1,17 @@
 """Node fixtures: an app on a fresh migrated SQLite instance, a session bound to it, and a real
 SMTP server on loopback."""
 
+import threading
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+from werkzeug.serving import make_server
 
 from node.database import get_db
 from tests.factories import make_node_app, make_template_node_app
 from tests.node.smtp import Inbox, free_port
+from tests.node.web import cheap_password_hashing
 
 
 @pytest.fixture
@@ -50,3 +53,15 @@ def smtp():
     controller.start()
     yield controller, inbox
     controller.stop()
+
+
+@pytest.fixture
+def live_url(app, monkeypatch):
+    """The app served on a free loopback port, CSRF on, as in production."""
+    cheap_password_hashing(monkeypatch)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)

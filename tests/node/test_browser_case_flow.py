@@ -1,27 +1,11 @@
 """One request's round trip in a real browser: portal, back office, and back to the citizen."""
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from node.database import get_db
 from tests.factories import PASSWORD, make_staff
-from tests.node.web import cheap_password_hashing
 
 REPLY = "We asked the venue to close at 23:00; an inspector will check next week."
-
-
-@pytest.fixture
-def live_url(app, monkeypatch):
-    """The app served on a free loopback port, CSRF on, as in production."""
-    cheap_password_hashing(monkeypatch)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.mark.browser
