@@ -11,9 +11,9 @@ from typing import Any
 from celery import Celery
 from flask import Flask
 
-from runtime.celery_app import RetryPolicy, celery_init_app, get_celery
+from runtime.celery_app import RetryPolicy, celery_init_app, get_celery, send_in_background
 
-__all__ = ["TASK_MODULES", "add_plugin_tasks", "get_celery", "init_app"]
+__all__ = ["TASK_MODULES", "add_plugin_tasks", "get_celery", "init_app", "serve_in_background"]
 
 PLUGINS = "carmen.node.celery.plugins"
 TASK_MODULES = (
@@ -29,6 +29,12 @@ def add_plugin_tasks(app: Flask, *, modules: list[str], beat: dict[str, dict[str
     app.extensions[PLUGINS] = (tuple(modules), dict(beat))
 
 
+def serve_in_background(app: Flask) -> None:
+    """A node about to serve sends on a background thread, unless its settings say no."""
+    if app.config["BACKGROUND_SENDING"] is not False:
+        send_in_background(app)
+
+
 def init_app(app: Flask) -> Celery:
     """Create the app's Celery app (after add_plugin_tasks); its tasks run in this app's context."""
     config = app.config
@@ -39,12 +45,9 @@ def init_app(app: Flask) -> Celery:
         broker_url=config["BROKER_URL"],
         queue=config["TASK_QUEUE"],  # nodes sharing one broker (ASP mode) each have their own
         task_modules=[*TASK_MODULES, *plugin_modules],
-        # Without a broker a staff click never waits for a mail server (node/config.py).
-        background=(
-            config["BACKGROUND_SENDING"]
-            if config["BACKGROUND_SENDING"] is not None
-            else not app.testing
-        ),
+        # Without a broker a staff click never waits for a mail server (node/config.py); by
+        # default the serving commands turn it on (serve_in_background).
+        background=config["BACKGROUND_SENDING"] is True,
         retry_policy=RetryPolicy(
             max_retries=config["MESSAGING_MAX_RETRIES"],
             backoff=config["MESSAGING_RETRY_BACKOFF"],

@@ -203,8 +203,8 @@ class NodeSettings(InstanceSettings):
     # Deliveries (notifications, alerts, reminders)
     background_sending: bool | None = Field(
         None,
-        description="Without a broker, send on a thread after the response; none: on, "
-        "except in testing apps.",
+        description="Without a broker, send on a thread after the response; none: when "
+        "served (carmen node serve, gunicorn), not in commands.",
     )
     messaging_max_retries: int = Field(
         RetryPolicy.max_retries, ge=0, description="Attempts after the first one."

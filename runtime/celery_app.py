@@ -164,9 +164,16 @@ def celery_init_app(
     for module in modules:
         __import__(module)
     app.extensions[EXTENSION] = celery
-    if background and not broker_url:
-        app.extensions[SENDER] = ThreadPoolExecutor(1, thread_name_prefix="carmen-send")
+    if background:
+        send_in_background(app)
     return celery
+
+
+def send_in_background(app: Flask) -> None:
+    """Run the tasks a commit sends on one thread of the app's own, when it has no broker (a
+    serving process; a command that exits at once had better send before it does)."""
+    if get_celery(app).conf.task_always_eager and SENDER not in app.extensions:
+        app.extensions[SENDER] = ThreadPoolExecutor(1, thread_name_prefix="carmen-send")
 
 
 def get_celery(app: Flask | None = None) -> Celery:

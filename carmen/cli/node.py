@@ -70,6 +70,7 @@ def serve(instance, host, port):
     thread: failed messages are retried when due, held alerts and reminders go out, usage
     segments are refitted and the hub is synced, as Celery beat and a worker would.
     """
+    from node.celery_app import serve_in_background
     from node.instance import load_services
     from runtime.celery_app import EmbeddedBeat
 
@@ -78,6 +79,7 @@ def serve(instance, host, port):
     for folder, problem in report.errors.items():
         click.echo(f"warning: service {folder} not loaded: {problem}", err=True)
     click.echo(f"{app.config['CITY']}: {len(report.specs)} services")
+    serve_in_background(app)
     beat = None
     if not app.config["BROKER_URL"]:
         beat = EmbeddedBeat(app)

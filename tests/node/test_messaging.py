@@ -415,7 +415,7 @@ def test_a_staff_click_does_not_wait_for_a_slow_mail_server(instance, monkeypatc
             EMAIL_BACKEND="smtp",
             SMTP_HOST="127.0.0.1",
             SMTP_PORT=controller.port,
-            BACKGROUND_SENDING=True,  # the embedded default outside testing apps
+            BACKGROUND_SENDING=True,  # what a served node does by default
         )
         cheap_password_hashing(monkeypatch)
         with get_db(app).session() as session:

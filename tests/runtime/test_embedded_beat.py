@@ -67,9 +67,11 @@ def test_node_serve_without_a_broker_starts_the_scheduled_work(tmp_path, monkeyp
 
     def serve(app, *, host, port):
         seen["threads"] = [t.name for t in threading.enumerate()]
+        seen["background"] = "carmen.celery.sender" in app.extensions
 
     monkeypatch.setattr(node_cli, "serve_wsgi", serve)
     result = CliRunner().invoke(main, ["node", "serve", "--instance", str(tmp_path / "node")])
     assert result.exit_code == 0, result.output
     assert "scheduled tasks and retries run in this process" in result.output
     assert "carmen-beat" in seen["threads"]
+    assert seen["background"]  # and a click never waits for a mail server
