@@ -26,6 +26,7 @@ from node.database import get_db as node_db
 from node.intake import clients
 from node.migrate import upgrade as upgrade_node
 from node.services.service import load_catalogue
+from node.staff import service as staff
 
 EXAMPLE_SERVICES = Path(__file__).resolve().parents[1] / "node" / "services" / "examples"
 
@@ -59,6 +60,16 @@ def node_app(
         report = load_catalogue(db_session=session, services_dir=folder / "services")
         if report.errors:
             raise RuntimeError(f"the example services did not load: {report.errors}")
+        # A node serves only services whose departments have staff (node.wsgi refuses others).
+        for department in sorted({d for spec in report.specs for d in spec.departments}):
+            staff.create_user(
+                db_session=session,
+                email=f"caseworker.{department}@reliability.example",
+                role="caseworker",
+                password=uuid.uuid4().hex,
+                department_code=department,
+                must_change_password=False,
+            )
         _, key = clients.create_client(db_session=session, name="reliability app", kind="app")
         session.commit()
     return app, key

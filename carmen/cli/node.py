@@ -198,9 +198,8 @@ def services(instance):
             f"{spec.code}\t{spec.name}\t{spec.domain.value}\t"
             f"{','.join(c.value for c in spec.channels)}\tSLA {spec.sla_hours} h{keyword}"
         )
-    for code, problem in report.warnings.items():
-        refused = " (refused by `carmen node serve`)" if code in report.unstaffed else ""
-        click.echo(f"warning: {code}: {problem}{refused}", err=True)
+    for code, problem in report.unstaffed.items():
+        click.echo(f"warning: {code}: {problem} (refused by `carmen node serve`)", err=True)
     for folder, problem in report.errors.items():
         click.echo(f"error: {folder}: {problem}", err=True)
     if report.errors:

@@ -30,8 +30,8 @@ class LoadReport:
     errors: dict[str, str] = field(default_factory=dict)
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)  # by service code
     warnings: dict[str, str] = field(default_factory=dict)  # loaded, but something is off
-    # Services whose cases could go to a department without active caseworkers, by code.
-    unstaffed: dict[str, list[str]] = field(default_factory=dict)
+    # Loaded, but its cases could go to departments without active caseworkers: code -> why.
+    unstaffed: dict[str, str] = field(default_factory=dict)
 
 
 def read_spec(path: Path) -> ServiceSpec:
@@ -173,8 +173,8 @@ def load_catalogue(
     """Read the services folder and bring the catalogue in line with it.
 
     A case-taking service whose cases could go to a department without active caseworkers is
-    reported (`unstaffed`, and a warning); with `refuse_unstaffed` it is not loaded either, and
-    its reason is an error. A node being set up has no staff yet, so only serving refuses.
+    reported (`unstaffed`); with `refuse_unstaffed` it is not loaded either, and its reason is
+    an error. A node being set up has no staff yet, so only serving refuses.
     """
     report = load_specs(services_dir, behaviours=behaviours)
     for spec in list(report.specs):
@@ -183,7 +183,6 @@ def load_catalogue(
         missing = unstaffed_departments(db_session=db_session, spec=spec)
         if not missing:
             continue
-        report.unstaffed[spec.code] = missing
         reason = (
             f"its cases can go to {', '.join(missing)}, which "
             f"{'has' if len(missing) == 1 else 'have'} no active caseworker: add one with "
@@ -193,7 +192,7 @@ def load_catalogue(
             report.specs.remove(spec)
             report.errors[spec.code] = reason
         else:
-            report.warnings[spec.code] = reason
+            report.unstaffed[spec.code] = reason
     sync_catalogue(db_session=db_session, specs=report.specs, provenance=report.provenance)
     return report
 
