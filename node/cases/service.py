@@ -436,10 +436,7 @@ def queue_query(
         query = query.where(numbered(filters.number))
     if filters.text and search.terms(filters.text):
         dialect = db_session.get_bind().dialect.name
-        # A code or number typed whole is found even where its punctuation splits the words.
-        query = query.where(
-            sa.or_(search.matching(filters.text, dialect=dialect), numbered(filters.text))
-        )
+        query = query.where(search.matching(filters.text, dialect=dialect))
     if filters.sla_breached is not None:
         breached = sa.func.coalesce(Case.closed_at, now) > Case.due_at
         query = query.where(breached if filters.sla_breached else sa.not_(breached))
