@@ -6,21 +6,16 @@ them. So each kind is recorded as its domain records it, after a first sync, in 
 already holds k of them: the hub's count must go from k to k + 1 after the next sync.
 """
 
-import threading
 from collections import Counter
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from federation.hub.aggregates.models import AggregateCell
 from federation.hub.database import get_db as hub_db
-from federation.hub.database import utcnow as hub_now
 from federation.hub.ingest.models import StoredSnapshot
-from federation.hub.nodes import service as hub_nodes
 from federation.hub.nodes.models import Node
 from federation.protocol.measures import measures_of, snapshot_rows
 from federation.protocol.models import CellMeasures, EventCounts
@@ -39,45 +34,11 @@ MONTH = "2026-03"
 AT = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
 
-@contextmanager
-def serving(app):
-    """The hub on a loopback port, as `carmen hub serve` would listen."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def node_app(tmp_path):
     app = make_template_node_app(tmp_path / "node")
     yield app
     node_db(app).engine.dispose()
-
-
-@pytest.fixture
-def hub_url(hub_app, node_app):
-    """The hub served over HTTP, with the node enrolled through it."""
-    with hub_app.app_context(), hub_db(hub_app).session() as session:
-        token, _ = hub_nodes.create_enrollment_token(
-            db_session=session, city="Bologna", country="IT", now=hub_now(), ttl_hours=1
-        )
-        session.commit()
-    with serving(hub_app) as url:
-        with node_db(node_app).session() as session:
-            sync.enroll_with_hub(
-                db_session=session,
-                settings=node_app.config,
-                instance=Path(node_app.instance_path),
-                hub_url=url,
-                token=token,
-            )
-            session.commit()
-        yield url
 
 
 def sync_over_http(node_app) -> dict:
