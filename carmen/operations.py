@@ -192,7 +192,7 @@ def sync_node(app, *, instance: Path) -> dict:
             return sync.sync_now(
                 db_session=db_session, key=key, privacy=sync.noise_settings(app.config)
             )
-        except NotFound as exc:
+        except (NotFound, sync.SyncBusy) as exc:
             raise OperationError(str(exc)) from exc
 
 

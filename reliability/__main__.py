@@ -15,7 +15,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from reliability import burst, chaos, fuzz, load
+from reliability import burst, chaos, fuzz, load, sync_faults
 
 
 def _value(value: float | str) -> str:
@@ -37,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=3, help="chaos: rounds of kills")
     parser.add_argument(
+        "--trials", type=int, default=120, help="chaos: sync fault trials (at least 100)"
+    )
+    parser.add_argument(
         "--parts",
-        default="load,fuzz,chaos,limits",
+        default="load,fuzz,chaos,sync-faults,limits",
         help="comma-separated parts to run (default: all)",
     )
     args = parser.parse_args(argv)
@@ -106,6 +109,18 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:
             failed += 1
             add("chaos", [("error", repr(exc)[:500])], "FAILED", started)
+
+    if "sync-faults" in parts:
+        started = time.perf_counter()
+        try:
+            trials = sync_faults.run_fault_trials(trials=args.trials)
+            bad = bool(trials.problems) or trials.lost or trials.double_counted
+            failed += bool(bad)
+            figures = trials.figures() + [("problem", p[:500]) for p in trials.problems[:10]]
+            add("chaos: sync faults", figures, "FAILED" if bad else "passed", started)
+        except Exception as exc:
+            failed += 1
+            add("chaos: sync faults", [("error", repr(exc)[:500])], "FAILED", started)
 
     if "limits" in parts:
         started = time.perf_counter()

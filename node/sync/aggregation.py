@@ -77,14 +77,20 @@ def _bucket(hours: Any, first: int = 0, last: int | None = None) -> Any:
     )
 
 
+# The events a snapshot is built from: a case's, and those of services that are more than cases
+# (subscriptions, deliveries, bookings and their moves, attendance, participations), which name
+# their service themselves. Profile events name neither and count nowhere.
+COUNTED = sa.or_(Event.case_id.is_not(None), Event.service_code.is_not(None))
+
+
 def source_fingerprints(*, db_session: Session) -> dict[str, str]:
-    """Per month, a fingerprint of its case events (count and last id), in one GROUP BY."""
+    """Per month, a fingerprint of every event a snapshot counts (count and last id), in one
+    GROUP BY: the log is append-only, so any event recorded in a month, whatever its kind and
+    however late or out of id order it is committed, changes its month's fingerprint."""
     dialect = db_session.get_bind().dialect.name
     month = _month(Event.at, dialect).label("month")
     rows = db_session.execute(
-        sa.select(month, sa.func.count(), sa.func.max(Event.id))
-        .where(Event.case_id.is_not(None))
-        .group_by(month)
+        sa.select(month, sa.func.count(), sa.func.max(Event.id)).where(COUNTED).group_by(month)
     )
     return {m: f"{count}:{last}" for m, count, last in rows}
 

@@ -53,3 +53,18 @@ class SyncPeriod(Base):
     def pending(self) -> bool:
         """Whether the hub has yet to acknowledge the latest revision."""
         return self.revision > self.acknowledged_revision
+
+
+class SyncLease(Base):
+    """Who is syncing this node now, and until when: one sync at a time, on any database.
+
+    Taken by a conditional UPDATE (free, or its holder's time is up), which both SQLite and
+    PostgreSQL make atomic, and kept across the commits of a sync; a holder that died frees it
+    when its time is up.
+    """
+
+    __tablename__ = "sync_lease"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(sa.String(64))
+    expires_at: Mapped[datetime | None]

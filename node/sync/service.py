@@ -5,16 +5,24 @@ The building blocks live beside it: `aggregation` (events to counts), `snapshots
 `enrollment` (keys and the hub link). Their public names are importable from here too.
 """
 
-from datetime import datetime
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from federation.protocol import client as hub_client
 from federation.protocol.models import MetricsSnapshot
-from node.database import utcnow
+from node.database import savepoint, utcnow
 from node.errors import Conflict, NotFound
 from node.sync.aggregation import Aggregates, aggregate, aggregate_periods, source_fingerprints
 from node.sync.enrollment import (
@@ -25,7 +33,7 @@ from node.sync.enrollment import (
     registration,
     save_link,
 )
-from node.sync.models import FederationLink, SyncPeriod
+from node.sync.models import FederationLink, SyncLease, SyncPeriod
 from node.sync.snapshots import (
     NoiseSettings,
     add_noise,
@@ -40,6 +48,7 @@ from node.sync.snapshots import (
 __all__ = [
     "Aggregates",
     "NoiseSettings",
+    "SyncBusy",
     "add_noise",
     "aggregate",
     "aggregate_periods",
@@ -58,12 +67,114 @@ __all__ = [
     "record_push",
     "refresh_outbox",
     "registration",
+    "renew_lease",
     "save_link",
     "service_identities",
     "snapshot_to_send",
     "source_fingerprints",
+    "sync_lease",
     "sync_now",
 ]
+
+
+# ---------------------------------------------------------------- one sync at a time
+
+LEASE = "sync"
+# Longer than any one step of a sync (a build, or a push with its 10 s timeout); renewed at each.
+LEASE_TIME = timedelta(minutes=5)
+
+
+class SyncBusy(Conflict):
+    """Another sync of this node holds the lease."""
+
+
+def _holder() -> str:
+    return (
+        f"{socket.gethostname()[:30]}:{os.getpid()}:{threading.get_ident() % 10**6}:"
+        + (uuid.uuid4().hex[:8])
+    )
+
+
+def _take_lease(db_session: Session, holder: str, now: datetime) -> bool:
+    """Take the lease if it is free or its holder's time is up; commits either way."""
+    taken = db_session.execute(
+        sa.update(SyncLease)
+        .where(
+            SyncLease.name == LEASE,
+            sa.or_(SyncLease.holder.is_(None), SyncLease.expires_at < now),
+        )
+        .values(holder=holder, expires_at=now + LEASE_TIME)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not taken and db_session.scalar(sa.select(SyncLease.name)) is None:  # the first sync
+        try:
+            with savepoint(db_session):
+                db_session.add(SyncLease(name=LEASE, holder=holder, expires_at=now + LEASE_TIME))
+                db_session.flush()
+            taken = 1
+        except IntegrityError:  # another first sync made the row a moment ago: it holds it
+            taken = 0
+    db_session.commit()
+    return bool(taken)
+
+
+def renew_lease(*, db_session: Session, holder: str, now: datetime | None = None) -> bool:
+    """Extend the lease held by `holder`; False when it was lost (its time ran out and another
+    sync took it). Commits."""
+    now = now or utcnow()
+    kept = db_session.execute(
+        sa.update(SyncLease)
+        .where(SyncLease.name == LEASE, SyncLease.holder == holder)
+        .values(expires_at=now + LEASE_TIME)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db_session.commit()
+    return bool(kept)
+
+
+@contextmanager
+def sync_lease(*, db_session: Session, wait_seconds: float = 60.0) -> Iterator[str]:
+    """Hold the node's sync lease for the block: syncs of one node never overlap.
+
+    Waits up to `wait_seconds` for a running sync to end, then raises SyncBusy. The lease is
+    a row taken by a conditional UPDATE, so it works alike on SQLite and PostgreSQL, between
+    processes, and across the commits of a sync; a holder killed mid-sync frees it when its
+    time (LEASE_TIME) is up. Commits when it takes and when it frees the lease.
+    """
+    holder = _holder()
+    deadline = time.monotonic() + wait_seconds
+    while not _take_lease(db_session, holder, utcnow()):
+        if time.monotonic() >= deadline:
+            raise SyncBusy("another sync of this node is running; try again when it ends")
+        time.sleep(0.1)
+    try:
+        yield holder
+    finally:
+        db_session.rollback()  # whatever the block left half-done is not ours to commit
+        db_session.execute(
+            sa.update(SyncLease)
+            .where(SyncLease.name == LEASE, SyncLease.holder == holder)
+            .values(holder=None, expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        db_session.commit()
+
+
+def _freeze_event_log(db_session: Session) -> None:
+    """Hold every append to the event log until this transaction ends, so that the months'
+    fingerprints and their builds read one and the same state of the log.
+
+    SQLite: the transaction is begun IMMEDIATE (unless a write already began it), taking the
+    write lock. PostgreSQL: the events table is locked in SHARE mode, which lets readers be and
+    makes inserts wait. Appends wait for the build (a few seconds at most), never fail.
+    """
+    connection = db_session.connection()
+    if connection.dialect.name == "sqlite":
+        dbapi_connection = connection.connection.dbapi_connection
+        if not dbapi_connection.in_transaction:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql":
+        connection.execute(sa.text("LOCK TABLE events IN SHARE MODE"))
 
 
 # ---------------------------------------------------------------- outbox
@@ -74,11 +185,17 @@ def refresh_outbox(
 ) -> list[str]:
     """Rebuild the snapshot of every month whose events changed; a changed one gets a revision.
 
-    Returns the periods that got a new revision.
+    The build reads one state of the event log: appends wait until the caller commits (see
+    `_freeze_event_log`), so commit soon. Returns the periods that got a new revision.
     """
+    _freeze_event_log(db_session)
     link = get_link(db_session=db_session)
     now = now or utcnow()
-    stored = {p.period: p for p in db_session.scalars(sa.select(SyncPeriod))}
+    # Fresh from the database, not the session's memory: another sync may have moved them.
+    stored = {
+        p.period: p
+        for p in db_session.scalars(sa.select(SyncPeriod).execution_options(populate_existing=True))
+    }
     fingerprints = source_fingerprints(db_session=db_session)
     dirty = sorted(
         period
@@ -126,6 +243,7 @@ def pending_periods(*, db_session: Session) -> list[SyncPeriod]:
         sa.select(SyncPeriod)
         .where(SyncPeriod.revision > SyncPeriod.acknowledged_revision)
         .order_by(SyncPeriod.period)
+        .execution_options(populate_existing=True)
     )
     return list(db_session.scalars(query))
 
@@ -137,7 +255,7 @@ def all_periods(*, db_session: Session) -> list[SyncPeriod]:
 
 def snapshot_to_send(*, db_session: Session, period: str) -> MetricsSnapshot:
     """The stored snapshot of a period's latest revision, with the periods still pending."""
-    row = db_session.get(SyncPeriod, period)
+    row = db_session.get(SyncPeriod, period, populate_existing=True)
     if row is None or row.payload is None:
         raise NotFound(f"no snapshot built for {period}")
     others = [p.period for p in pending_periods(db_session=db_session) if p.period != period]
@@ -150,15 +268,24 @@ def record_push(
     period: str,
     revision: int,
     result: hub_client.PushResult,
+    sent_hash: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Write down how a push of one revision ended; an acknowledgement never goes backwards."""
+    """Write down how a push of one revision ended; an acknowledgement never goes backwards.
+
+    A month is acknowledged only for what was sent: the revision must be the stored one with
+    the content that was sent (`sent_hash`), or older than the stored one (which stays pending).
+    The row is read afresh and locked, so two pushes ending at once both count.
+    """
     now = now or utcnow()
-    row = db_session.get(SyncPeriod, period)
+    row = db_session.get(SyncPeriod, period, populate_existing=True, with_for_update=True)
     row.attempts += 1
     row.last_attempt_at = now
     if result.acknowledged:
-        if revision > row.acknowledged_revision:
+        what_was_sent = (
+            revision < row.revision or sent_hash is None or sent_hash == row.content_hash
+        )
+        if revision > row.acknowledged_revision and what_was_sent:
             row.acknowledged_revision = revision
             row.acknowledged_at = now
         row.last_error = None
@@ -180,28 +307,42 @@ def push_period(
     result = hub_client.push_snapshot(
         hub_url=link.hub_url, snapshot=snapshot, private_key=key, client=http
     )
-    record_push(db_session=db_session, period=period, revision=snapshot.revision, result=result)
+    record_push(
+        db_session=db_session,
+        period=period,
+        revision=snapshot.revision,
+        result=result,
+        sent_hash=content_hash(snapshot),
+    )
     return result
 
 
 def sync_now(
-    *, db_session: Session, key: Ed25519PrivateKey, privacy: NoiseSettings | None = None
+    *,
+    db_session: Session,
+    key: Ed25519PrivateKey,
+    privacy: NoiseSettings | None = None,
+    wait_seconds: float = 60.0,
 ) -> dict[str, hub_client.PushResult]:
-    """Refresh the outbox and push every pending period once, now.
+    """Refresh the outbox and push every pending period once, now, holding the sync lease.
 
     Every outcome is recorded on the period; one the hub did not take stays pending for the
     next sync (the queued push task retries 5xx and network errors with backoff). Commits
-    after every push, so an interruption loses nothing already acknowledged.
+    after every push, so an interruption loses nothing already acknowledged. Waits for a sync
+    already running (raises SyncBusy after `wait_seconds`).
     """
-    refresh_outbox(db_session=db_session, privacy=privacy)
-    db_session.commit()
     results: dict[str, hub_client.PushResult] = {}
-    with httpx_client() as http:
-        for row in pending_periods(db_session=db_session):
-            results[row.period] = push_period(
-                db_session=db_session, period=row.period, key=key, http=http
-            )
-            db_session.commit()
+    with sync_lease(db_session=db_session, wait_seconds=wait_seconds) as holder:
+        refresh_outbox(db_session=db_session, privacy=privacy)
+        db_session.commit()
+        with httpx_client() as http:
+            for row in pending_periods(db_session=db_session):
+                if not renew_lease(db_session=db_session, holder=holder):
+                    break  # our time ran out and another sync took over: it sends the rest
+                results[row.period] = push_period(
+                    db_session=db_session, period=row.period, key=key, http=http
+                )
+                db_session.commit()
     return results
 
 

@@ -18,10 +18,20 @@ class HubUnavailable(DeliveryFailed):
 
 @shared_task(name="carmen_node.sync", ignore_result=True)
 def sync_with_hub() -> None:
-    """Rebuild changed periods, then queue a push of every pending one."""
+    """Rebuild changed periods, then queue a push of every pending one.
+
+    A sync already running (a `carmen node sync` by hand) builds what this one would: skip.
+    """
     with get_db().session() as db_session:
-        sync.refresh_outbox(db_session=db_session, privacy=sync.noise_settings(current_app.config))
-        db_session.commit()
+        try:
+            with sync.sync_lease(db_session=db_session, wait_seconds=0):
+                sync.refresh_outbox(
+                    db_session=db_session, privacy=sync.noise_settings(current_app.config)
+                )
+                db_session.commit()
+        except sync.SyncBusy:
+            current_app.logger.info("a sync is running already; this one is skipped")
+            return
         periods = [p.period for p in sync.pending_periods(db_session=db_session) if not p.refused]
     push = get_celery().tasks["carmen_node.push_period"]
     for period in periods:

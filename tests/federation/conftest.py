@@ -1,11 +1,14 @@
 """Fixtures for the federation tests: a migrated hub on SQLite, enrolled nodes, API tokens."""
 
 import shutil
+import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.serving import make_server
 
 from federation.hub import create_app
 from federation.hub.accounts import service as accounts
@@ -123,3 +126,43 @@ def stored_counts(app) -> dict[str, int]:
             table: conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
             for table in tables
         }
+
+
+@contextmanager
+def serving_hub(app):
+    """The hub on a loopback port, as `carmen hub serve` would listen."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def hub_url(hub_app, node_app):
+    """The hub served over HTTP, with the module's `node_app` enrolled through it."""
+    from pathlib import Path
+
+    from federation.hub.database import utcnow as hub_now
+    from node.database import get_db as node_db
+    from node.sync import service as sync
+
+    with hub_app.app_context(), get_db(hub_app).session() as session:
+        token, _ = nodes.create_enrollment_token(
+            db_session=session, city="Bologna", country="IT", now=hub_now(), ttl_hours=1
+        )
+        session.commit()
+    with serving_hub(hub_app) as url:
+        with node_db(node_app).session() as session:
+            sync.enroll_with_hub(
+                db_session=session,
+                settings=node_app.config,
+                instance=Path(node_app.instance_path),
+                hub_url=url,
+                token=token,
+            )
+            session.commit()
+        yield url
