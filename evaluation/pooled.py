@@ -174,7 +174,7 @@ class PooledUptakeModel(RegressorMixin, BaseEstimator):
         alpha_mid = float(np.median(self.alphas))
         for _ in range(2):
             weight = 1.0 / (1.0 / (count + 0.5) + tau2)
-            levels, slopes, shared = rows.solve(weight, alpha_mid, self.alpha_shared)
+            levels, slopes, _ = rows.solve(weight, alpha_mid, self.alpha_shared)
             resid = log_y - rows.predict(levels, slopes)
             poisson = float(np.average(1.0 / (count + 0.5), weights=weight))
             tau2 = max(0.005, float(np.average(resid**2, weights=weight)) - poisson)
@@ -409,7 +409,8 @@ class _Effects:
             shared = self.country.get("shared", {})
             own = self.country.get("service", {})
             out += np.array([shared.get(k, 0.0) for k in country])
-            out += np.array([own.get((int(s), k), 0.0) for s, k in zip(codes, country, strict=True)])
+            pairs = zip(codes.tolist(), country.tolist(), strict=True)
+            out += np.array([own.get((s, k), 0.0) for s, k in pairs])
         if city is not None and self.city:
             out += np.array([self.city.get(c, 0.0) for c in np.asarray(city).astype(str)])
         return out
