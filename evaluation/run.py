@@ -237,6 +237,7 @@ def run_evaluation(
     seed: int = 0,
     europe_cities: pd.DataFrame | None = None,
     progress: Progress | None = None,
+    warnings: list[str] | None = None,
 ) -> EvaluationResult:
     """Evaluate every piloted service: KPIs, clusters, viability everywhere, back-test.
 
@@ -255,6 +256,9 @@ def run_evaluation(
         service in from context alone.
     progress : callable, optional
         ``progress(step, done, total)``, called as the work advances.
+    warnings : list of str, optional
+        Warnings found while the tables were loaded (``load_tables(..., warnings=...)``); they
+        lead the report's ``warnings``.
 
     Returns
     -------
@@ -276,6 +280,7 @@ def run_evaluation(
             seed=seed,
             europe_cities=europe_cities,
             progress=progress or _noop,
+            warnings=list(warnings or []),
         )
 
 
@@ -287,12 +292,15 @@ def _run(
     seed: int,
     europe_cities: pd.DataFrame | None,
     progress: Progress,
+    warnings: list[str],
 ) -> EvaluationResult:
     settings = config.judgement()
     tick = progress  # called as tick(step, done, total)
     tick("checking the tables", 0, 1)
     cities = validate_cities(cities)
-    observations = validate_observations(observations, city_ids=cities["city_id"])
+    observations = validate_observations(
+        observations, city_ids=cities["city_id"], warnings=warnings
+    )
     if europe_cities is not None:
         europe_cities = validate_europe(europe_cities)
     tick("computing KPIs", 0, 1)
@@ -393,6 +401,7 @@ def _run(
         backtest_table=backtest_table,
         service_rows=service_rows,
         europe_summary=europe_summary,
+        input_warnings=warnings,
     )
     tick("done", 1, 1)
     return EvaluationResult(
@@ -743,10 +752,27 @@ def _report(
     backtest_table: pd.DataFrame,
     service_rows: list[dict],
     europe_summary: list[dict] | None,
+    input_warnings: list[str],
 ) -> dict:
     overall = backtest_table[backtest_table["service"] == "overall"]
     per_service = backtest_table[backtest_table["service"] != "overall"]
-    warnings = []
+    warnings = list(input_warnings)
+    for column in context:
+        known = int(cities[column].notna().sum())
+        if 0 < known < len(cities):
+            warnings.append(
+                f"cities.csv: context column '{column}' is known for {known} of {len(cities)} "
+                "cities; the others are judged on the figures they have"
+            )
+        elif known == 0:
+            warnings.append(f"cities.csv: context column '{column}' is empty for every city")
+    for row in service_rows:
+        if row["pilot_cities_with_uptake"] < config.min_pilots:
+            warnings.append(
+                f"{row['service']}: only {row['pilot_cities_with_uptake']} pilot cities with a "
+                f"known uptake (at least {config.min_pilots} needed): not judged, every city "
+                "'pilot first'"
+            )
     if not by_segment:
         warnings.append(
             "cities.csv has no share_<segment> columns: uptake was modelled on context alone"

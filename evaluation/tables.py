@@ -7,7 +7,8 @@
         Inhabitants, a positive number (required for every city).
     ``share_16-24``, ``share_25-54``, ``share_55-74``, ``share_75+``
         Population share of each federation segment (0 to 1 of the whole population; they may sum
-        to less than 1 because children are in no segment). Either all four columns or none; a
+        to less than 1 because children are in no segment; rounding up to a sum of 1.005 is
+        accepted, percentages are refused with a hint). Either all four columns or none; a
         city may leave all four empty, and is then judged from its context alone.
     any other numeric column
         A context figure (internet use, digital skills, e-government index, ...), named as in
@@ -19,9 +20,10 @@
     ``city_id``
         A ``city_id`` of ``cities.csv``.
     ``service``
-        The federation-wide service identity (the template).
+        The federation-wide service identity (the template); read in lower case without
+        surrounding space (with a warning when that changes a name).
     ``period``
-        ``YYYY-MM``.
+        ``YYYY-MM`` (``YYYY-M`` is read as the same month).
     ``segment``
         One of ``16-24``, ``25-54``, ``55-74``, ``75+``, ``unknown`` or ``all``.
     ``channel``
@@ -68,7 +70,9 @@ EUROPE_REQUIRED: tuple[str, ...] = ("city", "country", "population")
 NOT_CONTEXT: frozenset[str] = frozenset({"city_id", "population", "population_year"})
 # Columns of a city table that are always text, whatever their cells look like.
 TEXT_COLUMNS: frozenset[str] = frozenset({"city", "country", "name"})
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"^(\d{4})-(0?[1-9]|1[0-2])$")  # YYYY-MM, or YYYY-M as spreadsheets write it
+# Shares rounded to 4 decimals can sum to a little over 1; more than this is an error.
+SHARE_SUM_TOLERANCE = 1.005
 
 
 class InputError(ValueError):
@@ -257,20 +261,18 @@ def validate_cities(cities: pd.DataFrame, *, source: str | None = None) -> pd.Da
                 row=i + 1,
                 column=column,
             )
+        values = {c: _numeric(frame, c, source, required=False, minimum=0.0) for c in SHARE_COLUMNS}
+        total = pd.DataFrame(values).sum(axis=1).to_numpy()
         for column in SHARE_COLUMNS:
-            values = _numeric(frame, column, source, required=False, minimum=0.0)
-            if (values > 1).any():
-                i = int(np.flatnonzero((values > 1).to_numpy())[0])
-                raise InputError(
-                    source, "a share must be between 0 and 1", row=i + 1, column=column
-                )
-            out[column] = values.to_numpy()
-        total = out[list(SHARE_COLUMNS)].sum(axis=1).to_numpy()
-        if (total > 1.0 + 1e-6).any():
-            i = int(np.flatnonzero(total > 1.0 + 1e-6)[0])
-            raise InputError(
-                source, f"the segment shares sum to {total[i]:.3f}, more than 1", row=i + 1
-            )
+            above = (values[column] > 1).to_numpy()
+            if above.any():
+                i = int(np.flatnonzero(above)[0])
+                raise InputError(source, _share_problem(total[i]), row=i + 1, column=column)
+            out[column] = values[column].to_numpy()
+        over = total > SHARE_SUM_TOLERANCE
+        if over.any():
+            i = int(np.flatnonzero(over)[0])
+            raise InputError(source, _share_problem(total[i]), row=i + 1)
     for column in frame.columns:
         if column in out.columns or column == "city_id":
             continue
@@ -285,12 +287,31 @@ def validate_cities(cities: pd.DataFrame, *, source: str | None = None) -> pd.Da
     return out
 
 
+def _share_problem(total: float) -> str:
+    """What is wrong with shares summing to ``total``, with a hint when they look like percent."""
+    if 1.5 < total <= 100.5:
+        return (
+            f"the segment shares sum to {total:.4g}: they look like percentages (0-100); "
+            "give each share as a fraction of 1 (12.5% is 0.125)"
+        )
+    return (
+        f"the segment shares sum to {total:.4f}, more than 1 (rounding up to "
+        f"{SHARE_SUM_TOLERANCE:g} is accepted); a share must be between 0 and 1"
+    )
+
+
+def _warn(warnings: list[str] | None, message: str) -> None:
+    if warnings is not None and message not in warnings:
+        warnings.append(message)
+
+
 def validate_observations(
     observations: pd.DataFrame,
     *,
     city_ids: pd.Series | None = None,
     source: str | None = None,
     cities_source: str = "cities.csv",
+    warnings: list[str] | None = None,
 ) -> pd.DataFrame:
     """Check an observations table and return it typed, with categorical keys and float values.
 
@@ -304,6 +325,9 @@ def validate_observations(
         The name used in error messages (default: the file name, or ``observations.csv``).
     cities_source : str
         The cities file's name, for the message about an unknown city.
+    warnings : list of str, optional
+        Receives what was repaired rather than refused: exact duplicate rows dropped, service
+        names normalised (case, surrounding space), no ``citizens`` measure at all.
 
     Returns
     -------
@@ -349,6 +373,22 @@ def validate_observations(
         raise InputError(
             source, f"period {out['period'].iloc[i]!r} is not YYYY-MM", row=i + 1, column="period"
         )
+    padded = [_PERIOD.sub(lambda m: f"{m[1]}-{int(m[2]):02d}", p) for p in periods]
+    if padded != list(periods):  # 2025-3 is March 2025, as a spreadsheet writes it
+        out["period"] = out["period"].astype(str).map(dict(zip(periods, padded, strict=True)))
+        out["period"] = out["period"].astype("category")
+    names = out["service"].cat.categories.astype(str)
+    normal = [" ".join(n.split()).lower() for n in names]
+    if normal != list(names):
+        changed = [f"{n!r} as {m!r}" for n, m in zip(names, normal, strict=True) if n != m]
+        _warn(
+            warnings,
+            f"{source}: service names normalised (case, spaces): read "
+            + ", ".join(changed[:5])
+            + (f" and {len(changed) - 5} more" if len(changed) > 5 else ""),
+        )
+        out["service"] = out["service"].astype(str).map(dict(zip(names, normal, strict=True)))
+        out["service"] = out["service"].astype("category")
     if city_ids is not None:
         known = set(map(str, city_ids))
         unknown = [c for c in out["city_id"].cat.categories.astype(str) if c not in known]
@@ -372,17 +412,40 @@ def validate_observations(
     keys = ["city_id", "service", "period", "segment", "channel", "measure"]
     dup = out.duplicated(keys).to_numpy()
     if dup.any():
-        i = int(np.flatnonzero(dup)[0])
-        raise InputError(
-            source,
-            "duplicate observation (same city, service, period, segment, channel, measure)",
-            row=i + 1,
+        # The same row twice (an export appended twice) says nothing new: drop it. Two rows that
+        # disagree on one cell cannot both be right, so those are still refused.
+        # A suppressed cell twice is a duplicate too (NaN equals NaN here, as -1, never a count).
+        exact = out.assign(_v=out["value"].fillna(-1.0)).duplicated([*keys, "_v"]).to_numpy()
+        conflicting = dup & ~exact
+        if conflicting.any():
+            i = int(np.flatnonzero(conflicting)[0])
+            raise InputError(
+                source,
+                "duplicate observation with another value (same city, service, period, "
+                "segment, channel, measure)",
+                row=i + 1,
+            )
+        first = int(np.flatnonzero(exact)[0])
+        _warn(
+            warnings,
+            f"{source}: {int(exact.sum())} exact duplicate rows dropped (the first at row "
+            f"{first + 1})",
+        )
+        out = out[~exact].reset_index(drop=True)
+    if "citizens" not in set(out["measure"].astype(str)):
+        _warn(
+            warnings,
+            f"{source}: no 'citizens' measure: uptake (citizens per 1,000 inhabitants) is unknown "
+            "for every pilot, so no service can be judged",
         )
     return out
 
 
 def load_tables(
-    cities_path: str | Path, observations_path: str | Path
+    cities_path: str | Path,
+    observations_path: str | Path,
+    *,
+    warnings: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read and validate ``cities.csv`` and ``observations.csv``.
 
@@ -390,6 +453,8 @@ def load_tables(
     ----------
     cities_path, observations_path : str or Path
         The two CSV files (columns in the module docstring).
+    warnings : list of str, optional
+        Receives what was repaired rather than refused (see ``validate_observations``).
 
     Returns
     -------
@@ -404,7 +469,10 @@ def load_tables(
     cities = validate_cities(_read_csv(cities_path))
     observations_raw = _read_csv(observations_path)
     observations = validate_observations(
-        observations_raw, city_ids=cities["city_id"], cities_source=Path(cities_path).name
+        observations_raw,
+        city_ids=cities["city_id"],
+        cities_source=Path(cities_path).name,
+        warnings=warnings,
     )
     return cities, observations
 

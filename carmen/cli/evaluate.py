@@ -111,7 +111,7 @@ def evaluate(
     observations.csv, long form, one row per cell:
       city_id        a city_id of cities.csv
       service        the federation-wide service identity (the template)
-      period         YYYY-MM
+      period         YYYY-MM (YYYY-M accepted)
       segment        16-24, 25-54, 55-74, 75+, unknown or all
       channel        web, app, sms, email, phone, counter or all
       measure        citizens, submitted, completed, completed_within_sla,
@@ -148,9 +148,12 @@ def evaluate(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     console = Console(stderr=True)
+    load_warnings: list[str] = []
     try:
         with console.status("reading the tables"):
-            cities, observations = load_tables(cities_path, observations_path)
+            cities, observations = load_tables(
+                cities_path, observations_path, warnings=load_warnings
+            )
             europe = load_europe(europe_path) if europe_path is not None else None
         columns = (
             TextColumn("{task.description}"),
@@ -171,6 +174,7 @@ def evaluate(
                 seed=seed,
                 europe_cities=europe,
                 progress=progress,
+                warnings=load_warnings,
             )
     except InputError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -182,3 +186,5 @@ def evaluate(
         click.echo(trust)
     for summary in result.report.get("europe", []):
         click.echo(summary["sentence"])
+    for warning in result.report.get("warnings", []):
+        click.echo(f"warning: {warning}", err=True)
