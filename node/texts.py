@@ -102,3 +102,22 @@ class Texts:
     def table(self, language: str | None) -> Mapping[str, Any]:
         """Every text in a language, else in the default language (for the portal's pages)."""
         return next(self._tables(language))
+
+    def overlay(self, language: str | None) -> dict[str, Any]:
+        """The English tables' shape with each text, at any depth, found by the fallback rule.
+
+        For nested texts such as a service's name, questions and choices: a table may give only
+        some of them, and the others come from the next table in the rule.
+        """
+        return _overlay(self.english, list(self._tables(language)))
+
+
+def _overlay(shape: Mapping[str, Any], tables: list[Mapping[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, written in shape.items():
+        found = [t.get(key) for t in tables]
+        if isinstance(written, Mapping):
+            result[key] = _overlay(written, [f for f in found if isinstance(f, Mapping)])
+        else:
+            result[key] = next((f for f in found if isinstance(f, str) and f.strip()), written)
+    return result

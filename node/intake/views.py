@@ -31,7 +31,7 @@ CLOSING_EVENTS = {EventKind.RESOLVED, EventKind.REJECTED, EventKind.MARKED_DUPLI
 def index() -> str:
     """The services citizens can use on this node."""
     services = [
-        (service, catalogue.spec_of(service))
+        (service, catalogue.spec_of(service, language=str(get_locale())))
         for service in catalogue.list_active(db_session=db_session())
     ]
     return render_template("portal/index.html", services=services)
@@ -53,7 +53,7 @@ def _place_errors(form: Any, exc: InvalidInput) -> None:
 def new_request(code: str) -> Any:
     """Send a request to one service, signed in or not."""
     service = catalogue.get(db_session=db_session(), code=code)
-    spec = catalogue.spec_of(service)
+    spec = catalogue.spec_of(service, language=str(get_locale()))
     endpoint = behaviour_of(spec).portal_endpoint
     if endpoint is not None:  # the behaviour has a page of its own for what citizens ask
         return redirect(url_for(endpoint, code=code))

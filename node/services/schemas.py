@@ -30,6 +30,13 @@ A service lives in its own folder under the instance's `services/`, described by
     sla_hours = 4                  # shorter than the service's
     alert = true                   # a danger report: the department's staff on duty are told
 
+    [i18n.it]                      # optional: the texts in another language; what is not
+    name = "Rumore"                # given is shown as written above (node/texts.py's rule)
+    description = "Segnala rumore da traffico, cantieri o locali."
+    [i18n.it.attributes.source]
+    description = "Da dove viene il rumore?"
+    values = { traffic = "Traffico", works = "Cantiere" }
+
     [events]                       # optional: the service's own events -> common vocabulary
     resolved = "completed"
 
@@ -51,6 +58,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from federation.protocol.vocabulary import Channel, CommonEvent
+from node.texts import Texts
 
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
@@ -157,6 +165,27 @@ class Publication(BaseModel):
     media: bool = False
 
 
+class AttributeTexts(BaseModel):
+    """An attribute's question and choices in another language."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(None, min_length=1, max_length=500)
+    values: dict[str, Annotated[str, Field(min_length=1, max_length=200)]] = {}
+
+
+class SpecTexts(BaseModel):
+    """A service's own texts in another language; what is missing is shown as written."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    attributes: dict[str, AttributeTexts] = {}
+
+
+LANGUAGE_CODE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
+
 CASES = "cases"
 # Service folders generated before service.toml named its behaviour: the template said it.
 BEHAVIOUR_OF_TEMPLATE = {
@@ -196,6 +225,7 @@ class ServiceSpec(BaseModel):
     routing: list[RoutingRule] = []
     events: dict[str, CommonEvent] = {}
     publish: Publication = Publication()
+    i18n: dict[Annotated[str, Field(pattern=LANGUAGE_CODE)], SpecTexts] = {}
 
     @model_validator(mode="before")
     @classmethod
@@ -226,7 +256,51 @@ class ServiceSpec(BaseModel):
                 )
         if self.sms_keyword and Channel.SMS not in self.channels:
             raise ValueError("an SMS keyword needs the sms channel")
+        choices = {a.code: {v.key for v in a.values} for a in self.attributes}
+        for language, texts in self.i18n.items():
+            for code, attribute in texts.attributes.items():
+                if code not in choices:
+                    raise ValueError(f"i18n.{language} names unknown attribute {code!r}")
+                unknown = sorted(set(attribute.values) - choices[code])
+                if unknown:
+                    raise ValueError(f"i18n.{language}.attributes.{code}: no choice {unknown[0]!r}")
         return self
+
+    def in_language(self, language: str | None) -> "ServiceSpec":
+        """The spec with its name, description, questions and choices in a language, each text
+        the service does not give in it as written (the one fallback rule of node/texts.py)."""
+        if not language or language not in self.i18n:
+            return self
+        written = {
+            "name": self.name,
+            "description": self.description,
+            "attributes": {
+                a.code: {"description": a.description, "values": {v.key: v.name for v in a.values}}
+                for a in self.attributes
+            },
+        }
+        tables = {code: t.model_dump(exclude_none=True) for code, t in self.i18n.items()}
+        # The spec as written is the service's default language: no other table comes before it.
+        texts = Texts(tables=tables, default_language=language, english=written).overlay(language)
+        attributes = [
+            a.model_copy(
+                update={
+                    "description": texts["attributes"][a.code]["description"],
+                    "values": [
+                        v.model_copy(update={"name": texts["attributes"][a.code]["values"][v.key]})
+                        for v in a.values
+                    ],
+                }
+            )
+            for a in self.attributes
+        ]
+        return self.model_copy(
+            update={
+                "name": texts["name"],
+                "description": texts["description"],
+                "attributes": attributes,
+            }
+        )
 
     @property
     def event_map(self) -> dict[str, CommonEvent]:

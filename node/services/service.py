@@ -218,9 +218,10 @@ def worked_by(staff: StaffUser, service: Service) -> bool:
     return staff.department is not None and staff.department.code == service.department_code
 
 
-def spec_of(service: Service) -> ServiceSpec:
-    """The validated specification stored with a catalogue entry."""
-    return ServiceSpec.model_validate(service.spec)
+def spec_of(service: Service, *, language: str | None = None) -> ServiceSpec:
+    """The validated specification stored with a catalogue entry, in a reader's language when
+    given (its texts the service does not give in that language as written)."""
+    return ServiceSpec.model_validate(service.spec).in_language(language)
 
 
 def by_sms_keyword(*, db_session: Session, keyword: str) -> Service | None:

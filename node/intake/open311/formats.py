@@ -72,7 +72,7 @@ def service_row(service: Service, spec: ServiceSpec) -> dict[str, Any]:
     keywords = [spec.domain.value] + ([spec.sms_keyword.lower()] if spec.sms_keyword else [])
     return {
         "service_code": service.code,
-        "service_name": service.name,
+        "service_name": spec.name,
         "description": spec.description,
         "metadata": bool(spec.attributes),
         "type": "realtime",

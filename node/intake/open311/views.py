@@ -216,8 +216,9 @@ def _root() -> Response:
 @blueprint.get("/services<open311_format:fmt>")
 def services() -> Response:
     """The services that take requests over this API."""
+    language = reader_language()
     rows = [
-        service_row(service, catalogue.spec_of(service))
+        service_row(service, catalogue.spec_of(service, language=language))
         for service in open311.offered_services(db_session=db_session())
     ]
     return _send(rows, root="services")
@@ -227,7 +228,20 @@ def services() -> Response:
 def service_definition_of(code: str) -> Response:
     """A service's attributes."""
     service = open311.offered_service(db_session=db_session(), code=code)
-    return _send(service_definition(catalogue.spec_of(service)), root="service_definition")
+    spec = catalogue.spec_of(service, language=reader_language())
+    return _send(service_definition(spec), root="service_definition")
+
+
+def reader_language() -> str | None:
+    """The language an app asks for (a `locale` parameter, else Accept-Language) among the
+    node's; None keeps the services as written, as GeoReport v2 has no language of its own."""
+    languages = current_app.config["LANGUAGES"]
+    asked = (request.args.get("locale") or "").replace("_", "-").split("-")[0].lower()
+    if asked in languages:
+        return asked
+    if request.accept_languages:
+        return request.accept_languages.best_match(languages)
+    return None
 
 
 _sqlite_writer = threading.Lock()

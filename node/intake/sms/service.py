@@ -317,7 +317,7 @@ def _open(context: _Context, *, service: Service, text: str, citizen_of) -> SmsR
     if not text:
         reply = texts.say("sms_needs_text", language, city=city, keyword=service.sms_keyword)
         return SmsResult(reply, "needs_text")
-    spec = catalogue.spec_of(service)
+    spec = catalogue.spec_of(service, language=language)
     asked = dialogue.questions(spec)
     waiting = [a for a in asked if _waits_for(a)]
     try:
@@ -327,7 +327,7 @@ def _open(context: _Context, *, service: Service, text: str, citizen_of) -> SmsR
             order = [a.code for a in waiting] + rest
             _start_dialogue(context, citizen, service, order, case=None, text=text)
             question = dialogue.ask(waiting[0], citizen.language, needed=True)
-            intro = texts.say("sms_waiting", citizen.language, city=city, service=service.name)
+            intro = texts.say("sms_waiting", citizen.language, city=city, service=spec.name)
             return SmsResult(f"{intro} {question}", "asked")
         return _submit(context, service, citizen, text, {}, [a.code for a in asked])
     except InvalidInput as exc:
@@ -343,7 +343,7 @@ def _submit(
     to_ask: list[str],
 ) -> SmsResult:
     """Open the case, and ask the first of the questions still to ask."""
-    spec = catalogue.spec_of(service)
+    spec = catalogue.spec_of(service, language=citizen.language)
     case = intake.submit(
         db_session=context.db_session,
         service_code=service.code,
@@ -357,7 +357,7 @@ def _submit(
     )
     language = citizen.language
     reply = texts.say(
-        "sms_opened", language, city=context.city, service=service.name, code=case.tracking_code
+        "sms_opened", language, city=context.city, service=spec.name, code=case.tracking_code
     )
     to_ask = [code for code in to_ask if code not in answers]
     if to_ask:
@@ -448,7 +448,7 @@ def _continue_dialogue(
     """Read the message as the answer to the question asked; None when it is a new command."""
     db_session = context.db_session
     service = db_session.get(Service, state.service_code)
-    spec = catalogue.spec_of(service)
+    spec = catalogue.spec_of(service, language=context.language)
     attribute = next(a for a in spec.attributes if a.code == state.asking)
     reading = dialogue.read(attribute, body, whole_only=True)
     if reading.kind == "none":
@@ -490,7 +490,7 @@ def _continue_dialogue(
                 "sms_dropped",
                 language,
                 city=context.city,
-                service=service.name,
+                service=spec.name,
                 keyword=service.sms_keyword,
             )
             return SmsResult(reply, "dropped")
@@ -534,7 +534,7 @@ def _next_question(
     """Ask the next question, open the waiting request once nothing it needs is open, or say
     that the request is complete."""
     db_session = context.db_session
-    spec = catalogue.spec_of(service)
+    spec = catalogue.spec_of(service, language=citizen.language)
     language = citizen.language
     by_code = {a.code: a for a in spec.attributes}
     remaining = [code for code in state.to_ask if code in by_code]
