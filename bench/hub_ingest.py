@@ -32,9 +32,8 @@ from federation.hub import create_app
 from federation.hub.aggregates.models import AggregateCell
 from federation.hub.app import waitress_options
 from federation.hub.database import get_db, utcnow
-from federation.hub.ingest.models import StoredSnapshot
 from federation.hub.migrate import upgrade
-from federation.hub.nodes.models import Node
+from federation.hub.nodes.models import Node, StoredSnapshot
 from federation.protocol.client import SNAPSHOTS_PATH, push_snapshot, snapshot_body
 from federation.protocol.measures import snapshot_rows
 from federation.protocol.models import DURATION_BUCKETS, MetricsSnapshot

@@ -40,10 +40,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from federation.hub.accounts.views import bp as accounts_bp
     from federation.hub.aggregates.views import bp as aggregates_bp
+    from federation.hub.evaluations import service as evaluations
     from federation.hub.evaluations.views import bp as evaluations_bp
     from federation.hub.ingest.views import bp as ingest_bp
+    from federation.hub.nodes import service as nodes
     from federation.hub.nodes.views import bp as nodes_bp
     from federation.hub.openapi import openapi_document
+
+    nodes.read_warnings_from(evaluations.node_warnings)
 
     for blueprint in (nodes_bp, ingest_bp, aggregates_bp, accounts_bp, evaluations_bp):
         app.register_blueprint(blueprint)

@@ -4,8 +4,8 @@ from federation.hub.accounts.models import ApiToken, User
 from federation.hub.aggregates.models import AggregateCell, NodeService
 from federation.hub.database import Base
 from federation.hub.evaluations.models import EvaluationRun
-from federation.hub.ingest.models import SeenNonce, StoredSnapshot
-from federation.hub.nodes.models import EnrollmentToken, Node
+from federation.hub.ingest.models import SeenNonce
+from federation.hub.nodes.models import EnrollmentToken, Node, StoredSnapshot
 
 __all__ = [
     "AggregateCell",

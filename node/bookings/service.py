@@ -65,6 +65,29 @@ def _record(
     return event
 
 
+def _record_booking(
+    db_session: Session,
+    booking: Booking,
+    *,
+    kind: EventKind,
+    actor: Actor,
+    channel: str | None,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """Record an event of one booking, naming its service, its citizen and the booking."""
+    return _record(
+        db_session,
+        kind=kind,
+        service_code=booking.service_code,
+        actor=actor,
+        channel=channel,
+        citizen_id=booking.citizen_id,
+        at=at,
+        data={"booking": booking.id} | (data or {}),
+    )
+
+
 def booking_services(*, db_session: Session) -> list[Service]:
     """The active services whose behaviour is bookings."""
     query = sa.select(Service).where(Service.active.is_(True)).order_by(Service.code)
@@ -409,16 +432,14 @@ def move(
     before = (booking.office, booking.starts_at)
     _take_slot(db_session, booking, settings, office_key, starts_at)
     booking.updated_at = now
-    _record(
+    _record_booking(
         db_session,
+        booking,
         kind=EventKind.BOOKING_MOVED,
-        service_code=booking.service_code,
         actor=actor,
         channel=channel,
-        citizen_id=booking.citizen_id,
         at=now,
         data={
-            "booking": booking.id,
             "from": {"office": before[0], "at": before[1].isoformat()},
             "to": {"office": office_key, "at": starts_at.isoformat()},
         },
@@ -442,15 +463,13 @@ def cancel(
     booking.slot_id = None
     booking.status = BookingStatus.CANCELLED
     booking.updated_at = now
-    _record(
+    _record_booking(
         db_session,
+        booking,
         kind=EventKind.BOOKING_CANCELLED,
-        service_code=booking.service_code,
         actor=actor,
         channel=channel,
-        citizen_id=booking.citizen_id,
         at=now,
-        data={"booking": booking.id},
     )
     db_session.flush()
     return booking
@@ -496,15 +515,13 @@ def record_attendance(
         raise Conflict(f"booking {booking.reference} has not started yet")
     booking.status = BookingStatus(outcome)
     booking.updated_at = now
-    _record(
+    _record_booking(
         db_session,
+        booking,
         kind=EventKind.ATTENDED if outcome == "attended" else EventKind.NO_SHOW,
-        service_code=booking.service_code,
         actor=actor,
         channel=Channel.COUNTER.value,
-        citizen_id=booking.citizen_id,
         at=now,
-        data={"booking": booking.id},
     )
     db_session.flush()
     return booking
@@ -602,7 +619,7 @@ def send_reminder(
     language = citizen.language if citizen else None
     row.body = settings.say("reminder", language, **describe(booking, settings))
     row.attempts = attempt
-    data: dict[str, Any] = {"attempt": attempt, "booking": booking.id}
+    data: dict[str, Any] = {"attempt": attempt}
     try:
         if row.channel == Channel.EMAIL.value:
             subject = settings.say("reminder", language, **describe(booking, settings))
@@ -621,13 +638,12 @@ def send_reminder(
         row.next_attempt_at = None if final else now + timedelta(seconds=retry_delay)
         if final:
             row.status = DeliveryStatus.FAILED
-        _record(
+        _record_booking(
             db_session,
+            booking,
             kind=EventKind.REMINDER_FAILED,
-            service_code=booking.service_code,
             actor=Actor.system(),
             channel=row.channel,
-            citizen_id=booking.citizen_id,
             at=now,
             data=data | {"final": final, "permanent": exc.permanent},
         )
@@ -635,13 +651,12 @@ def send_reminder(
         return messaging.Outcome.DONE if final else messaging.Outcome.RETRY
     row.status, row.sent_at, row.last_error = DeliveryStatus.SENT, now, None
     row.next_attempt_at = None
-    _record(
+    _record_booking(
         db_session,
+        booking,
         kind=EventKind.REMINDER_DELIVERED,
-        service_code=booking.service_code,
         actor=Actor.system(),
         channel=row.channel,
-        citizen_id=booking.citizen_id,
         at=now,
         data=data,
     )

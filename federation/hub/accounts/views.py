@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app, request
 
 from federation.hub.accounts import service
+from federation.hub.accounts.auth import current_user, require_token
 from federation.hub.accounts.models import ApiToken, Role, User
 from federation.hub.accounts.schemas import (
     AccountOut,
@@ -13,7 +14,6 @@ from federation.hub.accounts.schemas import (
     TokenOut,
     UserOut,
 )
-from federation.hub.auth import current_user, require_token
 from federation.hub.bodies import parse_json_body
 from federation.hub.database import db_session, utcnow
 from federation.hub.errors import NotFound

@@ -9,8 +9,7 @@ from sqlalchemy.orm import Session
 
 from federation.hub.aggregates.models import AggregateCell, NodeService
 from federation.hub.aggregates.schemas import CellOut, CellPage, ServiceOut
-from federation.hub.ingest.models import StoredSnapshot
-from federation.hub.nodes.models import Node
+from federation.hub.nodes.models import Node, StoredSnapshot
 from federation.protocol.measures import federation_service, snapshot_rows
 from federation.protocol.models import POPULATION_BANDS, ContextFigure, MetricsSnapshot
 

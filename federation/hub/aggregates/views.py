@@ -2,8 +2,8 @@
 
 from flask import Blueprint, request
 
+from federation.hub.accounts.auth import require_token
 from federation.hub.aggregates import service
-from federation.hub.auth import require_token
 from federation.hub.database import db_session
 from federation.hub.errors import HubError
 from federation.hub.nodes import service as nodes

@@ -19,8 +19,7 @@ from federation.hub.aggregates import service as aggregates
 from federation.hub.errors import NotFound
 from federation.hub.evaluations.models import EvaluationRun
 from federation.hub.evaluations.schemas import EvaluationRunOut, RunAttempt
-from federation.hub.ingest.models import StoredSnapshot
-from federation.hub.nodes.models import Node
+from federation.hub.nodes.models import Node, StoredSnapshot
 
 log = logging.getLogger(__name__)
 PENDING, RUNNING, DONE, FAILED, SKIPPED = "pending", "running", "done", "failed", "skipped"

@@ -2,8 +2,8 @@
 
 from flask import Blueprint, current_app
 
+from federation.hub.accounts.auth import require_token
 from federation.hub.accounts.models import Role
-from federation.hub.auth import require_token
 from federation.hub.database import db_session
 from federation.hub.evaluations import service
 from federation.hub.evaluations.tasks import run_evaluation

@@ -1,4 +1,4 @@
-"""Stored snapshots (the highest revision per node and period) and the nonces already seen."""
+"""The request nonces the hub has already seen."""
 
 from datetime import datetime
 
@@ -18,20 +18,3 @@ class SeenNonce(Base):
     node_id: Mapped[int] = mapped_column(sa.ForeignKey("nodes.id", ondelete="CASCADE"))
     nonce: Mapped[str] = mapped_column(sa.String(128))
     seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-
-
-class StoredSnapshot(Base):
-    """The snapshot the hub holds for one (node, period): always the highest revision received."""
-
-    __tablename__ = "snapshots"
-    __table_args__ = (sa.UniqueConstraint("node_id", "period", name="uq_snapshots_node_period"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    node_id: Mapped[int] = mapped_column(sa.ForeignKey("nodes.id", ondelete="CASCADE"))
-    period: Mapped[str] = mapped_column(sa.String(7))
-    revision: Mapped[int] = mapped_column(sa.BigInteger)
-    content_digest: Mapped[str] = mapped_column(sa.String(64))
-    k: Mapped[int]
-    dp_epsilon: Mapped[float | None]
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

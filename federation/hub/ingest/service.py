@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from federation.hub.aggregates import service as aggregates
 from federation.hub.errors import Conflict, Forbidden, SchemaViolation, Unauthenticated
-from federation.hub.ingest.models import SeenNonce, StoredSnapshot
-from federation.hub.nodes.models import Node
+from federation.hub.ingest.models import SeenNonce
+from federation.hub.nodes.models import Node, StoredSnapshot
 from federation.hub.plausibility import check_snapshot
 from federation.protocol.models import IngestReceipt, IngestStatus, MetricsSnapshot
 from federation.protocol.signing import (

@@ -1,4 +1,5 @@
-"""Enrolled nodes, their public keys and health, and one-time enrollment tokens."""
+"""Enrolled nodes, their public keys and health, one-time enrollment tokens, and the snapshots
+they delivered (the highest revision per node and period)."""
 
 from datetime import datetime
 from typing import Any
@@ -56,3 +57,20 @@ class EnrollmentToken(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     node_id: Mapped[int | None] = mapped_column(sa.ForeignKey("nodes.id"))
+
+
+class StoredSnapshot(Base):
+    """The snapshot the hub holds for one (node, period): always the highest revision received."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (sa.UniqueConstraint("node_id", "period", name="uq_snapshots_node_period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(sa.ForeignKey("nodes.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(sa.String(7))
+    revision: Mapped[int] = mapped_column(sa.BigInteger)
+    content_digest: Mapped[str] = mapped_column(sa.String(64))
+    k: Mapped[int]
+    dp_epsilon: Mapped[float | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

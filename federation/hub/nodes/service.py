@@ -3,14 +3,14 @@
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from federation.hub.errors import Conflict, Forbidden, HubError, NotFound
-from federation.hub.ingest.models import StoredSnapshot
-from federation.hub.nodes.models import EnrollmentToken, Node
+from federation.hub.nodes.models import EnrollmentToken, Node, StoredSnapshot
 from federation.hub.nodes.schemas import NodeHealth, NodeOut, StoredPeriod
 from federation.hub.plausibility import check_registration
 from federation.protocol.models import (
@@ -149,6 +149,25 @@ def get_node(*, db_session: Session, slug: str) -> Node:
 def list_nodes(*, db_session: Session) -> list[Node]:
     """Every node, by slug."""
     return list(db_session.scalars(sa.select(Node).order_by(Node.slug)))
+
+
+# Readers of the warning each node carries, connected by the domains above nodes when the app is
+# built (the evaluations tell which nodes their last run left out), so nodes need not import them.
+_warning_readers: list[Callable[..., dict[str, str]]] = []
+
+
+def read_warnings_from(reader: Callable[..., dict[str, str]]) -> None:
+    """Take node warnings from `reader(db_session=...)` too, a slug -> message mapping."""
+    if reader not in _warning_readers:
+        _warning_readers.append(reader)
+
+
+def node_warnings(*, db_session: Session) -> dict[str, str]:
+    """Per node slug, the warning shown with it (nodes without one have no entry)."""
+    warnings: dict[str, str] = {}
+    for reader in _warning_readers:
+        warnings.update(reader(db_session=db_session))
+    return warnings
 
 
 def node_out(node: Node, *, earliest_period: str, warning: str | None = None) -> NodeOut:

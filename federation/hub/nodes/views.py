@@ -3,12 +3,11 @@
 from flask import Blueprint, current_app
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from federation.hub.accounts.auth import require_token
 from federation.hub.accounts.models import Role
-from federation.hub.auth import require_token
 from federation.hub.bodies import parse_json_body
 from federation.hub.database import db_session, get_db, utcnow
 from federation.hub.errors import Conflict, HubBusy
-from federation.hub.evaluations import service as evaluations
 from federation.hub.nodes import service
 from federation.protocol.models import EnrollmentRequest, EnrollmentResponse
 
@@ -51,7 +50,7 @@ def _out(node, warnings: dict[str, str]) -> dict:
 def list_nodes():
     """Every enrolled node, with its context figures, last contact and evaluation warning."""
     session = db_session()
-    warnings = evaluations.node_warnings(db_session=session)
+    warnings = service.node_warnings(db_session=session)
     return {"nodes": [_out(node, warnings) for node in service.list_nodes(db_session=session)]}
 
 
@@ -61,7 +60,7 @@ def get_node(slug: str):
     """One node."""
     session = db_session()
     node = service.get_node(db_session=session, slug=slug)
-    return _out(node, evaluations.node_warnings(db_session=session))
+    return _out(node, service.node_warnings(db_session=session))
 
 
 @bp.post("/nodes/<slug>/suspend")
@@ -82,7 +81,7 @@ def _set_active(slug: str, *, active: bool):
     session = db_session()
     node = service.set_active(db_session=session, slug=slug, active=active)
     session.commit()
-    return _out(node, evaluations.node_warnings(db_session=session))
+    return _out(node, service.node_warnings(db_session=session))
 
 
 @bp.get("/nodes/<slug>/health")
