@@ -94,6 +94,21 @@ def _citizen_account(citizen_id: int) -> Any:
     return profiles.get_citizen(db_session=database.db_session(), citizen_id=citizen_id)
 
 
+def _send_to_contact(*, kind: str, to: str, subject: str, body: str, language: str) -> None:
+    """Send an account's link or code now, through the adapters; Conflict when it cannot."""
+    from node.messaging.adapters import DeliveryError
+    from node.messaging.tasks import current_adapters
+
+    adapters = current_adapters()
+    try:
+        if kind == "phone":
+            adapters.sms.send(to=to, body=body)
+        else:
+            adapters.email.send(to=to, subject=subject, body=body, language=language)
+    except DeliveryError as exc:
+        raise Conflict(f"could not be sent: {exc}") from exc
+
+
 def _init_web(app: Flask) -> None:
     """Attach CSRF, sign-in and translations, the blueprints, and the error pages."""
     from node import auth, behaviours, display
@@ -110,9 +125,12 @@ def _init_web(app: Flask) -> None:
     from node.intake.sms.service import forget_citizen as forget_sms_dialogue
     from node.intake.sms.views import bp as sms_bp
     from node.intake.views import bp as portal_bp
+    from node.messaging.service import claim_notifications
     from node.messaging.tasks import alert_staff_after_commit, notify_after_commit
     from node.messaging.views import bp as messaging_bp
+    from node.profiles.identity import CLAIMING
     from node.profiles.service import ERASING
+    from node.profiles.views import SENDER
     from node.profiles.views import bp as account_bp
     from node.services.views import bp as services_api_bp
     from node.staff.views import bp as office_bp
@@ -128,6 +146,7 @@ def _init_web(app: Flask) -> None:
     limits.init_app(app)  # abuse limits on the portal, Open311, SMS and e-mail intake
     app.register_blueprint(portal_bp)
     app.register_blueprint(account_bp)
+    app.extensions[SENDER] = _send_to_contact  # verification links and codes
     app.register_blueprint(office_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(console_bp)  # the call centre, under /office/console
@@ -142,6 +161,7 @@ def _init_web(app: Flask) -> None:
     CASE_CHANGED.connect(notify_after_commit)  # staff's changes are told to the citizen
     ERASING.connect(forget_sms_dialogue)  # an erased citizen's open SMS question
     ERASING.connect(forget_erased_mail)  # and their raw e-mail
+    CLAIMING.connect(claim_notifications)  # a claimed request's messages follow it
     CASE_OPENED.connect(alert_staff_after_commit)  # a danger report, to the staff on duty
 
     def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:

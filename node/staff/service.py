@@ -19,12 +19,25 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+_dummy_hashes: dict[int, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash of no one's password, made by the current hasher, to check unknown accounts on."""
+    key = id(_hasher)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hashes[key]
+
+
 def password_matches(password_hash: str | None, password: str) -> bool:
-    """Whether the password matches the stored hash (False for a missing or broken hash)."""
-    if not password_hash:
-        return False
+    """Whether the password matches the stored hash (False for a missing or broken hash).
+
+    A missing hash (an unknown e-mail, a profile without an account) is still checked against
+    a dummy one, so that the answer takes as long and an e-mail's existence does not show.
+    """
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 

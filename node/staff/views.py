@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
-from node.auth import Principal, current_staff, safe_next, staff_required
+from node.auth import Principal, current_staff, end_sessions, safe_next, staff_required
 from node.database import db_session
 from node.display import field_message
 from node.errors import InvalidInput
@@ -37,7 +37,11 @@ def login() -> str | Response:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out."""
+    """Sign out, here and in every other session of the account."""
+    user = current_staff()
+    if user is not None:
+        end_sessions(user)
+        db_session().commit()
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("office.login"))
@@ -61,7 +65,10 @@ def password() -> str | Response | tuple[str, int]:
             for name, message in exc.fields.items():
                 getattr(form, name).errors = [field_message(message)]
         else:
+            user = current_staff()
+            end_sessions(user)
             db_session().commit()
+            login_user(Principal(staff=user))  # this session goes on with the new version
             flash(_("Your password was changed."), "success")
             return redirect(url_for("cases.queue"))
     status = 422 if form.errors else 200
