@@ -170,7 +170,8 @@ def verify(token: str) -> Any:
             session.commit()
             flash(
                 _(
-                    "You already have an account with this e-mail: sign in, or choose a new password."
+                    "You already have an account with this e-mail: sign in, or choose a new "
+                    "password."
                 ),
                 "info",
             )
