@@ -112,6 +112,7 @@ def _send_to_contact(*, kind: str, to: str, subject: str, body: str, language: s
 def _init_web(app: Flask) -> None:
     """Attach CSRF, sign-in and translations, the blueprints, and the error pages."""
     from node import auth, behaviours, display
+    from node.alerts.service import export_subscriptions
     from node.cases import display as case_display
     from node.cases.service import CASE_CHANGED, CASE_OPENED
     from node.cases.views import bp as cases_bp
@@ -125,12 +126,12 @@ def _init_web(app: Flask) -> None:
     from node.intake.sms.service import forget_citizen as forget_sms_dialogue
     from node.intake.sms.views import bp as sms_bp
     from node.intake.views import bp as portal_bp
-    from node.messaging.service import claim_notifications
+    from node.messaging.service import claim_notifications, forget_notifications
     from node.messaging.tasks import alert_staff_after_commit, notify_after_commit
     from node.messaging.views import bp as messaging_bp
     from node.profiles.identity import CLAIMING
-    from node.profiles.service import ERASING
-    from node.profiles.views import SENDER
+    from node.profiles.service import ERASING, EXPORTING
+    from node.profiles.views import SENDER, privacy_bp
     from node.profiles.views import bp as account_bp
     from node.services.views import bp as services_api_bp
     from node.staff.views import bp as office_bp
@@ -147,6 +148,7 @@ def _init_web(app: Flask) -> None:
     app.register_blueprint(portal_bp)
     app.register_blueprint(account_bp)
     app.extensions[SENDER] = _send_to_contact  # verification links and codes
+    app.register_blueprint(privacy_bp)  # data-subject requests, for the privacy role
     app.register_blueprint(office_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(console_bp)  # the call centre, under /office/console
@@ -162,6 +164,8 @@ def _init_web(app: Flask) -> None:
     ERASING.connect(forget_sms_dialogue)  # an erased citizen's open SMS question
     ERASING.connect(forget_erased_mail)  # and their raw e-mail
     CLAIMING.connect(claim_notifications)  # a claimed request's messages follow it
+    ERASING.connect(forget_notifications)  # an erased person's messages lose link and text
+    EXPORTING.connect(export_subscriptions)  # the export names their alert subscriptions
     CASE_OPENED.connect(alert_staff_after_commit)  # a danger report, to the staff on duty
 
     def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:

@@ -19,7 +19,15 @@ from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from node.auth import Principal, citizen_required, current_citizen, end_sessions, safe_next
+from node.auth import (
+    Principal,
+    citizen_required,
+    current_citizen,
+    current_staff,
+    end_sessions,
+    safe_next,
+    staff_required,
+)
 from node.cases import service as cases
 from node.cases.schemas import Actor
 from node.database import db_session
@@ -40,6 +48,7 @@ from node.profiles.forms import (
 )
 from node.profiles.models import VerificationPurpose
 from node.profiles.schemas import PROFILE_FIELDS
+from node.staff.models import Role
 from node.staff.service import hash_password, password_matches
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -418,3 +427,68 @@ def erase() -> Any:
             return redirect(url_for("portal.index"))
     status = 422 if form.errors else 200
     return render_template("account/erase.html", form=form), status
+
+
+privacy_bp = Blueprint("privacy", __name__, url_prefix="/office/privacy")
+
+
+@privacy_bp.get("/")
+@staff_required(Role.PRIVACY)
+def subjects() -> Any:
+    """Find a data subject, with or without an account, by e-mail or phone."""
+    email, phone = request.args.get("email", ""), request.args.get("phone", "")
+    found, error = None, None
+    if email or phone:
+        try:
+            found = service.find_subjects(
+                db_session=db_session(),
+                email=email,
+                phone=phone,
+                default_region=current_app.config["DEFAULT_COUNTRY_CODE"],
+            )
+        except InvalidInput as exc:
+            error = str(exc)
+    return render_template(
+        "office/privacy.html",
+        found=found,
+        error=error,
+        email=email,
+        phone=phone,
+        form=ExportForm(),
+        cases=cases,
+    ), (422 if error else 200)
+
+
+@privacy_bp.post("/<int:citizen_id>/export")
+@staff_required(Role.PRIVACY)
+def subject_export(citizen_id: int) -> Response:
+    """Download everything the node holds about one person, as JSON (an archive event)."""
+    if not ExportForm().validate_on_submit():
+        flash(_("Please try again."), "error")
+        return redirect(url_for("privacy.subjects"))
+    data = service.export_citizen(
+        db_session=db_session(), citizen_id=citizen_id, actor=Actor.of_staff(current_staff())
+    )
+    db_session().commit()
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False, default=str),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="subject-{citizen_id}.json"'},
+    )
+
+
+@privacy_bp.post("/<int:citizen_id>/erase")
+@staff_required(Role.PRIVACY)
+def subject_erase(citizen_id: int) -> Response:
+    """Erase one person's data (an archive event); their requests stay, without them."""
+    if not ExportForm().validate_on_submit():
+        flash(_("Please try again."), "error")
+        return redirect(url_for("privacy.subjects"))
+    unlinked = service.erase_citizen(
+        db_session=db_session(), citizen_id=citizen_id, actor=Actor.of_staff(current_staff())
+    )
+    db_session().commit()
+    flash(
+        _("The person's data was erased; %(n)d requests stay without them.", n=unlinked), "success"
+    )
+    return redirect(url_for("privacy.subjects"))
