@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from node import celery_app
 from node.config import NodeSettings
@@ -38,6 +39,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             f"no secret key for the node in {instance}: run `carmen node init` or set "
             "CARMEN_NODE_SECRET_KEY"
         )
+    _secure_cookies(app)
+    app.url_map.converters["int"] = BoundedInt
     database.init_app(app)
     _trust_proxies(app)
     _init_web(app)
@@ -48,6 +51,29 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return {"status": "ok", "city": app.config["CITY"]}
 
     return app
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class BoundedInt(IntegerConverter):
+    """<int:...> in a URL up to the largest database integer: a longer one is a 404, not a 500
+    (SQLite cannot even bind it)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+def _secure_cookies(app: Flask) -> None:
+    """Cookies go over HTTPS only, unless the node is served on loopback (embedded, tests)."""
+    from urllib.parse import urlsplit
+
+    secure = app.config.get("SESSION_COOKIE_SECURE")
+    if secure is None:
+        secure = urlsplit(app.config["PUBLIC_URL"]).hostname not in LOOPBACK
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
 
 
 def _trust_proxies(app: Flask) -> None:

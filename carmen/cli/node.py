@@ -180,6 +180,50 @@ def user_create(instance, email, role, department, name):
     click.echo(password)
 
 
+def _change_user(instance: Path, email: str, change) -> None:
+    """Apply `change(db_session, user)` to one staff member, found by e-mail, and commit."""
+    from node.database import get_db
+    from node.errors import NotFound
+    from node.staff import service as staff
+
+    app = open_node(instance)
+    with get_db(app).session() as db_session:
+        try:
+            user = staff.find_by_email(db_session=db_session, email=email)
+        except NotFound as exc:
+            raise click.ClickException(str(exc)) from exc
+        change(db_session, user)
+        db_session.commit()
+
+
+@user.command("disable")
+@instance_option
+@click.option("--email", required=True, help="The staff member's e-mail.")
+@click.option("--enable", is_flag=True, help="Enable the account again instead.")
+def user_disable(instance, email, enable):
+    """Disable a staff account (every session of it ends), or enable it again."""
+    from node.staff import service as staff
+
+    def change(_db_session, user):
+        staff.set_active(user=user, active=enable)
+        click.echo(f"{user.email} {'enabled' if enable else 'disabled'}")
+
+    _change_user(instance, email, change)
+
+
+@user.command("passwd")
+@instance_option
+@click.option("--email", required=True, help="The staff member's e-mail.")
+def user_passwd(instance, email):
+    """Reset a staff password: every session ends; prints a one-time password on the last line."""
+    from node.staff import service as staff
+
+    given = []
+    _change_user(instance, email, lambda _s, user: given.append(staff.reset_password(user=user)))
+    click.echo(f"{email}: one-time password (to change at the next sign-in):")
+    click.echo(given[0])
+
+
 @node.group()
 def subject() -> None:
     """Answer a data subject's request: export or erase a person found by e-mail or phone."""
