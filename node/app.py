@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from node import celery_app
 from node.config import NodeSettings
@@ -38,6 +39,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             f"no secret key for the node in {instance}: run `carmen node init` or set "
             "CARMEN_NODE_SECRET_KEY"
         )
+    _secure_cookies(app)
+    app.url_map.converters["int"] = BoundedInt
     database.init_app(app)
     _trust_proxies(app)
     _init_web(app)
@@ -48,6 +51,29 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return {"status": "ok", "city": app.config["CITY"]}
 
     return app
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class BoundedInt(IntegerConverter):
+    """<int:...> in a URL up to the largest database integer: a longer one is a 404, not a 500
+    (SQLite cannot even bind it)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+def _secure_cookies(app: Flask) -> None:
+    """Cookies go over HTTPS only, unless the node is served on loopback (embedded, tests)."""
+    from urllib.parse import urlsplit
+
+    secure = app.config.get("SESSION_COOKIE_SECURE")
+    if secure is None:
+        secure = urlsplit(app.config["PUBLIC_URL"]).hostname not in LOOPBACK
+    app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = bool(secure)
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
 
 
 def _trust_proxies(app: Flask) -> None:
@@ -94,9 +120,25 @@ def _citizen_account(citizen_id: int) -> Any:
     return profiles.get_citizen(db_session=database.db_session(), citizen_id=citizen_id)
 
 
+def _send_to_contact(*, kind: str, to: str, subject: str, body: str, language: str) -> None:
+    """Send an account's link or code now, through the adapters; Conflict when it cannot."""
+    from node.messaging.adapters import DeliveryError
+    from node.messaging.tasks import current_adapters
+
+    adapters = current_adapters()
+    try:
+        if kind == "phone":
+            adapters.sms.send(to=to, body=body)
+        else:
+            adapters.email.send(to=to, subject=subject, body=body, language=language)
+    except DeliveryError as exc:
+        raise Conflict(f"could not be sent: {exc}") from exc
+
+
 def _init_web(app: Flask) -> None:
     """Attach CSRF, sign-in and translations, the blueprints, and the error pages."""
     from node import auth, behaviours, display
+    from node.alerts.service import export_subscriptions
     from node.cases import display as case_display
     from node.cases.service import CASE_CHANGED, CASE_OPENED
     from node.cases.views import bp as cases_bp
@@ -110,9 +152,12 @@ def _init_web(app: Flask) -> None:
     from node.intake.sms.service import forget_citizen as forget_sms_dialogue
     from node.intake.sms.views import bp as sms_bp
     from node.intake.views import bp as portal_bp
+    from node.messaging.service import claim_notifications, forget_notifications
     from node.messaging.tasks import alert_staff_after_commit, notify_after_commit
     from node.messaging.views import bp as messaging_bp
-    from node.profiles.service import ERASING
+    from node.profiles.identity import CLAIMING
+    from node.profiles.service import ERASING, EXPORTING
+    from node.profiles.views import SENDER, privacy_bp
     from node.profiles.views import bp as account_bp
     from node.services.views import bp as services_api_bp
     from node.staff.views import bp as office_bp
@@ -128,6 +173,8 @@ def _init_web(app: Flask) -> None:
     limits.init_app(app)  # abuse limits on the portal, Open311, SMS and e-mail intake
     app.register_blueprint(portal_bp)
     app.register_blueprint(account_bp)
+    app.extensions[SENDER] = _send_to_contact  # verification links and codes
+    app.register_blueprint(privacy_bp)  # data-subject requests, for the privacy role
     app.register_blueprint(office_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(console_bp)  # the call centre, under /office/console
@@ -142,6 +189,9 @@ def _init_web(app: Flask) -> None:
     CASE_CHANGED.connect(notify_after_commit)  # staff's changes are told to the citizen
     ERASING.connect(forget_sms_dialogue)  # an erased citizen's open SMS question
     ERASING.connect(forget_erased_mail)  # and their raw e-mail
+    CLAIMING.connect(claim_notifications)  # a claimed request's messages follow it
+    ERASING.connect(forget_notifications)  # an erased person's messages lose link and text
+    EXPORTING.connect(export_subscriptions)  # the export names their alert subscriptions
     CASE_OPENED.connect(alert_staff_after_commit)  # a danger report, to the staff on duty
 
     def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:

@@ -1,7 +1,9 @@
 """Who is signed in: staff in the back office, citizens on the portal, through one flask-login.
 
-The session keeps "staff:<id>" or "citizen:<id>", so one loader serves both kinds of account
-and one kind can never be mistaken for the other. The domains that hold the accounts (staff,
+The session keeps "staff:<id>:<version>" or "citizen:<id>:<version>", so one loader serves both
+kinds of account and one kind can never be mistaken for the other. The version is the account's
+session version: signing out, a new password and disabling bump it, and every session signed in
+with the old one ends, wherever it is. The domains that hold the accounts (staff,
 profiles) sit above this module: the app factory hands it one loader per kind.
 """
 
@@ -41,11 +43,15 @@ class Principal(UserMixin):
         """Whether a citizen is signed in."""
         return self.citizen is not None
 
+    @property
+    def account(self) -> Any:
+        """The StaffUser or Citizen signed in."""
+        return self.staff if self.staff is not None else self.citizen
+
     def get_id(self) -> str:
-        """The id kept in the session, e.g. "staff:1" or "citizen:5"."""
-        if self.staff is not None:
-            return f"staff:{self.staff.id}"
-        return f"citizen:{self.citizen.id}"
+        """The id kept in the session, e.g. "staff:1:3" or "citizen:5:1"."""
+        kind = "staff" if self.staff is not None else "citizen"
+        return f"{kind}:{self.account.id}:{self.account.session_version}"
 
 
 class Anonymous(AnonymousUserMixin):
@@ -58,16 +64,25 @@ class Anonymous(AnonymousUserMixin):
 
 
 def load_principal(user_id: str) -> Principal | None:
-    """Read the session's id back into an account; disabled or erased accounts sign out."""
-    kind, _, raw = user_id.partition(":")
+    """Read the session's id back into an account; disabled or erased accounts, and sessions
+    of an earlier session version, sign out."""
+    kind, _, rest = user_id.partition(":")
+    raw, _, version = rest.partition(":")
     loader = current_app.extensions[LOADERS].get(kind)
-    if loader is None or not raw.isdigit():
+    if loader is None or not raw.isdigit() or not version.isdigit() or len(raw) > 18:
         return None
     try:
         account = loader(int(raw))
     except NotFound:
         return None
-    return Principal(**{kind: account}) if account is not None else None
+    if account is None or account.session_version != int(version):
+        return None
+    return Principal(**{kind: account})
+
+
+def end_sessions(account: Any) -> None:
+    """End every session of a staff member or citizen (the caller commits)."""
+    account.session_version = (account.session_version or 1) + 1
 
 
 def current_staff() -> Any:
@@ -121,6 +136,33 @@ def citizen_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+# Pages about people: never kept by a browser's or a proxy's cache.
+PRIVATE_PREFIXES = ("/office", "/account")
+
+
+def content_security_policy() -> str:
+    """Scripts, styles and frames from the node only; images also from the map's tile server."""
+    tiles = urlsplit(current_app.config.get("MAP_TILE_URL") or "")
+    tile_origin = f" {tiles.scheme}://{tiles.netloc}" if tiles.scheme and tiles.netloc else ""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: blob:{tile_origin}; connect-src 'self'; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def security_headers(response: Any) -> Any:
+    """No framing (clickjacking), no sniffing, a CSP, and no caching of pages about people."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", content_security_policy())
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path.startswith(PRIVATE_PREFIXES) and not request.path.startswith("/static"):
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
 PASSWORD_CHANGE_ALLOWED = {"office.password", "office.logout", "static"}
 
 
@@ -131,6 +173,18 @@ def init_app(app: Flask, *, loaders: Mapping[str, Loader]) -> None:
     login_manager.init_app(app)
     login_manager.anonymous_user = Anonymous
     login_manager.user_loader(load_principal)
+
+    @app.before_request
+    def _refuse_nul_bytes() -> Any:
+        # No text field holds a NUL, and PostgreSQL refuses one in a string: a 400, not a 500.
+        values = (*request.args.values(), *request.form.values(), request.path)
+        if any("\x00" in value for value in values):
+            abort(400, description="The request contains a NUL character.")
+        return None
+
+    @app.after_request
+    def _security_headers(response: Any) -> Any:
+        return security_headers(response)
 
     @app.before_request
     def _force_password_change() -> Any:

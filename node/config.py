@@ -93,6 +93,11 @@ class NodeSettings(InstanceSettings):
         None, description="Seconds a form's CSRF token stays valid; none: the whole session."
     )
     session_cookie_samesite: str = Field("Lax", description="SameSite of the session cookie.")
+    session_cookie_secure: bool | None = Field(
+        None,
+        description="Send the session cookie over HTTPS only; none: yes, unless public_url is "
+        "on loopback (127.0.0.1, localhost).",
+    )
     ratelimit_enabled: bool | None = Field(
         None, description="Abuse limits on public intake; none: on, except in testing apps."
     )

@@ -149,9 +149,9 @@ def user() -> None:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["agent", "caseworker", "supervisor", "admin"]),
+    type=click.Choice(["agent", "caseworker", "supervisor", "admin", "privacy"]),
     help="agent: call centre; caseworker: one department's cases; supervisor: all "
-    "departments and SLA overview; admin: everything.",
+    "departments and SLA overview; admin: everything; privacy: data-subject requests.",
 )
 @click.option("--department", help="Department code (required for caseworkers), e.g. environment.")
 @click.option("--name", default="", help="Full name shown in the back office.")
@@ -178,6 +178,129 @@ def user_create(instance, email, role, department, name):
         db_session.commit()
         click.echo(f"{created.email} ({created.role.value}) added; one-time password:")
     click.echo(password)
+
+
+def _change_user(instance: Path, email: str, change) -> None:
+    """Apply `change(db_session, user)` to one staff member, found by e-mail, and commit."""
+    from node.database import get_db
+    from node.errors import NotFound
+    from node.staff import service as staff
+
+    app = open_node(instance)
+    with get_db(app).session() as db_session:
+        try:
+            user = staff.find_by_email(db_session=db_session, email=email)
+        except NotFound as exc:
+            raise click.ClickException(str(exc)) from exc
+        change(db_session, user)
+        db_session.commit()
+
+
+@user.command("disable")
+@instance_option
+@click.option("--email", required=True, help="The staff member's e-mail.")
+@click.option("--enable", is_flag=True, help="Enable the account again instead.")
+def user_disable(instance, email, enable):
+    """Disable a staff account (every session of it ends), or enable it again."""
+    from node.staff import service as staff
+
+    def change(_db_session, user):
+        staff.set_active(user=user, active=enable)
+        click.echo(f"{user.email} {'enabled' if enable else 'disabled'}")
+
+    _change_user(instance, email, change)
+
+
+@user.command("passwd")
+@instance_option
+@click.option("--email", required=True, help="The staff member's e-mail.")
+def user_passwd(instance, email):
+    """Reset a staff password: every session ends; prints a one-time password on the last line."""
+    from node.staff import service as staff
+
+    given = []
+    _change_user(instance, email, lambda _s, user: given.append(staff.reset_password(user=user)))
+    click.echo(f"{email}: one-time password (to change at the next sign-in):")
+    click.echo(given[0])
+
+
+@node.group()
+def subject() -> None:
+    """Answer a data subject's request: export or erase a person found by e-mail or phone."""
+
+
+def _subjects(instance: Path, email: str | None, phone: str | None, action) -> None:
+    """Apply `action(db_session, citizen)` to each live profile the contact names, recorded."""
+    from node.database import get_db
+    from node.errors import InvalidInput
+    from node.profiles import service as profiles
+
+    app = open_node(instance)
+    with get_db(app).session() as db_session:
+        try:
+            found = profiles.find_subjects(
+                db_session=db_session,
+                email=email,
+                phone=phone,
+                default_region=app.config["DEFAULT_COUNTRY_CODE"],
+            )
+        except InvalidInput as exc:
+            raise click.ClickException(str(exc)) from exc
+        if not found:
+            raise click.ClickException("the node holds no profile with this contact")
+        for citizen in found:
+            action(db_session, citizen)
+        db_session.commit()
+
+
+_contact = [
+    click.option("--email", help="The e-mail the person gave."),
+    click.option("--phone", help="The phone number the person gave, e.g. +393331234567."),
+]
+
+
+def _with_contact(command):
+    for option in reversed(_contact):
+        command = option(command)
+    return instance_option(command)
+
+
+@subject.command("export")
+@_with_contact
+def subject_export(instance, email, phone):
+    """Print, as JSON, everything the node holds about the person (recorded in the archive)."""
+    import json
+
+    from node.cases.schemas import Actor
+    from node.profiles import service as profiles
+
+    def export(db_session, citizen):
+        data = profiles.export_citizen(
+            db_session=db_session, citizen_id=citizen.id, actor=Actor.system()
+        )
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+    _subjects(instance, email, phone, export)
+
+
+@subject.command("erase")
+@_with_contact
+@click.option("--yes", is_flag=True, help="Erase without asking for confirmation.")
+def subject_erase(instance, email, phone, yes):
+    """Erase the person's data (recorded); their requests stay, without them."""
+    from node.cases.schemas import Actor
+    from node.profiles import service as profiles
+
+    if not yes:
+        click.confirm(f"Erase {email or phone} for good?", abort=True)
+
+    def erase(db_session, citizen):
+        unlinked = profiles.erase_citizen(
+            db_session=db_session, citizen_id=citizen.id, actor=Actor.system()
+        )
+        click.echo(f"profile {citizen.id} erased; {unlinked} requests stay without it")
+
+    _subjects(instance, email, phone, erase)
 
 
 @node.command()

@@ -38,4 +38,5 @@ ALERTS = Behaviour(
         }
     },
     publishes_requests=False,  # a subscription says where a person lives or travels
+    erase=alerts.end_subscriptions,  # an erased person hears no more alerts
 )

@@ -700,3 +700,34 @@ def alerts_received(
         .limit(limit)
     )
     return list(db_session.scalars(query))
+
+
+def end_subscriptions(*, db_session: Session, citizen_id: int) -> None:
+    """An erased citizen hears no more alerts: subscriptions end, deliveries lose their texts."""
+    now = utcnow()
+    db_session.execute(
+        sa.update(AlertSubscription)
+        .where(AlertSubscription.citizen_id == citizen_id, AlertSubscription.active)
+        .values(active=False, ended_at=now, updated_at=now)
+    )
+    db_session.execute(
+        sa.update(AlertDelivery)
+        .where(AlertDelivery.citizen_id == citizen_id)
+        .values(body="", last_error=None)
+    )
+
+
+def export_subscriptions(*, db_session: Session, citizen_id: int, into: dict) -> None:
+    """A citizen's alert subscriptions, in the export of their data."""
+    query = sa.select(AlertSubscription).where(AlertSubscription.citizen_id == citizen_id)
+    into["alert_subscriptions"] = [
+        {
+            "service": s.service_code,
+            "channel": s.channel,
+            "topics": s.topics,
+            "areas": s.areas,
+            "active": s.active,
+            "created_at": s.created_at.isoformat(),
+        }
+        for s in db_session.scalars(query.order_by(AlertSubscription.id))
+    ]

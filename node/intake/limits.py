@@ -46,6 +46,10 @@ DEFAULT_LIMITS: dict[str, str] = {
     "sms_notice": "1/hour",  # the polite reply to a number over sms_phone, once per window
     "email_sender": "6/minute;30/hour",
     "email_address": "120/minute",
+    # Sign-in, sign-up and password reset: guessing passwords, or mail-bombing an address.
+    "login_address": "20/minute;100/hour",
+    "login_account": "5/minute;20/hour",
+    "signup_address": "5/minute;20/hour",
 }
 
 # The endpoints limited here, by the key kinds that apply to them; the SMS and e-mail webhooks
@@ -53,6 +57,12 @@ DEFAULT_LIMITS: dict[str, str] = {
 LIMITED_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "portal.new_request": ("portal_address",),
     "open311.submit": ("open311_address", "open311_client"),
+    # The address first, then the account typed: a flood from one address does not lock out
+    # the account's owner elsewhere before the address is refused.
+    "office.login": ("login_address", "login_account"),
+    "account.login": ("login_address", "login_account"),
+    "account.reset": ("signup_address", "login_account"),
+    "account.signup": ("signup_address",),
 }
 
 
@@ -81,6 +91,9 @@ _KEY_NAMES = {
     "sms_notice": "phone number",
     "email_sender": "e-mail sender",
     "email_address": "address",
+    "login_address": "address",
+    "login_account": "account",
+    "signup_address": "address",
 }
 
 
@@ -216,7 +229,10 @@ def _limit_public_intake() -> None:
         return
     # The address first: a request it refuses never reaches the client key's count. The key is
     # taken as given, valid or not, and a flood of wrong keys is limited by its address.
-    keys = {"open311_client": request.values.get("api_key")}
+    keys = {
+        "open311_client": request.values.get("api_key"),
+        "login_account": (request.form.get("email") or "").strip().lower() or None,
+    }
     get_limiter().check_all([(kind, keys.get(kind, remote_address())) for kind in kinds])
 
 

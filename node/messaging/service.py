@@ -602,3 +602,22 @@ def mark_bounced(
         },
     )
     db_session.flush()
+
+
+def claim_notifications(*, db_session: Session, from_citizen_id: int, to_citizen_id: int) -> None:
+    """Messages about requests joined to an account follow them (connected to the claim hook)."""
+    db_session.execute(
+        sa.update(Notification)
+        .where(Notification.citizen_id == from_citizen_id)
+        .values(citizen_id=to_citizen_id)
+    )
+
+
+def forget_notifications(*, db_session: Session, citizen_id: int) -> None:
+    """An erased citizen's messages lose their link and their texts (connected to erasure)."""
+    cases = sa.select(Case.id).where(Case.citizen_id == citizen_id)
+    db_session.execute(
+        sa.update(Notification)
+        .where(sa.or_(Notification.citizen_id == citizen_id, Notification.case_id.in_(cases)))
+        .values(citizen_id=None, subject="", body="", last_error=None)
+    )

@@ -74,3 +74,31 @@ class EraseForm(FlaskForm):
 
 class ExportForm(FlaskForm):
     """Ask for a copy of one's data (a POST, because the download is recorded)."""
+
+
+class ConfirmForm(FlaskForm):
+    """Use a link sent by e-mail (a POST: mail scanners open links, people press buttons)."""
+
+
+class ResetRequestForm(FlaskForm):
+    """Ask for a link to choose a new password."""
+
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=320)])
+
+
+class NewPasswordForm(FlaskForm):
+    """Choose a new password from a reset link."""
+
+    password = PasswordField(
+        _l("New password (at least 10 characters)"), validators=[DataRequired(), Length(min=10)]
+    )
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))],
+    )
+
+
+class PhoneCodeForm(FlaskForm):
+    """Type the code sent by SMS to the phone being added."""
+
+    code = StringField(_l("Code from the SMS"), validators=[DataRequired(), Length(max=12)])

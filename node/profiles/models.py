@@ -5,6 +5,7 @@ This is where personal data lives on a node; none of it ever leaves the node.
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -38,6 +39,8 @@ class Citizen(Base):
     district: Mapped[str | None] = mapped_column(sa.String(100))
     birth_year: Mapped[int | None]
     password_hash: Mapped[str | None] = mapped_column(sa.String(200))
+    # Bumped by sign-out, a new password and erasure: every session signed in before ends.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     erased_at: Mapped[datetime | None]
@@ -50,6 +53,39 @@ class Citizen(Base):
     def display_name(self) -> str:
         """A name to show staff: the name, else the contact, else the profile number."""
         return self.name or self.email or self.phone or f"Citizen #{self.id}"
+
+
+class VerificationPurpose(StrEnum):
+    """Why a contact is being verified."""
+
+    SIGNUP = "signup"  # a new account, created only when its e-mail is verified
+    CONTACT = "contact"  # an account's new e-mail or phone, set only when verified
+    RESET = "reset"  # a new password for the account that holds the e-mail
+
+
+class ContactVerification(Base):
+    """A link sent by e-mail or a code sent by SMS that proves a contact is the person's.
+
+    Until it is used nothing is attached to the contact: a sign-up waits here with its profile
+    (and password hash) in `data`, so that an address typed by an impostor owns nothing.
+    """
+
+    __tablename__ = "contact_verifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[VerificationPurpose] = mapped_column(enum_type(VerificationPurpose, 10))
+    kind: Mapped[str] = mapped_column(sa.String(8))  # email | phone
+    address: Mapped[str] = mapped_column(sa.String(320), index=True)
+    citizen_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("citizens.id", ondelete="CASCADE"), index=True
+    )
+    # sha256 of a link's token (looked up by it), argon2 of an SMS code (checked per account).
+    secret_hash: Mapped[str] = mapped_column(sa.String(200), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class Organisation(Base):

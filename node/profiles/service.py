@@ -1,5 +1,6 @@
 """Personal and group profiles: create and change citizens, their segments, export and erasure."""
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from node.hooks import Hook
 from node.profiles.models import (
     Citizen,
     CitizenSegment,
+    ContactVerification,
     Organisation,
     SegmentDefinition,
     SegmentKind,
@@ -25,6 +27,8 @@ from node.profiles.models import (
 from node.profiles.schemas import PROFILE_FIELDS, CitizenData, OrganisationData
 
 ERASING = Hook("a citizen is being erased: forget what else the node keeps about them")
+EXPORTING = Hook("a citizen's data is exported: add what else the node keeps about them")
+ERASED_TEXT = "[erased]"
 
 
 def validation_error(exc: ValidationError) -> InvalidInput:
@@ -251,12 +255,58 @@ def create_organisation(
 
 
 def _event_json(event: Event) -> dict[str, Any]:
+    # Consent changes are the person's own choices: the export shows their values.
+    shown = event.kind in PUBLIC_EVENTS or event.kind is EventKind.CONSENT_CHANGED
     return {
         "at": event.at.isoformat(),
         "kind": event.kind.value,
         "channel": event.channel,
-        "data": event.data if event.kind in PUBLIC_EVENTS else {},
+        "data": event.data if shown else {},
     }
+
+
+def find_subjects(
+    *,
+    db_session: Session,
+    email: str | None = None,
+    phone: str | None = None,
+    default_region: str | None = None,
+) -> list[Citizen]:
+    """Every live profile, with or without an account, that a data subject's contact names."""
+    conditions = []
+    if (email or "").strip():
+        conditions.append(Citizen.email == email.strip().lower())
+    if (phone or "").strip():
+        try:
+            from node.profiles.schemas import normalise_phone
+
+            conditions.append(Citizen.phone == normalise_phone(phone, default_region))
+        except ValueError as exc:
+            raise InvalidInput(str(exc), {"phone": "not a phone number"}) from exc
+    if not conditions:
+        raise InvalidInput("give an e-mail or a phone number", {"email": "required"})
+    query = sa.select(Citizen).where(sa.or_(*conditions), Citizen.erased_at.is_(None))
+    return list(db_session.scalars(query.order_by(Citizen.id)))
+
+
+def _scrub(text: Any, needles: list[str]) -> Any:
+    """A text with every occurrence of the person's name and contacts replaced."""
+    if not isinstance(text, str):
+        return text
+    for needle in needles:
+        text = re.sub(re.escape(needle), ERASED_TEXT, text, flags=re.IGNORECASE)
+    return text
+
+
+def _needles(citizen: Citizen) -> list[str]:
+    """How the person's name and contacts may be written in their requests' texts."""
+    found = [v for v in (citizen.name, citizen.email) if v and len(v) >= 3]
+    if citizen.phone:
+        digits = citizen.phone.lstrip("+")
+        national = digits[2:] if citizen.phone.startswith("+39") else digits
+        found += [citizen.phone, digits, national]
+        found.append(" ".join([national[:3], national[3:6], national[6:]]).strip())
+    return sorted(set(found), key=len, reverse=True)
 
 
 def export_citizen(
@@ -303,7 +353,16 @@ def export_citizen(
             for case in cases
         ],
         "profile_events": [_event_json(e) for e in profile_events],
+        "consent": {
+            "contact": citizen.consent_contact,
+            "profiling": citizen.consent_profiling,
+            "history": [
+                _event_json(e) for e in profile_events if e.kind is EventKind.CONSENT_CHANGED
+            ],
+        },
+        "account": bool(citizen.password_hash),
     }
+    EXPORTING(db_session=db_session, citizen_id=citizen.id, into=exported)
     record(
         db_session=db_session,
         kind=EventKind.DATA_EXPORTED,
@@ -325,6 +384,21 @@ def erase_citizen(
     """
     citizen = get_citizen(db_session=db_session, citizen_id=citizen_id)
     now = now or utcnow()
+    # Their own words may name them (a signature, a phone number): those go from the texts.
+    needles = _needles(citizen)
+    for case in db_session.scalars(sa.select(Case).where(Case.citizen_id == citizen.id)):
+        case.description = _scrub(case.description, needles)
+        case.address = _scrub(case.address, needles)
+        case.attributes = {k: _scrub(v, needles) for k, v in (case.attributes or {}).items()}
+    contacts = [c for c in (citizen.email, citizen.phone) if c]
+    db_session.execute(
+        sa.delete(ContactVerification).where(
+            sa.or_(
+                ContactVerification.citizen_id == citizen.id,
+                ContactVerification.address.in_(contacts),
+            )
+        )
+    )
     unlinked = db_session.execute(
         sa.update(Case).where(Case.citizen_id == citizen.id).values(citizen_id=None)
     ).rowcount
@@ -335,6 +409,7 @@ def erase_citizen(
     ERASING(db_session=db_session, citizen_id=citizen.id)
     for field in ("name", "email", "phone", "district", "birth_year", "password_hash"):
         setattr(citizen, field, None)
+    citizen.session_version += 1
     citizen.consent_contact = citizen.consent_profiling = False
     citizen.erased_at = citizen.updated_at = now
     recompute_segments(db_session=db_session, citizen=citizen, now=now)

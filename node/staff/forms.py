@@ -22,3 +22,7 @@ class ChangePasswordForm(FlaskForm):
         _l("New password again"),
         validators=[DataRequired(), EqualTo("new", message=_l("The two passwords differ."))],
     )
+
+
+class ActionForm(FlaskForm):
+    """The CSRF token of the staff management page's buttons."""

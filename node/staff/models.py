@@ -16,6 +16,7 @@ class Role(StrEnum):
     CASEWORKER = "caseworker"  # works the cases of one department
     SUPERVISOR = "supervisor"  # sees every department, the SLA overview
     ADMIN = "admin"  # manages staff and services
+    PRIVACY = "privacy"  # answers data-subject requests: finds, exports and erases a person
 
 
 # Caseworkers work their department's queue; answering callers is the call centre's job.
@@ -45,6 +46,8 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(sa.String(200))
     must_change_password: Mapped[bool] = mapped_column(default=True)
     active: Mapped[bool] = mapped_column(default=True)
+    # Bumped by sign-out, a new password and disabling: every session signed in before ends.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     language: Mapped[str] = mapped_column(sa.String(8), default="en")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -19,12 +19,25 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+_dummy_hashes: dict[int, str] = {}
+
+
+def _dummy_hash() -> str:
+    """A hash of no one's password, made by the current hasher, to check unknown accounts on."""
+    key = id(_hasher)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hashes[key]
+
+
 def password_matches(password_hash: str | None, password: str) -> bool:
-    """Whether the password matches the stored hash (False for a missing or broken hash)."""
-    if not password_hash:
-        return False
+    """Whether the password matches the stored hash (False for a missing or broken hash).
+
+    A missing hash (an unknown e-mail, a profile without an account) is still checked against
+    a dummy one, so that the answer takes as long and an e-mail's existence does not show.
+    """
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -122,6 +135,7 @@ def change_password(*, db_session: Session, user: StaffUser, current: str, new: 
         raise InvalidInput("choose at least 10 characters", {"new": "at least 10 characters"})
     user.password_hash = hash_password(new)
     user.must_change_password = False
+    user.session_version += 1
 
 
 def list_caseworkers(*, db_session: Session, department_id: int | None = None) -> list[StaffUser]:
@@ -143,3 +157,47 @@ def list_staff(*, db_session: Session) -> list[StaffUser]:
 def list_departments(*, db_session: Session) -> list[Department]:
     """Every department, by name."""
     return list(db_session.scalars(sa.select(Department).order_by(Department.name)))
+
+
+def find_by_email(*, db_session: Session, email: str) -> StaffUser:
+    """One staff member by e-mail; NotFound when none."""
+    user = db_session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"no staff member {email}")
+    return user
+
+
+def set_active(*, user: StaffUser, active: bool) -> None:
+    """Disable or enable a staff member; disabling ends every session of theirs."""
+    if user.active and not active:
+        user.session_version += 1
+    user.active = active
+
+
+def reset_password(*, user: StaffUser) -> str:
+    """Give a one-time password (changed at the next sign-in) and end every session; returns it."""
+    password = one_time_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    user.session_version += 1
+    return password
+
+
+def change_role(
+    *, db_session: Session, user: StaffUser, role: Role | str, department_code: str | None
+) -> None:
+    """Give a staff member another role and department; caseworkers need a department."""
+    try:
+        role = Role(role)
+    except ValueError as exc:
+        raise InvalidInput(f"unknown role {role!r}", {"role": "unknown"}) from exc
+    if role is Role.CASEWORKER and not department_code:
+        raise InvalidInput(
+            "a caseworker works the cases of one department", {"department": "required"}
+        )
+    user.role = role
+    user.department = (
+        get_or_create_department(db_session=db_session, code=department_code)
+        if department_code
+        else None
+    )

@@ -1,16 +1,18 @@
 """Back-office sign-in, password change and the staff list."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
-from node.auth import Principal, current_staff, safe_next, staff_required
+from node.auth import Principal, current_staff, end_sessions, safe_next, staff_required
 from node.database import db_session
 from node.display import field_message
 from node.errors import InvalidInput
 from node.staff import service
-from node.staff.forms import ChangePasswordForm, StaffLoginForm
+from node.staff.forms import ActionForm, ChangePasswordForm, StaffLoginForm
 from node.staff.models import Role
 
 bp = Blueprint("office", __name__, url_prefix="/office")
@@ -37,7 +39,11 @@ def login() -> str | Response:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Sign out."""
+    """Sign out, here and in every other session of the account."""
+    user = current_staff()
+    if user is not None:
+        end_sessions(user)
+        db_session().commit()
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("office.login"))
@@ -61,7 +67,9 @@ def password() -> str | Response | tuple[str, int]:
             for name, message in exc.fields.items():
                 getattr(form, name).errors = [field_message(message)]
         else:
+            user = current_staff()  # the new password ended every session of the account
             db_session().commit()
+            login_user(Principal(staff=user))  # this one goes on with the new version
             flash(_("Your password was changed."), "success")
             return redirect(url_for("cases.queue"))
     status = 422 if form.errors else 200
@@ -71,5 +79,89 @@ def password() -> str | Response | tuple[str, int]:
 @bp.get("/staff")
 @staff_required(Role.ADMIN)
 def staff_list() -> str:
-    """Every staff account, for administrators."""
-    return render_template("office/staff.html", users=service.list_staff(db_session=db_session()))
+    """Every staff account, for administrators: create, disable, reset, role and department."""
+    session = db_session()
+    return render_template(
+        "office/staff.html",
+        users=service.list_staff(db_session=session),
+        departments=service.list_departments(db_session=session),
+        roles=list(Role),
+        form=ActionForm(),
+        one_time=None,
+    )
+
+
+def _staff_page_with(one_time: tuple[str, str]) -> str:
+    session = db_session()
+    return render_template(
+        "office/staff.html",
+        users=service.list_staff(db_session=session),
+        departments=service.list_departments(db_session=session),
+        roles=list(Role),
+        form=ActionForm(),
+        one_time=one_time,
+    )
+
+
+@bp.post("/staff")
+@staff_required(Role.ADMIN)
+def staff_create() -> Any:
+    """Add a staff member; the one-time password is shown once."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    session = db_session()
+    password = service.one_time_password()
+    try:
+        user = service.create_user(
+            db_session=session,
+            email=request.form.get("email", ""),
+            role=request.form.get("role", ""),
+            password=password,
+            name=request.form.get("name", "")[:200],
+            department_code=request.form.get("department") or None,
+        )
+    except InvalidInput as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("office.staff_list"))
+    session.commit()
+    return _staff_page_with((user.email, password))
+
+
+@bp.post("/staff/<int:user_id>/<action>")
+@staff_required(Role.ADMIN)
+def staff_change(user_id: int, action: str) -> Any:
+    """Disable, enable, reset the password of, or change the role of a staff member."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    session = db_session()
+    user = service.get(db_session=session, user_id=user_id)
+    me = current_staff()
+    if user.id == me.id and action in ("disable", "role"):
+        flash(_("You cannot disable yourself or change your own role."), "error")
+        return redirect(url_for("office.staff_list"))
+    try:
+        if action == "disable":
+            service.set_active(user=user, active=False)
+        elif action == "enable":
+            service.set_active(user=user, active=True)
+        elif action == "reset":
+            password = service.reset_password(user=user)
+            session.commit()
+            return _staff_page_with((user.email, password))
+        elif action == "role":
+            service.change_role(
+                db_session=session,
+                user=user,
+                role=request.form.get("role", ""),
+                department_code=request.form.get("department") or None,
+            )
+        else:
+            abort(404)
+    except InvalidInput as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("office.staff_list"))
+    session.commit()
+    flash(_("%(email)s was changed.", email=user.email), "success")
+    return redirect(url_for("office.staff_list"))

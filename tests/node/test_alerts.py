@@ -24,6 +24,7 @@ from node.sync.service import aggregate
 from service_templates.engine import city_answers, new_service, templates_root
 from tests.factories import make_citizen, make_node_app, make_staff
 from tests.node.web import cheap_password_hashing, sign_in_staff, text
+from tests.node.web import sign_up as sign_up_verified
 
 TOKEN = "gateway-auth-token"
 SMS_URL = "http://localhost/sms/inbound"
@@ -118,9 +119,10 @@ def send_sms(client, body, *, sender):
 
 
 def sign_up(client, email, *, phone="", birth_year="1990"):
-    response = client.post(
-        "/account/signup",
-        data={
+    response = sign_up_verified(
+        client,
+        client.application,
+        {
             "name": email.split("@")[0].title(),
             "email": email,
             "phone": phone,

@@ -21,7 +21,7 @@ from tests.factories import make_citizen
 from tests.node.smtp import free_port
 from tests.node.test_bookings import CODE, MONDAY, TUESDAY_0900, book, with_booking_service
 from tests.node.test_bookings_web import SLOT
-from tests.node.web import cheap_password_hashing, csrf_token, text
+from tests.node.web import cheap_password_hashing, csrf_token, sign_up, text
 
 DUE = TUESDAY_0900 - timedelta(hours=3)  # within the 24 hours before the slot
 
@@ -119,9 +119,10 @@ def test_a_citizen_who_prefers_the_web_reads_the_reminder_with_their_appointment
     app = node(instance, WTF_CSRF_ENABLED=False)
     client = app.test_client()
     password = "a long citizen password"
-    client.post(
-        "/account/signup",
-        data={
+    sign_up(
+        client,
+        app,
+        {
             "email": "anna@example.org",
             "preferred_channel": "web",
             "language": "en",

@@ -22,7 +22,7 @@ from node.profiles.models import Citizen
 from runtime.celery_app import wait_for_background_sends
 from tests.factories import make_case, make_citizen, make_node_app, make_staff
 from tests.node.smtp import Inbox, free_port
-from tests.node.web import cheap_password_hashing, sign_in_staff
+from tests.node.web import cheap_password_hashing, sign_in_staff, sign_up
 
 
 def node(instance, **settings):
@@ -299,9 +299,10 @@ def test_a_citizen_with_an_account_who_prefers_the_web_reads_it_in_their_inbox(
     app = node(instance)
     client = app.test_client()
     password = "a long citizen password"
-    signed_up = client.post(
-        "/account/signup",
-        data={
+    signed_up = sign_up(
+        client,
+        app,
+        {
             "email": "anna@example.org",
             "preferred_channel": "web",
             "language": "en",

@@ -10,7 +10,7 @@ from node.database import get_db
 from node.profiles.models import Citizen
 from node.services import service as catalogue
 from tests.factories import make_case, make_citizen
-from tests.node.web import cheap_password_hashing, rows, text
+from tests.node.web import cheap_password_hashing, rows, sign_up, text
 
 NOISE = "/services/noise-report"
 VALID = {
@@ -153,9 +153,10 @@ def test_the_language_follows_the_browser_then_the_choice_then_the_citizen(app, 
     client.get("/?lang=xx")  # not offered: ignored, the earlier choice stays
     assert 'lang="en"' in text(client.get("/", headers={"Accept-Language": "it"}))
 
-    client.post(
-        "/account/signup",
-        data={
+    sign_up(
+        client,
+        app,
+        {
             "email": "anna@example.org",
             "language": "it",
             "preferred_channel": "email",
@@ -257,7 +258,7 @@ SIGNUP = {
 def test_a_tracking_code_shows_others_the_replies_redacted_and_the_citizen_in_full(app, client):
     # A published request's tracking code is public (its Open311 id): whoever types it in
     # reads the city's replies as the API shows them; the citizen signed in reads them whole.
-    assert client.post("/account/signup", data=SIGNUP).status_code == 302
+    assert sign_up(client, app, SIGNUP).status_code == 302
     assert client.post(NOISE, data=VALID).status_code == 302
     reply = "Dear Anna Bianchi, we will call you on 333 987 6543 about Via Irnerio 10."
     with get_db(app).session() as session:

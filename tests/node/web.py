@@ -48,3 +48,28 @@ def csrf_token(html: str) -> str:
 def text(response) -> str:
     """A response's body as text."""
     return response.get_data(as_text=True)
+
+
+LINK = re.compile(r"/account/verify/([\w-]+)")
+
+
+def sign_up(client: FlaskClient, app: Flask, data: dict, *, messages: list | None = None):
+    """Sign up through the form and open the link its e-mail carries, as the address's owner
+    would; returns the answer to the link (a redirect to the account once it exists)."""
+    from node.profiles.views import SENDER
+
+    sent = [] if messages is None else messages
+    sending = app.extensions[SENDER]
+    app.extensions[SENDER] = lambda **message: sent.append(message)
+    try:
+        asked = client.post("/account/signup", data=data)
+        assert asked.status_code == 200, text(asked)
+        links = [LINK.search(m["body"]) for m in sent if m["kind"] == "email"]
+        assert links and links[-1], "no link was sent"
+        opened = client.post(f"/account/verify/{links[-1].group(1)}")
+        codes = [re.search(r"\b(\d{6})\b", m["body"]) for m in sent if m["kind"] == "phone"]
+        if codes:  # the phone the sign-up gave, confirmed with the code sent to it
+            client.post("/account/phone", data={"code": codes[-1].group(1)})
+        return opened
+    finally:
+        app.extensions[SENDER] = sending
