@@ -15,8 +15,7 @@ import sqlalchemy as sa
 
 from federation.hub.aggregates.models import AggregateCell
 from federation.hub.database import get_db as hub_db
-from federation.hub.ingest.models import StoredSnapshot
-from federation.hub.nodes.models import Node
+from federation.hub.nodes.models import Node, StoredSnapshot
 from federation.protocol.measures import measures_of, snapshot_rows
 from federation.protocol.models import CellMeasures, EventCounts
 from node.alerts import service as alerts
