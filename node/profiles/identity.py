@@ -196,6 +196,21 @@ def attach_contact(
         moved = claim(db_session=db_session, account=citizen, profile=other, kind=kind)
     setattr(citizen, kind, address)
     citizen.updated_at = now or utcnow()
+    _record_verified(db_session, citizen, now, fields=[kind], verified=kind, claimed=moved)
+    db_session.flush()
+    return moved
+
+
+def _record_verified(
+    db_session: Session,
+    citizen: Citizen,
+    now: datetime | None,
+    *,
+    fields: list[str],
+    verified: str,
+    claimed: int,
+) -> None:
+    """Archive that the citizen proved a contact, and how many earlier requests it brought."""
     record(
         db_session=db_session,
         kind=EventKind.PROFILE_UPDATED,
@@ -203,10 +218,8 @@ def attach_contact(
         citizen_id=citizen.id,
         channel="web",
         at=now,
-        data={"fields": [kind], "verified": kind, "claimed_cases": moved},
+        data={"fields": fields, "verified": verified, "claimed_cases": claimed},
     )
-    db_session.flush()
-    return moved
 
 
 def _finish_signup(
@@ -242,14 +255,8 @@ def _finish_signup(
             db_session=db_session, citizen=citizen, data=data, actor=Actor.citizen(), channel="web"
         )
         citizen.password_hash = password_hash
-        record(
-            db_session=db_session,
-            kind=EventKind.PROFILE_UPDATED,
-            actor=Actor.citizen(),
-            citizen_id=citizen.id,
-            channel="web",
-            at=now,
-            data={"fields": ["password"], "verified": "email", "claimed_cases": claimed},
+        _record_verified(
+            db_session, citizen, now, fields=["password"], verified="email", claimed=claimed
         )
     code = None
     if phone and phone != citizen.phone:

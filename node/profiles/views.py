@@ -397,11 +397,15 @@ def export() -> Response:
         db_session=db_session(), citizen_id=citizen.id, actor=Actor.citizen()
     )
     db_session().commit()
+    return _json_download(data, f"my-data-{citizen.id}.json")
+
+
+def _json_download(data: dict, filename: str) -> Response:
     body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
     return Response(
         body,
         mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="my-data-{citizen.id}.json"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
@@ -470,11 +474,7 @@ def subject_export(citizen_id: int) -> Response:
         db_session=db_session(), citizen_id=citizen_id, actor=Actor.of_staff(current_staff())
     )
     db_session().commit()
-    return Response(
-        json.dumps(data, indent=2, ensure_ascii=False, default=str),
-        mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="subject-{citizen_id}.json"'},
-    )
+    return _json_download(data, f"subject-{citizen_id}.json")
 
 
 @privacy_bp.post("/<int:citizen_id>/erase")

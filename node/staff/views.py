@@ -80,18 +80,10 @@ def password() -> str | Response | tuple[str, int]:
 @staff_required(Role.ADMIN)
 def staff_list() -> str:
     """Every staff account, for administrators: create, disable, reset, role and department."""
-    session = db_session()
-    return render_template(
-        "office/staff.html",
-        users=service.list_staff(db_session=session),
-        departments=service.list_departments(db_session=session),
-        roles=list(Role),
-        form=ActionForm(),
-        one_time=None,
-    )
+    return _staff_page_with(None)
 
 
-def _staff_page_with(one_time: tuple[str, str]) -> str:
+def _staff_page_with(one_time: tuple[str, str] | None) -> str:
     session = db_session()
     return render_template(
         "office/staff.html",

@@ -74,8 +74,9 @@ def test_open311_gives_the_services_in_the_language_an_app_asks_for(bilingual_ap
     assert {v["key"]: v["name"] for v in questions["hazard"]["values"]}["yes"] == "Sì"
 
 
-def test_a_partial_translation_keeps_the_written_text_for_what_it_leaves_out():
-    spec = ServiceSpec.model_validate(
+def _noise_spec(values: dict[str, str], i18n: dict) -> ServiceSpec:
+    """A one-question service whose choices and translations the test names."""
+    return ServiceSpec.model_validate(
         {
             "code": "noise",
             "name": "Noise",
@@ -88,19 +89,18 @@ def test_a_partial_translation_keeps_the_written_text_for_what_it_leaves_out():
                     "code": "source",
                     "datatype": "singlevaluelist",
                     "description": "Where from?",
-                    "values": [
-                        {"key": "traffic", "name": "Traffic"},
-                        {"key": "works", "name": "Works"},
-                    ],
+                    "values": [{"key": key, "name": name} for key, name in values.items()],
                 }
             ],
-            "i18n": {
-                "it": {
-                    "name": "Rumore",
-                    "attributes": {"source": {"values": {"works": "Cantiere"}}},
-                }
-            },
+            "i18n": i18n,
         }
+    )
+
+
+def test_a_partial_translation_keeps_the_written_text_for_what_it_leaves_out():
+    spec = _noise_spec(
+        {"traffic": "Traffic", "works": "Works"},
+        {"it": {"name": "Rumore", "attributes": {"source": {"values": {"works": "Cantiere"}}}}},
     )
     italian = spec.in_language("it")
     assert italian.name == "Rumore"
@@ -111,22 +111,7 @@ def test_a_partial_translation_keeps_the_written_text_for_what_it_leaves_out():
 
 def test_a_translation_of_a_choice_the_service_lacks_is_refused():
     with pytest.raises(ValueError, match="no choice 'wind'"):
-        ServiceSpec.model_validate(
-            {
-                "code": "noise",
-                "name": "Noise",
-                "domain": "environment",
-                "department": "environment",
-                "channels": ["web"],
-                "sla_hours": 24,
-                "attributes": [
-                    {
-                        "code": "source",
-                        "datatype": "singlevaluelist",
-                        "description": "Where from?",
-                        "values": [{"key": "traffic", "name": "Traffic"}],
-                    }
-                ],
-                "i18n": {"it": {"attributes": {"source": {"values": {"wind": "Vento"}}}}},
-            }
+        _noise_spec(
+            {"traffic": "Traffic"},
+            {"it": {"attributes": {"source": {"values": {"wind": "Vento"}}}}},
         )
