@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from node.auth import keeps_nul
 from node.database import db_session
 from node.errors import InvalidInput
 from node.intake import limits
@@ -53,6 +54,7 @@ def _limited(session: Session, sender: str, exc: limits.RateLimited) -> Response
 
 
 @bp.post("/inbound")
+@keeps_nul
 def inbound() -> Response:
     """Check the gateway's signature, act on the message once, and reply to the sender."""
     config = current_app.config
