@@ -100,7 +100,9 @@ def open_consultation(app):
 
 
 def citizen(app, *, born=1990, account=True, **values):
-    """A citizen profile with an account (password) and a mobile phone."""
+    """A citizen profile with an account (password) and a mobile phone, reading English as
+    the service's texts are written."""
+    values.setdefault("language", "en")
     with session_of(app) as session:
         person = make_citizen(
             session, birth_year=born, phone=f"+39333{next(_phones):07d}", **values
