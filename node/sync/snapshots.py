@@ -16,9 +16,9 @@ from federation.protocol.models import (
     ServiceIdentity,
 )
 from node.services.models import Service
-from node.sync.aggregation import CellKey, aggregate_periods, cell_measures_of, groups
+from node.sync.aggregation import CellKey, aggregate_periods, cell_measures_of, relations
 from node.sync.enrollment import default_slug
-from node.sync.suppression import suppress
+from node.sync.suppression import protect
 
 
 def service_identities(*, db_session: Session, codes: set[str]) -> list[ServiceIdentity]:
@@ -95,7 +95,16 @@ def add_noise(
     return released, DifferentialPrivacy(mechanism="geometric", epsilon=epsilon)
 
 
-def build_snapshots(
+@dataclass
+class Release:
+    """A period's snapshot with what it was made from: the exact values and those withheld."""
+
+    snapshot: MetricsSnapshot
+    values: dict[tuple[CellKey, str], int]
+    hidden: set[tuple[CellKey, str]]
+
+
+def build_releases(
     *,
     db_session: Session,
     node_slug: str,
@@ -103,18 +112,31 @@ def build_snapshots(
     k: int,
     revisions: dict[str, int] | None = None,
     privacy: NoiseSettings | None = None,
-) -> dict[str, MetricsSnapshot]:
-    """The periods' anonymised snapshots: noised when asked, suppressed below k, with
-    secondary suppression."""
+    protection_width: int | None = None,
+    keep: dict[str, set] | None = None,
+) -> dict[str, Release]:
+    """The periods' anonymised snapshots, each with its exact values and withheld keys.
+
+    Noised when asked, then protected (`node.sync.suppression.protect`): nothing below k is
+    sent, and nothing withheld can be narrowed below the protection width (default k) from
+    the published values. `keep` names, per period, values to withhold whatever they are.
+    """
     if not periods:
         return {}
     revisions = revisions or {}
+    keep = keep or {}
     built = {}
     for period, found in aggregate_periods(db_session=db_session, periods=periods).items():
         spent = None
         if privacy is not None and found.values:
             found.values, spent = add_noise(found.values, privacy)
-        hidden = suppress(found.values, groups(found.values), k)
+        hidden = protect(
+            found.values,
+            relations(found.values),
+            k=k,
+            protection_width=protection_width,
+            keep=keep.get(period, ()),
+        )
         by_cell: dict[CellKey, dict[str, int]] = defaultdict(dict)
         for (cell, measure), value in found.values.items():
             if (cell, measure) not in hidden:
@@ -131,7 +153,7 @@ def build_snapshots(
                         measures=cell_measures,
                     )
                 )
-        built[period] = MetricsSnapshot(
+        snapshot = MetricsSnapshot(
             node=node_slug,
             period=period,
             revision=revisions.get(period, 1),
@@ -140,7 +162,31 @@ def build_snapshots(
             services=service_identities(db_session=db_session, codes=found.services),
             cells=cells,
         )
+        built[period] = Release(snapshot=snapshot, values=found.values, hidden=hidden)
     return built
+
+
+def build_snapshots(
+    *,
+    db_session: Session,
+    node_slug: str,
+    periods: list[str],
+    k: int,
+    revisions: dict[str, int] | None = None,
+    privacy: NoiseSettings | None = None,
+    protection_width: int | None = None,
+) -> dict[str, MetricsSnapshot]:
+    """The periods' anonymised snapshots (see build_releases)."""
+    releases = build_releases(
+        db_session=db_session,
+        node_slug=node_slug,
+        periods=periods,
+        k=k,
+        revisions=revisions,
+        privacy=privacy,
+        protection_width=protection_width,
+    )
+    return {period: release.snapshot for period, release in releases.items()}
 
 
 def build_snapshot(
