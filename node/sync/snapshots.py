@@ -17,6 +17,7 @@ from federation.protocol.models import (
 )
 from node.services.models import Service
 from node.sync.aggregation import CellKey, aggregate_periods, cell_measures_of, relations
+from node.sync.audit import AuditReport, Revision, audit
 from node.sync.enrollment import default_slug
 from node.sync.suppression import protect
 
@@ -212,3 +213,57 @@ def noise_settings(settings: Any) -> NoiseSettings | None:
     if not settings["DP_EPSILON"]:
         return None
     return NoiseSettings(settings["DP_EPSILON"], settings["DP_MAX_EVENTS_PER_CASE"])
+
+
+# ---------------------------------------------------------------- releases and their audit
+
+
+def encode_release(revision: int, release: Release) -> dict[str, Any]:
+    """A revision as the outbox keeps it once it may leave: exact values and withheld keys."""
+    return {
+        "revision": revision,
+        "values": sorted(
+            ([*cell, measure, value] for (cell, measure), value in release.values.items()), key=str
+        ),
+        "hidden": sorted(([*cell, measure] for cell, measure in release.hidden), key=str),
+    }
+
+
+def _key(service: str, dim: str, value: str | None, measure: str) -> tuple[CellKey, str]:
+    return (service, dim, value), measure
+
+
+def decode_release(entry: dict[str, Any]) -> Revision:
+    """A stored revision as its attacker holds it (see `node.sync.audit`)."""
+    values = {_key(*row[:4]): row[4] for row in entry["values"]}
+    return Revision(
+        values=values,
+        hidden=frozenset(_key(*row) for row in entry["hidden"]),
+        relations=tuple(relations(values)),
+    )
+
+
+def withheld_before(released: list[dict[str, Any]] | None) -> set[tuple[CellKey, str]]:
+    """Every key withheld by an earlier revision (a later one keeps them withheld)."""
+    return {_key(*row) for entry in released or [] for row in entry["hidden"]}
+
+
+def audit_release(
+    *,
+    release: Release,
+    released: list[dict[str, Any]] | None,
+    k: int,
+    protection_width: int | None = None,
+) -> AuditReport:
+    """Audit a new revision together with every earlier one that may have left, and the
+    changes between them: what whoever holds them all can work out."""
+    latest = Revision(
+        values=release.values,
+        hidden=frozenset(release.hidden),
+        relations=tuple(relations(release.values)),
+    )
+    return audit(
+        revisions=[*(decode_release(entry) for entry in released or []), latest],
+        k=k,
+        protection_width=k if protection_width is None else protection_width,
+    )
