@@ -83,12 +83,12 @@ class AuditReport:
         return not self.exposures
 
     def exposed_components(self) -> dict[frozenset, list[Hashable]]:
-        """Per component, the keys of the latest revision that are exposed (for `protect`)."""
-        last = max((e.revision for e in self.exposures), default=0)
+        """Per component, the keys that are exposed in any revision (for `protect`)."""
         found: dict[frozenset, list[Hashable]] = {}
         for exposure in self.exposures:
-            if exposure.revision == last:
-                found.setdefault(exposure.component, []).append(exposure.key)
+            keys = found.setdefault(exposure.component, [])
+            if exposure.key not in keys:
+                keys.append(exposure.key)
         return found
 
     def summary(self, limit: int = 3) -> str:
@@ -188,7 +188,7 @@ def audit(
                 )
                 if terms:
                     objectives.append(_Objective(r, key, True, terms, constant))
-                else:  # both revisions publish it: the change is there to read
+                elif protection_width > 0:  # both revisions publish it: there to read
                     exposures.append(Exposure(r, key, True, change, change, frozenset()))
 
     components = _Components(variables)

@@ -53,6 +53,7 @@ from node.sync.snapshots import (
     content_hash,
     encode_release,
     noise_settings,
+    published_before,
     service_identities,
     withheld_before,
 )
@@ -203,7 +204,9 @@ class ReleaseSettings:
     """When a month may first leave, and how wide every withheld count must stay."""
 
     grace_days: int = NodeSettings.model_fields["release_grace_days"].default
-    protection_width: int | None = None  # None: the hub's k
+    # None: the hub's k. 0 protects nothing beyond k, and lets every revision through: only for
+    # harnesses that test the transport (the node's settings do not accept it).
+    protection_width: int | None = None
 
 
 def release_settings(settings: Any) -> ReleaseSettings:
@@ -225,9 +228,10 @@ def refresh_outbox(
 ) -> list[str]:
     """Rebuild the snapshot of every month whose events changed; a changed one gets a revision.
 
-    A month is built only once its grace period is over. A rebuilt month enters the outbox
-    only if it passes the interval audit together with every earlier revision that may have
-    left; otherwise the change is held (`held_reason`) and the outbox keeps what it had, until
+    A month is built only once its grace period is over. A rebuilt month is protected together
+    with every earlier revision that may have left (withholding more where a small change
+    would show), and enters the outbox only if it passes the interval audit with them;
+    otherwise the change is held (`held_reason`) and the outbox keeps what it had, until
     a later build passes. The build reads one state of the event log: appends wait until the
     caller commits (see `_freeze_event_log`), so commit soon. Returns the periods that got a
     new revision.
@@ -264,6 +268,7 @@ def refresh_outbox(
         privacy=privacy,
         protection_width=release.protection_width,
         keep={period: withheld_before(stored[period].released) for period in dirty},
+        released={period: stored[period].released for period in dirty},
     )
     changed = []
     for period, built in releases.items():
@@ -277,15 +282,27 @@ def refresh_outbox(
         if digest == row.content_hash:  # back to what the outbox holds: nothing is held
             row.held_reason = row.held_since = None
             continue
-        report = audit_release(
-            release=built,
-            released=row.released,
-            k=link.k,
-            protection_width=release.protection_width,
-        )
-        if not report.passed:
-            what = "the change since the last release" if row.released else "the snapshot"
-            row.held_reason = f"audit: {what} would expose a count: {report.summary()}"[:500]
+        reason = None
+        lost = published_before(row.released) & built.hidden
+        if lost:
+            # The hub keeps one revision per month: one that withholds what it has would take
+            # those counts away. Hold the change until it is large enough to show as it is.
+            reason = (
+                f"the change since the last release is too small to send without withholding "
+                f"{len(lost)} counts the hub already has"
+            )
+        else:
+            report = audit_release(
+                release=built,
+                released=row.released,
+                k=link.k,
+                protection_width=release.protection_width,
+            )
+            if not report.passed:
+                what = "the change since the last release" if row.released else "the snapshot"
+                reason = f"audit: {what} would expose a count: {report.summary()}"
+        if reason is not None:
+            row.held_reason = reason[:500]
             row.held_since = row.held_since or now
             logger.warning("%s held back, not sent: %s", period, row.held_reason)
             continue

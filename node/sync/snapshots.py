@@ -115,17 +115,21 @@ def build_releases(
     privacy: NoiseSettings | None = None,
     protection_width: int | None = None,
     keep: dict[str, set] | None = None,
+    released: dict[str, list[dict[str, Any]] | None] | None = None,
 ) -> dict[str, Release]:
     """The periods' anonymised snapshots, each with its exact values and withheld keys.
 
     Noised when asked, then protected (`node.sync.suppression.protect`): nothing below k is
     sent, and nothing withheld can be narrowed below the protection width (default k) from
-    the published values. `keep` names, per period, values to withhold whatever they are.
+    the published values. `keep` names, per period, values to withhold whatever they are;
+    `released`, per period, the earlier revisions that may have left (as `encode_release`
+    stores them): the new one is protected together with them.
     """
     if not periods:
         return {}
     revisions = revisions or {}
     keep = keep or {}
+    released = released or {}
     built = {}
     for period, found in aggregate_periods(db_session=db_session, periods=periods).items():
         spent = None
@@ -137,6 +141,7 @@ def build_releases(
             k=k,
             protection_width=protection_width,
             keep=keep.get(period, ()),
+            released=[decode_release(entry) for entry in released.get(period) or []],
         )
         by_cell: dict[CellKey, dict[str, int]] = defaultdict(dict)
         for (cell, measure), value in found.values.items():
@@ -246,6 +251,14 @@ def decode_release(entry: dict[str, Any]) -> Revision:
 def withheld_before(released: list[dict[str, Any]] | None) -> set[tuple[CellKey, str]]:
     """Every key withheld by an earlier revision (a later one keeps them withheld)."""
     return {_key(*row) for entry in released or [] for row in entry["hidden"]}
+
+
+def published_before(released: list[dict[str, Any]] | None) -> set[tuple[CellKey, str]]:
+    """Every key the last earlier revision published (what the hub holds of the month)."""
+    if not released:
+        return set()
+    last = released[-1]
+    return {_key(*row[:4]) for row in last["values"]} - {_key(*row) for row in last["hidden"]}
 
 
 def audit_release(

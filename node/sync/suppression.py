@@ -12,8 +12,9 @@ to it, the smallest first.
 runs it first, as it settles most tables without a linear program.
 """
 
-from collections.abc import Collection, Hashable, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ def protect(
     k: int,
     protection_width: int | None = None,
     keep: Collection[Hashable] = (),
+    released: Sequence[Any] = (),
 ) -> set[Hashable]:
     """Choose the values to withhold so that none below k can be narrowed down.
 
@@ -81,6 +83,10 @@ def protect(
     keep : collection of hashable, optional
         Values to withhold whatever they are (those withheld in an earlier revision, so that a
         revision does not narrow what the earlier one hid).
+    released : sequence of node.sync.audit.Revision, optional
+        Earlier revisions of the same month that may have left, oldest first. The values are
+        then protected together with them: nothing they withheld is narrowed, and no change
+        smaller than k since the last of them can be read off by differencing.
 
     Returns
     -------
@@ -106,8 +112,9 @@ def protect(
     hidden = suppress(dict(values), groups, k) | (set(keep) & set(values))
     passed: set[frozenset] = set()  # components already found safe: their system is unchanged
     while True:
+        latest = Revision(values=values, hidden=frozenset(hidden), relations=tuple(known))
         report = audit(
-            revisions=[Revision(values=values, hidden=frozenset(hidden), relations=tuple(known))],
+            revisions=[*released, latest],
             k=k,
             protection_width=width,
             safe_components=passed,
@@ -130,12 +137,15 @@ def _next_to_hide(
     values: Mapping[Hashable, int],
     hidden: set[Hashable],
 ) -> Hashable | None:
-    """The published value to withhold next: the smallest one that shares a relation with an
-    exposed value, else with any withheld value of its component."""
-    for around in (exposed, [key for _, key in component]):
-        candidates = {
-            n for key in around for n in neighbours.get(key, ()) if n not in hidden and n in values
-        }
+    """The published value to withhold next: an exposed one itself (a change, or a value an
+    earlier revision withheld), else the smallest that shares a relation with an exposed value,
+    else with any withheld value of its component."""
+    for candidates in (
+        set(exposed),
+        {n for key in exposed for n in neighbours.get(key, ())},
+        {n for _, key in component for n in neighbours.get(key, ())},
+    ):
+        candidates = {n for n in candidates if n not in hidden and n in values}
         if candidates:
             return min(candidates, key=lambda n: (values[n], str(n)))
     return None
