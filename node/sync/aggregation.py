@@ -23,7 +23,7 @@ from node.cases.models import Case, Event, EventKind
 from node.profiles.models import CitizenSegment, SegmentKind
 from node.services.models import Service
 from node.services.schemas import ServiceSpec
-from node.sync.suppression import Relation, at_most, sums_to
+from node.sync.audit import Relation, at_most, sums_to
 
 CHANNELS = frozenset(channel.value for channel in Channel)
 # Events that show a person used a service that is more than cases.

@@ -25,14 +25,44 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from node.sync.suppression import Relation
-
 # Slack on the programs' optima before rounding them inwards to whole counts.
 TOLERANCE = 1e-6
 # Programs that pull many withheld values apart at once, before one program per value.
 SPREADING_ROUNDS = 4
 
 Variable = tuple[int, Hashable]  # (revision index, key)
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A linear relation over values: sum(coefficient * value) == 0, or <= 0.
+
+    A key absent from the values stands for 0 (the attacker is assumed to know which cells
+    are empty).
+    """
+
+    terms: tuple[tuple[Hashable, int], ...]
+    equal: bool = True
+
+    def holds(self, values: Mapping[Hashable, int]) -> bool:
+        """Whether the relation is true of these values."""
+        total = sum(coefficient * values.get(key, 0) for key, coefficient in self.terms)
+        return total == 0 if self.equal else total <= 0
+
+    @property
+    def keys(self) -> tuple[Hashable, ...]:
+        """The values the relation ties together."""
+        return tuple(key for key, _ in self.terms)
+
+
+def sums_to(total: Hashable, members: Iterable[Hashable]) -> Relation:
+    """total == sum(members)."""
+    return Relation(((total, 1), *((m, -1) for m in members)), equal=True)
+
+
+def at_most(smaller: Iterable[Hashable], larger: Iterable[Hashable]) -> Relation:
+    """sum(smaller) <= sum(larger)."""
+    return Relation((*((s, 1) for s in smaller), *((g, -1) for g in larger)), equal=False)
 
 
 @dataclass(frozen=True)

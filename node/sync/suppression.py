@@ -14,7 +14,8 @@ runs it first, as it settles most tables without a linear program.
 
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from node.sync.audit import Relation, Revision, audit
 
 
 @dataclass(frozen=True)
@@ -25,38 +26,6 @@ class Group:
     members: tuple[Hashable, ...]
 
 
-@dataclass(frozen=True)
-class Relation:
-    """A linear relation over values: sum(coefficient * value) == 0, or <= 0.
-
-    A key absent from the values stands for 0 (the attacker is assumed to know which cells
-    are empty).
-    """
-
-    terms: tuple[tuple[Hashable, int], ...]
-    equal: bool = True
-
-    def holds(self, values: Mapping[Hashable, int]) -> bool:
-        """Whether the relation is true of these values."""
-        total = sum(coefficient * values.get(key, 0) for key, coefficient in self.terms)
-        return total == 0 if self.equal else total <= 0
-
-    @property
-    def keys(self) -> tuple[Hashable, ...]:
-        """The values the relation ties together."""
-        return tuple(key for key, _ in self.terms)
-
-
-def sums_to(total: Hashable, members: Iterable[Hashable]) -> Relation:
-    """total == sum(members)."""
-    return Relation(((total, 1), *((m, -1) for m in members)), equal=True)
-
-
-def at_most(smaller: Iterable[Hashable], larger: Iterable[Hashable]) -> Relation:
-    """sum(smaller) <= sum(larger)."""
-    return Relation((*((s, 1) for s in smaller), *((g, -1) for g in larger)), equal=False)
-
-
 def protect(
     values: Mapping[Hashable, int],
     relations: Iterable[Relation],
@@ -64,7 +33,7 @@ def protect(
     k: int,
     protection_width: int | None = None,
     keep: Collection[Hashable] = (),
-    released: Sequence[Any] = (),
+    released: Sequence[Revision] = (),
 ) -> set[Hashable]:
     """Choose the values to withhold so that none below k can be narrowed down.
 
@@ -95,8 +64,6 @@ def protect(
         exposed (every neighbour already withheld), the set is returned as it is; the audit then
         fails and the month is not sent.
     """
-    from node.sync.audit import Revision, audit
-
     width = k if protection_width is None else protection_width
     known = [relation for relation in relations if relation.holds(values)]
     neighbours: dict[Hashable, set[Hashable]] = {}
