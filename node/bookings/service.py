@@ -41,30 +41,6 @@ class FreeTime:
     free: int
 
 
-def _record(
-    db_session: Session,
-    *,
-    kind: EventKind,
-    service_code: str,
-    actor: Actor,
-    channel: str | None,
-    citizen_id: int | None,
-    at: datetime,
-    data: dict[str, Any],
-) -> Event:
-    event = record(
-        db_session=db_session,
-        kind=kind,
-        actor=actor,
-        citizen_id=citizen_id,
-        channel=channel,
-        at=at,
-        data=data,
-    )
-    event.service_code = service_code  # no case: the event names its service itself
-    return event
-
-
 def _record_booking(
     db_session: Session,
     booking: Booking,
@@ -76,8 +52,8 @@ def _record_booking(
     data: dict[str, Any] | None = None,
 ) -> Event:
     """Record an event of one booking, naming its service, its citizen and the booking."""
-    return _record(
-        db_session,
+    return record(
+        db_session=db_session,
         kind=kind,
         service_code=booking.service_code,
         actor=actor,
@@ -169,13 +145,11 @@ def generate_slots(
         for office, starts, ends, desk in new
     )
     if new:
-        _record(
-            db_session,
+        record(
+            db_session=db_session,
             kind=EventKind.SLOTS_PUBLISHED,
             service_code=service_code,
             actor=actor,
-            channel=None,
-            citizen_id=None,
             at=now,
             data={"slots": len(new), "from": today.isoformat(), "to": last.isoformat()},
         )
@@ -378,8 +352,8 @@ def book(
         db_session.delete(booking)
         db_session.flush()
         raise
-    _record(
-        db_session,
+    record(
+        db_session=db_session,
         kind=EventKind.BOOKED,
         service_code=service.code,
         actor=actor,
@@ -633,11 +607,7 @@ def send_reminder(
         else:
             data["adapter"] = messaging.PORTAL  # the row is the message in the citizen's account
     except DeliveryError as exc:
-        final = final or exc.permanent
-        row.last_error = str(exc)[:500]
-        row.next_attempt_at = None if final else now + timedelta(seconds=retry_delay)
-        if final:
-            row.status = DeliveryStatus.FAILED
+        final = messaging.note_failure(row, exc, final=final, now=now, retry_delay=retry_delay)
         _record_booking(
             db_session,
             booking,
@@ -649,8 +619,7 @@ def send_reminder(
         )
         db_session.flush()
         return messaging.Outcome.DONE if final else messaging.Outcome.RETRY
-    row.status, row.sent_at, row.last_error = DeliveryStatus.SENT, now, None
-    row.next_attempt_at = None
+    messaging.note_sent(row, now=now)
     _record_booking(
         db_session,
         booking,

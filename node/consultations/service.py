@@ -150,7 +150,8 @@ def _record(
     channel: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    event = record(
+    """Record an event of a consultation, which has no case and so names its service itself."""
+    record(
         db_session=db_session,
         kind=kind,
         actor=actor,
@@ -158,8 +159,8 @@ def _record(
         channel=channel,
         data=data,
         at=now,
+        service_code=consultation.service_code,
     )
-    event.service_code = consultation.service_code  # an event without a case names its service
 
 
 def texts_of(consultation: Consultation) -> Texts:

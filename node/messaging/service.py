@@ -9,6 +9,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -272,6 +273,29 @@ def _claim(db_session: Session, event: Event, case: Case, plan: Plan) -> Notific
     return row
 
 
+def note_failure(
+    row: Any, error: DeliveryError, *, final: bool, now: datetime, retry_delay: float
+) -> bool:
+    """Note a failed attempt on a delivery row (a notification, a staff alert, a reminder).
+
+    Returns whether it was the last: the task's own last try, or a refusal no retry can change.
+    A retried row records when it is due, for the sweep of a node without a broker.
+    """
+    final = final or error.permanent
+    row.last_error = str(error)[:500]
+    row.next_attempt_at = None if final else now + timedelta(seconds=retry_delay)
+    if final:
+        row.status = DeliveryStatus.FAILED
+    return final
+
+
+def note_sent(row: Any, *, now: datetime) -> None:
+    """Note a delivery row's successful attempt."""
+    row.status = DeliveryStatus.SENT
+    row.sent_at = now
+    row.last_error = row.next_attempt_at = None
+
+
 def deliver(
     *,
     db_session: Session,
@@ -348,11 +372,7 @@ def deliver(
             headers |= _thread(db_session, case, event)
         adapter = _send(adapters, row, citizen, language, headers)
     except DeliveryError as exc:
-        final = final or exc.permanent
-        row.last_error = str(exc)[:500]
-        row.next_attempt_at = None if final else now + timedelta(seconds=retry_delay)
-        if final:
-            row.status = DeliveryStatus.FAILED
+        final = note_failure(row, exc, final=final, now=now, retry_delay=retry_delay)
         record(
             db_session=db_session,
             kind=EventKind.MESSAGE_FAILED,
@@ -364,9 +384,7 @@ def deliver(
         )
         db_session.flush()
         return Outcome.DONE if final else Outcome.RETRY
-    row.status = DeliveryStatus.SENT
-    row.sent_at = now
-    row.last_error = row.next_attempt_at = None
+    note_sent(row, now=now)
     record(
         db_session=db_session,
         kind=EventKind.MESSAGE_DELIVERED,
@@ -491,11 +509,7 @@ def alert_staff(
             language=staff.language,
         )
     except DeliveryError as exc:
-        final = final or exc.permanent
-        row.last_error = str(exc)[:500]
-        row.next_attempt_at = None if final else now + timedelta(seconds=retry_delay)
-        if final:
-            row.status = DeliveryStatus.FAILED
+        final = note_failure(row, exc, final=final, now=now, retry_delay=retry_delay)
         record(
             db_session=db_session,
             kind=EventKind.STAFF_ALERT_FAILED,
@@ -507,12 +521,7 @@ def alert_staff(
         )
         db_session.flush()
         return Outcome.DONE if final else Outcome.RETRY
-    row.status, row.sent_at, row.last_error, row.next_attempt_at = (
-        DeliveryStatus.SENT,
-        now,
-        None,
-        None,
-    )
+    note_sent(row, now=now)
     record(
         db_session=db_session,
         kind=EventKind.STAFF_ALERTED,
