@@ -1,5 +1,7 @@
 """Options and helpers shared by the `carmen` command groups."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -49,6 +51,25 @@ def open_node(instance: Path):
         return open_app(instance)
     except (InstanceError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@contextmanager
+def node_session(instance: Path) -> Iterator[tuple]:
+    """A node instance's app and a database session, committed when the block ends without error.
+
+    What the node refuses (not found, a conflict, invalid input) ends the command with its
+    message and commits nothing.
+    """
+    from node.database import get_db
+    from node.errors import NodeError
+
+    app = open_node(instance)
+    with app.app_context(), get_db(app).session() as db_session:
+        try:
+            yield app, db_session
+        except NodeError as exc:
+            raise click.ClickException(str(exc)) from exc
+        db_session.commit()
 
 
 def print_settings(settings_class, instance: Path) -> None:
