@@ -16,7 +16,7 @@ from node.intake import console_service as console
 from node.intake.console_forms import CallerForm, CallerSearchForm, OnBehalfFields, OrganisationForm
 from node.intake.forms import ATTRIBUTE_PREFIX, attribute_values, request_form_class
 from node.profiles import service as profiles
-from node.profiles.forms import LANGUAGE_NAMES
+from node.profiles.forms import with_node_choices
 from node.profiles.schemas import OrganisationData
 from node.services import service as catalogue
 from node.staff.models import CONSOLE_ROLES
@@ -67,22 +67,11 @@ def caller(citizen_id: int) -> str:
     )
 
 
-def _with_choices(form: CallerForm) -> CallerForm:
-    config = current_app.config
-    form.language.choices = [
-        SelectChoice(code, LANGUAGE_NAMES.get(code, code)) for code in config["LANGUAGES"]
-    ]
-    form.district.choices = [SelectChoice("", "—")] + [
-        SelectChoice(d, d) for d in config["DISTRICTS"]
-    ]
-    return form
-
-
 @bp.route("/callers/new", methods=["GET", "POST"])
 @staff_required(*CONSOLE_ROLES)
 def new_caller() -> Any:
     """Take down a new caller's profile, so their cases can be told to them and found again."""
-    form = _with_choices(CallerForm())
+    form = with_node_choices(CallerForm(), current_app.config)
     if request.method == "GET":
         form.language.data = current_app.config["DEFAULT_LANGUAGE"]
         form.preferred_channel.data = "sms"

@@ -170,28 +170,24 @@ def update_citizen(
         setattr(citizen, field, new[field])
     citizen.updated_at = now
     recompute_segments(db_session=db_session, citizen=citizen, now=now)
-    consent = [f for f in changed if f.startswith("consent_")]
+    consent = {f: getattr(citizen, f) for f in changed if f.startswith("consent_")}
     other = [f for f in changed if not f.startswith("consent_")]
-    if other:
-        record(
-            db_session=db_session,
-            kind=EventKind.PROFILE_UPDATED,
-            actor=actor,
-            citizen_id=citizen.id,
-            channel=channel,
-            at=now,
-            data={"fields": other},
-        )
-    if consent:
-        record(
-            db_session=db_session,
-            kind=EventKind.CONSENT_CHANGED,
-            actor=actor,
-            citizen_id=citizen.id,
-            channel=channel,
-            at=now,
-            data={f: getattr(citizen, f) for f in consent},
-        )
+    # A consent's new value is the event's news; other fields are named, their values not kept.
+    told = {
+        EventKind.PROFILE_UPDATED: {"fields": other} if other else {},
+        EventKind.CONSENT_CHANGED: consent,
+    }
+    for kind, data in told.items():
+        if data:
+            record(
+                db_session=db_session,
+                kind=kind,
+                actor=actor,
+                citizen_id=citizen.id,
+                channel=channel,
+                at=now,
+                data=data,
+            )
     db_session.flush()
     return changed
 

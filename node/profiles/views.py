@@ -17,7 +17,6 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
-from wtforms import SelectChoice
 
 from node.auth import (
     Principal,
@@ -35,7 +34,6 @@ from node.display import field_message
 from node.errors import Conflict, InvalidInput
 from node.profiles import identity, service
 from node.profiles.forms import (
-    LANGUAGE_NAMES,
     CitizenLoginForm,
     ConfirmForm,
     EraseForm,
@@ -45,6 +43,7 @@ from node.profiles.forms import (
     PreferencesForm,
     ResetRequestForm,
     SignupForm,
+    with_node_choices,
 )
 from node.profiles.models import VerificationPurpose
 from node.profiles.schemas import PROFILE_FIELDS
@@ -101,17 +100,6 @@ def _send_code(*, to: str, code: str, language: str) -> None:
     _send(kind="phone", to=to, subject="", body=body, language=language)
 
 
-def _with_choices(form: PreferencesForm) -> PreferencesForm:
-    config = current_app.config
-    form.language.choices = [
-        SelectChoice(code, LANGUAGE_NAMES.get(code, code)) for code in config["LANGUAGES"]
-    ]
-    form.district.choices = [SelectChoice("", "—")] + [
-        SelectChoice(d, d) for d in config["DISTRICTS"]
-    ]
-    return form
-
-
 def _profile_values(form: PreferencesForm) -> dict[str, Any]:
     return {field: getattr(form, field).data for field in PROFILE_FIELDS}
 
@@ -128,7 +116,7 @@ def _place_errors(form: Any, exc: InvalidInput) -> None:
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> Any:
     """Open a citizen account: it exists once the e-mail is verified through the link sent."""
-    form = _with_choices(SignupForm())
+    form = with_node_choices(SignupForm(), current_app.config)
     if request.method == "GET":
         form.language.data = str(get_locale())
         form.consent_contact.data = True
@@ -326,7 +314,7 @@ def home() -> str:
 def preferences() -> Any:
     """Change one's language, preferred channel and consent; a new contact is verified first."""
     citizen = current_citizen()
-    form = _with_choices(PreferencesForm(obj=citizen))
+    form = with_node_choices(PreferencesForm(obj=citizen), current_app.config)
     if form.validate_on_submit():
         session = db_session()
         try:
