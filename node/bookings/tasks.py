@@ -49,9 +49,7 @@ def remind(self: DeliveryTask, booking_id: int, service_code: str) -> None:
             booking_id=booking_id,
             settings=current_settings(service_code),
             adapters=current_adapters(),
-            attempt=self.attempt,
-            final=self.final,
-            retry_delay=self.retry_countdown(),
+            **self.this_attempt(),
         )
         db_session.commit()
     if outcome is messaging.Outcome.RETRY:

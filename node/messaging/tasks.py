@@ -40,13 +40,11 @@ def notify(self: DeliveryTask, event_id: int) -> None:
         outcome = messaging.deliver(
             db_session=db_session,
             event_id=event_id,
-            attempt=self.attempt,
-            final=self.final,
             adapters=current_adapters(),
             city=current_app.config["CITY"],
             mail_from=current_app.config["MAIL_FROM"],
             public_url=current_app.config["PUBLIC_URL"],
-            retry_delay=self.retry_countdown(),
+            **self.this_attempt(),
         )
         db_session.commit()
     if outcome is messaging.Outcome.RETRY:
@@ -66,12 +64,10 @@ def alert_staff(self: DeliveryTask, alert_id: int) -> None:
         outcome = messaging.alert_staff(
             db_session=db_session,
             alert_id=alert_id,
-            attempt=self.attempt,
-            final=self.final,
             adapters=current_adapters(),
             city=current_app.config["CITY"],
             public_url=current_app.config["PUBLIC_URL"],
-            retry_delay=self.retry_countdown(),
+            **self.this_attempt(),
         )
         db_session.commit()
     if outcome is messaging.Outcome.RETRY:
