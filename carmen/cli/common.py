@@ -24,19 +24,42 @@ instances_option = click.option(
 )
 
 
+def port_option(flag: str, default: int, help_text: str, *, any_free: bool = False):
+    """An option naming a loopback port; with `any_free`, 0 lets the system choose a free one."""
+    return click.option(
+        flag,
+        default=default,
+        show_default=True,
+        type=click.IntRange(0 if any_free else 1, 65535),
+        help=help_text,
+    )
+
+
 def listen_options(port: int):
     """The --host and --port options of a command that serves, listening on port by default."""
 
     def decorate(function):
-        function = click.option(
-            "--port",
-            default=port,
-            show_default=True,
-            type=click.IntRange(1, 65535),
-            help="Port to listen on.",
-        )(function)
+        function = port_option("--port", port, "Port to listen on.")(function)
         return click.option(
             "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+        )(function)
+
+    return decorate
+
+
+def simulation_options(*, smallest_scale: float, scale_help: str):
+    """The --scale and --seed options of a command that simulates citizens."""
+
+    def decorate(function):
+        function = click.option(
+            "--seed", default=7, show_default=True, help="Seed of the simulation."
+        )(function)
+        return click.option(
+            "--scale",
+            default=0.02,
+            show_default=True,
+            type=click.FloatRange(smallest_scale, 1),
+            help=scale_help,
         )(function)
 
     return decorate
