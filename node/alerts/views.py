@@ -30,9 +30,7 @@ def _service_and_settings(
     code: str, staff: StaffUser | None = None
 ) -> tuple[Service, AlertSettings]:
     """An alert service and its settings; for staff, only one of a department they work."""
-    found = service.get_alert_service(db_session=db_session(), code=code)
-    if staff is not None and not catalogue.worked_by(staff, found):
-        raise NotFound(f"no alert service with code {code!r}")
+    found = service.get_alert_service(db_session=db_session(), code=code, staff=staff)
     settings = service.settings_of(
         services_dir=current_app.config["SERVICES_DIR"], service_code=found.code
     )

@@ -27,7 +27,8 @@ from node.messaging.adapters import Adapters, DeliveryError
 from node.messaging.models import DeliveryStatus
 from node.profiles.models import Citizen
 from node.services.models import Service
-from node.services.service import spec_of
+from node.services.service import active_of_behaviour, behaves_as, get_of_behaviour
+from node.staff.models import StaffUser
 
 REFERENCE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
 
@@ -65,17 +66,22 @@ def _record_booking(
 
 
 def booking_services(*, db_session: Session) -> list[Service]:
-    """The active services whose behaviour is bookings."""
-    query = sa.select(Service).where(Service.active.is_(True)).order_by(Service.code)
-    return [s for s in db_session.scalars(query) if is_booking_service(s)]
+    """The active services whose behaviour is bookings, by code."""
+    found = active_of_behaviour(db_session=db_session, behaviour=BEHAVIOUR)
+    return sorted(found, key=lambda service: service.code)
 
 
-def get_service(*, db_session: Session, service_code: str) -> Service:
-    """An active booking service by its code."""
-    service = db_session.get(Service, service_code)
-    if service is None or not service.active or not is_booking_service(service):
-        raise NotFound(f"no booking service {service_code}")
-    return service
+def get_service(
+    *, db_session: Session, service_code: str, staff: StaffUser | None = None
+) -> Service:
+    """An active booking service by its code; for staff, only one of a department they work."""
+    return get_of_behaviour(
+        db_session=db_session,
+        code=service_code,
+        behaviour=BEHAVIOUR,
+        staff=staff,
+        not_found=f"no booking service {service_code}",
+    )
 
 
 def purposes_of(service: Service) -> list[str]:
@@ -774,4 +780,4 @@ def answer_sms(
 
 def is_booking_service(service: Service) -> bool:
     """Whether the service books slots (its behaviour is bookings)."""
-    return spec_of(service).behaviour == BEHAVIOUR
+    return behaves_as(service, BEHAVIOUR)

@@ -18,7 +18,6 @@ from node.database import db_session, utcnow
 from node.errors import Conflict, InvalidInput, NotFound
 from node.profiles import service as profiles
 from node.profiles.models import Citizen
-from node.services import service as catalogue
 from node.services.models import Service
 from node.staff.models import CONSOLE_ROLES, Role, StaffUser
 
@@ -28,9 +27,7 @@ bp = Blueprint("bookings", __name__)
 def _service(code: str, staff: StaffUser | None = None) -> tuple[Service, BookingSettings]:
     """A booking service and its rules; for staff, only one of a department they work."""
     try:
-        service = bookings.get_service(db_session=db_session(), service_code=code)
-        if staff is not None and not catalogue.worked_by(staff, service):
-            raise NotFound(f"no booking service {code!r}")
+        service = bookings.get_service(db_session=db_session(), service_code=code, staff=staff)
         settings = settings_for(
             services_dir=current_app.config["SERVICES_DIR"],
             service_code=code,

@@ -55,16 +55,12 @@ class SmsAnswer:
 
 def consultation_services(*, db_session: Session) -> list[Service]:
     """The active services whose behaviour is consultations."""
-    return [
-        service
-        for service in catalogue.list_active(db_session=db_session)
-        if is_consultation(service)
-    ]
+    return catalogue.active_of_behaviour(db_session=db_session, behaviour=BEHAVIOUR)
 
 
 def is_consultation(service: Service) -> bool:
     """Whether a catalogue service runs as a consultation (rather than as cases)."""
-    return catalogue.spec_of(service).behaviour == BEHAVIOUR
+    return catalogue.behaves_as(service, BEHAVIOUR)
 
 
 def for_service(*, db_session: Session, service_code: str) -> Consultation | None:
