@@ -35,7 +35,6 @@ from node.services.service import (
     get_of_behaviour,
     service_folder,
 )
-from node.staff.models import StaffUser
 
 SMS_LENGTH = 320  # two concatenated SMS parts, as for case notices
 MAX_TEXT = 1000
@@ -67,15 +66,9 @@ def alert_services(*, db_session: Session) -> list[Service]:
     return active_of_behaviour(db_session=db_session, behaviour=BEHAVIOUR)
 
 
-def get_alert_service(*, db_session: Session, code: str, staff: StaffUser | None = None) -> Service:
-    """One active alert service by code; for staff, only one of a department they work."""
-    return get_of_behaviour(
-        db_session=db_session,
-        code=code,
-        behaviour=BEHAVIOUR,
-        staff=staff,
-        not_found=f"no alert service with code {code!r}",
-    )
+def get_alert_service(*, db_session: Session, code: str) -> Service:
+    """One active alert service by code."""
+    return get_of_behaviour(db_session=db_session, code=code, behaviour=BEHAVIOUR)
 
 
 def settings_of(*, services_dir: Path, service_code: str) -> AlertSettings:

@@ -28,7 +28,6 @@ from node.messaging.models import DeliveryStatus
 from node.profiles.models import Citizen
 from node.services.models import Service
 from node.services.service import active_of_behaviour, behaves_as, get_of_behaviour
-from node.staff.models import StaffUser
 
 REFERENCE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
 
@@ -71,17 +70,9 @@ def booking_services(*, db_session: Session) -> list[Service]:
     return sorted(found, key=lambda service: service.code)
 
 
-def get_service(
-    *, db_session: Session, service_code: str, staff: StaffUser | None = None
-) -> Service:
-    """An active booking service by its code; for staff, only one of a department they work."""
-    return get_of_behaviour(
-        db_session=db_session,
-        code=service_code,
-        behaviour=BEHAVIOUR,
-        staff=staff,
-        not_found=f"no booking service {service_code}",
-    )
+def get_service(*, db_session: Session, service_code: str) -> Service:
+    """An active booking service by its code."""
+    return get_of_behaviour(db_session=db_session, code=service_code, behaviour=BEHAVIOUR)
 
 
 def purposes_of(service: Service) -> list[str]:

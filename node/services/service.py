@@ -235,15 +235,10 @@ def active_of_behaviour(*, db_session: Session, behaviour: str) -> list[Service]
 
 
 def get_of_behaviour(
-    *,
-    db_session: Session,
-    code: str,
-    behaviour: str,
-    staff: StaffUser | None = None,
-    not_found: str | None = None,
+    *, db_session: Session, code: str, behaviour: str, staff: StaffUser | None = None
 ) -> Service:
-    """One active service of a behaviour by code; for staff, only one they work. Any other is
-    not found (`not_found` is the message, by default one naming the code)."""
+    """One active service of a behaviour by code; for staff, only one they work. Any other does
+    not exist for the caller."""
     service = db_session.get(Service, code)
     if (
         service is None
@@ -251,7 +246,7 @@ def get_of_behaviour(
         or not behaves_as(service, behaviour)
         or (staff is not None and not worked_by(staff, service))
     ):
-        raise NotFound(not_found or f"no {behaviour} service with code {code!r}")
+        raise NotFound(f"no {behaviour} service with code {code!r}")
     return service
 
 
