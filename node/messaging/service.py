@@ -373,29 +373,34 @@ def deliver(
         adapter = _send(adapters, row, citizen, language, headers)
     except DeliveryError as exc:
         final = note_failure(row, exc, final=final, now=now, retry_delay=retry_delay)
-        record(
-            db_session=db_session,
-            kind=EventKind.MESSAGE_FAILED,
-            actor=Actor.system(),
-            case=case,
-            channel=row.channel,
-            at=now,
-            data=data | {"final": final, "permanent": exc.permanent},
-        )
-        db_session.flush()
+        data |= {"final": final, "permanent": exc.permanent}
+        _attempted(db_session, EventKind.MESSAGE_FAILED, case, row.channel, now, data)
         return Outcome.DONE if final else Outcome.RETRY
     note_sent(row, now=now)
+    data |= {"adapter": adapter}
+    _attempted(db_session, EventKind.MESSAGE_DELIVERED, case, row.channel, now, data)
+    return Outcome.DONE
+
+
+def _attempted(
+    db_session: Session,
+    kind: EventKind,
+    case: Case,
+    channel: str,
+    now: datetime,
+    data: dict[str, Any],
+) -> None:
+    """Archive one attempt, delivered or failed: its channel and number, never the text."""
     record(
         db_session=db_session,
-        kind=EventKind.MESSAGE_DELIVERED,
+        kind=kind,
         actor=Actor.system(),
         case=case,
-        channel=row.channel,
+        channel=channel,
         at=now,
-        data=data | {"adapter": adapter},
+        data=data,
     )
     db_session.flush()
-    return Outcome.DONE
 
 
 def _send(
@@ -510,28 +515,12 @@ def alert_staff(
         )
     except DeliveryError as exc:
         final = note_failure(row, exc, final=final, now=now, retry_delay=retry_delay)
-        record(
-            db_session=db_session,
-            kind=EventKind.STAFF_ALERT_FAILED,
-            actor=Actor.system(),
-            case=case,
-            channel=Channel.EMAIL.value,
-            at=now,
-            data=data | {"final": final},
-        )
-        db_session.flush()
+        data |= {"final": final}
+        _attempted(db_session, EventKind.STAFF_ALERT_FAILED, case, Channel.EMAIL.value, now, data)
         return Outcome.DONE if final else Outcome.RETRY
     note_sent(row, now=now)
-    record(
-        db_session=db_session,
-        kind=EventKind.STAFF_ALERTED,
-        actor=Actor.system(),
-        case=case,
-        channel=Channel.EMAIL.value,
-        at=now,
-        data=data | {"adapter": adapters.email.name},
-    )
-    db_session.flush()
+    data |= {"adapter": adapters.email.name}
+    _attempted(db_session, EventKind.STAFF_ALERTED, case, Channel.EMAIL.value, now, data)
     return Outcome.DONE
 
 
