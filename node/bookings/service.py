@@ -706,31 +706,24 @@ def answer_sms(
     first = words[0].upper() if words else ""
     language = citizen.language if citizen else settings.default_language
     owner = citizen.id if citizen else -1  # an unknown number has no bookings to change
+    # What every change made by SMS shares: the sender acts, on this service's rules, now.
+    by_sms = {
+        "db_session": db_session,
+        "settings": settings,
+        "channel": Channel.SMS.value,
+        "actor": Actor.citizen(),
+        "now": now,
+    }
     try:
         if first in CANCEL_WORDS and len(words) == 2:
             booking = get_booking(db_session=db_session, reference=words[1], citizen_id=owner)
-            cancel(
-                db_session=db_session,
-                booking=booking,
-                settings=settings,
-                channel=Channel.SMS.value,
-                actor=Actor.citizen(),
-                now=now,
-            )
+            cancel(booking=booking, **by_sms)
             return settings.say("cancelled", language, **describe(booking, settings)), "cancelled"
         if first in MOVE_WORDS and len(words) in (4, 5):
             booking = get_booking(db_session=db_session, reference=words[1], citizen_id=owner)
             at = local_moment(settings=settings, day=_sms_date(words[2], today), clock=words[3])
-            move(
-                db_session=db_session,
-                booking=booking,
-                settings=settings,
-                starts_at=at,
-                office=words[4] if len(words) == 5 else None,
-                channel=Channel.SMS.value,
-                actor=Actor.citizen(),
-                now=now,
-            )
+            office = words[4] if len(words) == 5 else None
+            move(booking=booking, starts_at=at, office=office, **by_sms)
             return settings.say("moved", language, **describe(booking, settings)), "moved"
         if len(words) >= 2 and words[0][:1].isdigit():
             at = local_moment(settings=settings, day=_sms_date(words[0], today), clock=words[1])
@@ -752,16 +745,12 @@ def answer_sms(
                 starts_at=at,
             )
             booking = book(
-                db_session=db_session,
                 service=service,
-                settings=settings,
                 citizen=citizen or citizen_of(),
                 office=office,
                 starts_at=at,
                 purpose=purpose,
-                channel=Channel.SMS.value,
-                actor=Actor.citizen(),
-                now=now,
+                **by_sms,
             )
             return settings.say("booked", language, **describe(booking, settings)), "booked"
     except (InvalidInput, Conflict, NotFound) as exc:
