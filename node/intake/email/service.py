@@ -35,7 +35,7 @@ from node.intake.email.archive import (
 )
 from node.intake.email.automatic import NO_REPLY
 from node.intake.email.models import ArchivedMail
-from node.intake.email.own_words import own_words
+from node.intake.email.own_words import forwarded_words, own_words
 from node.intake.email.parsing import Attachment, ParsedMail, Unreadable, parse_mail
 from node.intake.free_text import unasked_answers
 from node.messaging import service as messaging
@@ -265,8 +265,15 @@ def _open(taking: _Taking, *, service: Service | None = None) -> MailResult:
     db_session, mail, settings = taking.db_session, taking.mail, taking.settings
     service = service or _service_for(db_session, mail)
     spec = catalogue.spec_of(service)
-    # The writer's words, else the subject (a message that only forwards another), else all.
-    description = _clip(taking.words() or mail.subject or mail.text)
+    # The writer's words, else those of the message they forward in the text (a colleague
+    # passing a citizen's mail on), else the subject (a message that only forwards another as
+    # an attachment), else all.
+    description = _clip(
+        taking.words()
+        or forwarded_words(mail.text, subject=mail.subject, region=settings.default_region)
+        or mail.subject
+        or mail.text
+    )
     try:
         # E-mail asks no questions: nothing is read from the words, catch-alls stand in.
         answers = unasked_answers(spec)
