@@ -36,7 +36,13 @@ from node.intake.email.archive import (
 from node.intake.email.automatic import NO_REPLY
 from node.intake.email.models import ArchivedMail
 from node.intake.email.own_words import forwarded_words, own_words
-from node.intake.email.parsing import Attachment, ParsedMail, Unreadable, parse_mail
+from node.intake.email.parsing import (
+    Attachment,
+    ParsedMail,
+    Unreadable,
+    parse_mail,
+    sender_and_subject,
+)
 from node.intake.free_text import unasked_answers
 from node.messaging import service as messaging
 from node.messaging.models import DeliveryStatus, InboundMessage, QuarantinedMessage
@@ -374,15 +380,19 @@ def _run(
     decision: Decision | None = None,
 ) -> MailResult:
     if decision is None and len(raw) > settings.max_message_bytes:
+        sender, subject = sender_and_subject(raw, settings.languages)
         raise _Quarantine(
-            f"the message is {len(raw)} bytes, more than the {settings.max_message_bytes} allowed"
+            f"the message is {len(raw)} bytes, more than the {settings.max_message_bytes} allowed",
+            sender=sender,
+            subject=subject,
         )
     try:
         mail = parse_mail(
             raw, envelope_recipients=envelope_recipients, languages=settings.languages
         )
     except Unreadable as exc:
-        raise _Quarantine(str(exc)) from exc
+        sender, subject = sender_and_subject(raw, settings.languages)
+        raise _Quarantine(str(exc), sender=sender, subject=subject) from exc
     external_id = _external_id(mail, raw)
     seen = db_session.scalar(
         sa.select(InboundMessage).where(
