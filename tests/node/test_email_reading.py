@@ -84,6 +84,13 @@ def test_words_that_only_look_like_a_signature_or_a_quote_stay(text):
             "Materasso abbandonato in Via del Pratello 20.\n\nSent from my iPhone",
             "Fwd: materasso",
         ),
+        (  # Thunderbird: its header block begins with the subject
+            "-------- Forwarded Message --------\nSubject: \tmaterasso\n"
+            "Date: \tMon, 3 Mar 2025 10:12:00 +0100\nFrom: \tCarlo Verdi <carlo@example.org>\n"
+            "To: \turp@comune.bologna.it\n\nMaterasso abbandonato in Via del Pratello 20.\n\n"
+            "-- \nCarlo",
+            "Fwd: materasso",
+        ),
         (  # Outlook in Italian: no divider, a rule, the header block and "I:" in the subject
             "\n________________________________\nDa: Carlo Verdi <carlo@example.org>\n"
             "Inviato: lunedì 3 marzo 2025 10:12\nA: URP\nOggetto: materasso\n\n"

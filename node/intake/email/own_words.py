@@ -215,7 +215,8 @@ def forwarded_words(text: str, *, subject: str | None = None, region: str | None
         or _RULE.match(body[index])
     ):
         index += 1
-    if index < len(body) and _HEADER_FROM.match(body[index].strip()):
+    header = body[index].strip() if index < len(body) else ""
+    if _HEADER_FROM.match(header) or _HEADER_NEXT.match(header):  # Thunderbird: Subject: first
         while index < len(body) and body[index].strip():
             index += 1
     else:
