@@ -130,6 +130,8 @@ COUNTED_KINDS = [
     ("alerts", EventKind.ALERT_DELIVERED, "message_delivered"),
     ("alerts", EventKind.ALERT_FAILED, "message_failed"),
     ("bookings", EventKind.BOOKED, "booked"),
+    ("bookings", EventKind.BOOKING_MOVED, "rescheduled"),
+    ("bookings", EventKind.BOOKING_CANCELLED, "cancelled"),
     ("bookings", EventKind.ATTENDED, "attended"),
     ("bookings", EventKind.NO_SHOW, "no_show"),
     ("bookings", EventKind.REMINDER_DELIVERED, "message_delivered"),
