@@ -88,6 +88,18 @@ class NodeSettings(InstanceSettings):
     sync_interval_seconds: int = Field(
         300, gt=0, description="How often beat builds and pushes snapshots to the hub."
     )
+    release_grace_days: int = Field(
+        5,
+        ge=0,
+        description="Days after a month ends before its snapshot is first sent, so that late "
+        "requests land before release; 0: send months as they go, the open one too.",
+    )
+    protection_width: int | None = Field(
+        None,
+        ge=1,
+        description="Narrowest interval a withheld count may keep given all published counts; "
+        "none: the hub's k.",
+    )
     # The web
     wtf_csrf_time_limit: int | None = Field(
         None, description="Seconds a form's CSRF token stays valid; none: the whole session."

@@ -48,6 +48,13 @@ class SyncPeriod(Base):
     epsilon_spent: Mapped[float] = mapped_column(sa.Float, default=0.0)
     # Set when the hub refused the revision as a client error (4xx): resending cannot help.
     refused: Mapped[bool] = mapped_column(default=False)
+    # Every revision that passed the audit and may have left (oldest first), with the exact
+    # values it was built from and the keys it withheld: a later revision is audited against
+    # all of them, as whoever holds them all could difference them.
+    released: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
+    # Why the latest build is not in the outbox (its audit failed), and since when.
+    held_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    held_since: Mapped[datetime | None]
 
     @property
     def pending(self) -> bool:
