@@ -14,7 +14,14 @@ from PIL import ExifTags, Image
 from node.cases.models import Case, CasePhoto
 from node.database import get_db
 from node.profiles.models import Citizen
-from tests.factories import EXAMPLE_SERVICES, add_service, make_case, make_citizen, make_staff
+from tests.factories import (
+    EXAMPLE_SERVICES,
+    PASSWORD,
+    add_service,
+    make_case,
+    make_citizen,
+    make_staff,
+)
 from tests.node.web import cheap_password_hashing, sign_in_staff, text
 
 # Where the photo was taken, as a phone writes it: Piazza Maggiore, Bologna.
@@ -407,3 +414,77 @@ def test_an_agent_attaches_a_callers_photo_on_the_console(app, client):
         content_type="multipart/form-data",
     )
     assert refused.status_code == 422 and "not a photo" in text(refused)
+
+
+@pytest.mark.postgres
+def test_photos_are_kept_served_and_erased_on_postgres(instance, postgres_url, monkeypatch):
+    from tests.factories import make_node_app
+
+    cheap_password_hashing(monkeypatch)
+    app = make_node_app(instance, DATABASE_URL=postgres_url, WTF_CSRF_ENABLED=False)
+    try:
+        client = app.test_client()
+        assert send(client, camera_jpeg(), share_location="y").status_code == 302
+        assert send(client, camera_jpeg(gps=None), email="laura@example.org").status_code == 302
+        photos = kept(app)
+        assert len(photos) == 2 and len({p.public_token for p, _ in photos}) == 2
+        with get_db(app).session() as session:
+            make_staff(session, "caseworker", "environment", email="cw@city.example")
+            make_staff(session, role="privacy", department=None, email="dpo@example.org")
+            citizen_id = session.scalar(
+                sa.select(Citizen.id).where(Citizen.email == REPORT["email"])
+            )
+            session.commit()
+        office = app.test_client()
+        sign_in_staff(office, "cw@city.example")
+        photo, case = photos[0]
+        assert office.get(f"/office/cases/{case.id}/photos/{photo.id}").status_code == 200
+        dpo = app.test_client()
+        sign_in_staff(dpo, "dpo@example.org")
+        assert dpo.post(f"/office/privacy/{citizen_id}/erase").status_code == 302
+        assert kept(app) == []
+        assert not any(Path(app.instance_path, "photos").rglob("*.jpg"))
+    finally:
+        get_db(app).engine.dispose()
+
+
+def test_a_photo_sent_before_signing_up_goes_when_the_account_is_erased(app, client):
+    from tests.node.web import sign_up
+
+    assert send(client, camera_jpeg()).status_code == 302
+    [(photo, _case)] = kept(app)
+    account = app.test_client()
+    signup = {
+        "name": "Laura Conti",
+        "email": REPORT["email"],
+        "phone": "",
+        "preferred_channel": "email",
+        "language": "it",
+        "district": "Navile",
+        "birth_year": "1985",
+        "consent_contact": "y",
+        "password": PASSWORD,
+        "confirm": PASSWORD,
+    }
+    assert sign_up(account, app, signup).status_code == 302
+    [(claimed, _case)] = kept(app)
+    with get_db(app).session() as session:
+        owner = session.get(Citizen, claimed.citizen_id)
+        assert owner.email == REPORT["email"] and owner.password_hash
+    erased = account.post("/account/erase", data={"password": PASSWORD, "confirm": "y"})
+    assert erased.status_code == 302
+    assert kept(app) == [] and not file_of(app, photo.path).exists()
+
+
+def test_a_photo_follows_its_request_when_an_account_claims_the_address_it_came_with(app, client):
+    from node.profiles.identity import attach_contact
+
+    assert send(client, camera_jpeg()).status_code == 302
+    with get_db(app).session() as session:
+        account = make_citizen(session, name="Laura Conti", email="laura.conti@example.org")
+        account.password_hash = "set"
+        attach_contact(db_session=session, citizen=account, kind="email", address=REPORT["email"])
+        session.commit()
+        account_id = account.id
+    [(photo, case)] = kept(app)
+    assert case.citizen_id == account_id and photo.citizen_id == account_id
