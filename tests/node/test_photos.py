@@ -93,6 +93,13 @@ def blank_png(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
+def image_as(kind: str) -> bytes:
+    """A real picture in a format phones do not send, which the node does not parse."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 90, 200)).save(out, kind)
+    return out.getvalue()
+
+
 @pytest.fixture
 def client(app, monkeypatch):
     """A test client on an app with CSRF off (test_web_csrf.py keeps it on)."""
@@ -177,12 +184,28 @@ def test_a_request_without_a_photo_still_goes_and_keeps_its_typed_point(app, cli
     assert (case.lat, case.long) == (44.4938, 11.3426)
 
 
-def test_a_photo_is_taken_by_what_it_is_not_by_its_name(app, client):
-    png = io.BytesIO()
-    Image.new("RGBA", (300, 200), (0, 120, 0, 128)).save(png, "PNG")
-    assert send(client, png.getvalue(), name="scan.txt").status_code == 302
+def phone_picture(kind: str) -> bytes:
+    """A picture as phones and messaging apps send them: JPEG, PNG with transparency, WebP,
+    GIF, and MPO (the JPEG some phones write with a second picture inside)."""
+    out = io.BytesIO()
+    if kind == "PNG":
+        Image.new("RGBA", (300, 200), (0, 120, 0, 128)).save(out, "PNG")
+    elif kind == "GIF":
+        Image.new("P", (300, 200), 3).save(out, "GIF", transparency=3)
+    elif kind == "MPO":
+        second = Image.new("RGB", (300, 200), "blue")
+        Image.new("RGB", (300, 200), "red").save(out, "MPO", save_all=True, append_images=[second])
+    else:
+        Image.new("RGB", (300, 200), (200, 80, 0)).save(out, kind)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["JPEG", "PNG", "WEBP", "GIF", "MPO"])
+def test_a_photo_is_taken_by_what_it_is_not_by_its_name(app, client, kind):
+    assert send(client, phone_picture(kind), name="scan.txt").status_code == 302
     [(photo, _case)] = kept(app)
-    assert Image.open(file_of(app, photo.path)).format == "JPEG"
+    stored = Image.open(file_of(app, photo.path))
+    assert stored.format == "JPEG" and stored.size == (300, 200)
 
 
 @pytest.mark.parametrize(
@@ -193,8 +216,10 @@ def test_a_photo_is_taken_by_what_it_is_not_by_its_name(app, client):
         (b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n", "report.jpg"),
         (b"MZ\x90\x00" + b"\x00" * 200, "IMG_0001.JPG"),
         (camera_jpeg()[:600], "cut-short.jpg"),
+        (image_as("TIFF"), "scan.jpg"),
+        (image_as("BMP"), "paint.png"),
     ],
-    ids=["svg", "html", "pdf", "program", "truncated"],
+    ids=["svg", "html", "pdf", "program", "truncated", "tiff", "bmp"],
 )
 def test_a_file_that_is_no_photo_is_refused_with_the_form_kept(app, client, content, name):
     refused = send(client, content, name=name)
