@@ -292,6 +292,27 @@ def claim_photos(*, db_session: Session, from_citizen_id: int, to_citizen_id: in
     )
 
 
+def export_photos(*, db_session: Session, citizen_id: int, into: dict) -> None:
+    """A citizen's photos, in the export of their data: which request, when, and what is kept."""
+    query = (
+        sa.select(CasePhoto, Case.tracking_code)
+        .join(Case, Case.id == CasePhoto.case_id)
+        .where(CasePhoto.citizen_id == citizen_id)
+        .order_by(CasePhoto.id)
+    )
+    into["photos"] = [
+        {
+            "request": code,
+            "created_at": photo.created_at.isoformat(),
+            "width": photo.width,
+            "height": photo.height,
+            "bytes": photo.size,
+            "location_shared": photo.location_shared,
+        }
+        for photo, code in db_session.execute(query)
+    ]
+
+
 def forget_citizen(*, db_session: Session, citizen_id: int, store: PhotoStore | None) -> list[str]:
     """An erased citizen's photos go: their rows now, their files once the erasure commits.
 

@@ -391,8 +391,8 @@ def test_a_linked_photo_cannot_write_into_the_pages_policy(app, client):
     assert "https://a.example;script-src *;/x.jpg" in text(page)  # shown as text, for staff
 
 
-def test_erasing_a_person_removes_their_photos_and_files(app, client, photographed):
-    photo, _case, _staff = photographed
+def test_a_persons_photos_are_in_their_export_and_go_with_their_erasure(app, client, photographed):
+    photo, case, _staff = photographed
     files = [file_of(app, photo.path), file_of(app, photo.thumbnail_path)]
     assert all(f.is_file() for f in files)
     with get_db(app).session() as session:
@@ -401,6 +401,17 @@ def test_erasing_a_person_removes_their_photos_and_files(app, client, photograph
         session.commit()
     dpo = app.test_client()
     sign_in_staff(dpo, "dpo@example.org")
+    exported = dpo.post(f"/office/privacy/{citizen_id}/export").get_json(force=True)
+    assert exported["photos"] == [
+        {
+            "request": case.tracking_code,
+            "created_at": photo.created_at.isoformat(),
+            "width": 1200,
+            "height": 900,
+            "bytes": photo.size,
+            "location_shared": False,
+        }
+    ]
     assert dpo.post(f"/office/privacy/{citizen_id}/erase").status_code == 302
     assert kept(app) == []
     assert not any(f.exists() for f in files)
