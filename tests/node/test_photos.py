@@ -524,3 +524,34 @@ def test_a_photo_follows_its_request_when_an_account_claims_the_address_it_came_
         account_id = account.id
     [(photo, case)] = kept(app)
     assert case.citizen_id == account_id and photo.citizen_id == account_id
+
+
+def test_erasing_a_person_forgets_the_photo_link_their_app_sent(app, client):
+    from node.intake import clients
+
+    with get_db(app).session() as session:
+        _, key = clients.create_client(db_session=session, name="Segnala")
+        make_staff(session, role="privacy", department=None, email="dpo@example.org")
+        session.commit()
+    posted = client.post(
+        "/open311/v2/requests.json",
+        data={
+            "api_key": key,
+            "service_code": "noise-report",
+            "attribute[source]": "traffic",
+            "description": "Lorries idling all night",
+            "media_url": "https://photos.example.org/laura/2041.jpg",
+            "email": "laura@example.org",
+        },
+    )
+    assert posted.status_code == 200, posted.data
+    with get_db(app).session() as session:
+        citizen_id = session.scalar(
+            sa.select(Citizen.id).where(Citizen.email == "laura@example.org")
+        )
+        assert session.scalar(sa.select(Case.media_url)) is not None
+    dpo = app.test_client()
+    sign_in_staff(dpo, "dpo@example.org")
+    assert dpo.post(f"/office/privacy/{citizen_id}/erase").status_code == 302
+    with get_db(app).session() as session:
+        assert session.scalar(sa.select(Case.media_url)) is None
