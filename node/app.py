@@ -140,8 +140,10 @@ def _init_web(app: Flask) -> None:
     from node import auth, behaviours, display
     from node.alerts.service import export_subscriptions
     from node.cases import display as case_display
+    from node.cases.photos import claim_photos, export_photos
     from node.cases.service import CASE_CHANGED, CASE_OPENED
     from node.cases.views import bp as cases_bp
+    from node.cases.views import forget_erased_photos
     from node.extensions import babel, csrf
     from node.intake import limits
     from node.intake.console import bp as console_bp
@@ -191,7 +193,10 @@ def _init_web(app: Flask) -> None:
     ERASING.connect(forget_erased_mail)  # and their raw e-mail
     CLAIMING.connect(claim_notifications)  # a claimed request's messages follow it
     ERASING.connect(forget_notifications)  # an erased person's messages lose link and text
+    ERASING.connect(forget_erased_photos)  # and their photos, rows and files
+    CLAIMING.connect(claim_photos)  # a claimed request's photos follow it
     EXPORTING.connect(export_subscriptions)  # the export names their alert subscriptions
+    EXPORTING.connect(export_photos)  # and the photos they sent
     CASE_OPENED.connect(alert_staff_after_commit)  # a danger report, to the staff on duty
 
     def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:

@@ -7,6 +7,7 @@ with the old one ends, wherever it is. The domains that hold the accounts (staff
 profiles) sit above this module: the app factory hands it one loader per kind.
 """
 
+import re
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from functools import wraps
@@ -140,13 +141,27 @@ def citizen_required(view: Callable[..., Any]) -> Callable[..., Any]:
 PRIVATE_PREFIXES = ("/office", "/account")
 
 
-def content_security_policy() -> str:
-    """Scripts, styles and frames from the node only; images also from the map's tile server."""
-    tiles = urlsplit(current_app.config.get("MAP_TILE_URL") or "")
-    tile_origin = f" {tiles.scheme}://{tiles.netloc}" if tiles.scheme and tiles.netloc else ""
+_CSP_HOST = re.compile(r"(\{s\}\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
+
+
+def origin_of(url: str | None) -> str | None:
+    """The http(s) origin of a URL, as a CSP source, or None."""
+    parts = urlsplit(url or "")
+    # Only a plain host and port: anything else in a sender's URL could write into the policy.
+    host = parts.netloc.rpartition("@")[2]
+    if parts.scheme not in ("http", "https") or not _CSP_HOST.fullmatch(host):
+        return None
+    return f"{parts.scheme}://{host.lower()}"
+
+
+def content_security_policy(images: tuple[str, ...] = ()) -> str:
+    """Scripts, styles and frames from the node only; images also from the map's tile server,
+    and from the `images` origins a page shows pictures of (a photo an app sent by link)."""
+    sources = [origin_of(current_app.config.get("MAP_TILE_URL")), *map(origin_of, images)]
+    extra = "".join(f" {source}" for source in dict.fromkeys(sources) if source)
     return (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        f"img-src 'self' data: blob:{tile_origin}; connect-src 'self'; object-src 'none'; "
+        f"img-src 'self' data: blob:{extra}; connect-src 'self'; object-src 'none'; "
         "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
 

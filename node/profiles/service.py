@@ -386,6 +386,7 @@ def erase_citizen(
         case.description = _scrub(case.description, needles)
         case.address = _scrub(case.address, needles)
         case.attributes = {k: _scrub(v, needles) for k, v in (case.attributes or {}).items()}
+        case.media_url = None  # their photo, wherever an app keeps it, is theirs too
     contacts = [c for c in (citizen.email, citizen.phone) if c]
     db_session.execute(
         sa.delete(ContactVerification).where(
