@@ -218,7 +218,8 @@ def _pooled(results: list[SeedResult], part: str) -> dict[str, float]:
         return float((values[ok] * cities[ok]).sum() / cities[ok].sum()) if ok.any() else np.nan
 
     out = {name: mean(name) for name in ("spearman", "ceiling", "ceiling_country", "nearest")}
-    out["spearman_sd"] = float(np.nanstd([s.spearman for s in scores], ddof=1))
+    spread = [s.spearman for s in scores if np.isfinite(s.spearman)]
+    out["spearman_sd"] = float(np.std(spread, ddof=1)) if len(spread) > 1 else np.nan
     out["coverage"] = weighted("coverage")
     widths = np.concatenate([s.widths for s in scores])
     out["width"] = float(np.nanmean(widths)) if np.isfinite(widths).any() else np.nan
