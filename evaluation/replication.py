@@ -46,7 +46,7 @@ from .viability import NOT_VIABLE, PILOT_FIRST, REPLICATE
 
 GROUP_COLUMN = "country"
 POPULATION = "log_population"
-ALPHAS = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+ALPHAS = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
 _FLOOR = 0.01  # citizens per 1,000 per month, as in the pooled model
 _PRIOR_PAIRS = 10.0  # a service's residual spread counts as this many pilots of all services'
 
