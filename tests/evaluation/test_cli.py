@@ -51,8 +51,11 @@ def test_evaluate_writes_every_table_and_the_report(tables, tmp_path):
         "expected_uptake",
         "low",
         "high",
+        "target_uptake",
         "score",
         "verdict",
+        "extrapolated",
+        "model",
         "drivers",
     ]
     report = json.loads((out / "report.json").read_text())
