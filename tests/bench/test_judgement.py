@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import judgement
+from bench import _alone, judgement
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 SPEARMAN_FIGURES = (
@@ -18,12 +18,8 @@ SPEARMAN_FIGURES = (
 
 
 @pytest.fixture(scope="module")
-def small_run() -> dict[str, float | str]:
-    """Two small worlds of the project's generator, scored."""
-    return dict(judgement.run(seeds=2, small=True))
-
-
-def test_two_small_seeds_print_every_figure_each_seed_and_each_check():
+def printed() -> str:
+    """What `python -m bench.judgement --seeds 2 --small` prints."""
     shown = subprocess.run(
         [sys.executable, "-m", "bench.judgement", "--seeds", "2", "--small"],
         capture_output=True,
@@ -32,7 +28,17 @@ def test_two_small_seeds_print_every_figure_each_seed_and_each_check():
         check=False,
     )
     assert shown.returncode == 0, shown.stderr
-    out = shown.stdout
+    return shown.stdout
+
+
+@pytest.fixture(scope="module")
+def small_run() -> dict[str, float | str]:
+    """The same two small worlds, scored in this process."""
+    return dict(judgement.run(seeds=2, small=True))
+
+
+def test_two_small_seeds_print_every_figure_each_seed_and_each_check(printed):
+    out = printed
     for seed in (0, 1):
         assert re.search(rf"^seed {seed} back-test +Spearman -?\d\.\d{{3}}  ceiling", out, re.M)
         assert re.search(rf"^seed {seed} not piloted .* top verdict \w", out, re.M)
@@ -60,9 +66,12 @@ def test_figures_are_in_range_and_the_ceiling_is_above_the_baseline(small_run):
     )
 
 
-def test_the_same_seeds_give_the_same_output_and_other_seeds_another(small_run):
-    assert dict(judgement.run(seeds=2, small=True)) == small_run
-    assert dict(judgement.run(seeds=2, small=True, first_seed=2)) != small_run
+def test_the_same_seeds_give_the_same_output_and_other_seeds_another(printed, small_run):
+    assert printed.splitlines() == [_alone.line(*figure) for figure in small_run.items()]
+    alone = dict(judgement.run(seeds=1, small=True, first_seed=1))
+    assert alone["seed 1 back-test"] == small_run["seed 1 back-test"]
+    assert alone["seed 1 not piloted"] == small_run["seed 1 not piloted"]
+    assert small_run["seed 0 back-test"] != small_run["seed 1 back-test"]
 
 
 def test_the_alternate_world_is_scored_by_name():
