@@ -119,7 +119,11 @@ def evaluate_with_cli(world: World, seed: int, folder: Path) -> dict:
 
 
 def score(frame: pd.DataFrame, predicted: str, truth: str, nearest: str) -> Scores:
-    """Per-service Spearman means and pooled band figures of one set of held-out cities."""
+    """Per-service Spearman means and pooled band figures of one set of held-out cities.
+
+    A service counts where the ceiling can rank its held-out cities (at least three); there, a
+    judgement or baseline that ranks nothing (a constant) scores 0.
+    """
     rows = []
     for _, group in frame.groupby("service", sort=True):
         t = group[truth].to_numpy(dtype=float)
@@ -131,7 +135,12 @@ def score(frame: pd.DataFrame, predicted: str, truth: str, nearest: str) -> Scor
                 spearman(group[nearest].to_numpy(dtype=float), t),
             )
         )
-    means = np.nanmean(np.array(rows, dtype=float), axis=0) if rows else np.full(4, np.nan)
+    table = np.array(rows, dtype=float).reshape(-1, 4)
+    # Services with too few held-out cities to rank are left out; a service the judgement ranks
+    # with a constant (NaN) counts as 0, not as absent, so that it cannot flatter the mean.
+    table = table[np.isfinite(table[:, 1])]
+    table[:, [0, 3]] = np.nan_to_num(table[:, [0, 3]], nan=0.0)
+    means = table.mean(axis=0) if len(table) else np.full(4, np.nan)
     t = frame[truth].to_numpy(dtype=float)
     inside = (frame["low"].to_numpy() <= t) & (t <= frame["high"].to_numpy())
     point = frame[predicted].to_numpy(dtype=float)

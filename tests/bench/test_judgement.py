@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench import _alone, judgement
@@ -85,3 +86,25 @@ def test_an_unknown_world_or_no_seed_is_refused():
         judgement.run(world="europe")
     with pytest.raises(ValueError, match="seeds must be at least 1"):
         judgement.run(seeds=0)
+
+
+def test_a_judgement_that_ranks_nothing_scores_zero_and_cannot_flatter_the_mean():
+    truth = [1.0, 2.0, 3.0, 4.0]
+    frame = pd.DataFrame(
+        {
+            "service": ["ranked"] * 4 + ["constant"] * 4 + ["too few"] * 2,
+            "truth": [*truth, *truth, 1.0, 2.0],
+            "predicted": [1.1, 2.2, 2.9, 4.5, 2.0, 2.0, 2.0, 2.0, 1.0, 2.0],
+            "nearest": [4.0, 3.0, 2.0, 1.0, *truth, 1.0, 2.0],
+            "low": 0.0,
+            "high": [*([3.5] * 8), 5.0, 5.0],
+        }
+    )
+    frame["uptake_without_luck"] = frame["truth"]
+    frame["uptake_without_luck_or_country"] = frame["truth"]
+    scored = judgement.score(frame, "predicted", "truth", "nearest")
+    assert scored.spearman == pytest.approx(0.5)  # 1 and 0 for the two services it can rank
+    assert scored.nearest == pytest.approx(0.0)  # -1 and 1
+    assert scored.ceiling == pytest.approx(1.0)
+    assert scored.coverage == pytest.approx(0.8)  # the two 4s of ten lie above the band
+    assert scored.cities == 10
