@@ -671,6 +671,7 @@ def _service_targets(
             )
         return out
     templates = template_costs()
+    uncosted: list[str] = []
     per_citizen = _requests_per_citizen(observations)
     pilot_rows = kpi.kpis[kpi.kpis["period"] == PILOT]
     for service in services:
@@ -696,16 +697,24 @@ def _service_targets(
             )
             requests = 1.0
         if service not in templates and not (config.costs and service in config.costs):
-            warnings.append(
-                f"{service}: no service template of that name declares a cost model; "
-                f"{cost.source} sets its break-even uptake"
-            )
+            uncosted.append(service)
         out[service] = ServiceTarget(
             "break-even",
             cost.source,
             cost=cost,
             digital_share=digital,
             requests_per_citizen=requests,
+        )
+    if uncosted:
+        source = (
+            "the federation's or the run's default costs"
+            if config.costs
+            else ("the default cost model")
+        )
+        warnings.append(
+            f"no service template declares a cost model for {', '.join(uncosted)}: "
+            f"{source} sets their break-even uptake (give them with --costs or the hub's "
+            "EVALUATION_COSTS)"
         )
     return out
 
