@@ -178,8 +178,11 @@ class EvaluationResult:
         The summary written to ``report.json``.
     europe : DataFrame or None
         With ``europe_cities``: ``service``, ``city``, ``country``, ``population``,
-        ``expected_uptake``, ``low``, ``high``, ``score``, ``verdict``, ``extrapolated`` (the
-        city's context lies outside the range the pilot cities span).
+        ``expected_uptake``, ``low``, ``high``, ``target_uptake``, ``score``, ``verdict``,
+        ``extrapolated`` (the city's context lies outside the range the pilot cities span).
+    targets : DataFrame or None
+        Per service: ``service``, ``kind`` (``break-even``, ``uptake`` or ``ratio``),
+        ``source`` (where the figures come from) and ``sentence`` (the target in words).
     """
 
     kpis: pd.DataFrame
@@ -189,6 +192,7 @@ class EvaluationResult:
     backtest_cities: pd.DataFrame
     report: dict
     europe: pd.DataFrame | None = None
+    targets: pd.DataFrame | None = None
     files: dict[str, Path] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
@@ -210,6 +214,8 @@ class EvaluationResult:
         }
         if self.europe is not None:
             out["europe"] = self.europe
+        if self.targets is not None:
+            out["targets"] = self.targets
         return out
 
     # Serialisers that know namedtuples (the hub's does) read a result through `_asdict`.
@@ -217,7 +223,8 @@ class EvaluationResult:
 
     def write(self, out_dir: str | Path) -> dict[str, Path]:
         """Write ``kpis.csv``, ``clusters.csv``, ``viability.csv``, ``backtest.csv``,
-        ``backtest_cities.csv``, ``report.json`` and (with Europe) ``europe.csv``.
+        ``backtest_cities.csv``, ``targets.csv``, ``report.json`` and (with Europe)
+        ``europe.csv``.
 
         Parameters
         ----------
@@ -240,6 +247,8 @@ class EvaluationResult:
         }
         if self.europe is not None:
             tables["europe.csv"] = self.europe
+        if self.targets is not None:
+            tables["targets.csv"] = self.targets
         for name, table in tables.items():
             table.to_csv(out / name, index=False, float_format="%.6g")
             self.files[name] = out / name
@@ -483,6 +492,13 @@ def _run(
         backtest_cities=backtest_cities,
         report=report,
         europe=europe,
+        targets=pd.DataFrame(
+            [
+                {"service": service, **{k: t.as_dict()[k] for k in ("kind", "source", "sentence")}}
+                for service, t in targets_by_service.items()
+            ],
+            columns=["service", "kind", "source", "sentence"],
+        ),
     )
 
 
@@ -655,6 +671,7 @@ def _service_targets(
             )
         return out
     templates = template_costs()
+    uncosted: list[str] = []
     per_citizen = _requests_per_citizen(observations)
     pilot_rows = kpi.kpis[kpi.kpis["period"] == PILOT]
     for service in services:
@@ -680,16 +697,24 @@ def _service_targets(
             )
             requests = 1.0
         if service not in templates and not (config.costs and service in config.costs):
-            warnings.append(
-                f"{service}: no service template of that name declares a cost model; "
-                f"{cost.source} sets its break-even uptake"
-            )
+            uncosted.append(service)
         out[service] = ServiceTarget(
             "break-even",
             cost.source,
             cost=cost,
             digital_share=digital,
             requests_per_citizen=requests,
+        )
+    if uncosted:
+        source = (
+            "the federation's or the run's default costs"
+            if config.costs
+            else ("the default cost model")
+        )
+        warnings.append(
+            f"no service template declares a cost model for {', '.join(uncosted)}: "
+            f"{source} sets their break-even uptake (give them with --costs or the hub's "
+            "EVALUATION_COSTS)"
         )
     return out
 

@@ -156,6 +156,7 @@ def test_a_service_with_too_few_pilots_is_not_judged_but_sent_to_pilot_first():
     assert result.viability["low"].isna().all()
     assert "pilot" in json.loads(result.viability["drivers"].iloc[0])["note"]
     assert result.backtest.empty
+    assert any("pilot cities with a known uptake" in w for w in result.report["warnings"])
 
 
 def test_missing_cells_are_not_read_as_zero_uptake(world):
