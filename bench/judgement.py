@@ -56,6 +56,7 @@ RATIO_MIN = 0.95
 ABOVE_NEAREST_MIN = 0.2
 COVERAGE_RANGE = (0.85, 0.95)
 TOP_VERDICT_MAX = 0.9
+COLLAPSED = 0.6  # a service ranked below this has a ranking a coordinator cannot lean on
 # Columns of the back-test and viability files the benchmark reads.
 BACKTEST_COLUMNS = ("service", "city_id", "truth", "predicted", "low", "high", "nearest")
 VIABILITY_COLUMNS = ("service", "city_id", "expected_uptake", "low", "high", "verdict")
@@ -72,6 +73,7 @@ class Scores:
     coverage: float
     width: float
     widths: np.ndarray  # each held-out city's band width / prediction
+    per_service: np.ndarray  # the judgement's Spearman of each service ranked
     cities: int
 
 
@@ -155,6 +157,7 @@ def score(frame: pd.DataFrame, predicted: str, truth: str, nearest: str) -> Scor
         coverage=float(inside.mean()) if len(frame) else float("nan"),
         width=float(np.nanmean(width)) if len(frame) else float("nan"),
         widths=width,
+        per_service=table[:, 0],
         cities=len(frame),
     )
 
@@ -234,6 +237,8 @@ def _pooled(results: list[SeedResult], part: str) -> dict[str, float]:
     out["width"] = float(np.nanmean(widths)) if np.isfinite(widths).any() else np.nan
     out["width_median"] = float(np.nanmedian(widths)) if np.isfinite(widths).any() else np.nan
     out["cities"] = float(cities.sum())
+    ranked = np.concatenate([s.per_service for s in scores])
+    out["collapsed"] = float((ranked < COLLAPSED).mean()) if ranked.size else np.nan
     return out
 
 
@@ -305,6 +310,7 @@ def run(
             (f"{title}: Spearman, nearest pilot city (baseline)", f["nearest"]),
             (f"{title}: Spearman / ceiling", f["spearman"] / f["ceiling"]),
             (f"{title}: Spearman - nearest pilot city", f["spearman"] - f["nearest"]),
+            (f"{title}: share of services ranked below {COLLAPSED}", f["collapsed"]),
             (f"{title}: {level:.0%} band coverage", f["coverage"]),
             (f"{title}: {level:.0%} band mean width / prediction", f["width"]),
             (f"{title}: {level:.0%} band median width / prediction", f["width_median"]),

@@ -60,6 +60,7 @@ def test_figures_are_in_range_and_the_ceiling_is_above_the_baseline(small_run):
         ceiling = small_run[f"{part}: Spearman, knowable ceiling (truth less luck)"]
         assert ceiling > small_run[f"{part}: Spearman, nearest pilot city (baseline)"]
         assert 0 <= small_run[f"{part}: 90% band coverage"] <= 1
+        assert 0 <= small_run[f"{part}: share of services ranked below 0.6"] <= 1
     shares = [v for k, v in small_run.items() if k.startswith("verdicts: share")]
     assert sum(shares) == pytest.approx(1)
     assert small_run[next(k for k in small_run if k.startswith("verdicts: most common"))] == max(
