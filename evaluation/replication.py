@@ -48,7 +48,8 @@ GROUP_COLUMN = "country"
 POPULATION = "log_population"
 ALPHAS = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
 _FLOOR = 0.01  # citizens per 1,000 per month, as in the pooled model
-_PRIOR_PAIRS = 10.0  # a service's residual spread counts as this many pilots of all services'
+_PRIOR_PAIRS = 10.0
+BAND_EFFECTS = True  # a service's residual spread counts as this many pilots of all services'
 
 
 @dataclass
@@ -196,6 +197,7 @@ class Settings:
     cv: int = 5
     backtest_folds: int = 10
     alphas: tuple[float, ...] = ALPHAS
+    alpha_shared: float = 1.0
 
 
 @dataclass
@@ -230,8 +232,9 @@ class FittedJudgement:
         """
         m, g = len(context), len(self.bands)
         x = context[self.features].to_numpy(dtype=float)
+        x = with_band_effects(np.repeat(x, g, axis=0), np.tile(np.arange(g), m), g)
         log_rate = self.model.predict_log(
-            np.repeat(x, g, axis=0),
+            x,
             service=np.full(m * g, service, dtype=object),
             band=np.tile(np.array(self.bands, dtype=object), m),
             city=None if city is None else np.repeat(np.asarray(city, dtype=str), g),
@@ -261,8 +264,9 @@ def _rows(pairs: PilotPairs, features: list[str]) -> dict[str, np.ndarray]:
     ok = np.isfinite(rate) & (share > 0)
     pair = np.repeat(np.arange(n), g)[ok]
     exposure = (pairs.population[:, None] * pairs.shares * pairs.months[:, None] / 1000).ravel()
+    band_of = np.tile(np.arange(g), n)[ok]
     return {
-        "X": pairs.context[features].to_numpy(dtype=float)[pair],
+        "X": with_band_effects(pairs.context[features].to_numpy(dtype=float)[pair], band_of, g),
         "y": np.maximum(rate[ok], 0.0),
         "exposure": exposure[ok],
         "service": pairs.service[pair],
@@ -274,11 +278,42 @@ def _rows(pairs: PilotPairs, features: list[str]) -> dict[str, np.ndarray]:
     }
 
 
+def with_band_effects(x: np.ndarray, band_of: np.ndarray, bands: int) -> np.ndarray:
+    """The context of each row, then the same figures again for each band but the first.
+
+    The copies let a figure matter more for one age band than another (internet use for the
+    over-55s), learnt across services like the other context effects.
+
+    Parameters
+    ----------
+    x : ndarray
+        (n, c) context of each row.
+    band_of : ndarray
+        (n,) band index of each row.
+    bands : int
+        Number of bands (1: no copies).
+
+    Returns
+    -------
+    ndarray
+        (n, c * bands) design; a copy is 0 on the rows of other bands.
+    """
+    if bands <= 1 or not BAND_EFFECTS:
+        return x
+    copies = [np.where((band_of == b)[:, None], x, 0.0) for b in range(1, bands)]
+    return np.hstack([x, *copies])
+
+
 def _fit_model(
     pairs: PilotPairs, features: list[str], settings: Settings, seed: int
 ) -> tuple[PooledUptakeModel, dict[str, np.ndarray]]:
     rows = _rows(pairs, features)
-    model = PooledUptakeModel(alphas=settings.alphas, cv=settings.cv, random_state=seed)
+    model = PooledUptakeModel(
+        alphas=settings.alphas,
+        alpha_shared=settings.alpha_shared,
+        cv=settings.cv,
+        random_state=seed,
+    )
     model.fit(
         rows["X"],
         rows["y"],
@@ -567,11 +602,10 @@ def _explain(
     """Drivers as JSON text: nearest pilots, bands, context effects, country and city."""
     model = fitted.model
     s = int(np.searchsorted(model.services_, service))
-    slopes = model.slopes_[s]
-    safe = np.where(model.scale_ > 0, model.scale_, 1.0)
-    z_t = np.nan_to_num((targets[fitted.features].to_numpy(float) - model.mean_) / safe)
-    z_p = np.nan_to_num((pilots.context[fitted.features].to_numpy(float) - model.mean_) / safe)
-    z_t, z_p = z_t * (model.scale_ > 0), z_p * (model.scale_ > 0)
+    c = len(fitted.features)
+    slopes = model.slopes_[s, :c]  # the figures' effect on the first band
+    z_t = _standardised(fitted, targets)
+    z_p = _standardised(fitted, pilots.context)
     effects = z_t * slopes  # log effect of each figure against the pilots' average
     order = np.argsort(-np.abs(effects), axis=1)[:, :3]
     distance = ((z_t[:, None, :] - z_p[None, :, :]) ** 2).sum(axis=2)
@@ -703,6 +737,8 @@ def backtest(
 
 def _standardised(fitted: FittedJudgement, context: pd.DataFrame) -> np.ndarray:
     model = fitted.model
-    safe = np.where(model.scale_ > 0, model.scale_, 1.0)
-    z = (context[fitted.features].to_numpy(float) - model.mean_) / safe * (model.scale_ > 0)
+    c = len(fitted.features)
+    mean, scale = model.mean_[:c], model.scale_[:c]
+    safe = np.where(scale > 0, scale, 1.0)
+    z = (context[fitted.features].to_numpy(float) - mean) / safe * (scale > 0)
     return np.where(np.isfinite(z), z, 0.0)

@@ -81,7 +81,15 @@ _FILE = click.Path(exists=False, dir_okay=False, path_type=Path)
     type=click.IntRange(10),
     default=200,
     show_default=True,
-    help="Bootstrap resamples of pilot cities.",
+    help="Bootstrap resamples of pilot cities (--model context only).",
+)
+@click.option(
+    "--model",
+    type=click.Choice(["pooled", "context"]),
+    default="pooled",
+    show_default=True,
+    help="pooled: one partially pooled model of every service (docs/evaluation.md); context: "
+    "the earlier per-service ridge on context with bootstrap bands, kept to compare.",
 )
 def evaluate(
     cities_path: Path,
@@ -96,6 +104,7 @@ def evaluate(
     costs_path: Path | None,
     band_level: float,
     resamples: int,
+    model: str,
 ) -> None:
     """Evaluate piloted services from the federation's export tables.
 
@@ -167,6 +176,7 @@ def evaluate(
         config = EvaluationConfig(
             level=band_level,
             resamples=resamples,
+            model=model,
             threshold_replicate=threshold_replicate,
             threshold_pilot=threshold_pilot,
             target_uptake_ratio=target_ratio,
