@@ -149,6 +149,7 @@ def _init_web(app: Flask) -> None:
     from node.intake.email.views import forget_erased as forget_erased_mail
     from node.intake.email.views import office_bp as quarantine_bp
     from node.intake.open311.views import blueprint as open311_bp
+    from node.intake.service import forget_home_addresses
     from node.intake.sms.service import forget_citizen as forget_sms_dialogue
     from node.intake.sms.views import bp as sms_bp
     from node.intake.views import bp as portal_bp
@@ -156,11 +157,12 @@ def _init_web(app: Flask) -> None:
     from node.messaging.tasks import alert_staff_after_commit, notify_after_commit
     from node.messaging.views import bp as messaging_bp
     from node.profiles.identity import CLAIMING
-    from node.profiles.service import ERASING, EXPORTING
+    from node.profiles.service import ERASING, EXPORTING, UNLINKED, UNLINKING
     from node.profiles.views import SENDER, privacy_bp
     from node.profiles.views import bp as account_bp
     from node.services.views import bp as services_api_bp
     from node.staff.views import bp as office_bp
+    from node.sync.aggregation import hold_counts_before_unlinking, keep_counts_after_unlinking
     from node.usage.views import bp as usage_bp
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config["DEFAULT_LANGUAGE"])
@@ -191,6 +193,9 @@ def _init_web(app: Flask) -> None:
     ERASING.connect(forget_erased_mail)  # and their raw e-mail
     CLAIMING.connect(claim_notifications)  # a claimed request's messages follow it
     ERASING.connect(forget_notifications)  # an erased person's messages lose link and text
+    ERASING.connect(forget_home_addresses)  # their requests keep the street, not the house
+    UNLINKING.connect(hold_counts_before_unlinking)  # the counts made of an erased person
+    UNLINKED.connect(keep_counts_after_unlinking)  # stay, so sent months never change
     EXPORTING.connect(export_subscriptions)  # the export names their alert subscriptions
     CASE_OPENED.connect(alert_staff_after_commit)  # a danger report, to the staff on duty
 

@@ -236,7 +236,8 @@ def _subjects(instance: Path, email: str | None, phone: str | None, action) -> N
     from node.profiles import service as profiles
 
     app = open_node(instance)
-    with get_db(app).session() as db_session:
+    # In the app's context, as a request would be: erasure removes files the settings locate.
+    with app.app_context(), get_db(app).session() as db_session:
         try:
             found = profiles.find_subjects(
                 db_session=db_session,
