@@ -135,6 +135,11 @@ def _send_to_contact(*, kind: str, to: str, subject: str, body: str, language: s
         raise Conflict(f"could not be sent: {exc}") from exc
 
 
+def _send_staff_mail(*, to: str, subject: str, body: str, language: str) -> None:
+    """E-mail a member of staff now, through the adapters; Conflict when it cannot."""
+    _send_to_contact(kind="email", to=to, subject=subject, body=body, language=language)
+
+
 def _init_web(app: Flask) -> None:
     """Attach CSRF, sign-in and translations, the blueprints, and the error pages."""
     from node import auth, behaviours, display
@@ -161,6 +166,7 @@ def _init_web(app: Flask) -> None:
     from node.profiles.views import SENDER, privacy_bp
     from node.profiles.views import bp as account_bp
     from node.services.views import bp as services_api_bp
+    from node.staff.views import SENDER as STAFF_SENDER
     from node.staff.views import bp as office_bp
     from node.sync.aggregation import hold_counts_before_unlinking, keep_counts_after_unlinking
     from node.usage.views import bp as usage_bp
@@ -178,6 +184,7 @@ def _init_web(app: Flask) -> None:
     app.extensions[SENDER] = _send_to_contact  # verification links and codes
     app.register_blueprint(privacy_bp)  # data-subject requests, for the privacy role
     app.register_blueprint(office_bp)
+    app.extensions[STAFF_SENDER] = _send_staff_mail  # password-reset links
     app.register_blueprint(cases_bp)
     app.register_blueprint(console_bp)  # the call centre, under /office/console
     app.register_blueprint(csrf.exempt(open311_bp))  # clients authenticate by api_key

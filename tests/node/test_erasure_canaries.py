@@ -210,9 +210,8 @@ def erase(app, instance: Path, how: str) -> None:
         erased = client.post(f"/office/privacy/{citizen_id.group(1)}/erase")
         assert erased.status_code == 302, erased.data
     else:
-        gone = CliRunner().invoke(
-            main, ["node", "subject", "erase", "--instance", str(instance), "--phone", E164, "--yes"]
-        )
+        command = ["node", "subject", "erase", "--instance", str(instance), "--phone", E164]
+        gone = CliRunner().invoke(main, [*command, "--yes"])
         assert gone.exit_code == 0, gone.output
 
 
@@ -230,7 +229,7 @@ def test_after_erasure_no_row_and_no_file_of_the_node_names_the_person(node, ins
     plant(node)
     assert set(rows_naming_the_person(node)) >= {"cases", "events", "citizens"}
     before = month_counts(node)
-    assert (('noise-report', 'segment', 'unknown'), 'citizens') not in before[0]
+    assert (("noise-report", "segment", "unknown"), "citizens") not in before[0]
 
     erase(node, instance, how)
 
