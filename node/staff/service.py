@@ -118,7 +118,10 @@ def create_user(
 def authenticate(*, db_session: Session, email: str, password: str) -> StaffUser | None:
     """The active staff member with these credentials, or None."""
     user = db_session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
-    if user is None or not user.active or not password_matches(user.password_hash, password):
+    # Checked before anything else, unknown e-mail or not: the same work, so the answer's time
+    # does not tell which e-mails are staff accounts.
+    matches = password_matches(user.password_hash if user else None, password)
+    if user is None or not user.active or not matches:
         return None
     return user
 

@@ -99,3 +99,41 @@ def test_a_forged_or_tampered_reset_link_is_refused(node):
         refused = app.test_client().post(forged, data={"new": NEW, "confirm": NEW})
         assert refused.status_code == 404, forged
     assert sign_in_staff(app.test_client(), CARLA, PASSWORD).status_code == 302
+
+
+class CountingHasher:
+    """argon2 at its lowest cost, counting the hashes it checks."""
+
+    def __init__(self) -> None:
+        from argon2 import PasswordHasher
+
+        self.inner = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        self.verified = 0
+
+    def hash(self, password: str) -> str:
+        return self.inner.hash(password)
+
+    def verify(self, stored: str, password: str) -> bool:
+        self.verified += 1
+        return self.inner.verify(stored, password)
+
+
+def test_signing_in_does_the_same_work_for_unknown_disabled_and_known_e_mails(node, monkeypatch):
+    from node.staff import service as staff_service
+
+    app, _inbox = node
+    hasher = CountingHasher()
+    monkeypatch.setattr(staff_service, "_hasher", hasher)
+    checked = {}
+    for email in ("nobody@example.org", "gone@example.org", CARLA):
+        before = hasher.verified
+        assert sign_in_staff(app.test_client(), email, "wrong password").status_code == 401
+        checked[email] = hasher.verified - before
+    for email in ("nobody@example.org", "anna.citizen@example.org"):
+        before = hasher.verified
+        answer = app.test_client().post(
+            "/account/login", data={"email": email, "password": "wrong password"}
+        )
+        assert answer.status_code == 401
+        checked[f"citizen {email}"] = hasher.verified - before
+    assert set(checked.values()) == {1}, checked
