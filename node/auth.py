@@ -96,8 +96,17 @@ def current_citizen() -> Any:
     return current_user.citizen if current_user.is_authenticated else None
 
 
+def here() -> str:
+    """This page's path as the browser asked for it: under a city's prefix in ASP mode."""
+    return request.script_root + request.full_path.removesuffix("?")
+
+
 def safe_next(target: str | None, fallback: str) -> str:
-    """A redirect target on this site only, so a crafted link cannot send people elsewhere."""
+    """A redirect target on this site only, so a crafted link cannot send people elsewhere.
+
+    Targets are paths as the browser sees them (`here()`, `url_for`), the city's prefix
+    included in ASP mode.
+    """
     if target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
@@ -114,7 +123,7 @@ def staff_required(*roles: StrEnum) -> Callable[[Callable[..., Any]], Callable[.
             user = current_staff()
             if user is None:
                 flash(_l("Please sign in to the back office."), "info")
-                return redirect(url_for("office.login", next=request.full_path))
+                return redirect(url_for("office.login", next=here()))
             if roles and user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
@@ -131,7 +140,7 @@ def citizen_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_citizen() is None:
             flash(_l("Please sign in to your account."), "info")
-            return redirect(url_for("account.login", next=request.full_path))
+            return redirect(url_for("account.login", next=here()))
         return view(*args, **kwargs)
 
     return wrapped

@@ -48,7 +48,8 @@ def language_url(code: str) -> str:
     """This page in another language, keeping its other query parameters."""
     args = request.args.to_dict()
     args["lang"] = code
-    return f"{request.path}?{urlencode(args)}"
+    # The script root is the city's prefix in ASP mode; request.path is within the app.
+    return f"{request.script_root}{request.path}?{urlencode(args)}"
 
 
 def map_settings() -> dict[str, Any]:

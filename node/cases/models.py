@@ -63,6 +63,7 @@ class EventKind(StrEnum):
     CONSENT_CHANGED = "consent_changed"
     DATA_EXPORTED = "data_exported"
     CITIZEN_ERASED = "citizen_erased"
+    EVENTS_REDACTED = "events_redacted"  # the ledger of a redaction: which events, not what
     # Service behaviours beyond cases (alerts, bookings, consultations). Their events carry the
     # service code and, where a person is involved, the citizen; the template's [events] table
     # maps them onto the common vocabulary.

@@ -26,7 +26,14 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
-from node.auth import content_security_policy, current_staff, origin_of, safe_next, staff_required
+from node.auth import (
+    content_security_policy,
+    current_staff,
+    here,
+    origin_of,
+    safe_next,
+    staff_required,
+)
 from node.cases import photos, service
 from node.cases.display import attribute_answers
 from node.cases.forms import ACTION_FORMS, ANY_STATUS, OPEN_CASES, BulkForm, QueueFilterForm
@@ -103,7 +110,7 @@ def queue() -> str:
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     bulk = None
     if staff.role in WORKERS:
-        bulk = BulkForm(formdata=None, back=request.script_root + request.full_path)
+        bulk = BulkForm(formdata=None, back=here())
         bulk.assignee.choices = _assignee_choices(staff)
     return render_template(
         "office/queue.html",
