@@ -197,6 +197,11 @@ def plant(app) -> None:
                 text=f"{FIRST} called again from {PHONE}, angry.",
                 actor=Actor.system(),
             )
+        # One is resolved and rated: the satisfaction counted must survive the erasure too.
+        first = planted[0]
+        for action in ("acknowledge", "resolve"):
+            cases.move(db_session=session, case=first, action=action, actor=Actor.system())
+        cases.record_feedback(db_session=session, case=first, score=4, channel="web")
         session.commit()
 
 
@@ -215,6 +220,17 @@ def erase(app, instance: Path, how: str) -> None:
         assert gone.exit_code == 0, gone.output
 
 
+def archive_facts(app) -> dict[int, tuple]:
+    """Per event, what the counts are made of: kind, time, case, service, channel and actor."""
+    columns = (Event.kind, Event.at, Event.case_id, Event.service_code, Event.channel)
+    with get_db(app).session() as session:
+        rows = session.execute(sa.select(Event.id, *columns, Event.actor_kind, Event.data))
+        return {
+            row[0]: (*row[1:-1], row[-1].get("score"), row[-1].get("from"), row[-1].get("to"))
+            for row in rows
+        }
+
+
 def month_counts(app) -> tuple[dict, list]:
     """The month's exact counts per cell, and the cells of its snapshot as the hub gets them."""
     with get_db(app).session() as session:
@@ -229,6 +245,7 @@ def test_after_erasure_no_row_and_no_file_of_the_node_names_the_person(node, ins
     plant(node)
     assert set(rows_naming_the_person(node)) >= {"cases", "events", "citizens"}
     before = month_counts(node)
+    facts = archive_facts(node)
     assert (("noise-report", "segment", "unknown"), "citizens") not in before[0]
 
     erase(node, instance, how)
@@ -236,11 +253,20 @@ def test_after_erasure_no_row_and_no_file_of_the_node_names_the_person(node, ins
     assert rows_naming_the_person(node) == {}
     assert files_naming_the_person(instance) == {}
     assert month_counts(node) == before, "a month's counts do not change with an erasure"
+    kept = archive_facts(node)
+    assert {i: f for i, f in kept.items() if i in facts} == facts, "every event keeps its facts"
+    # Staff still open every case, and its timeline, without them.
+    office = node.test_client()
+    sign_in_staff(office, "agent@example.org")
+    with get_db(node).session() as session:
+        planted = session.scalars(sa.select(Case.id)).all()
+    assert [office.get(f"/office/cases/{i}").status_code for i in planted] == [200] * len(planted)
     with get_db(node).session() as session:
         ledger = session.scalar(sa.select(Event).where(Event.kind == EventKind.EVENTS_REDACTED))
         redacted = session.scalars(sa.select(Event).where(Event.id.in_(ledger.data["events"])))
         kinds = {e.kind for e in redacted}
     assert {EventKind.SUBMITTED, EventKind.MESSAGE_RECEIVED, EventKind.NOTE_ADDED} <= kinds
+    assert EventKind.FEEDBACK in kinds
     assert ledger.actor_kind.value == ("staff" if how == "staff" else "system")
     assert set(ledger.data) == {"events"}, "the ledger says which events, never what they said"
 

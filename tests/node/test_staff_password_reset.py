@@ -137,3 +137,24 @@ def test_signing_in_does_the_same_work_for_unknown_disabled_and_known_e_mails(no
         assert answer.status_code == 401
         checked[f"citizen {email}"] = hasher.verified - before
     assert set(checked.values()) == {1}, checked
+
+
+def test_asking_for_reset_links_is_limited_per_address_and_per_account(tmp_path, monkeypatch):
+    cheap_password_hashing(monkeypatch)
+    app = make_node_app(tmp_path / "node", WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=True)
+    with get_db(app).session() as session:
+        make_staff(session, role="caseworker", email=CARLA)
+        session.commit()
+    # One address asking for many accounts' links, then many addresses asking for one account.
+    from_one = [
+        app.test_client().post("/office/reset", data={"email": f"{n}@example.org"}).status_code
+        for n in range(6)
+    ]
+    for_one = [
+        app.test_client()
+        .post("/office/reset", data={"email": CARLA}, environ_base={"REMOTE_ADDR": f"10.0.1.{n}"})
+        .status_code
+        for n in range(6)
+    ]
+    assert from_one == [200] * 5 + [429] and for_one == [200] * 5 + [429]
+    get_db(app).engine.dispose()
