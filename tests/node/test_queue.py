@@ -197,6 +197,31 @@ def test_bulk_resolve_without_a_reply_changes_nothing(app, world):
         assert session.get(Case, world["lamp"].id).status is CaseStatus.NEW
 
 
+def test_the_map_uses_the_tile_setting_and_the_shipped_leaflet_and_keeps_to_the_department(
+    app, world
+):
+    app.config["MAP_TILE_URL"] = "https://tiles.comune.bologna.example/{z}/{x}/{y}.png"
+    with get_db(app).session() as session:
+        for name, point in (("lamp", (44.4949, 11.3426)), ("works", (44.5, 11.35))):
+            case = session.get(Case, world[name].id)
+            case.lat, case.long = point
+        session.commit()
+    client = signed_in(app, world["env"])
+    page = client.get("/office/map?q=lamp")  # typed straight in, with the queue's filters
+    html = text(page)
+    assert codes(html) == [world["lamp"].tracking_code]  # not building control's case
+    assert "tiles.comune.bologna.example/{z}/{x}/{y}.png" in html
+    assert (
+        "img-src 'self' data: blob: https://tiles.comune.bologna.example;"
+        in (page.headers["Content-Security-Policy"])
+    )
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    assert "/static/vendor/leaflet/leaflet.js" in scripts
+    assert all(src.startswith("/static/") for src in scripts)  # nothing from elsewhere
+    leaflet = client.get("/static/vendor/leaflet/leaflet.js")
+    assert leaflet.status_code == 200 and b"Leaflet" in leaflet.data[:2000]
+
+
 def test_the_csv_export_has_every_filtered_case_and_cannot_run_formulas(app, world):
     with get_db(app).session() as session:
         case = session.get(Case, world["karaoke"].id)
