@@ -14,6 +14,7 @@ from werkzeug.routing import IntegerConverter
 
 from node import celery_app
 from node.config import NodeSettings
+from node.database import MAX_ROW_ID
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from runtime import database, settings
 
@@ -57,11 +58,11 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class BoundedInt(IntegerConverter):
-    """<int:...> in a URL up to the largest database integer: a longer one is a 404, not a 500
-    (SQLite cannot even bind it)."""
+    """<int:...> in a URL up to the largest id a row can have: a larger one is a 404, not a 500
+    (neither database can even bind it to an id)."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_ROW_ID)
         super().__init__(map, *args, **kwargs)
 
 

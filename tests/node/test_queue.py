@@ -241,3 +241,16 @@ def test_the_csv_export_has_every_filtered_case_and_cannot_run_formulas(app, wor
     karaoke = by_code[world["karaoke"].tracking_code]
     assert karaoke["description"].startswith("'=HYPERLINK")
     assert karaoke["legacy_numbers"] == "311-5989328"
+
+
+def test_case_ids_no_case_can_have_are_not_found_on_either_database(app, world):
+    client = signed_in(app, world["env"])
+    for number in (2**31, 10**30):  # past PostgreSQL's integer, past SQLite's
+        assert client.get(f"/office/cases/{number}").status_code == 404
+    for ids in (["99999999999999999999999"], ["-1", "0"], ["lamp"], [""]):
+        answered = client.post(
+            "/office/bulk", data={"cases": ids, "action": "acknowledge", "back": "/office/"}
+        )
+        assert answered.status_code == 302
+    with get_db(app).session() as session:
+        assert session.get(Case, world["lamp"].id).status is CaseStatus.NEW
