@@ -143,6 +143,21 @@ def test_my_cases_and_the_sort_orders_are_kept_in_the_url(app, world):
     assert "sort=oldest" in paged  # the export and map links keep the filters
 
 
+def test_pages_of_a_search_keep_its_filters_and_never_repeat_a_case(app, world):
+    with get_db(app).session() as session:
+        made = {make_case(session, description=f"Barking dog {n}").tracking_code for n in range(30)}
+        session.commit()
+    client = signed_in(app, world["env"])
+    first = text(client.get("/office/?q=barking&sort=oldest"))
+    assert "Page 1 of 2" in first
+    following = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    assert "q=barking" in following and "sort=oldest" in following and "page=2" in following
+    second = text(client.get(following))
+    assert "Page 2 of 2" in second
+    assert len(codes(first)) == 25 and len(codes(second)) == 5
+    assert set(codes(first)) | set(codes(second)) == made
+
+
 def bulk(client, case_ids, action, **fields):
     return client.post(
         "/office/bulk",
