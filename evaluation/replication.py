@@ -34,6 +34,7 @@ The method:
 """
 
 import json
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -731,7 +732,14 @@ def backtest(
             continue
         fitted = fit_judgement(train, columns, settings=settings, seed=seed)
         x_all = pairs.context[fitted.design].to_numpy(dtype=float)
-        z_all = _standardised(fitted, pairs.context)
+        # The nearest-pilot baseline sees every figure, log population included, standardised
+        # on the training pilots alone: the same rule whatever the model chose.
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=RuntimeWarning)
+            centre = np.nanmean(x_all[train_mask], axis=0)
+            spread = np.nanstd(x_all[train_mask], axis=0)
+        spread = np.where(np.isfinite(spread) & (spread > 1e-12), spread, np.inf)
+        z_all = np.nan_to_num((x_all - centre) / spread)
         known = set(fitted.model.services_.tolist())
         peers_of = pd.Series(train.service).value_counts()
         held = np.flatnonzero(
