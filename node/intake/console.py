@@ -1,5 +1,6 @@
 """The call-centre console: agents find callers, read their history and open cases for them."""
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -18,10 +19,8 @@ from node.intake.console_forms import CallerForm, CallerSearchForm, OnBehalfFiel
 from node.intake.forms import (
     ATTRIBUTE_PREFIX,
     attribute_values,
-    coordinates,
-    photo_message,
+    place_and_photo,
     request_form_class,
-    uploaded_photo,
 )
 from node.profiles import service as profiles
 from node.profiles.forms import with_node_choices
@@ -183,14 +182,7 @@ def new_case(citizen_id: int, code: str) -> Any:
     ] + [SelectChoice(str(o.id), o.name) for o in organisations]
     attribute_fields = [getattr(form, ATTRIBUTE_PREFIX + a.code) for a in spec.attributes]
     if form.validate_on_submit():
-        lat, long, errors = coordinates(form)
-        photo = None
-        try:
-            photo = uploaded_photo(form, current_app.config)
-        except photos.PhotoRefused as exc:
-            errors["photo"] = photo_message(exc)
-        if photo is not None and photo.location is not None and lat is None and long is None:
-            lat, long = photo.location  # the caller agreed to share it
+        lat, long, photo, errors = place_and_photo(form, current_app.config)
         try:
             if errors:
                 raise InvalidInput("the form has errors", errors)
@@ -211,7 +203,7 @@ def new_case(citizen_id: int, code: str) -> Any:
             session.rollback()
             _place_errors(form, exc)
         else:
-            written: list = []
+            written: list[Path] = []
             if photo is not None:
                 photos.keep_photo(
                     db_session=session,
@@ -222,7 +214,8 @@ def new_case(citizen_id: int, code: str) -> Any:
                     ),
                     written=written,
                 )
-            photos.commit_with(session, written)
+            with photos.removed_on_failure(written):
+                session.commit()
             flash(
                 _(
                     "Case %(code)s opened. Read the tracking code to the caller.",

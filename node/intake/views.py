@@ -1,6 +1,7 @@
 """The citizen portal: the services on offer, a request to any of them, tracking and feedback."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -30,10 +31,8 @@ from node.intake.forms import (
     ATTRIBUTE_PREFIX,
     FeedbackForm,
     attribute_values,
-    coordinates,
-    photo_message,
+    place_and_photo,
     request_form_class,
-    uploaded_photo,
 )
 from node.intake.free_text import redact
 from node.intake.publication import disclosure, known_about, region
@@ -83,14 +82,7 @@ def new_request(code: str) -> Any:
     if form.validate_on_submit():
         session = db_session()
         language = str(get_locale())
-        lat, long, errors = coordinates(form)
-        photo = None
-        try:
-            photo = uploaded_photo(form, current_app.config)
-        except photos.PhotoRefused as exc:
-            errors["photo"] = photo_message(exc)
-        if photo is not None and photo.location is not None and lat is None and long is None:
-            lat, long = photo.location  # shared by the citizen; a point they picked comes first
+        lat, long, photo, errors = place_and_photo(form, current_app.config)
         try:
             if errors:
                 raise InvalidInput("the form has errors", errors)
@@ -120,7 +112,7 @@ def new_request(code: str) -> Any:
             session.rollback()  # a contact profile made for this request goes with it
             _place_errors(form, exc)
         else:
-            written: list = []
+            written: list[Path] = []
             if photo is not None:
                 photos.keep_photo(
                     db_session=session,
@@ -131,7 +123,8 @@ def new_request(code: str) -> Any:
                     ),
                     written=written,
                 )
-            photos.commit_with(session, written)
+            with photos.removed_on_failure(written):
+                session.commit()
             told = citizen is not None and citizen.consent_contact
             return redirect(url_for("portal.track", code=case.tracking_code, sent=1 if told else 0))
     status = 422 if form.errors else 200
