@@ -10,11 +10,16 @@ from wtforms import SelectChoice
 from node.auth import current_staff, staff_required
 from node.cases.schemas import Actor
 from node.database import db_session
-from node.display import field_message
+from node.display import place_errors
 from node.errors import InvalidInput
 from node.intake import console_service as console
 from node.intake.console_forms import CallerForm, CallerSearchForm, OnBehalfFields, OrganisationForm
-from node.intake.forms import ATTRIBUTE_PREFIX, attribute_values, request_form_class
+from node.intake.forms import (
+    ATTRIBUTE_PREFIX,
+    attribute_values,
+    form_field_of,
+    request_form_class,
+)
 from node.profiles import service as profiles
 from node.profiles.forms import with_node_choices
 from node.profiles.schemas import OrganisationData
@@ -22,18 +27,6 @@ from node.services import service as catalogue
 from node.staff.models import CONSOLE_ROLES
 
 bp = Blueprint("console", __name__, url_prefix="/office/console")
-
-
-def _place_errors(form: Any, exc: InvalidInput, aliases: dict[str, str] | None = None) -> None:
-    """Show each domain error next to its field, or at the top when no field matches."""
-    for name, message in exc.fields.items():
-        if name.startswith("attribute[") and name.endswith("]"):
-            name = ATTRIBUTE_PREFIX + name[len("attribute[") : -1]
-        field = getattr(form, (aliases or {}).get(name, name), None)
-        if field is not None:
-            field.errors = [*field.errors, field_message(message)]
-        else:
-            flash(str(exc), "error")
 
 
 @bp.get("/")
@@ -118,7 +111,7 @@ def new_caller() -> Any:
             )
         except InvalidInput as exc:
             session.rollback()
-            _place_errors(form, exc)
+            place_errors(form, exc, field_of=form_field_of)
         else:
             session.commit()
             flash(_("Profile of %(name)s created.", name=citizen.display_name), "success")
@@ -147,7 +140,7 @@ def new_organisation(citizen_id: int) -> Any:
                 }
             )
         except ValidationError as exc:
-            _place_errors(form, profiles.validation_error(exc))
+            place_errors(form, profiles.validation_error(exc), field_of=form_field_of)
         else:
             organisation = profiles.create_organisation(
                 db_session=session, data=data, contact=citizen
@@ -189,7 +182,7 @@ def new_case(citizen_id: int, code: str) -> Any:
             )
         except InvalidInput as exc:
             session.rollback()
-            _place_errors(form, exc)
+            place_errors(form, exc, field_of=form_field_of)
         else:
             session.commit()
             flash(

@@ -13,10 +13,16 @@ from node.behaviours import behaviour_of
 from node.cases import service as cases
 from node.cases.models import CLOSED_STATUSES, Case, Event, EventKind
 from node.database import db_session
-from node.display import field_message
+from node.display import place_errors
 from node.errors import Conflict, InvalidInput, NotFound
 from node.intake import service as intake
-from node.intake.forms import ATTRIBUTE_PREFIX, FeedbackForm, attribute_values, request_form_class
+from node.intake.forms import (
+    ATTRIBUTE_PREFIX,
+    FeedbackForm,
+    attribute_values,
+    form_field_of,
+    request_form_class,
+)
 from node.intake.free_text import redact
 from node.intake.publication import known_about, region
 from node.profiles import service as profiles
@@ -35,18 +41,6 @@ def index() -> str:
         for service in catalogue.list_active(db_session=db_session())
     ]
     return render_template("portal/index.html", services=services)
-
-
-def _place_errors(form: Any, exc: InvalidInput) -> None:
-    """Show each domain error next to its field; attribute[x] is the form's attr_x."""
-    for name, message in exc.fields.items():
-        if name.startswith("attribute[") and name.endswith("]"):
-            name = ATTRIBUTE_PREFIX + name[len("attribute[") : -1]
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, field_message(message)]
-        else:
-            flash(str(exc), "error")
 
 
 @bp.route("/services/<code>", methods=["GET", "POST"])
@@ -88,7 +82,7 @@ def new_request(code: str) -> Any:
             )
         except InvalidInput as exc:
             session.rollback()  # a contact profile made for this request goes with it
-            _place_errors(form, exc)
+            place_errors(form, exc, field_of=form_field_of)
         else:
             session.commit()
             told = citizen is not None and citizen.consent_contact
