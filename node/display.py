@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, flash, request
+from flask import Flask, current_app, flash, request
 from flask_babel import format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -60,7 +60,19 @@ def language_url(code: str) -> str:
     """This page in another language, keeping its other query parameters."""
     args = request.args.to_dict()
     args["lang"] = code
-    return f"{request.path}?{urlencode(args)}"
+    # The script root is the city's prefix in ASP mode; request.path is within the app.
+    return f"{request.script_root}{request.path}?{urlencode(args)}"
+
+
+def map_settings() -> dict[str, Any]:
+    """What a map needs to know of the node's settings, for its data- attributes."""
+    config = current_app.config
+    return {
+        "tiles": config["MAP_TILE_URL"],
+        "attribution": config["MAP_TILE_ATTRIBUTION"],
+        "center": list(config["MAP_CENTER"]) if config["MAP_CENTER"] else None,
+        "zoom": config["MAP_ZOOM"],
+    }
 
 
 def init_app(app: Flask) -> None:

@@ -178,6 +178,17 @@ def option_names(consultation: Consultation, language: str) -> dict[str, str]:
     }
 
 
+CHOICE = "choice"  # the question of a consultation's service.toml (the consultation template's)
+
+
+def question_in(consultation: Consultation, service: Service, language: str) -> str:
+    """The consultation's question in a language: the service's [i18n] text of its question,
+    where it gives one, else the question as the consultation opened with it."""
+    written = catalogue.spec_of(service).question(CHOICE)
+    translated = catalogue.spec_of(service, language=language).question(CHOICE)
+    return translated if translated and translated != written else consultation.question
+
+
 def results_on(consultation: Consultation) -> date:
     """The day results are published: the day after the consultation closes."""
     return consultation.closes_on + timedelta(days=1)

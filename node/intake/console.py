@@ -8,17 +8,21 @@ from pydantic import ValidationError
 from wtforms import SelectChoice
 
 from node.auth import current_staff, staff_required
+from node.cases import photos
 from node.cases.schemas import Actor
 from node.database import db_session
-from node.display import place_errors
+from node.display import map_settings, place_errors
 from node.errors import InvalidInput
 from node.intake import console_service as console
 from node.intake.console_forms import CallerForm, CallerSearchForm, OnBehalfFields, OrganisationForm
 from node.intake.forms import (
     ATTRIBUTE_PREFIX,
     attribute_values,
+    coordinates,
     form_field_of,
+    photo_message,
     request_form_class,
+    uploaded_photo,
 )
 from node.profiles import service as profiles
 from node.profiles.forms import with_node_choices
@@ -168,7 +172,17 @@ def new_case(citizen_id: int, code: str) -> Any:
     ] + [SelectChoice(str(o.id), o.name) for o in organisations]
     attribute_fields = [getattr(form, ATTRIBUTE_PREFIX + a.code) for a in spec.attributes]
     if form.validate_on_submit():
+        lat, long, errors = coordinates(form)
+        photo = None
         try:
+            photo = uploaded_photo(form, current_app.config)
+        except photos.PhotoRefused as exc:
+            errors["photo"] = photo_message(exc)
+        if photo is not None and photo.location is not None and lat is None and long is None:
+            lat, long = photo.location  # the caller agreed to share it
+        try:
+            if errors:
+                raise InvalidInput("the form has errors", errors)
             case = console.open_case(
                 db_session=session,
                 agent=current_staff(),
@@ -178,13 +192,26 @@ def new_case(citizen_id: int, code: str) -> Any:
                 description=form.description.data,
                 attributes=attribute_values(form, spec),
                 address=form.address.data,
+                lat=lat,
+                long=long,
                 tracking_prefix=current_app.config["TRACKING_PREFIX"],
             )
         except InvalidInput as exc:
             session.rollback()
             place_errors(form, exc, field_of=form_field_of)
         else:
-            session.commit()
+            written: list = []
+            if photo is not None:
+                photos.keep_photo(
+                    db_session=session,
+                    case=case,
+                    photo=photo,
+                    store=photos.PhotoStore.from_config(
+                        current_app.config, current_app.instance_path
+                    ),
+                    written=written,
+                )
+            photos.commit_with(session, written)
             flash(
                 _(
                     "Case %(code)s opened. Read the tracking code to the caller.",
@@ -201,6 +228,7 @@ def new_case(citizen_id: int, code: str) -> Any:
             citizen=citizen,
             spec=spec,
             attribute_fields=attribute_fields,
+            map=map_settings(),
         ),
         status,
     )

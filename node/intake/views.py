@@ -3,28 +3,41 @@
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from federation.protocol.vocabulary import Channel
 from node.auth import current_citizen
 from node.behaviours import behaviour_of
+from node.cases import photos
 from node.cases import service as cases
 from node.cases.models import CLOSED_STATUSES, Case, Event, EventKind
 from node.database import db_session
-from node.display import place_errors
+from node.display import map_settings, place_errors
 from node.errors import Conflict, InvalidInput, NotFound
 from node.intake import service as intake
 from node.intake.forms import (
     ATTRIBUTE_PREFIX,
     FeedbackForm,
     attribute_values,
+    coordinates,
     form_field_of,
+    photo_message,
     request_form_class,
+    uploaded_photo,
 )
 from node.intake.free_text import redact
-from node.intake.publication import known_about, region
+from node.intake.publication import disclosure, known_about, region
 from node.profiles import service as profiles
 from node.services import service as catalogue
 
@@ -59,7 +72,17 @@ def new_request(code: str) -> Any:
     if form.validate_on_submit():
         session = db_session()
         language = str(get_locale())
+        lat, long, errors = coordinates(form)
+        photo = None
         try:
+            photo = uploaded_photo(form, current_app.config)
+        except photos.PhotoRefused as exc:
+            errors["photo"] = photo_message(exc)
+        if photo is not None and photo.location is not None and lat is None and long is None:
+            lat, long = photo.location  # shared by the citizen; a point they picked comes first
+        try:
+            if errors:
+                raise InvalidInput("the form has errors", errors)
             if citizen is None:
                 citizen = profiles.contact_profile(
                     db_session=session,
@@ -77,6 +100,8 @@ def new_request(code: str) -> Any:
                 citizen=citizen,
                 attributes=attribute_values(form, spec),
                 address=form.address.data,
+                lat=lat,
+                long=long,
                 language=language,
                 tracking_prefix=current_app.config["TRACKING_PREFIX"],
             )
@@ -84,7 +109,18 @@ def new_request(code: str) -> Any:
             session.rollback()  # a contact profile made for this request goes with it
             place_errors(form, exc, field_of=form_field_of)
         else:
-            session.commit()
+            written: list = []
+            if photo is not None:
+                photos.keep_photo(
+                    db_session=session,
+                    case=case,
+                    photo=photo,
+                    store=photos.PhotoStore.from_config(
+                        current_app.config, current_app.instance_path
+                    ),
+                    written=written,
+                )
+            photos.commit_with(session, written)
             told = citizen is not None and citizen.consent_contact
             return redirect(url_for("portal.track", code=case.tracking_code, sent=1 if told else 0))
     status = 422 if form.errors else 200
@@ -95,9 +131,27 @@ def new_request(code: str) -> Any:
             spec=spec,
             form=form,
             attribute_fields=attribute_fields,
+            map=map_settings(),
         ),
         status,
     )
+
+
+@bp.get("/photos/<token>.jpg")
+def public_photo(token: str) -> Any:
+    """A request's photo as the public may see it: the thumbnail, without EXIF, and only while
+    the service publishes media; otherwise there is no such page."""
+    session = db_session()
+    photo = photos.by_token(db_session=session, token=token)
+    case = session.get(Case, photo.case_id)
+    service = catalogue.get(db_session=session, code=case.service_code, active_only=False)
+    shown = disclosure(catalogue.spec_of(service))
+    path = photos.PhotoStore.from_config(current_app.config, current_app.instance_path).absolute(
+        photo.thumbnail_path
+    )
+    if not (shown.listed and shown.media) or not photo.thumbnail_path or not path.is_file():
+        raise NotFound(_("No such photo."))
+    return send_file(path.resolve(), mimetype="image/jpeg", max_age=3600)
 
 
 def _feedback_given(events: list[Event]) -> bool:

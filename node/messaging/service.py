@@ -25,6 +25,7 @@ from node.messaging import texts
 from node.messaging.adapters import Adapters, DeliveryError
 from node.messaging.models import DeliveryStatus, InboundMessage, Notification, StaffAlert
 from node.profiles.models import Citizen
+from node.services import service as catalogue
 from node.services.models import Service
 from node.staff.models import Role, StaffUser
 
@@ -163,6 +164,14 @@ def _is_told_with_a_move(db_session: Session, event: Event) -> bool:
     return bool(moved)
 
 
+def service_name(*, db_session: Session, case: Case, language: str | None) -> str:
+    """The name of a case's service in a reader's language (its [i18n] texts), else as written."""
+    service = db_session.get(Service, case.service_code)
+    if service is None:
+        return case.service_code
+    return catalogue.spec_of(service, language=language).name
+
+
 def compose(
     *,
     db_session: Session,
@@ -175,10 +184,10 @@ def compose(
 ) -> tuple[str, str]:
     """The subject and text telling the citizen about the event, in their language; an e-mail
     links to the case's track page when the node's public address is known."""
-    service_name = db_session.scalar(
-        sa.select(Service.name).where(Service.code == case.service_code)
-    )
-    values = {"code": case.tracking_code, "service": service_name or case.service_code}
+    values = {
+        "code": case.tracking_code,
+        "service": service_name(db_session=db_session, case=case, language=language),
+    }
     if is_receipt(event):
         return _receipt(event, values, language, city, public_url)
     what = texts.say(WHAT[event.kind], language, original=event.data.get("duplicate_of") or "")
@@ -488,12 +497,9 @@ def alert_staff(
     case = db_session.get(Case, row.case_id)
     staff = db_session.get(StaffUser, row.staff_id)
     now = now or utcnow()
-    service_name = db_session.scalar(
-        sa.select(Service.name).where(Service.code == case.service_code)
-    )
     values = {
         "code": case.tracking_code,
-        "service": service_name or case.service_code,
+        "service": service_name(db_session=db_session, case=case, language=staff.language),
         "city": city,
     }
     lines = [

@@ -264,7 +264,9 @@ def login() -> Any:
     form = CitizenLoginForm()
     if form.validate_on_submit():
         citizen = service.find_by_contact(db_session=db_session(), email=form.email.data)
-        if citizen is not None and password_matches(citizen.password_hash, form.password.data):
+        # A hash is checked for an unknown e-mail too (a dummy one): the same work either way.
+        stored = citizen.password_hash if citizen is not None else None
+        if password_matches(stored, form.password.data):
             login_user(Principal(citizen=citizen))
             return redirect(safe_next(request.args.get("next"), url_for("account.home")))
         form.password.errors = [_("Wrong e-mail or password.")]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser, BytesParser
 
 from node.intake.email import charsets
 from node.intake.email.automatic import DeliveryReport, delivery_report, message_ids, why_automatic
@@ -29,6 +29,19 @@ FORWARDED = frozenset({"message/rfc822", "message/global"})
 
 class Unreadable(Exception):
     """The message cannot be read well enough to act on; the message says why."""
+
+
+def sender_and_subject(raw: bytes, languages: tuple[str, ...] = ()) -> tuple[str | None, str]:
+    """Who a message says it is from, and its subject, read from its headers alone: what a
+    message the node cannot act on is still known by (staff see it, an erasure finds it)."""
+    try:
+        headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+        senders = _addresses(headers, "From")
+        subject = " ".join(_header(headers, "Subject", tuple(languages)).split())
+    except Exception:  # headers too broken to read: the message is kept all the same
+        return None, ""
+    sender = senders[0].replace("\x00", "") if senders else None
+    return sender or None, subject.replace("\x00", "")
 
 
 @dataclass
