@@ -32,4 +32,9 @@ def run_alone(
     for flag, keywords in (options or {}).items():
         parser.add_argument(flag, **keywords)
     for figure, value in run(**vars(parser.parse_args())):
-        print(f"{figure:<64} {value if isinstance(value, str) else f'{value:,.3f}'}")
+        print(line(figure, value))
+
+
+def line(figure: str, value: float | str) -> str:
+    """One figure as `python -m bench.NAME` prints it."""
+    return f"{figure:<64} {value if isinstance(value, str) else f'{value:,.3f}'}"

@@ -56,6 +56,7 @@ RATIO_MIN = 0.95
 ABOVE_NEAREST_MIN = 0.2
 COVERAGE_RANGE = (0.85, 0.95)
 TOP_VERDICT_MAX = 0.9
+COLLAPSED = 0.6  # a service ranked below this has a ranking a coordinator cannot lean on
 # Columns of the back-test and viability files the benchmark reads.
 BACKTEST_COLUMNS = ("service", "city_id", "truth", "predicted", "low", "high", "nearest")
 VIABILITY_COLUMNS = ("service", "city_id", "expected_uptake", "low", "high", "verdict")
@@ -72,6 +73,7 @@ class Scores:
     coverage: float
     width: float
     widths: np.ndarray  # each held-out city's band width / prediction
+    per_service: np.ndarray  # the judgement's Spearman of each service ranked
     cities: int
 
 
@@ -119,7 +121,11 @@ def evaluate_with_cli(world: World, seed: int, folder: Path) -> dict:
 
 
 def score(frame: pd.DataFrame, predicted: str, truth: str, nearest: str) -> Scores:
-    """Per-service Spearman means and pooled band figures of one set of held-out cities."""
+    """Per-service Spearman means and pooled band figures of one set of held-out cities.
+
+    A service counts where the ceiling can rank its held-out cities (at least three); there, a
+    judgement or baseline that ranks nothing (a constant) scores 0.
+    """
     rows = []
     for _, group in frame.groupby("service", sort=True):
         t = group[truth].to_numpy(dtype=float)
@@ -131,7 +137,12 @@ def score(frame: pd.DataFrame, predicted: str, truth: str, nearest: str) -> Scor
                 spearman(group[nearest].to_numpy(dtype=float), t),
             )
         )
-    means = np.nanmean(np.array(rows, dtype=float), axis=0) if rows else np.full(4, np.nan)
+    table = np.array(rows, dtype=float).reshape(-1, 4)
+    # Services with too few held-out cities to rank are left out; a service the judgement ranks
+    # with a constant (NaN) counts as 0, not as absent, so that it cannot flatter the mean.
+    table = table[np.isfinite(table[:, 1])]
+    table[:, [0, 3]] = np.nan_to_num(table[:, [0, 3]], nan=0.0)
+    means = table.mean(axis=0) if len(table) else np.full(4, np.nan)
     t = frame[truth].to_numpy(dtype=float)
     inside = (frame["low"].to_numpy() <= t) & (t <= frame["high"].to_numpy())
     point = frame[predicted].to_numpy(dtype=float)
@@ -146,6 +157,7 @@ def score(frame: pd.DataFrame, predicted: str, truth: str, nearest: str) -> Scor
         coverage=float(inside.mean()) if len(frame) else float("nan"),
         width=float(np.nanmean(width)) if len(frame) else float("nan"),
         widths=width,
+        per_service=table[:, 0],
         cities=len(frame),
     )
 
@@ -225,6 +237,8 @@ def _pooled(results: list[SeedResult], part: str) -> dict[str, float]:
     out["width"] = float(np.nanmean(widths)) if np.isfinite(widths).any() else np.nan
     out["width_median"] = float(np.nanmedian(widths)) if np.isfinite(widths).any() else np.nan
     out["cities"] = float(cities.sum())
+    ranked = np.concatenate([s.per_service for s in scores])
+    out["collapsed"] = float((ranked < COLLAPSED).mean()) if ranked.size else np.nan
     return out
 
 
@@ -296,6 +310,7 @@ def run(
             (f"{title}: Spearman, nearest pilot city (baseline)", f["nearest"]),
             (f"{title}: Spearman / ceiling", f["spearman"] / f["ceiling"]),
             (f"{title}: Spearman - nearest pilot city", f["spearman"] - f["nearest"]),
+            (f"{title}: share of services ranked below {COLLAPSED}", f["collapsed"]),
             (f"{title}: {level:.0%} band coverage", f["coverage"]),
             (f"{title}: {level:.0%} band mean width / prediction", f["width"]),
             (f"{title}: {level:.0%} band median width / prediction", f["width_median"]),

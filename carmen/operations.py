@@ -190,7 +190,10 @@ def sync_node(app, *, instance: Path) -> dict:
     with get_db(app).session() as db_session:
         try:
             return sync.sync_now(
-                db_session=db_session, key=key, privacy=sync.noise_settings(app.config)
+                db_session=db_session,
+                key=key,
+                privacy=sync.noise_settings(app.config),
+                release=sync.release_settings(app.config),
             )
         except (NotFound, sync.SyncBusy) as exc:
             raise OperationError(str(exc)) from exc
