@@ -96,18 +96,21 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.spearmanr(a[ok], b[ok]).statistic)
 
 
-def evaluate_with_cli(world: World, seed: int, folder: Path) -> dict:
+def evaluate_with_cli(world: World, seed: int, folder: Path, *, model: str | None = None) -> dict:
     """Write the world's tables, run `carmen evaluate` on them and read back what it wrote."""
     cities, observations, out = folder / "cities.csv", folder / "observations.csv", folder / "out"
     world.cities.to_csv(cities, index=False)
     world.observations.to_csv(observations, index=False)
     args = ["evaluate", "--cities", cities, "--observations", observations, "--out", out]
+    if model is not None:
+        args += ["--model", model]
     said = io.StringIO()
     try:
         with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
             carmen.main([*map(str, args), "--seed", str(seed)], standalone_mode=False)
     except Exception as exc:  # say what carmen evaluate said, not only that it failed
-        raise RuntimeError(f"carmen evaluate failed on seed {seed}: {said.getvalue()}") from exc
+        told = f"{exc} {said.getvalue()}".strip()
+        raise RuntimeError(f"carmen evaluate failed on seed {seed}: {told}") from exc
     tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("backtest_cities", "viability")}
     tables["kpis"] = pd.read_csv(
         out / "kpis.csv", usecols=["service", "city_id", "period", "uptake"]
@@ -182,12 +185,14 @@ def nearest_pilot(world: World, kpis: pd.DataFrame, targets: pd.DataFrame) -> np
     return out
 
 
-def score_seed(world_name: str, seed: int, *, small: bool = False) -> SeedResult:
+def score_seed(
+    world_name: str, seed: int, *, small: bool = False, model: str | None = None
+) -> SeedResult:
     """Generate one world, evaluate it as `carmen evaluate` does and score the judgement."""
     generate, _ = WORLDS[world_name]
     world = generate(seed=seed, **(SMALL[world_name][0] if small else {}))
     with tempfile.TemporaryDirectory(prefix="carmen-judgement-") as folder:
-        tables = evaluate_with_cli(world, seed, Path(folder))
+        tables = evaluate_with_cli(world, seed, Path(folder), model=model)
     truth = world.truth.astype({"city_id": str, "service": str})
     held = tables["backtest_cities"].astype({"city_id": str, "service": str})
     held = held.merge(truth, on=["service", "city_id"], how="left", validate="one_to_one")
@@ -268,7 +273,11 @@ def _checks(figures: dict[str, float], top_share: float) -> list[tuple[str, str]
 
 
 def run(
-    seeds: int = 20, world: str = "project", first_seed: int = 0, small: bool = False
+    seeds: int = 20,
+    world: str = "project",
+    first_seed: int = 0,
+    small: bool = False,
+    model: str | None = None,
 ) -> list[tuple[str, float | str]]:
     """Score the judgement over ``seeds`` worlds of one generator, from seed ``first_seed``."""
     if world not in WORLDS:
@@ -276,7 +285,7 @@ def run(
     if seeds < 1:
         raise ValueError("seeds must be at least 1")
     chosen = range(first_seed, first_seed + seeds)
-    results = [score_seed(world, seed, small=small) for seed in chosen]
+    results = [score_seed(world, seed, small=small, model=model) for seed in chosen]
     level = results[0].level
     described = WORLDS[world][1]
     if small:
@@ -284,6 +293,7 @@ def run(
     lines: list[tuple[str, float | str]] = [
         ("world", described),
         ("seeds (world and evaluation)", f"{chosen.start}-{chosen.stop - 1}"),
+        ("model", model or "carmen evaluate's default"),
     ]
     for r in results:
         top = r.verdicts.sort_index().idxmax() if len(r.verdicts) else "-"
@@ -343,6 +353,10 @@ if __name__ == "__main__":
                 "default": "project",
                 "help": "the generator: project (evaluation.synthetic, default) or alt "
                 "(evaluation.synthetic_alt, built differently)",
+            },
+            "--model": {
+                "default": None,
+                "help": "passed to carmen evaluate --model (default: its own default)",
             },
             "--first-seed": {
                 "type": int,

@@ -109,3 +109,8 @@ def test_a_judgement_that_ranks_nothing_scores_zero_and_cannot_flatter_the_mean(
     assert scored.ceiling == pytest.approx(1.0)
     assert scored.coverage == pytest.approx(0.8)  # the two 4s of ten lie above the band
     assert scored.cities == 10
+
+
+def test_a_model_carmen_evaluate_does_not_know_is_refused_with_its_words():
+    with pytest.raises(RuntimeError, match="carmen evaluate failed on seed 0: 'guess' is not one"):
+        judgement.run(seeds=1, small=True, model="guess")
