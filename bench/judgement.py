@@ -4,9 +4,9 @@ Each seed generates a world (``evaluation.synthetic`` by default, ``evaluation.s
 with ``--world alt``), writes its ``cities.csv`` and ``observations.csv``, runs ``carmen
 evaluate`` on them with its defaults and the same seed, and reads back the files it wrote:
 
-- the held-out back-test (``backtest_cities.csv``, each pilot city left out in turn): the mean
-  per-service Spearman of the judgement's predictions against the held-out cities' observed
-  uptake;
+- the held-out back-test (``backtest_cities.csv``, every pilot city predicted by a fit that
+  did not see it): the mean per-service Spearman of the judgement's predictions against the
+  held-out cities' observed uptake;
 - its knowable ceiling, measured on the same cities: the Spearman of the truth less each city's
   own unobservable luck (``uptake_without_luck`` of the world's truth) against the same observed
   uptake: no judgement working from the tables can expect to rank better;
