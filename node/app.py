@@ -226,21 +226,17 @@ def _init_web(app: Flask) -> None:
             ),
         )
 
-    @app.errorhandler(NotFound)
-    def _domain_not_found(exc: NotFound) -> tuple[str, int]:
-        return error_page(404, _l("Not found"), str(exc))
-
-    @app.errorhandler(Forbidden)
-    def _domain_forbidden(exc: Forbidden) -> tuple[str, int]:
-        return error_page(403, _l("Not allowed"), str(exc))
-
-    @app.errorhandler(Conflict)
-    def _domain_conflict(exc: Conflict) -> tuple[str, int]:
-        return error_page(409, _l("Not possible now"), str(exc))
-
-    @app.errorhandler(InvalidInput)
-    def _domain_invalid(exc: InvalidInput) -> tuple[str, int]:
-        return error_page(422, _l("Invalid input"), str(exc))
+    # A domain refusal a view lets through is a page with its status and the refusal's words.
+    refusals = (
+        (NotFound, 404, _l("Not found")),
+        (Forbidden, 403, _l("Not allowed")),
+        (Conflict, 409, _l("Not possible now")),
+        (InvalidInput, 422, _l("Invalid input")),
+    )
+    for refusal, status, title in refusals:
+        app.register_error_handler(
+            refusal, lambda exc, status=status, title=title: error_page(status, title, str(exc))
+        )
 
     titles = {
         400: _l("Bad request"),

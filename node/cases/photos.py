@@ -12,7 +12,8 @@ import io
 import logging
 import secrets
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -239,10 +240,11 @@ def keep_photo(
     return row
 
 
-def commit_with(db_session: Session, written: list[Path]) -> None:
-    """Commit the session; the files written for it go when the commit fails."""
+@contextmanager
+def removed_on_failure(written: list[Path]) -> Iterator[None]:
+    """Remove the files written for a transaction when the block (its commit) fails."""
     try:
-        db_session.commit()
+        yield
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)

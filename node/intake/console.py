@@ -1,5 +1,6 @@
 """The call-centre console: agents find callers, read their history and open cases for them."""
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -11,17 +12,16 @@ from node.auth import current_staff, staff_required
 from node.cases import photos
 from node.cases.schemas import Actor
 from node.database import db_session
-from node.display import field_message, map_settings
+from node.display import map_settings, place_errors
 from node.errors import InvalidInput
 from node.intake import console_service as console
 from node.intake.console_forms import CallerForm, CallerSearchForm, OnBehalfFields, OrganisationForm
 from node.intake.forms import (
     ATTRIBUTE_PREFIX,
     attribute_values,
-    coordinates,
-    photo_message,
+    form_field_of,
+    place_and_photo,
     request_form_class,
-    uploaded_photo,
 )
 from node.profiles import service as profiles
 from node.profiles.forms import with_node_choices
@@ -30,18 +30,6 @@ from node.services import service as catalogue
 from node.staff.models import CONSOLE_ROLES
 
 bp = Blueprint("console", __name__, url_prefix="/office/console")
-
-
-def _place_errors(form: Any, exc: InvalidInput, aliases: dict[str, str] | None = None) -> None:
-    """Show each domain error next to its field, or at the top when no field matches."""
-    for name, message in exc.fields.items():
-        if name.startswith("attribute[") and name.endswith("]"):
-            name = ATTRIBUTE_PREFIX + name[len("attribute[") : -1]
-        field = getattr(form, (aliases or {}).get(name, name), None)
-        if field is not None:
-            field.errors = [*field.errors, field_message(message)]
-        else:
-            flash(str(exc), "error")
 
 
 @bp.get("/")
@@ -126,7 +114,7 @@ def new_caller() -> Any:
             )
         except InvalidInput as exc:
             session.rollback()
-            _place_errors(form, exc)
+            place_errors(form, exc, field_of=form_field_of)
         else:
             session.commit()
             flash(_("Profile of %(name)s created.", name=citizen.display_name), "success")
@@ -155,7 +143,7 @@ def new_organisation(citizen_id: int) -> Any:
                 }
             )
         except ValidationError as exc:
-            _place_errors(form, profiles.validation_error(exc))
+            place_errors(form, profiles.validation_error(exc), field_of=form_field_of)
         else:
             organisation = profiles.create_organisation(
                 db_session=session, data=data, contact=citizen
@@ -183,14 +171,7 @@ def new_case(citizen_id: int, code: str) -> Any:
     ] + [SelectChoice(str(o.id), o.name) for o in organisations]
     attribute_fields = [getattr(form, ATTRIBUTE_PREFIX + a.code) for a in spec.attributes]
     if form.validate_on_submit():
-        lat, long, errors = coordinates(form)
-        photo = None
-        try:
-            photo = uploaded_photo(form, current_app.config)
-        except photos.PhotoRefused as exc:
-            errors["photo"] = photo_message(exc)
-        if photo is not None and photo.location is not None and lat is None and long is None:
-            lat, long = photo.location  # the caller agreed to share it
+        lat, long, photo, errors = place_and_photo(form, current_app.config)
         try:
             if errors:
                 raise InvalidInput("the form has errors", errors)
@@ -209,9 +190,9 @@ def new_case(citizen_id: int, code: str) -> Any:
             )
         except InvalidInput as exc:
             session.rollback()
-            _place_errors(form, exc)
+            place_errors(form, exc, field_of=form_field_of)
         else:
-            written: list = []
+            written: list[Path] = []
             if photo is not None:
                 photos.keep_photo(
                     db_session=session,
@@ -222,7 +203,8 @@ def new_case(citizen_id: int, code: str) -> Any:
                     ),
                     written=written,
                 )
-            photos.commit_with(session, written)
+            with photos.removed_on_failure(written):
+                session.commit()
             flash(
                 _(
                     "Case %(code)s opened. Read the tracking code to the caller.",

@@ -86,6 +86,25 @@ def photo_message(exc: PhotoRefused) -> str:
     return _("This file is not a photo: send a JPEG, PNG, WebP or GIF image.")
 
 
+def place_and_photo(
+    form: RequestForm, config: Mapping[str, Any]
+) -> tuple[float | None, float | None, Photo | None, dict[str, str]]:
+    """The request's point and its checked photo, and what is wrong with either, by field.
+
+    The place stored in the photo is the point only when the citizen shared it and picked no
+    point of their own.
+    """
+    lat, long, errors = coordinates(form)
+    photo = None
+    try:
+        photo = uploaded_photo(form, config)
+    except PhotoRefused as exc:
+        errors["photo"] = photo_message(exc)
+    if photo is not None and photo.location is not None and lat is None and long is None:
+        lat, long = photo.location
+    return lat, long, photo, errors
+
+
 def uploaded_photo(form: RequestForm, config: Mapping[str, Any]) -> Photo | None:
     """The form's photo checked and re-encoded, or None when none was sent.
 
@@ -109,6 +128,13 @@ class ContactFields(FlaskForm):
 
     email = EmailField(_l("E-mail (optional)"), validators=[Optional(), Email(), Length(max=320)])
     phone = TelField(_l("Mobile phone (optional)"), validators=[Optional(), Length(max=30)])
+
+
+def form_field_of(name: str) -> str:
+    """The request form's field for a name in a domain error: attribute[x] is attr_x."""
+    if name.startswith("attribute[") and name.endswith("]"):
+        return ATTRIBUTE_PREFIX + name[len("attribute[") : -1]
+    return name
 
 
 def attribute_field(attribute: Attribute) -> Field:

@@ -1,6 +1,7 @@
 """The citizen portal: the services on offer, a request to any of them, tracking and feedback."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -23,17 +24,16 @@ from node.cases import photos
 from node.cases import service as cases
 from node.cases.models import CLOSED_STATUSES, Case, Event, EventKind
 from node.database import db_session
-from node.display import field_message, map_settings
+from node.display import map_settings, place_errors
 from node.errors import Conflict, InvalidInput, NotFound
 from node.intake import service as intake
 from node.intake.forms import (
     ATTRIBUTE_PREFIX,
     FeedbackForm,
     attribute_values,
-    coordinates,
-    photo_message,
+    form_field_of,
+    place_and_photo,
     request_form_class,
-    uploaded_photo,
 )
 from node.intake.free_text import redact
 from node.intake.publication import disclosure, known_about, region
@@ -55,18 +55,6 @@ def index() -> str:
     return render_template("portal/index.html", services=services)
 
 
-def _place_errors(form: Any, exc: InvalidInput) -> None:
-    """Show each domain error next to its field; attribute[x] is the form's attr_x."""
-    for name, message in exc.fields.items():
-        if name.startswith("attribute[") and name.endswith("]"):
-            name = ATTRIBUTE_PREFIX + name[len("attribute[") : -1]
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, field_message(message)]
-        else:
-            flash(str(exc), "error")
-
-
 @bp.route("/services/<code>", methods=["GET", "POST"])
 def new_request(code: str) -> Any:
     """Send a request to one service, signed in or not."""
@@ -83,14 +71,7 @@ def new_request(code: str) -> Any:
     if form.validate_on_submit():
         session = db_session()
         language = str(get_locale())
-        lat, long, errors = coordinates(form)
-        photo = None
-        try:
-            photo = uploaded_photo(form, current_app.config)
-        except photos.PhotoRefused as exc:
-            errors["photo"] = photo_message(exc)
-        if photo is not None and photo.location is not None and lat is None and long is None:
-            lat, long = photo.location  # shared by the citizen; a point they picked comes first
+        lat, long, photo, errors = place_and_photo(form, current_app.config)
         try:
             if errors:
                 raise InvalidInput("the form has errors", errors)
@@ -118,9 +99,9 @@ def new_request(code: str) -> Any:
             )
         except InvalidInput as exc:
             session.rollback()  # a contact profile made for this request goes with it
-            _place_errors(form, exc)
+            place_errors(form, exc, field_of=form_field_of)
         else:
-            written: list = []
+            written: list[Path] = []
             if photo is not None:
                 photos.keep_photo(
                     db_session=session,
@@ -131,7 +112,8 @@ def new_request(code: str) -> Any:
                     ),
                     written=written,
                 )
-            photos.commit_with(session, written)
+            with photos.removed_on_failure(written):
+                session.commit()
             told = citizen is not None and citizen.consent_contact
             return redirect(url_for("portal.track", code=case.tracking_code, sent=1 if told else 0))
     status = 422 if form.errors else 200

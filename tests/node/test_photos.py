@@ -555,3 +555,19 @@ def test_erasing_a_person_forgets_the_photo_link_their_app_sent(app, client):
     assert dpo.post(f"/office/privacy/{citizen_id}/erase").status_code == 302
     with get_db(app).session() as session:
         assert session.scalar(sa.select(Case.media_url)) is None
+
+
+def test_a_photos_files_go_when_the_transaction_keeping_it_fails(tmp_path):
+    from node.cases.photos import removed_on_failure
+
+    written = [tmp_path / "a.jpg", tmp_path / "a-thumbnail.jpg"]
+    for path in written:
+        path.write_bytes(b"jpeg")
+    with pytest.raises(RuntimeError), removed_on_failure(written):
+        raise RuntimeError("the database went away during the commit")
+    assert not any(path.exists() for path in written)
+    kept_files = [tmp_path / "b.jpg"]
+    kept_files[0].write_bytes(b"jpeg")
+    with removed_on_failure(kept_files):
+        pass
+    assert kept_files[0].exists()

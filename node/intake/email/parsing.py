@@ -7,6 +7,7 @@ Every part of a message is either text of its body or a file kept with it: a for
 is kept as an image, and text is decoded by `charsets.decode`, which never loses a byte.
 """
 
+import dataclasses
 import html
 import mimetypes
 import re
@@ -228,6 +229,20 @@ def parse_mail(
     senders = [a.replace("\x00", "") for a in senders]
     subject, text = subject.replace("\x00", ""), text.replace("\x00", "")
     message_id = message_id and (message_id.replace("\x00", "") or None)
+    recipients = [a.replace("\x00", "") for a in recipients]
+    references = [i.replace("\x00", "") for i in references]
+    automatic = automatic and automatic.replace("\x00", "")
+    for attachment in attachments:  # a file's name is kept in the case's events
+        attachment.filename = attachment.filename.replace("\x00", "") or "attachment"
+    if report is not None:
+        report = dataclasses.replace(
+            report,
+            action=report.action.replace("\x00", ""),
+            status=report.status.replace("\x00", ""),
+            diagnostic=report.diagnostic.replace("\x00", ""),
+            recipient=report.recipient and report.recipient.replace("\x00", ""),
+            message_ids=[i.replace("\x00", "") for i in report.message_ids],
+        )
     if not senders:
         raise Unreadable("the message has no sender address (From)")
     if not subject and not text and not attachments:
