@@ -132,7 +132,7 @@ def evaluate_hub(hub_app, *, seed: int | None = None):
             db_session=session,
             seed=hub_app.config["EVALUATION_SEED"] if seed is None else seed,
             now=utcnow(),
-            options=hub_app.config["EVALUATION_OPTIONS"],
+            options=evaluations.evaluation_options(hub_app.config),
             europe_cities_csv=hub_app.config["EUROPE_CITIES"],
         )
         if run is None:

@@ -8,7 +8,9 @@ from runtime.database import (
     TYPE_ANNOTATION_MAP,
     Database,
     UTCDateTime,
+    after_commit,
     db_session,
+    empty_journal,
     enum_type,
     get_db,
     make_engine,
@@ -18,16 +20,25 @@ from runtime.database import (
 
 __all__ = [
     "CLOCK",
+    "MAX_ROW_ID",
     "Base",
     "Database",
     "UTCDateTime",
+    "after_commit",
     "db_session",
+    "empty_journal",
     "enum_type",
     "get_db",
     "make_engine",
     "savepoint",
     "utcnow",
 ]
+
+
+# The largest id a row can have on either database: the node's ids are `Integer`, which is
+# 32 bits on PostgreSQL. A larger number names no row, and binding it is an error there (and
+# past 64 bits on SQLite too), so it is "not found" before it reaches the database.
+MAX_ROW_ID = 2**31 - 1
 
 
 class Clock:

@@ -24,6 +24,7 @@ from node.profiles.models import CitizenSegment, SegmentKind
 from node.services.models import Service
 from node.services.schemas import ServiceSpec
 from node.sync.audit import Relation, at_most, sums_to
+from node.sync.models import CountAdjustment
 
 CHANNELS = frozenset(channel.value for channel in Channel)
 # Events that show a person used a service that is more than cases.
@@ -246,9 +247,74 @@ def aggregate_periods(*, db_session: Session, periods: list[str]) -> dict[str, A
         values[((service, dim, value), "citizens")] = count
         if dim == "segment":
             values[((service, "all", None), "citizens")] += count
+    _add_adjustments(db_session, found)
     for aggregates in found.values():
         aggregates.values = dict(aggregates.values)
     return found
+
+
+# ---------------------------------------------------------------- erasure
+
+
+def _add_adjustments(db_session: Session, found: dict[str, "Aggregates"]) -> None:
+    """Put back what erasures took from these periods' counts (see CountAdjustment)."""
+    rows = db_session.scalars(sa.select(CountAdjustment).where(CountAdjustment.period.in_(found)))
+    for row in rows:
+        values = found[row.period].values
+        key = ((row.service_code, row.dim, row.value or None), row.measure)
+        values[key] = values.get(key, 0) + row.delta
+        if values[key] == 0:  # a cell only the erasure made (their requests as unknown)
+            del values[key]
+
+
+def _erased_person_months(db_session: Session, citizen_id: int) -> list[str]:
+    dialect = db_session.get_bind().dialect.name
+    month = _month(Event.at, dialect)
+    cases = sa.select(Case.id).where(Case.citizen_id == citizen_id)
+    query = sa.select(month).where(
+        COUNTED, sa.or_(Event.case_id.in_(cases), Event.citizen_id == citizen_id)
+    )
+    return sorted(m for m in db_session.scalars(query.distinct()) if m)
+
+
+def hold_counts_before_unlinking(*, db_session: Session, citizen_id: int) -> None:
+    """Note the counts of every month the person is in, before erasure cuts them off."""
+    periods = _erased_person_months(db_session, citizen_id)
+    before = aggregate_periods(db_session=db_session, periods=periods) if periods else {}
+    db_session.info.setdefault(_HELD, {})[citizen_id] = before
+
+
+def keep_counts_after_unlinking(*, db_session: Session, citizen_id: int) -> None:
+    """Record, per cell, what the erasure changed in those months, so the counts stay."""
+    before = db_session.info.get(_HELD, {}).pop(citizen_id, {})
+    if not before:
+        return
+    after = aggregate_periods(db_session=db_session, periods=list(before))
+    for period, was in before.items():
+        now = after[period].values
+        for key in set(was.values) | set(now):
+            delta = was.values.get(key, 0) - now.get(key, 0)
+            if delta:
+                (service, dim, value), measure = key
+                ident = (period, service, dim, value or "", measure)
+                row = db_session.get(CountAdjustment, ident)
+                if row is None:
+                    db_session.add(
+                        CountAdjustment(
+                            period=period,
+                            service_code=service,
+                            dim=dim,
+                            value=value or "",
+                            measure=measure,
+                            delta=delta,
+                        )
+                    )
+                else:
+                    row.delta += delta
+    db_session.flush()
+
+
+_HELD = "carmen.counts_before_erasure"
 
 
 # Events a distinct citizen is counted for: who submitted, subscribed, booked or took part.

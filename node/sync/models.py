@@ -75,3 +75,22 @@ class SyncLease(Base):
     name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     holder: Mapped[str | None] = mapped_column(sa.String(64))
     expires_at: Mapped[datetime | None]
+
+
+class CountAdjustment(Base):
+    """What erasing people took from a period's counts, added back when the period is built.
+
+    Erasure cuts a person's cases from them and forgets their segments, which would move their
+    events to the unknown segment and count each of their requests as another person: a month
+    already sent would change, and the revision would tell the hub that someone was erased.
+    The differences are kept per cell, never per person (`value` is "" for a service's total).
+    """
+
+    __tablename__ = "count_adjustments"
+
+    period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    service_code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    dim: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    measure: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    delta: Mapped[int]

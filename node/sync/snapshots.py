@@ -14,6 +14,7 @@ from federation.protocol.models import (
     DifferentialPrivacy,
     MetricsSnapshot,
     ServiceIdentity,
+    canonical_exclude,
 )
 from node.services.models import Service
 from node.sync.aggregation import CellKey, aggregate_periods, cell_measures_of, relations
@@ -212,7 +213,9 @@ def build_snapshot(
 
 
 def content_hash(snapshot: MetricsSnapshot) -> str:
-    content = snapshot.model_dump(mode="json", exclude={"revision", "pending_periods"})
+    content = snapshot.model_dump(
+        mode="json", exclude=canonical_exclude(snapshot, "revision", "pending_periods")
+    )
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
