@@ -1,0 +1,425 @@
+"""Attacks on the anonymisation boundary with only what a coordinator and the public can read.
+
+A node syncs small months to a hub over real HTTP. The attacker holds a coordinator's account:
+after every sync it reads every cell the hub's read API serves (so it holds every revision the
+hub ever stored), and it solves linear programs (scipy's `linprog`) of its own over everything
+it knows, for the smallest and largest value of every withheld count and of every change below
+k between two revisions. It is granted every structural relation that holds of the exact counts
+(cells add up to totals, citizens never exceed submissions, histograms add up to their event,
+counts only grow), and what a service's public definition says: its SLA, which ties the
+resolutions in time to the time-to-complete histogram. A linear program is never narrower than
+the integer hull, so an interval it finds too narrow is a real exposure.
+
+Then canary personal data is planted through every channel, and every byte the hub received,
+stores or serves, and every unkeyed Open311 answer, is searched for it.
+"""
+
+import math
+import random
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from federation.hub.accounts import service as accounts
+from federation.hub.accounts.models import Role
+from federation.hub.database import get_db as hub_db
+from federation.hub.database import utcnow as hub_now
+from federation.hub.nodes import service as hub_nodes
+from federation.protocol.models import satisfaction_score_names
+from federation.protocol.vocabulary import (
+    DURATION_BUCKET_UPPER_HOURS,
+    TIME_TO_ACKNOWLEDGE,
+    TIME_TO_COMPLETE,
+    duration_bucket_names,
+)
+from node.cases import service as case_service
+from node.cases.schemas import Actor
+from node.database import get_db as node_db
+from node.intake import service as intake
+from node.sync import service as sync
+from node.sync.enrollment import enroll_with_hub
+from tests.factories import make_node_app
+from tests.federation.conftest import make_hub, serving_hub
+
+K = 10
+PERIOD = "2026-03"
+SERVICE = "noise-report"
+SLA_HOURS = 72  # the noise service's published SLA: a bucket edge of the histograms
+TTA = duration_bucket_names(TIME_TO_ACKNOWLEDGE)
+TTC = duration_bucket_names(TIME_TO_COMPLETE)
+SATISFACTION = satisfaction_score_names()
+HISTOGRAMS = {"acknowledged": TTA, "completed": TTC, "feedback": SATISFACTION}
+DERIVED = {"satisfaction_sum", "satisfaction_count"}  # the buckets' sum, sent whole
+USES = ("submitted", "subscribed", "booked", "participated")
+
+
+# ---------------------------------------------------------------- the federation
+
+
+@dataclass
+class Federation:
+    """A hub served on loopback, one node enrolled with it, and a coordinator's API token."""
+
+    hub: object
+    node: object
+    url: str
+    token: str
+
+    def sync(self) -> None:
+        """`carmen node sync --now`: build what changed and push it over HTTP."""
+        key = sync.load_or_create_key(Path(self.node.instance_path))
+        with node_db(self.node).session() as session:
+            for result in sync.sync_now(db_session=session, key=key).values():
+                assert result.acknowledged, result
+
+    def read(self, path: str, **params) -> dict:
+        """What the coordinator's account reads from the hub."""
+        answer = httpx.get(
+            self.url + path, params=params, headers={"Authorization": f"Bearer {self.token}"}
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def truth(self) -> dict:
+        """The node's exact counts of the month, named as the hub names them."""
+        with node_db(self.node).session() as session:
+            values = sync.aggregate(db_session=session, period=PERIOD).values
+        return {(cell, hub_measure(measure)): v for (cell, measure), v in values.items() if v}
+
+
+def hub_measure(measure: str) -> str:
+    """A node's measure key as the hub's read API names it."""
+    if measure.startswith("events."):
+        return measure.removeprefix("events.")
+    for prefix, names in (
+        ("time_to_acknowledge.", TTA),
+        ("time_to_complete.", TTC),
+        ("satisfaction.", SATISFACTION),
+    ):
+        if measure.startswith(prefix):
+            return names[int(measure.removeprefix(prefix))]
+    return measure
+
+
+@contextmanager
+def federation(tmp_path, migrated_hub_db):
+    hub = make_hub(tmp_path / "hub", migrated_hub_db)
+    node = make_node_app(tmp_path / "node")
+    with hub.app_context(), hub_db(hub).session() as session:
+        enrollment, _ = hub_nodes.create_enrollment_token(
+            db_session=session, city="Bologna", country="IT", now=hub_now(), ttl_hours=1
+        )
+        accounts.create_user(
+            db_session=session, username="cora", role=Role.COORDINATOR, password="cora-password"
+        )
+        session.commit()
+    try:
+        with serving_hub(hub) as url:
+            with node_db(node).session() as session:
+                enroll_with_hub(
+                    db_session=session,
+                    settings=node.config,
+                    instance=Path(node.instance_path),
+                    hub_url=url,
+                    token=enrollment,
+                )
+                session.commit()
+            login = httpx.post(
+                url + "/api/v1/auth/tokens", json={"username": "cora", "password": "cora-password"}
+            )
+            assert login.status_code in (200, 201), login.text
+            yield Federation(hub, node, url, login.json()["token"])
+    finally:
+        node_db(node).engine.dispose()
+        hub_db(hub).engine.dispose()
+
+
+# ---------------------------------------------------------------- what the attacker reads
+
+
+def served_cells(fed: Federation) -> dict:
+    """Every cell the read API serves for the month, keyed (cell, measure)."""
+    out, offset = {}, 0
+    while True:
+        page = fed.read("/api/v1/aggregates", node="it-bologna", period=PERIOD, offset=offset)
+        for row in page["cells"]:
+            if row["channel"] != "all":
+                cell = (row["service_code"], "channel", row["channel"])
+            elif row["segment"] != "all":
+                cell = (row["service_code"], "segment", row["segment"])
+            else:
+                cell = (row["service_code"], "all", None)
+            out[(cell, row["measure"])] = row["value"]
+        offset += len(page["cells"])
+        if offset >= page["total"] or not page["cells"]:
+            return out
+
+
+def stored_revision(fed: Federation) -> int:
+    health = fed.read("/api/v1/nodes/it-bologna/health")
+    return next((p["revision"] for p in health["stored_periods"] if p["period"] == PERIOD), 0)
+
+
+class Attacker:
+    """Reads the hub after every sync and keeps each revision it sees, with the truth of it."""
+
+    def __init__(self, fed: Federation):
+        self.fed = fed
+        self.views: list[dict] = []
+        self.truths: list[dict] = []
+        self.revisions: list[int] = []
+
+    def look(self) -> None:
+        revision = stored_revision(self.fed)
+        if revision and revision not in self.revisions:
+            self.revisions.append(revision)
+            self.views.append(served_cells(self.fed))
+            self.truths.append(self.fed.truth())
+
+    def exposed(self, width: int = K) -> list[str]:
+        return solve(self.views, self.truths, width)
+
+
+def structure(truth: dict) -> list[tuple[dict, str]]:
+    """Every relation among a revision's counts the attacker is granted, as (coefficients,
+    sense), kept where it holds of the exact counts."""
+    rows = []
+
+    def grant(coefficients: dict, sense: str) -> bool:
+        total = sum(c * truth.get(key, 0) for key, c in coefficients.items())
+        if (total == 0) if sense == "==" else (total <= 0):
+            rows.append((coefficients, sense))
+            return True
+        return False
+
+    cells = {cell for cell, _ in truth}
+    measures = {m for _, m in truth}
+    for service in {cell[0] for cell in cells}:
+        total = (service, "all", None)
+        channels = [c for c in cells if c[0] == service and c[1] == "channel"]
+        segments = [c for c in cells if c[0] == service and c[1] == "segment"]
+        for measure in measures:
+            grant({(total, measure): 1} | {(c, measure): -1 for c in segments}, "==")
+            if measure == "citizens":
+                for c in channels:
+                    grant({(c, measure): 1, (total, measure): -1}, "<=")
+                grant({(total, measure): 1} | {(c, measure): -1 for c in channels}, "<=")
+            else:
+                sums = {(total, measure): 1} | {(c, measure): -1 for c in channels}
+                grant(sums, "==") or grant({k: -c for k, c in sums.items()}, "<=")
+    for cell in cells:
+        grant({(cell, "citizens"): 1, (cell, "submitted"): -1}, "<=") or grant(
+            {(cell, "citizens"): 1} | {(cell, m): -1 for m in USES}, "<="
+        )
+        grant({(cell, "completed_within_sla"): 1, (cell, "completed"): -1}, "<=")
+        for event, names in HISTOGRAMS.items():
+            grant({(cell, event): -1} | {(cell, n): 1 for n in names}, "==")
+        # The SLA is public: a resolution is in time exactly when it took at most SLA_HOURS,
+        # which is the upper edge of a time-to-complete bucket.
+        edge = DURATION_BUCKET_UPPER_HOURS.index(SLA_HOURS)
+        grant({(cell, "completed_within_sla"): -1} | {(cell, n): 1 for n in TTC[: edge + 1]}, "==")
+    return rows
+
+
+def solve(views: list[dict], truths: list[dict], width: int) -> list[str]:
+    """What the attacker pins down to better than `width`, one readable line each."""
+    unknown = [(r, key) for r, truth in enumerate(truths) for key in truth if key not in views[r]]
+    column = {v: i for i, v in enumerate(unknown)}
+    found = []
+    for view, truth in zip(views, truths, strict=True):
+        # What the hub serves is the truth: nothing published is wrong or made up.
+        wrong = {
+            key: v for key, v in view.items() if key[1] not in DERIVED and truth.get(key, 0) != v
+        }
+        assert wrong == {}
+    a_eq, b_eq, a_ub, b_ub = [], [], [], []
+
+    def add(coefficients: dict, sense: str) -> None:
+        row, constant = np.zeros(len(unknown)), 0.0
+        for (r, key), c in coefficients.items():
+            if (r, key) in column:
+                row[column[(r, key)]] += c
+            else:
+                constant += c * views[r].get(key, 0)
+        if row.any():
+            (a_eq if sense == "==" else a_ub).append(row)
+            (b_eq if sense == "==" else b_ub).append(-constant)
+
+    for r, truth in enumerate(truths):
+        for coefficients, sense in structure(truth):
+            add({(r, key): c for key, c in coefficients.items()}, sense)
+        if r:  # the event log only grows
+            for key in set(truth) | set(truths[r - 1]):
+                add({(r - 1, key): 1, (r, key): -1}, "<=")
+    targets = [({v: 1}, f"revision {v[0] + 1}: {v[1]} = {truths[v[0]][v[1]]}") for v in unknown]
+    for r in range(1, len(truths)):
+        for key in set(truths[r]) | set(truths[r - 1]):
+            change = truths[r].get(key, 0) - truths[r - 1].get(key, 0)
+            if 0 < abs(change) < K:
+                targets.append(({(r, key): 1, (r - 1, key): -1}, f"the change {change} in {key}"))
+    if not unknown:
+        return found
+    exact = np.array([truths[r][key] for r, key in unknown], dtype=float)
+    equations = dict(A_eq=np.array(a_eq), b_eq=b_eq) if a_eq else {}
+    inequalities = dict(A_ub=np.array(a_ub), b_ub=b_ub) if a_ub else {}
+    for objective, name in targets:
+        c, constant = np.zeros(len(unknown)), 0.0
+        for (r, key), coefficient in objective.items():
+            if (r, key) in column:
+                c[column[(r, key)]] += coefficient
+            else:
+                constant += coefficient * views[r].get(key, 0)
+        if not c.any():
+            found.append(f"{name} is published")
+            continue
+        ends = []
+        for sign in (1, -1):
+            result = linprog(
+                sign * c, bounds=(0, None), method="highs", **equations, **inequalities
+            )
+            if result.status == 3:  # unbounded
+                ends.append(math.inf * -sign)
+                continue
+            assert result.success, result.message
+            ends.append(sign * result.fun + constant)
+        if math.inf in ends:  # no upper bound: as wide as can be
+            continue
+        low, high = math.ceil(ends[0] - 1e-6), math.floor(ends[1] + 1e-6)
+        assert low <= c @ exact + constant <= high  # the truth is one of the attacker's worlds
+        if high - low < width:
+            found.append(f"{name} is within [{low}, {high}]")
+    return found
+
+
+# ---------------------------------------------------------------- small months
+
+
+def request(
+    session, channel: str, created: datetime, *, acknowledge=None, resolve=None, score=None
+):
+    """One anonymous request, acknowledged and resolved after so many hours, maybe rated."""
+    case = intake.submit(
+        db_session=session,
+        service_code=SERVICE,
+        channel=channel,
+        description="Loud music after midnight",
+        attributes={"source": "venue"},
+        now=created,
+    )
+    at = created
+    if acknowledge is not None:
+        at = created + timedelta(hours=acknowledge)
+        case_service.move(
+            db_session=session, case=case, action="acknowledge", actor=Actor.system(), now=at
+        )
+    if resolve is not None:
+        at = created + timedelta(hours=resolve)
+        case_service.move(
+            db_session=session, case=case, action="resolve", actor=Actor.system(), now=at
+        )
+        if score is not None:
+            case_service.record_feedback(
+                db_session=session, case=case, score=score, channel=channel, now=at
+            )
+    return case
+
+
+def random_month(session, rng: random.Random, counts: dict[str, int], days=(1, 20)) -> None:
+    """Anonymous requests through the channels given, worked and rated at random."""
+    for channel, n in counts.items():
+        for _ in range(n):
+            created = datetime(2026, 3, rng.randint(*days), rng.randrange(24), tzinfo=UTC)
+            worked = rng.choice([None, "ack", "done", "done"])
+            request(
+                session,
+                channel,
+                created,
+                acknowledge=rng.uniform(0.2, 30) if worked else None,
+                resolve=rng.uniform(31, 200) if worked == "done" else None,
+                score=rng.choice([None, 2, 4, 5]) if worked == "done" else None,
+            )
+    session.commit()
+
+
+def sla_month(session) -> None:
+    """Web: twenty fixed within four hours, three within a day, eleven after three days, so
+    the resolutions in time (23) and the four-hour bucket (20) are sent; SMS larger."""
+    start = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    for channel, spread in (
+        ("web", ((2, 20), (12, 3), (100, 11))),
+        ("sms", ((2, 25), (30, 14), (200, 16))),
+    ):
+        for hours, n in spread:
+            for i in range(n):
+                request(
+                    session, channel, start + timedelta(hours=i), acknowledge=0.5, resolve=hours
+                )
+    session.commit()
+
+
+def test_resolutions_in_time_and_the_histogram_give_away_no_bucket(tmp_path, migrated_hub_db):
+    with federation(tmp_path, migrated_hub_db) as fed:
+        with node_db(fed.node).session() as session:
+            sla_month(session)
+        attacker = Attacker(fed)
+        fed.sync()
+        attacker.look()
+        assert attacker.revisions == [1]
+        found = attacker.exposed()
+        assert found == [], "\n".join(found)
+
+
+def test_the_attacker_with_the_sla_would_read_the_bucket_off_without_its_relation(
+    tmp_path, migrated_hub_db, monkeypatch
+):
+    # The same month, protected by a node that does not know the SLA ties the resolutions in
+    # time to the histogram: the three web requests fixed within a day are read off exactly.
+    from node.sync import aggregation, snapshots
+
+    def without_sla(values):
+        return [
+            r
+            for r in aggregation.relations(values)
+            if not (
+                any(key[1] == "completed_within_sla" for key in r.keys)
+                and any(key[1].startswith("time_to_complete.") for key in r.keys)
+            )
+        ]
+
+    monkeypatch.setattr(snapshots, "relations", without_sla)
+    with federation(tmp_path, migrated_hub_db) as fed:
+        with node_db(fed.node).session() as session:
+            sla_month(session)
+        attacker = Attacker(fed)
+        fed.sync()
+        attacker.look()
+        found = attacker.exposed()
+    web_day = (("noise-report", "channel", "web"), "time_to_complete_h_le_24")
+    assert f"revision 1: {web_day} = 3 is within [3, 3]" in found, found
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_no_small_generated_month_is_narrowed_from_what_the_hub_serves_across_revisions(
+    tmp_path, migrated_hub_db, seed
+):
+    # A node offering only web and SMS, anonymous requests (citizens equal submissions), cells
+    # of 1 to 9, then a single late request after the first sync, then a late batch.
+    rng = random.Random(seed)
+    first = {"web": rng.randint(1, 9), "sms": rng.randint(1, 9)}
+    first[rng.choice(["web", "sms"])] += rng.randint(10, 30)
+    with federation(tmp_path, migrated_hub_db) as fed:
+        attacker = Attacker(fed)
+        for counts in (first, {rng.choice(["web", "sms"]): 1}, {"web": 12, "sms": 11}):
+            with node_db(fed.node).session() as session:
+                random_month(session, rng, counts)
+            fed.sync()
+            attacker.look()
+        assert attacker.revisions[0] == 1
+        found = attacker.exposed()
+    assert found == [], "\n".join(found)
