@@ -14,8 +14,11 @@ Then canary personal data is planted through every channel, and every byte the h
 stores or serves, and every unkeyed Open311 answer, is searched for it.
 """
 
+import io
+import json
 import math
 import random
+import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +27,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from scipy.optimize import linprog
 
 from federation.hub.accounts import service as accounts
@@ -39,6 +43,7 @@ from federation.protocol.vocabulary import (
     duration_bucket_names,
 )
 from node.cases import service as case_service
+from node.cases.models import Case
 from node.cases.schemas import Actor
 from node.database import get_db as node_db
 from node.intake import service as intake
@@ -75,7 +80,8 @@ class Federation:
         """`carmen node sync --now`: build what changed and push it over HTTP."""
         key = sync.load_or_create_key(Path(self.node.instance_path))
         with node_db(self.node).session() as session:
-            for result in sync.sync_now(db_session=session, key=key).values():
+            release = sync.release_settings(self.node.config)
+            for result in sync.sync_now(db_session=session, key=key, release=release).values():
                 assert result.acknowledged, result
 
     def read(self, path: str, **params) -> dict:
@@ -108,9 +114,10 @@ def hub_measure(measure: str) -> str:
 
 
 @contextmanager
-def federation(tmp_path, migrated_hub_db):
+def federation(tmp_path, migrated_hub_db, received: list | None = None, **node_config):
+    """The federation running; every request body the hub receives is kept in `received`."""
     hub = make_hub(tmp_path / "hub", migrated_hub_db)
-    node = make_node_app(tmp_path / "node")
+    node = make_node_app(tmp_path / "node", **node_config)
     with hub.app_context(), hub_db(hub).session() as session:
         enrollment, _ = hub_nodes.create_enrollment_token(
             db_session=session, city="Bologna", country="IT", now=hub_now(), ttl_hours=1
@@ -120,7 +127,7 @@ def federation(tmp_path, migrated_hub_db):
         )
         session.commit()
     try:
-        with serving_hub(hub) as url:
+        with serving_hub(recording(hub, received)) as url:
             with node_db(node).session() as session:
                 enroll_with_hub(
                     db_session=session,
@@ -138,6 +145,20 @@ def federation(tmp_path, migrated_hub_db):
     finally:
         node_db(node).engine.dispose()
         hub_db(hub).engine.dispose()
+
+
+def recording(app, received: list | None):
+    """The hub's WSGI app, keeping a copy of every request's target and body."""
+    if received is None:
+        return app
+
+    def keep(environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        received.append(environ.get("PATH_INFO", "").encode() + b" " + body)
+        environ["wsgi.input"] = io.BytesIO(body)
+        return app(environ, start_response)
+
+    return keep
 
 
 # ---------------------------------------------------------------- what the attacker reads
@@ -423,3 +444,90 @@ def test_no_small_generated_month_is_narrowed_from_what_the_hub_serves_across_re
         assert attacker.revisions[0] == 1
         found = attacker.exposed()
     assert found == [], "\n".join(found)
+
+
+# ---------------------------------------------------------------- canaries
+
+
+def test_no_canary_planted_through_any_channel_reaches_the_hub_or_unkeyed_open311(
+    tmp_path, migrated_hub_db, monkeypatch
+):
+    from federation.hub.aggregates.service import write_export
+    from node.profiles.models import Citizen
+    from tests.factories import seed_month
+    from tests.node.test_public_data import MAIL_TOKEN, PEOPLE, SMS_TOKEN, _leaks, _plant
+    from tests.node.web import cheap_password_hashing
+
+    cheap_password_hashing(monkeypatch)
+    received: list[bytes] = []
+    config = {
+        "WTF_CSRF_ENABLED": False,
+        "SMS_AUTH_TOKEN": SMS_TOKEN,
+        "EMAIL_WEBHOOK_TOKEN": MAIL_TOKEN,
+        "RELEASE_GRACE_DAYS": 0,  # the planted month is sent while it is open
+    }
+    with federation(tmp_path, migrated_hub_db, received, **config) as fed:
+        # Portal, Open311, SMS, e-mail with a signature block and the call centre, answered
+        # by name; and a month of people with names, contacts and addresses, large enough
+        # that counts are sent.
+        codes, _key = _plant(fed.node)
+        with node_db(fed.node).session() as session:
+            seed_month(session, year=2026, month=10, cases=60, rng=random.Random(13), prefix="CN")
+            session.commit()
+            canaries = [
+                value.casefold()
+                for citizen in session.scalars(sa.select(Citizen))
+                for value in (citizen.name, citizen.email, citizen.phone)
+                if value
+            ]
+            canaries += [
+                value.casefold()
+                for case in session.scalars(sa.select(Case))
+                for value in (case.tracking_code, case.description, case.address)
+                if value
+            ]
+        fed.sync()
+        served = [
+            fed.read(path)
+            for path in (
+                "/api/v1/nodes",
+                "/api/v1/nodes/it-bologna",
+                "/api/v1/nodes/it-bologna/health",
+                "/api/v1/services",
+                "/api/v1/nodes/it-bologna/services",
+            )
+        ]
+        served.append(fed.read("/api/v1/aggregates", limit=10_000))
+        assert served[-1]["total"] > 0, "counts reached the hub"
+        with fed.hub.app_context(), hub_db(fed.hub).session() as session:
+            write_export(db_session=session, out_dir=tmp_path / "hub" / "export")
+        stranger = fed.node.test_client()  # no session, no key
+        public = []
+        for fmt in ("json", "xml"):
+            public += [stranger.get(f"/open311/v2/{p}.{fmt}") for p in ("discovery", "services")]
+            public.append(stranger.get(f"/open311/v2/services/{SERVICE}.{fmt}"))
+            public.append(stranger.get(f"/open311/v2/requests.{fmt}"))
+            for code in codes:
+                public.append(stranger.get(f"/open311/v2/requests/{code}.{fmt}"))
+                public.append(stranger.get(f"/open311/v2/tokens/{code}.{fmt}"))
+        hub_files = sorted(p for p in (tmp_path / "hub").rglob("*") if p.is_file())
+        dump = "\n".join(sqlite3.connect(tmp_path / "hub" / "hub.db").iterdump())
+    assert all(r.status_code == 200 for r in public), [r.status_code for r in public]
+    assert any(b"/api/v1/snapshots" in body for body in received)
+    assert {p.name for p in hub_files} >= {"hub.db", "cities.csv", "observations.csv"}
+    everything = {
+        "received by the hub": b"\n".join(received).decode("utf-8", "replace"),
+        "stored at the hub": dump + "".join(p.read_bytes().decode("latin-1") for p in hub_files),
+        "served by the hub": json.dumps(served, ensure_ascii=False),
+        "unkeyed Open311": "\n".join(r.get_data(as_text=True) for r in public),
+    }
+    found = {where: _leaks(text) for where, text in everything.items()}
+    assert {where: leaks for where, leaks in found.items() if leaks} == {}
+    for where, text in everything.items():
+        folded = text.casefold()
+        if where != "unkeyed Open311":  # it publishes tracking codes and streets by design
+            assert [c for c in canaries if c in folded] == [], where
+            assert "canary" not in folded and "segreta" not in folded, where
+    # The same search finds every planted person in what the node itself keeps.
+    node_dump = "\n".join(sqlite3.connect(tmp_path / "node" / "node.db").iterdump())
+    assert {leak.split()[0] for leak in _leaks(node_dump)} == set(PEOPLE)
