@@ -55,7 +55,18 @@ from tests.federation.conftest import make_hub, serving_hub
 K = 10
 PERIOD = "2026-03"
 SERVICE = "noise-report"
-SLA_HOURS = 72  # the noise service's published SLA: a bucket edge of the histograms
+POTHOLES = "pothole-report"
+# The services' published SLAs: the noise service's is a bucket edge of the histograms.
+SLA_HOURS = {SERVICE: 72, POTHOLES: 36}
+POTHOLE_SPEC = """code = "pothole-report"
+name = "Pothole"
+domain = "mobility"
+description = "Report a pothole."
+department = "environment"
+channels = ["web", "sms"]
+sla_hours = 36
+sms_keyword = "HOLE"
+"""
 TTA = duration_bucket_names(TIME_TO_ACKNOWLEDGE)
 TTC = duration_bucket_names(TIME_TO_COMPLETE)
 SATISFACTION = satisfaction_score_names()
@@ -241,10 +252,17 @@ def structure(truth: dict) -> list[tuple[dict, str]]:
         grant({(cell, "completed_within_sla"): 1, (cell, "completed"): -1}, "<=")
         for event, names in HISTOGRAMS.items():
             grant({(cell, event): -1} | {(cell, n): 1 for n in names}, "==")
-        # The SLA is public: a resolution is in time exactly when it took at most SLA_HOURS,
-        # which is the upper edge of a time-to-complete bucket.
-        edge = DURATION_BUCKET_UPPER_HOURS.index(SLA_HOURS)
-        grant({(cell, "completed_within_sla"): -1} | {(cell, n): 1 for n in TTC[: edge + 1]}, "==")
+        # The SLA is public: a resolution is in time exactly when it took at most the SLA's
+        # hours, so the resolutions in time lie between the buckets below it and the buckets
+        # up to its own (equal to a run of buckets when the SLA is a bucket's edge).
+        sla = SLA_HOURS[cell[0]]
+        below = [
+            n for n, upper in zip(TTC, DURATION_BUCKET_UPPER_HOURS, strict=False) if upper <= sla
+        ]
+        up_to = TTC[: len([u for u in DURATION_BUCKET_UPPER_HOURS if u < sla]) + 1]
+        within = (cell, "completed_within_sla")
+        grant({within: -1} | {(cell, n): 1 for n in below}, "<=")
+        grant({within: 1} | {(cell, n): -1 for n in up_to}, "<=")
     return rows
 
 
@@ -322,15 +340,22 @@ def solve(views: list[dict], truths: list[dict], width: int) -> list[str]:
 
 
 def request(
-    session, channel: str, created: datetime, *, acknowledge=None, resolve=None, score=None
+    session,
+    channel: str,
+    created: datetime,
+    *,
+    acknowledge=None,
+    resolve=None,
+    score=None,
+    service: str = SERVICE,
 ):
     """One anonymous request, acknowledged and resolved after so many hours, maybe rated."""
     case = intake.submit(
         db_session=session,
-        service_code=SERVICE,
+        service_code=service,
         channel=channel,
-        description="Loud music after midnight",
-        attributes={"source": "venue"},
+        description="Loud music after midnight" if service == SERVICE else "A deep pothole",
+        attributes={"source": "venue"} if service == SERVICE else {},
         now=created,
     )
     at = created
@@ -351,7 +376,9 @@ def request(
     return case
 
 
-def random_month(session, rng: random.Random, counts: dict[str, int], days=(1, 20)) -> None:
+def random_month(
+    session, rng: random.Random, counts: dict[str, int], days=(1, 20), service: str = SERVICE
+) -> None:
     """Anonymous requests through the channels given, worked and rated at random."""
     for channel, n in counts.items():
         for _ in range(n):
@@ -364,6 +391,7 @@ def random_month(session, rng: random.Random, counts: dict[str, int], days=(1, 2
                 acknowledge=rng.uniform(0.2, 30) if worked else None,
                 resolve=rng.uniform(31, 200) if worked == "done" else None,
                 score=rng.choice([None, 2, 4, 5]) if worked == "done" else None,
+                service=service,
             )
     session.commit()
 
@@ -531,3 +559,33 @@ def test_no_canary_planted_through_any_channel_reaches_the_hub_or_unkeyed_open31
     # The same search finds every planted person in what the node itself keeps.
     node_dump = "\n".join(sqlite3.connect(tmp_path / "node" / "node.db").iterdump())
     assert {leak.split()[0] for leak in _leaks(node_dump)} == set(PEOPLE)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_two_services_with_late_requests_give_away_no_count_of_either(
+    tmp_path, migrated_hub_db, seed
+):
+    # Noise reports (SLA 72 hours, a bucket's edge) and potholes (36 hours, inside a bucket)
+    # on a node offering web and SMS; every month of either has small cells and late requests.
+    from tests.factories import add_service
+
+    rng = random.Random(100 + seed)
+    with federation(tmp_path, migrated_hub_db) as fed:
+        add_service(fed.node, POTHOLE_SPEC)
+        attacker = Attacker(fed)
+        rounds = [
+            {SERVICE: {"web": rng.randint(1, 9), "sms": rng.randint(15, 40)},
+             POTHOLES: {"web": rng.randint(10, 30), "sms": rng.randint(1, 9)}},
+            {rng.choice([SERVICE, POTHOLES]): {rng.choice(["web", "sms"]): 1}},
+            {SERVICE: {"web": 11, "sms": 13}, POTHOLES: {"web": 12, "sms": 10}},
+        ]  # fmt: skip
+        for batch in rounds:
+            with node_db(fed.node).session() as session:
+                for service, counts in batch.items():
+                    random_month(session, rng, counts, service=service)
+            fed.sync()
+            attacker.look()
+        assert attacker.revisions[0] == 1
+        assert {cell[0] for cell, _ in attacker.truths[0]} == {SERVICE, POTHOLES}
+        found = attacker.exposed()
+    assert found == [], "\n".join(found)
