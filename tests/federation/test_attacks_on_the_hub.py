@@ -707,3 +707,52 @@ def test_what_open311_publishes_and_the_hub_serves_together_give_away_no_channel
         attacker.views[-1] = attacker.views[-1] | facts
         found = attacker.exposed()
     assert found == [], "\n".join(found)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_people_of_every_age_writing_more_than_once_give_away_no_segment_cell(
+    tmp_path, migrated_hub_db, seed
+):
+    # Citizens with profiles in every age band, some writing twice (fewer citizens than
+    # submissions), by web, app and SMS, small cells everywhere, then late requests.
+    from tests.factories import make_citizen
+
+    rng = random.Random(200 + seed)
+    with federation(tmp_path, migrated_hub_db) as fed:
+        attacker = Attacker(fed)
+        for late in (False, True, True):
+            with node_db(fed.node).session() as session:
+                for _ in range(rng.randint(1, 3) if late else rng.randint(25, 45)):
+                    person = make_citizen(
+                        session, birth_year=rng.choice([1945, 1960, 1980, 1990, 2005])
+                    )
+                    for _ in range(rng.choice([1, 1, 2])):
+                        created = datetime(
+                            2026, 3, rng.randint(1, 20), rng.randrange(24), tzinfo=UTC
+                        )
+                        case = intake.submit(
+                            db_session=session,
+                            service_code=SERVICE,
+                            channel=rng.choice(["web", "web", "app", "sms"]),
+                            citizen=person,
+                            description="Loud music after midnight",
+                            attributes={"source": "venue"},
+                            now=created,
+                        )
+                        hours = rng.uniform(1, 150)
+                        steps = (("acknowledge", hours / 2), ("resolve", hours))
+                        for action, after in steps[: rng.choice([0, 1, 2, 2])]:
+                            case_service.move(
+                                db_session=session,
+                                case=case,
+                                action=action,
+                                actor=Actor.system(),
+                                now=created + timedelta(hours=after),
+                            )
+                session.commit()
+            fed.sync()
+            attacker.look()
+        assert attacker.revisions[0] == 1
+        assert len({cell for cell, _ in attacker.truths[0] if cell[1] == "segment"}) >= 3
+        found = attacker.exposed()
+    assert found == [], "\n".join(found)
