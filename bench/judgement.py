@@ -4,13 +4,15 @@ Each seed generates a world (``evaluation.synthetic`` by default, ``evaluation.s
 with ``--world alt``), writes its ``cities.csv`` and ``observations.csv``, runs ``carmen
 evaluate`` on them with its defaults and the same seed, and reads back the files it wrote:
 
-- the held-out back-test (``backtest_cities.csv``, each pilot city left out in turn): the mean
-  per-service Spearman of the judgement's predictions against the held-out cities' observed
-  uptake;
+- the held-out back-test (``backtest_cities.csv``, every pilot city predicted by a fit that
+  did not see it): the mean per-service Spearman of the judgement's predictions against the
+  held-out cities' observed uptake;
 - its knowable ceiling, measured on the same cities: the Spearman of the truth less each city's
   own unobservable luck (``uptake_without_luck`` of the world's truth) against the same observed
   uptake: no judgement working from the tables can expect to rank better;
-- the baseline measured in the same run: the nearest pilot city on context;
+- the baseline measured in the same run, by this benchmark rather than by the code it judges:
+  the nearest other pilot city on standardised context (every context figure and log
+  population); the back-test's own nearest-pilot figure is printed beside it;
 - the 90% bands' coverage of the held-out truths and their mean width relative to the
   prediction;
 - the same figures for every city that did not pilot a service (``viability.csv``) against the
@@ -58,7 +60,7 @@ COVERAGE_RANGE = (0.85, 0.95)
 TOP_VERDICT_MAX = 0.9
 COLLAPSED = 0.6  # a service ranked below this has a ranking a coordinator cannot lean on
 # Columns of the back-test and viability files the benchmark reads.
-BACKTEST_COLUMNS = ("service", "city_id", "truth", "predicted", "low", "high", "nearest")
+BACKTEST_COLUMNS = ("service", "city_id", "truth", "predicted", "low", "high")
 VIABILITY_COLUMNS = ("service", "city_id", "expected_uptake", "low", "high", "verdict")
 
 
@@ -70,6 +72,7 @@ class Scores:
     ceiling: float
     ceiling_country: float
     nearest: float
+    nearest_reported: float  # the evaluation's own nearest-pilot column, where it has one
     coverage: float
     width: float
     widths: np.ndarray  # each held-out city's band width / prediction
@@ -96,18 +99,21 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.spearmanr(a[ok], b[ok]).statistic)
 
 
-def evaluate_with_cli(world: World, seed: int, folder: Path) -> dict:
+def evaluate_with_cli(world: World, seed: int, folder: Path, *, model: str | None = None) -> dict:
     """Write the world's tables, run `carmen evaluate` on them and read back what it wrote."""
     cities, observations, out = folder / "cities.csv", folder / "observations.csv", folder / "out"
     world.cities.to_csv(cities, index=False)
     world.observations.to_csv(observations, index=False)
     args = ["evaluate", "--cities", cities, "--observations", observations, "--out", out]
+    if model is not None:
+        args += ["--model", model]
     said = io.StringIO()
     try:
         with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
             carmen.main([*map(str, args), "--seed", str(seed)], standalone_mode=False)
     except Exception as exc:  # say what carmen evaluate said, not only that it failed
-        raise RuntimeError(f"carmen evaluate failed on seed {seed}: {said.getvalue()}") from exc
+        told = f"{exc} {said.getvalue()}".strip()
+        raise RuntimeError(f"carmen evaluate failed on seed {seed}: {told}") from exc
     tables = {name: pd.read_csv(out / f"{name}.csv") for name in ("backtest_cities", "viability")}
     tables["kpis"] = pd.read_csv(
         out / "kpis.csv", usecols=["service", "city_id", "period", "uptake"]
@@ -120,7 +126,9 @@ def evaluate_with_cli(world: World, seed: int, folder: Path) -> dict:
     return tables
 
 
-def score(frame: pd.DataFrame, predicted: str, truth: str, nearest: str) -> Scores:
+def score(
+    frame: pd.DataFrame, predicted: str, truth: str, nearest: str, reported: str | None = None
+) -> Scores:
     """Per-service Spearman means and pooled band figures of one set of held-out cities.
 
     A service counts where the ceiling can rank its held-out cities (at least three); there, a
@@ -135,14 +143,17 @@ def score(frame: pd.DataFrame, predicted: str, truth: str, nearest: str) -> Scor
                 spearman(group["uptake_without_luck"].to_numpy(dtype=float), t),
                 spearman(group["uptake_without_luck_or_country"].to_numpy(dtype=float), t),
                 spearman(group[nearest].to_numpy(dtype=float), t),
+                spearman(group[reported].to_numpy(dtype=float), t) if reported else np.nan,
             )
         )
-    table = np.array(rows, dtype=float).reshape(-1, 4)
+    table = np.array(rows, dtype=float).reshape(-1, 5)
     # Services with too few held-out cities to rank are left out; a service the judgement ranks
     # with a constant (NaN) counts as 0, not as absent, so that it cannot flatter the mean.
     table = table[np.isfinite(table[:, 1])]
     table[:, [0, 3]] = np.nan_to_num(table[:, [0, 3]], nan=0.0)
-    means = table.mean(axis=0) if len(table) else np.full(4, np.nan)
+    if reported:
+        table[:, 4] = np.nan_to_num(table[:, 4], nan=0.0)
+    means = table.mean(axis=0) if len(table) else np.full(5, np.nan)
     t = frame[truth].to_numpy(dtype=float)
     inside = (frame["low"].to_numpy() <= t) & (t <= frame["high"].to_numpy())
     point = frame[predicted].to_numpy(dtype=float)
@@ -154,6 +165,7 @@ def score(frame: pd.DataFrame, predicted: str, truth: str, nearest: str) -> Scor
         ceiling=float(means[1]),
         ceiling_country=float(means[2]),
         nearest=float(means[3]),
+        nearest_reported=float(means[4]),
         coverage=float(inside.mean()) if len(frame) else float("nan"),
         width=float(np.nanmean(width)) if len(frame) else float("nan"),
         widths=width,
@@ -163,7 +175,11 @@ def score(frame: pd.DataFrame, predicted: str, truth: str, nearest: str) -> Scor
 
 
 def nearest_pilot(world: World, kpis: pd.DataFrame, targets: pd.DataFrame) -> np.ndarray:
-    """Each target's uptake as that of the service's nearest pilot city on standardised context."""
+    """Each target's uptake as that of the service's nearest other pilot city on context.
+
+    Context is every numeric figure of the city table but the age shares, and log population,
+    standardised over all cities (a missing figure counts as the mean).
+    """
     cities = world.cities.set_index("city_id")
     numeric = cities.select_dtypes("number").drop(columns=["population"])
     features = numeric.loc[:, [c for c in numeric.columns if not c.startswith("share_")]]
@@ -178,19 +194,29 @@ def nearest_pilot(world: World, kpis: pd.DataFrame, targets: pd.DataFrame) -> np
         here = z.loc[group["city_id"]].to_numpy()
         there = z.loc[own["city_id"]].to_numpy()
         distance = ((here[:, None, :] - there[None, :, :]) ** 2).sum(axis=2)
-        out[targets.index.get_indexer(group.index)] = own["uptake"].to_numpy()[distance.argmin(1)]
+        # A held-out pilot city is never its own nearest pilot.
+        distance[group["city_id"].to_numpy()[:, None] == own["city_id"].to_numpy()[None, :]] = (
+            np.inf
+        )
+        found = np.isfinite(distance).any(axis=1)
+        picked = np.where(found, own["uptake"].to_numpy()[distance.argmin(axis=1)], np.nan)
+        out[targets.index.get_indexer(group.index)] = picked
     return out
 
 
-def score_seed(world_name: str, seed: int, *, small: bool = False) -> SeedResult:
+def score_seed(
+    world_name: str, seed: int, *, small: bool = False, model: str | None = None
+) -> SeedResult:
     """Generate one world, evaluate it as `carmen evaluate` does and score the judgement."""
     generate, _ = WORLDS[world_name]
     world = generate(seed=seed, **(SMALL[world_name][0] if small else {}))
     with tempfile.TemporaryDirectory(prefix="carmen-judgement-") as folder:
-        tables = evaluate_with_cli(world, seed, Path(folder))
+        tables = evaluate_with_cli(world, seed, Path(folder), model=model)
     truth = world.truth.astype({"city_id": str, "service": str})
     held = tables["backtest_cities"].astype({"city_id": str, "service": str})
     held = held.merge(truth, on=["service", "city_id"], how="left", validate="one_to_one")
+    kpis = tables["kpis"].astype({"city_id": str, "service": str})
+    held["nearest_here"] = nearest_pilot(world, kpis, held)
     viability = tables["viability"].astype({"city_id": str, "service": str})
     judged = viability.merge(
         truth.rename(columns={"uptake": "true_uptake"}),
@@ -198,12 +224,18 @@ def score_seed(world_name: str, seed: int, *, small: bool = False) -> SeedResult
         how="left",
         validate="one_to_one",
     ).reset_index(drop=True)
-    judged["nearest"] = nearest_pilot(world, tables["kpis"].astype({"city_id": str}), judged)
+    judged["nearest_here"] = nearest_pilot(world, kpis, judged)
     config = tables["report"].get("config") or {}
     return SeedResult(
         seed=seed,
-        backtest=score(held, "predicted", "truth", "nearest"),
-        transfer=score(judged, "expected_uptake", "true_uptake", "nearest"),
+        backtest=score(
+            held,
+            "predicted",
+            "truth",
+            "nearest_here",
+            reported="nearest" if "nearest" in held.columns else None,
+        ),
+        transfer=score(judged, "expected_uptake", "true_uptake", "nearest_here"),
         verdicts=viability["verdict"].value_counts(),
         level=float(config.get("level", 0.9)),
     )
@@ -222,7 +254,8 @@ def _pooled(results: list[SeedResult], part: str) -> dict[str, float]:
     cities = np.array([s.cities for s in scores], dtype=float)
 
     def mean(name: str) -> float:
-        return float(np.nanmean([getattr(s, name) for s in scores]))
+        values = np.array([getattr(s, name) for s in scores], dtype=float)
+        return float(values[np.isfinite(values)].mean()) if np.isfinite(values).any() else np.nan
 
     def weighted(name: str) -> float:
         values = np.array([getattr(s, name) for s in scores], dtype=float)
@@ -230,6 +263,7 @@ def _pooled(results: list[SeedResult], part: str) -> dict[str, float]:
         return float((values[ok] * cities[ok]).sum() / cities[ok].sum()) if ok.any() else np.nan
 
     out = {name: mean(name) for name in ("spearman", "ceiling", "ceiling_country", "nearest")}
+    out["reported"] = mean("nearest_reported")
     spread = [s.spearman for s in scores if np.isfinite(s.spearman)]
     out["spearman_sd"] = float(np.std(spread, ddof=1)) if len(spread) > 1 else np.nan
     out["coverage"] = weighted("coverage")
@@ -268,7 +302,11 @@ def _checks(figures: dict[str, float], top_share: float) -> list[tuple[str, str]
 
 
 def run(
-    seeds: int = 20, world: str = "project", first_seed: int = 0, small: bool = False
+    seeds: int = 20,
+    world: str = "project",
+    first_seed: int = 0,
+    small: bool = False,
+    model: str | None = None,
 ) -> list[tuple[str, float | str]]:
     """Score the judgement over ``seeds`` worlds of one generator, from seed ``first_seed``."""
     if world not in WORLDS:
@@ -276,7 +314,7 @@ def run(
     if seeds < 1:
         raise ValueError("seeds must be at least 1")
     chosen = range(first_seed, first_seed + seeds)
-    results = [score_seed(world, seed, small=small) for seed in chosen]
+    results = [score_seed(world, seed, small=small, model=model) for seed in chosen]
     level = results[0].level
     described = WORLDS[world][1]
     if small:
@@ -284,6 +322,7 @@ def run(
     lines: list[tuple[str, float | str]] = [
         ("world", described),
         ("seeds (world and evaluation)", f"{chosen.start}-{chosen.stop - 1}"),
+        ("model", model or "carmen evaluate's default"),
     ]
     for r in results:
         top = r.verdicts.sort_index().idxmax() if len(r.verdicts) else "-"
@@ -308,6 +347,16 @@ def run(
             (f"{title}: Spearman, knowable ceiling (truth less luck)", f["ceiling"]),
             (f"{title}: Spearman, ceiling if country effects were luck too", f["ceiling_country"]),
             (f"{title}: Spearman, nearest pilot city (baseline)", f["nearest"]),
+            *(
+                [
+                    (
+                        f"{title}: Spearman, nearest pilot city, the back-test's own",
+                        f["reported"],
+                    )
+                ]
+                if part == "backtest"
+                else []
+            ),
             (f"{title}: Spearman / ceiling", f["spearman"] / f["ceiling"]),
             (f"{title}: Spearman - nearest pilot city", f["spearman"] - f["nearest"]),
             (f"{title}: share of services ranked below {COLLAPSED}", f["collapsed"]),
@@ -343,6 +392,10 @@ if __name__ == "__main__":
                 "default": "project",
                 "help": "the generator: project (evaluation.synthetic, default) or alt "
                 "(evaluation.synthetic_alt, built differently)",
+            },
+            "--model": {
+                "default": None,
+                "help": "passed to carmen evaluate --model (default: its own default)",
             },
             "--first-seed": {
                 "type": int,

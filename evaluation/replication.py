@@ -34,6 +34,7 @@ The method:
 """
 
 import json
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,7 +47,7 @@ from .viability import NOT_VIABLE, PILOT_FIRST, REPLICATE
 
 GROUP_COLUMN = "country"
 POPULATION = "log_population"
-ALPHAS = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
+ALPHAS = (1.0, 10.0, 100.0, 1000.0, 10000.0)
 _FLOOR = 0.01  # citizens per 1,000 per month, as in the pooled model
 _PRIOR_PAIRS = 10.0
 BAND_EFFECTS = True  # a service's residual spread counts as this many pilots of all services'
@@ -205,7 +206,8 @@ class FittedJudgement:
     """A pooled model and its cross-validated residuals, ready to judge cities."""
 
     model: PooledUptakeModel
-    features: list[str]
+    design: list[str]  # the figures the model is given, log population last
+    features: list[str]  # the figures it uses (log population only with an effect)
     bands: tuple[str, ...]
     bias: dict[str, float]
     sigma: dict[str, float]
@@ -230,20 +232,38 @@ class FittedJudgement:
         tuple of ndarray
             ``mu`` (m,), ``sigma`` (m,), ``parts`` (m, g): the uptake each band brings.
         """
-        m, g = len(context), len(self.bands)
-        x = context[self.features].to_numpy(dtype=float)
+        return self.predict_rows(
+            np.full(len(context), service, dtype=object),
+            context[self.design].to_numpy(dtype=float),
+            shares,
+            city=city,
+            country=country,
+        )
+
+    def predict_rows(
+        self,
+        service: np.ndarray,
+        x: np.ndarray,
+        shares: np.ndarray,
+        *,
+        city: np.ndarray | None,
+        country: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``predict`` for rows of any services: labels (m,), figures (m, design), shares."""
+        m, g = len(x), len(self.bands)
         x = with_band_effects(np.repeat(x, g, axis=0), np.tile(np.arange(g), m), g)
         log_rate = self.model.predict_log(
             x,
-            service=np.full(m * g, service, dtype=object),
+            service=np.repeat(np.asarray(service, dtype=object), g),
             band=np.tile(np.array(self.bands, dtype=object), m),
             city=None if city is None else np.repeat(np.asarray(city, dtype=str), g),
             country=None if country is None else np.repeat(np.asarray(country, dtype=str), g),
         ).reshape(m, g)
         parts = np.maximum(np.exp(log_rate) - _FLOOR, 0.0) * shares
         whole = parts.sum(axis=1)
-        mu = np.log(whole + _FLOOR) + self.bias.get(service, 0.0)
-        sigma = np.full(m, self.sigma.get(service, self.sigma_all))
+        labels = [str(v) for v in service]
+        mu = np.log(whole + _FLOOR) + np.array([self.bias.get(v, 0.0) for v in labels])
+        sigma = np.array([self.sigma.get(v, self.sigma_all) for v in labels], dtype=float)
         if country is not None:
             # The residuals were learnt where a city's country had other pilots; in a country
             # without any, its whole country effect is unknown: add its variance.
@@ -308,11 +328,17 @@ def _fit_model(
     pairs: PilotPairs, features: list[str], settings: Settings, seed: int
 ) -> tuple[PooledUptakeModel, dict[str, np.ndarray]]:
     rows = _rows(pairs, features)
+    c, g = len(features), pairs.rates.shape[1]
+    # Log population (last of the figures) and its copies for the other bands enter only
+    # when the cross-validated error is lower with them.
+    copies = g if (BAND_EFFECTS and g > 1) else 1
+    optional = [b * c + c - 1 for b in range(copies)] if features[-1:] == [POPULATION] else []
     model = PooledUptakeModel(
         alphas=settings.alphas,
         alpha_shared=settings.alpha_shared,
         cv=settings.cv,
         random_state=seed,
+        optional=optional,
     )
     model.fit(
         rows["X"],
@@ -357,16 +383,11 @@ def fit_judgement(
     FittedJudgement
         The model, with log population when it lowers the city-grouped CV error.
     """
-    candidates = {"without": [*columns], "with": [*columns, POPULATION]}
-    fits, errors = {}, {}
-    for name, features in candidates.items():
-        model, rows = _fit_model(pairs, features, settings, seed)
-        residual = _pair_residuals(pairs, rows, model.oof_log_pred_)
-        fits[name] = (model, features, residual)
-        # Judged on the pilots' whole uptake, the quantity a coordinator is told.
-        errors[name] = float(np.nanmean(residual**2)) if np.isfinite(residual).any() else np.inf
-    name = "with" if errors["with"] < errors["without"] else "without"
-    model, features, residual = fits[name]
+    design = [*columns, POPULATION]
+    model, rows = _fit_model(pairs, design, settings, seed)
+    residual = _pair_residuals(pairs, rows, model.oof_log_pred_)
+    population = bool(model.uses_optional_)
+    features = design if population else [*columns]
     g = pairs.rates.shape[1]
     bias, sigma = {}, {}
     ok = np.isfinite(residual)
@@ -381,6 +402,7 @@ def fit_judgement(
         sigma[service] = float(np.sqrt((ss + _PRIOR_PAIRS * all_var) / (n + _PRIOR_PAIRS)))
     return FittedJudgement(
         model=model,
+        design=design,
         features=features,
         bands=tuple(SEGMENTS) if g > 1 else ("all",),
         bias=bias,
@@ -389,8 +411,8 @@ def fit_judgement(
         residuals=pd.DataFrame(
             {"service": pairs.service, "city_id": pairs.city_id, "residual": residual}
         ),
-        population_effect=name == "with",
-        cv_error=errors,
+        population_effect=population,
+        cv_error=dict(model.set_errors_),
     )
 
 
@@ -602,8 +624,8 @@ def _explain(
     """Drivers as JSON text: nearest pilots, bands, context effects, country and city."""
     model = fitted.model
     s = int(np.searchsorted(model.services_, service))
-    c = len(fitted.features)
-    slopes = model.slopes_[s, :c]  # the figures' effect on the first band
+    c = [fitted.design.index(f) for f in fitted.features]
+    slopes = model.slopes_[s, c]  # the figures' effect on the first band
     z_t = _standardised(fitted, targets)
     z_p = _standardised(fitted, pilots.context)
     effects = z_t * slopes  # log effect of each figure against the pilots' average
@@ -619,27 +641,30 @@ def _explain(
     model_name = "age bands" if len(fitted.bands) > 1 else "context alone"
     shared_country = model.country_effects_.get("shared", {}) if country is not None else {}
     city_fx = model.city_effects_ if city is not None else {}
+    # Whole arrays are rounded first; the loop only assembles small dicts.
+    goal_r = _rounded(np.asarray(target, dtype=float))
+    seg_order = np.argsort(-shares, axis=1)
+    contribution = _rounded(np.take_along_axis(shares, seg_order, axis=1))
+    share_of = _rounded(
+        np.take_along_axis(shares, seg_order, axis=1) / np.maximum(uptake_bands, 1e-12)
+    )
+    seg_names = np.array(fitted.bands, dtype=object)[seg_order].tolist()
+    values = _rounded(np.take_along_axis(raw, order, axis=1)) if raw.size else []
+    pct = np.round(np.expm1(np.take_along_axis(effects, order, axis=1)) * 100, 1).tolist()
+    figures = [[fitted.features[j] for j in row] for row in order.tolist()]
     texts = []
     for i in range(len(targets)):
         d: dict[str, object] = {
             "model": model_name,
-            "target": {"uptake": _round(target[i]), "source": target_source},
+            "target": {"uptake": goal_r[i], "source": target_source},
             "pilots": [{"city_id": c, "weight": w} for c, w in zip(ids[i], weight[i], strict=True)],
             "segments": [
-                {
-                    "segment": fitted.bands[k],
-                    "contribution": _round(shares[i, k]),
-                    "share_of_uptake": _round(shares[i, k] / max(uptake_bands[i, 0], 1e-12)),
-                }
-                for k in np.argsort(-shares[i]).tolist()
+                {"segment": name, "contribution": c, "share_of_uptake": f}
+                for name, c, f in zip(seg_names[i], contribution[i], share_of[i], strict=True)
             ],
             "context": [
-                {
-                    "figure": fitted.features[j],
-                    "value": _round(raw[i, j]),
-                    "effect_pct": round(float(np.expm1(effects[i, j]) * 100), 1),
-                }
-                for j in order[i].tolist()
+                {"figure": f, "value": v, "effect_pct": e}
+                for f, v, e in zip(figures[i], values[i], pct[i], strict=True)
             ],
         }
         if country is not None and str(country[i]) in shared_country:
@@ -654,9 +679,15 @@ def _explain(
     return texts
 
 
-def _round(value: float) -> float | None:
-    value = float(value)
-    return None if not np.isfinite(value) else float(f"{value:.4g}")
+def _rounded(values: np.ndarray) -> list:
+    """Values to 4 significant figures as nested lists, None where not finite."""
+    values = np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        digits = 3 - np.floor(np.log10(np.abs(values)))
+        scale = np.where(np.isfinite(digits), 10.0**digits, 1.0)
+        out = np.round(values * scale) / scale
+    out = np.where(values == 0, 0.0, out)
+    return np.where(np.isfinite(values), out, None).tolist()
 
 
 def backtest(
@@ -695,40 +726,61 @@ def backtest(
     fold = np.array([fold_of_city[c] for c in pairs.city_id])
     frames = []
     for k in np.unique(fold):
-        train, held = pairs.subset(fold != k), pairs.subset(fold == k)
+        train_mask = fold != k
+        train = pairs.subset(train_mask)
         if len(np.unique(train.city_id)) < 3:
             continue
         fitted = fit_judgement(train, columns, settings=settings, seed=seed)
-        z_train = _standardised(fitted, train.context)
-        z_held = _standardised(fitted, held.context)
-        for service in np.unique(held.service):
-            mine = held.service == service
-            peers = train.service == service
-            if peers.sum() < 2 or service not in set(fitted.model.services_):
-                continue
-            h = held.subset(mine)
-            # The held-out city is a stranger to this fit: no city effect of its own.
-            mu, sigma, _ = fitted.predict(
-                service, h.context, h.shares, city=None, country=h.country
+        x_all = pairs.context[fitted.design].to_numpy(dtype=float)
+        # The nearest-pilot baseline sees every figure, log population included, standardised
+        # on the training pilots alone: the same rule whatever the model chose.
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=RuntimeWarning)
+            centre = np.nanmean(x_all[train_mask], axis=0)
+            spread = np.nanstd(x_all[train_mask], axis=0)
+        spread = np.where(np.isfinite(spread) & (spread > 1e-12), spread, np.inf)
+        z_all = np.nan_to_num((x_all - centre) / spread)
+        known = set(fitted.model.services_.tolist())
+        peers_of = pd.Series(train.service).value_counts()
+        held = np.flatnonzero(
+            ~train_mask & np.array([v in known and peers_of.get(v, 0) >= 2 for v in pairs.service])
+        )
+        if held.size == 0:
+            continue
+        # The held-out city is a stranger to this fit: no city effect of its own.
+        mu, sigma, _ = fitted.predict_rows(
+            pairs.service[held],
+            x_all[held],
+            pairs.shares[held],
+            city=None,
+            country=pairs.country[held],
+        )
+        predicted, low, high = interval(mu, sigma, settings.level)
+        global_mean = np.empty(held.size)
+        nearest = np.empty(held.size)
+        train_index = np.flatnonzero(train_mask)
+        for service in np.unique(pairs.service[held]):
+            mine = pairs.service[held] == service
+            peers = train_index[pairs.service[train_index] == service]
+            d = ((z_all[held[mine]][:, None, :] - z_all[peers][None, :, :]) ** 2).sum(axis=2)
+            global_mean[mine] = pairs.uptake[peers].mean()
+            nearest[mine] = pairs.uptake[peers][d.argmin(axis=1)]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "service": pairs.service[held],
+                    "city_id": pairs.city_id[held],
+                    "truth": pairs.uptake[held],
+                    "predicted": predicted,
+                    "low": low,
+                    "high": high,
+                    "global_mean": global_mean,
+                    "nearest": nearest,
+                    "mu": mu,
+                    "sigma": sigma,
+                }
             )
-            predicted, low, high = interval(mu, sigma, settings.level)
-            d = ((z_held[mine][:, None, :] - z_train[peers][None, :, :]) ** 2).sum(axis=2)
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "service": service,
-                        "city_id": h.city_id,
-                        "truth": h.uptake,
-                        "predicted": predicted,
-                        "low": low,
-                        "high": high,
-                        "global_mean": train.uptake[peers].mean(),
-                        "nearest": train.uptake[peers][d.argmin(axis=1)],
-                        "mu": mu,
-                        "sigma": sigma,
-                    }
-                )
-            )
+        )
     if not frames:
         return empty
     out = pd.concat(frames, ignore_index=True)
@@ -737,8 +789,8 @@ def backtest(
 
 def _standardised(fitted: FittedJudgement, context: pd.DataFrame) -> np.ndarray:
     model = fitted.model
-    c = len(fitted.features)
-    mean, scale = model.mean_[:c], model.scale_[:c]
+    c = [fitted.design.index(f) for f in fitted.features]
+    mean, scale = model.mean_[c], model.scale_[c]
     safe = np.where(scale > 0, scale, 1.0)
     z = (context[fitted.features].to_numpy(float) - mean) / safe * (scale > 0)
     return np.where(np.isfinite(z), z, 0.0)

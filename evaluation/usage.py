@@ -19,6 +19,8 @@ heavily skewed, so each column goes through a signed ``log1p`` before standardis
 ``log_scale=False`` to skip it); missing values take the column mean.
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
@@ -116,7 +118,10 @@ class CitizenUsageClustering(ClusterMixin, TransformerMixin, BaseEstimator):
         raw = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=float)
         data = np.sign(raw) * np.log1p(np.abs(raw)) if self.log_scale else raw
         if reset:
-            with np.errstate(invalid="ignore"):
+            # A column nobody filled (no citizen rated a service yet) is all NaN: its mean is
+            # NaN, filled with 0 below, and numpy's warning about it says nothing to the operator.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
                 mean = np.nanmean(data, axis=0)
                 self.fill_ = np.where(np.isfinite(mean), mean, 0.0)
         data = np.where(np.isnan(data), self.fill_, data)

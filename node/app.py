@@ -14,6 +14,7 @@ from werkzeug.routing import IntegerConverter
 
 from node import celery_app
 from node.config import NodeSettings
+from node.database import MAX_ROW_ID
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from runtime import database, settings
 
@@ -57,11 +58,11 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class BoundedInt(IntegerConverter):
-    """<int:...> in a URL up to the largest database integer: a longer one is a 404, not a 500
-    (SQLite cannot even bind it)."""
+    """<int:...> in a URL up to the largest id a row can have: a larger one is a 404, not a 500
+    (neither database can even bind it to an id)."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_ROW_ID)
         super().__init__(map, *args, **kwargs)
 
 
@@ -225,21 +226,17 @@ def _init_web(app: Flask) -> None:
             ),
         )
 
-    @app.errorhandler(NotFound)
-    def _domain_not_found(exc: NotFound) -> tuple[str, int]:
-        return error_page(404, _l("Not found"), str(exc))
-
-    @app.errorhandler(Forbidden)
-    def _domain_forbidden(exc: Forbidden) -> tuple[str, int]:
-        return error_page(403, _l("Not allowed"), str(exc))
-
-    @app.errorhandler(Conflict)
-    def _domain_conflict(exc: Conflict) -> tuple[str, int]:
-        return error_page(409, _l("Not possible now"), str(exc))
-
-    @app.errorhandler(InvalidInput)
-    def _domain_invalid(exc: InvalidInput) -> tuple[str, int]:
-        return error_page(422, _l("Invalid input"), str(exc))
+    # A domain refusal a view lets through is a page with its status and the refusal's words.
+    refusals = (
+        (NotFound, 404, _l("Not found")),
+        (Forbidden, 403, _l("Not allowed")),
+        (Conflict, 409, _l("Not possible now")),
+        (InvalidInput, 422, _l("Invalid input")),
+    )
+    for refusal, status, title in refusals:
+        app.register_error_handler(
+            refusal, lambda exc, status=status, title=title: error_page(status, title, str(exc))
+        )
 
     titles = {
         400: _l("Bad request"),

@@ -20,6 +20,7 @@ from runtime.database import (
 
 __all__ = [
     "CLOCK",
+    "MAX_ROW_ID",
     "Base",
     "Database",
     "UTCDateTime",
@@ -32,6 +33,12 @@ __all__ = [
     "savepoint",
     "utcnow",
 ]
+
+
+# The largest id a row can have on either database: the node's ids are `Integer`, which is
+# 32 bits on PostgreSQL. A larger number names no row, and binding it is an error there (and
+# past 64 bits on SQLite too), so it is "not found" before it reaches the database.
+MAX_ROW_ID = 2**31 - 1
 
 
 class Clock:

@@ -1,10 +1,11 @@
 """Words and formats every web page shows, in the reader's language (the cases' own words are
 in node/cases/display.py)."""
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, flash, request
 from flask_babel import format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -36,6 +37,17 @@ def field_message(message: str) -> str:
     """The reader's-language form of a domain field message, or the message itself."""
     label = FIELD_MESSAGES.get(message)
     return str(label) if label is not None else message
+
+
+def place_errors(form: Any, exc: Any, *, field_of: Callable[[str], str] | None = None) -> None:
+    """Show each field error of a domain refusal (an InvalidInput's `fields`) next to the form
+    field `field_of` names for it; one no field shows is flashed with the whole message."""
+    for name, message in exc.fields.items():
+        field = getattr(form, field_of(name) if field_of else name, None)
+        if field is not None:
+            field.errors = [*field.errors, field_message(message)]
+        else:
+            flash(str(exc), "error")
 
 
 def label(table: dict[Any, Any], value: Any) -> str:

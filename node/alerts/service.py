@@ -366,7 +366,18 @@ def publish(
                 "this service cannot target usage segments",
                 {"usage": "not a group profile of this service"},
             )
-        profile["usage"] = usage.strip()
+        segment = usage.strip()
+        # Segments are renamed at every refit: one that no citizen is in would reach nobody
+        # while the publisher believes it went out.
+        known = sa.select(CitizenSegment.citizen_id).where(
+            CitizenSegment.kind == SegmentKind.USAGE, CitizenSegment.value == segment
+        )
+        if db_session.scalar(known.limit(1)) is None:
+            raise InvalidInput(
+                f"no usage segment {segment}: choose one of the back office's usage segments",
+                {"usage": f"no usage segment {segment}"},
+            )
+        profile["usage"] = segment
     alert = Alert(
         service_code=service.code,
         topic=chosen_topic[0],

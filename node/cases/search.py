@@ -55,35 +55,41 @@ def matching(text: str, *, dialect: str) -> sa.ColumnElement[bool]:
     """The condition on cases to hold every word of the search, or to bear it whole as their
     tracking code or legacy number (where punctuation splits it into words); true without words.
 
-    One `id IN (... UNION ...)` of index lookups, so that each database answers from its indexes
-    rather than testing every case.
+    Each database answers from its indexes rather than testing every case: on SQLite one
+    `id IN (... UNION ...)` of lookups (FTS5 is a table of its own); on PostgreSQL one OR of
+    conditions on the cases' own indexes, which it reads as a single bitmap of matching rows.
     """
     words = terms(text)
     if not words:
         return sa.true()
     whole = text.strip()
-    found: list[sa.Select] = [
-        sa.select(Case.id).where(Case.tracking_code == whole.upper()),
-        sa.select(ImportedRequest.case_id).where(ImportedRequest.legacy_id == whole),
-    ]
     if dialect == "postgresql":
         query = sa.func.to_tsquery(
             _sql(f"'{PG_CONFIG}'::regconfig"), " & ".join(f"{w}:*" for w in words)
         )
-        found += [
-            sa.select(Case.id).where(case_document().op("@@")(query)),
-            sa.select(ImportedRequest.case_id).where(legacy_document().op("@@")(query)),
-        ]
-    else:
-        # Each word quoted (FTS5 syntax can never leak in) and taken as a prefix.
-        expression = " ".join(f'"{w}"*' for w in words)
-        fts = sa.table(FTS_TABLE, sa.column("rowid", sa.Integer))
-        found.append(
+        legacy = sa.select(ImportedRequest.case_id).where(
+            sa.or_(ImportedRequest.legacy_id == whole, legacy_document().op("@@")(query))
+        )
+        # `id = ANY(ARRAY(...))` rather than `id IN (...)`: the legacy numbers are looked up
+        # once, and the primary key's index joins the bitmap; an IN inside an OR would make
+        # PostgreSQL read every case (a UNION of ids, measured, twice as slow at 100,000).
+        return sa.or_(
+            Case.tracking_code == whole.upper(),
+            case_document().op("@@")(query),
+            Case.id == sa.any_(sa.func.array(legacy.scalar_subquery())),
+        )
+    # Each word quoted (FTS5 syntax can never leak in) and taken as a prefix.
+    expression = " ".join(f'"{w}"*' for w in words)
+    fts = sa.table(FTS_TABLE, sa.column("rowid", sa.Integer))
+    return Case.id.in_(
+        sa.union(
+            sa.select(Case.id).where(Case.tracking_code == whole.upper()),
+            sa.select(ImportedRequest.case_id).where(ImportedRequest.legacy_id == whole),
             sa.select(fts.c.rowid).where(
                 sa.text(f"{FTS_TABLE} MATCH :terms").bindparams(terms=expression)
-            )
+            ),
         )
-    return Case.id.in_(sa.union(*found))
+    )
 
 
 def is_search_table(name: str) -> bool:

@@ -20,7 +20,7 @@ from node.cases.models import (
     Priority,
 )
 from node.cases.schemas import Actor, QueueFilter
-from node.database import utcnow
+from node.database import MAX_ROW_ID, utcnow
 from node.errors import Conflict, Forbidden, InvalidInput, NotFound
 from node.hooks import Hook
 from node.staff.models import Role, StaffUser
@@ -360,6 +360,8 @@ def visible_to(staff: StaffUser) -> sa.ColumnElement[bool]:
 
 def get_for_staff(*, db_session: Session, case_id: int, staff: StaffUser) -> Case:
     """A case the staff member may see; another department's case is reported as not found."""
+    if not 0 < case_id <= MAX_ROW_ID:
+        raise NotFound(f"no case {case_id}")
     case = db_session.scalar(sa.select(Case).where(Case.id == case_id, visible_to(staff)))
     if case is None:
         raise NotFound(f"no case {case_id}")

@@ -12,13 +12,14 @@ from node.auth import current_staff, staff_required
 from node.cases import photos
 from node.cases.schemas import Actor
 from node.database import db_session
-from node.display import field_message, map_settings
+from node.display import map_settings, place_errors
 from node.errors import InvalidInput
 from node.intake import console_service as console
 from node.intake.console_forms import CallerForm, CallerSearchForm, OnBehalfFields, OrganisationForm
 from node.intake.forms import (
     ATTRIBUTE_PREFIX,
     attribute_values,
+    form_field_of,
     place_and_photo,
     request_form_class,
 )
@@ -29,18 +30,6 @@ from node.services import service as catalogue
 from node.staff.models import CONSOLE_ROLES
 
 bp = Blueprint("console", __name__, url_prefix="/office/console")
-
-
-def _place_errors(form: Any, exc: InvalidInput, aliases: dict[str, str] | None = None) -> None:
-    """Show each domain error next to its field, or at the top when no field matches."""
-    for name, message in exc.fields.items():
-        if name.startswith("attribute[") and name.endswith("]"):
-            name = ATTRIBUTE_PREFIX + name[len("attribute[") : -1]
-        field = getattr(form, (aliases or {}).get(name, name), None)
-        if field is not None:
-            field.errors = [*field.errors, field_message(message)]
-        else:
-            flash(str(exc), "error")
 
 
 @bp.get("/")
@@ -125,7 +114,7 @@ def new_caller() -> Any:
             )
         except InvalidInput as exc:
             session.rollback()
-            _place_errors(form, exc)
+            place_errors(form, exc, field_of=form_field_of)
         else:
             session.commit()
             flash(_("Profile of %(name)s created.", name=citizen.display_name), "success")
@@ -154,7 +143,7 @@ def new_organisation(citizen_id: int) -> Any:
                 }
             )
         except ValidationError as exc:
-            _place_errors(form, profiles.validation_error(exc))
+            place_errors(form, profiles.validation_error(exc), field_of=form_field_of)
         else:
             organisation = profiles.create_organisation(
                 db_session=session, data=data, contact=citizen
@@ -201,7 +190,7 @@ def new_case(citizen_id: int, code: str) -> Any:
             )
         except InvalidInput as exc:
             session.rollback()
-            _place_errors(form, exc)
+            place_errors(form, exc, field_of=form_field_of)
         else:
             written: list[Path] = []
             if photo is not None:

@@ -130,6 +130,13 @@ class ContactFields(FlaskForm):
     phone = TelField(_l("Mobile phone (optional)"), validators=[Optional(), Length(max=30)])
 
 
+def form_field_of(name: str) -> str:
+    """The request form's field for a name in a domain error: attribute[x] is attr_x."""
+    if name.startswith("attribute[") and name.endswith("]"):
+        return ATTRIBUTE_PREFIX + name[len("attribute[") : -1]
+    return name
+
+
 def attribute_field(attribute: Attribute) -> Field:
     """The form field for one Open311 attribute, by its datatype."""
     validators = [DataRequired()] if attribute.required else [Optional()]

@@ -24,13 +24,14 @@ from node.cases import photos
 from node.cases import service as cases
 from node.cases.models import CLOSED_STATUSES, Case, Event, EventKind
 from node.database import db_session
-from node.display import field_message, map_settings
+from node.display import map_settings, place_errors
 from node.errors import Conflict, InvalidInput, NotFound
 from node.intake import service as intake
 from node.intake.forms import (
     ATTRIBUTE_PREFIX,
     FeedbackForm,
     attribute_values,
+    form_field_of,
     place_and_photo,
     request_form_class,
 )
@@ -52,18 +53,6 @@ def index() -> str:
         for service in catalogue.list_active(db_session=db_session())
     ]
     return render_template("portal/index.html", services=services)
-
-
-def _place_errors(form: Any, exc: InvalidInput) -> None:
-    """Show each domain error next to its field; attribute[x] is the form's attr_x."""
-    for name, message in exc.fields.items():
-        if name.startswith("attribute[") and name.endswith("]"):
-            name = ATTRIBUTE_PREFIX + name[len("attribute[") : -1]
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, field_message(message)]
-        else:
-            flash(str(exc), "error")
 
 
 @bp.route("/services/<code>", methods=["GET", "POST"])
@@ -110,7 +99,7 @@ def new_request(code: str) -> Any:
             )
         except InvalidInput as exc:
             session.rollback()  # a contact profile made for this request goes with it
-            _place_errors(form, exc)
+            place_errors(form, exc, field_of=form_field_of)
         else:
             written: list[Path] = []
             if photo is not None:

@@ -30,7 +30,7 @@ from node.auth import (
 from node.cases import service as cases
 from node.cases.schemas import Actor
 from node.database import db_session
-from node.display import field_message
+from node.display import place_errors
 from node.errors import Conflict, InvalidInput
 from node.profiles import identity, service
 from node.profiles.forms import (
@@ -104,15 +104,6 @@ def _profile_values(form: PreferencesForm) -> dict[str, Any]:
     return {field: getattr(form, field).data for field in PROFILE_FIELDS}
 
 
-def _place_errors(form: Any, exc: InvalidInput) -> None:
-    for name, message in exc.fields.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, field_message(message)]
-        else:
-            flash(str(exc), "error")
-
-
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> Any:
     """Open a citizen account: it exists once the e-mail is verified through the link sent."""
@@ -137,7 +128,7 @@ def signup() -> Any:
             )
         except InvalidInput as exc:
             session.rollback()
-            _place_errors(form, exc)
+            place_errors(form, exc)
         except Conflict:
             session.rollback()
             flash(_("The e-mail could not be sent. Please try again later."), "error")
@@ -353,7 +344,7 @@ def preferences() -> Any:
                 _send_code(to=new_phone, code=code, language=citizen.language)
         except InvalidInput as exc:
             session.rollback()
-            _place_errors(form, exc)
+            place_errors(form, exc)
         except Conflict:
             session.rollback()
             flash(_("The message to confirm your new contact could not be sent."), "error")

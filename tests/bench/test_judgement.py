@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from bench import _alone, judgement
+from evaluation.synthetic import World
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 SPEARMAN_FIGURES = (
@@ -109,3 +110,25 @@ def test_a_judgement_that_ranks_nothing_scores_zero_and_cannot_flatter_the_mean(
     assert scored.ceiling == pytest.approx(1.0)
     assert scored.coverage == pytest.approx(0.8)  # the two 4s of ten lie above the band
     assert scored.cities == 10
+
+
+def test_a_model_carmen_evaluate_does_not_know_is_refused_with_its_words():
+    with pytest.raises(RuntimeError, match="carmen evaluate failed on seed 0: 'guess' is not one"):
+        judgement.run(seeds=1, small=True, model="guess")
+
+
+def test_a_held_out_pilot_city_is_never_its_own_nearest_pilot():
+    cities = pd.DataFrame(
+        {
+            "city_id": ["A", "B", "C"],
+            "population": [10_000.0, 10_000.0, 10_000.0],
+            "internet_use_pct": [70.0, 71.0, 95.0],
+            "share_16-24": [0.1, 0.5, 0.1],  # age shares are not context for the baseline
+        }
+    )
+    world = World(cities=cities, observations=pd.DataFrame(), truth=pd.DataFrame(), services=None)
+    kpis = pd.DataFrame(
+        {"service": "s", "city_id": ["A", "B", "C"], "period": "pilot", "uptake": [1.0, 2.0, 3.0]}
+    )
+    targets = pd.DataFrame({"service": "s", "city_id": ["A", "B", "C"]})
+    assert list(judgement.nearest_pilot(world, kpis, targets)) == [2.0, 1.0, 2.0]

@@ -21,8 +21,9 @@ from node.instance import load_services
 from node.intake.sms import signature
 from node.profiles.models import Citizen
 from node.sync.service import aggregate
+from node.usage import service as usage
 from service_templates.engine import city_answers, new_service, templates_root
-from tests.factories import make_citizen, make_node_app, make_staff
+from tests.factories import make_case, make_citizen, make_node_app, make_staff
 from tests.node.web import cheap_password_hashing, sign_in_staff, text
 from tests.node.web import sign_up as sign_up_verified
 
@@ -374,3 +375,62 @@ def test_an_alert_email_unsubscribes_by_its_link_and_by_one_click(app, smtp):
 
     assert publish(app, areas=("city",), text_="Another closure").status_code == 302
     assert len(mailbox.messages) == 2  # nobody is told any more
+
+
+def test_an_alert_for_one_usage_segment_reaches_only_the_subscribers_in_it(app, smtp):
+    _, mailbox = smtp
+    with get_db(app).session() as session:
+        service = alerts.get_alert_service(db_session=session, code=CODE)
+        settings = alerts.settings_of(
+            services_dir=Path(app.config["SERVICES_DIR"]), service_code=CODE
+        )
+        subscribed = {}
+        for n in range(24):
+            heavy = n % 3 == 0  # a third report often by app, the rest once by phone
+            citizen = make_citizen(
+                session, email=f"citizen{n}@example.org", language="en", consent_profiling=True
+            )
+            for _ in range(8 if heavy else 1):
+                make_case(session, citizen=citizen, channel="app" if heavy else "phone")
+            if n < 6:
+                alerts.subscribe(
+                    db_session=session,
+                    service=service,
+                    settings=settings,
+                    citizen=citizen,
+                    topics=["road-works"],
+                    channel="email",
+                    via=Channel.WEB.value,
+                )
+                subscribed[citizen.email] = heavy
+        found = usage.fit_segments(db_session=session, n_clusters=2)
+        session.commit()
+    heavy_users = next(c.value for c in found if c.figures["requests_app"] > 1)
+
+    client = app.test_client()
+    with get_db(app).session() as session:
+        email = make_staff(session, role="caseworker", department="mobility").email
+        session.commit()
+    sign_in_staff(client, email)
+    form = text(client.get(f"/office/alerts/{CODE}"))
+    assert f'value="{heavy_users}"' in form and 'href="/office/usage"' in form
+    published = client.post(
+        f"/office/alerts/{CODE}",
+        data={
+            "topic": "road-works",
+            "areas": ["city"],
+            "text": "Via Irnerio closed",
+            "usage": heavy_users,
+        },
+    )
+    assert published.status_code == 302
+    assert sorted(m["To"] for m in mailbox.messages) == sorted(
+        address for address, heavy in subscribed.items() if heavy
+    )
+
+    unknown = client.post(
+        f"/office/alerts/{CODE}",
+        data={"topic": "road-works", "areas": ["city"], "text": "Via Irnerio open", "usage": "u9"},
+    )
+    assert unknown.status_code == 422 and "no usage segment u9" in text(unknown)
+    assert len(table(app, Alert)) == 1 and len(mailbox.messages) == 2

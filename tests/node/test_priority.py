@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from carmen.cli import main
 from node.cases.models import Event, EventKind, Priority
-from node.database import get_db, utcnow
+from node.database import CLOCK, get_db, utcnow
 from node.instance import initialise, load_services
 from node.intake import service as intake
 from node.messaging.models import DeliveryStatus, StaffAlert
@@ -167,3 +167,41 @@ def test_an_old_imported_danger_report_alerts_nobody(app):
         session.commit()
     with get_db(app).session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(StaffAlert)) == 0
+
+
+def test_a_danger_alert_the_mail_server_refused_is_sent_by_the_sweep_once_it_is_back(
+    instance, smtp
+):
+    from tests.factories import make_node_app
+    from tests.node.smtp import free_port
+
+    controller, inbox = smtp
+    app = make_node_app(
+        instance, EMAIL_BACKEND="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=free_port()
+    )
+    spec = app.config["SERVICES_DIR"] / "noise-report" / "service.toml"
+    spec.write_text(spec.read_text() + DANGER_RULE)
+    assert load_services(app).errors == {}
+    with get_db(app).session() as session:
+        on_duty = make_staff(session, "caseworker", "civil-protection").email
+        session.commit()
+    try:
+        submit(app, danger="yes")  # nothing listens at the mail server's port
+        with get_db(app).session() as session:
+            [alert] = session.scalars(sa.select(StaffAlert)).all()
+            assert alert.status is DeliveryStatus.PENDING and alert.next_attempt_at is not None
+            due = alert.next_attempt_at
+        assert inbox.messages == []
+        app.config["SMTP_PORT"] = controller.port  # the mail server is back
+        with app.app_context():
+            notify_pending.apply()  # before the retry is due: nothing yet
+            assert inbox.messages == []
+            CLOCK.set(due + timedelta(seconds=1))
+            notify_pending.apply()
+            notify_pending.apply()  # and only once
+        assert [m["To"] for m in inbox.messages] == [on_duty]
+        with get_db(app).session() as session:
+            assert session.scalars(sa.select(StaffAlert.status)).all() == [DeliveryStatus.SENT]
+    finally:
+        CLOCK.set(None)
+        get_db(app).engine.dispose()

@@ -143,6 +143,21 @@ def test_my_cases_and_the_sort_orders_are_kept_in_the_url(app, world):
     assert "sort=oldest" in paged  # the export and map links keep the filters
 
 
+def test_pages_of_a_search_keep_its_filters_and_never_repeat_a_case(app, world):
+    with get_db(app).session() as session:
+        made = {make_case(session, description=f"Barking dog {n}").tracking_code for n in range(30)}
+        session.commit()
+    client = signed_in(app, world["env"])
+    first = text(client.get("/office/?q=barking&sort=oldest"))
+    assert "Page 1 of 2" in first
+    following = re.search(r'href="([^"]+)" rel="next"', first).group(1).replace("&amp;", "&")
+    assert "q=barking" in following and "sort=oldest" in following and "page=2" in following
+    second = text(client.get(following))
+    assert "Page 2 of 2" in second
+    assert len(codes(first)) == 25 and len(codes(second)) == 5
+    assert set(codes(first)) | set(codes(second)) == made
+
+
 def bulk(client, case_ids, action, **fields):
     return client.post(
         "/office/bulk",
@@ -197,6 +212,31 @@ def test_bulk_resolve_without_a_reply_changes_nothing(app, world):
         assert session.get(Case, world["lamp"].id).status is CaseStatus.NEW
 
 
+def test_the_map_uses_the_tile_setting_and_the_shipped_leaflet_and_keeps_to_the_department(
+    app, world
+):
+    app.config["MAP_TILE_URL"] = "https://tiles.comune.bologna.example/{z}/{x}/{y}.png"
+    with get_db(app).session() as session:
+        for name, point in (("lamp", (44.4949, 11.3426)), ("works", (44.5, 11.35))):
+            case = session.get(Case, world[name].id)
+            case.lat, case.long = point
+        session.commit()
+    client = signed_in(app, world["env"])
+    page = client.get("/office/map?q=lamp")  # typed straight in, with the queue's filters
+    html = text(page)
+    assert codes(html) == [world["lamp"].tracking_code]  # not building control's case
+    assert "tiles.comune.bologna.example/{z}/{x}/{y}.png" in html
+    assert (
+        "img-src 'self' data: blob: https://tiles.comune.bologna.example;"
+        in (page.headers["Content-Security-Policy"])
+    )
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    assert "/static/vendor/leaflet/leaflet.js" in scripts
+    assert all(src.startswith("/static/") for src in scripts)  # nothing from elsewhere
+    leaflet = client.get("/static/vendor/leaflet/leaflet.js")
+    assert leaflet.status_code == 200 and b"Leaflet" in leaflet.data[:2000]
+
+
 def test_the_csv_export_has_every_filtered_case_and_cannot_run_formulas(app, world):
     with get_db(app).session() as session:
         case = session.get(Case, world["karaoke"].id)
@@ -216,3 +256,16 @@ def test_the_csv_export_has_every_filtered_case_and_cannot_run_formulas(app, wor
     karaoke = by_code[world["karaoke"].tracking_code]
     assert karaoke["description"].startswith("'=HYPERLINK")
     assert karaoke["legacy_numbers"] == "311-5989328"
+
+
+def test_case_ids_no_case_can_have_are_not_found_on_either_database(app, world):
+    client = signed_in(app, world["env"])
+    for number in (2**31, 10**30):  # past PostgreSQL's integer, past SQLite's
+        assert client.get(f"/office/cases/{number}").status_code == 404
+    for ids in (["99999999999999999999999"], ["-1", "0"], ["lamp"], [""]):
+        answered = client.post(
+            "/office/bulk", data={"cases": ids, "action": "acknowledge", "back": "/office/"}
+        )
+        assert answered.status_code == 302
+    with get_db(app).session() as session:
+        assert session.get(Case, world["lamp"].id).status is CaseStatus.NEW

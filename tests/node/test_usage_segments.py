@@ -76,3 +76,24 @@ def test_the_command_fits_the_segments_and_says_when_there_are_too_few(tmp_path)
     assert "u1\t" in fitted.output and "u2\t" in fitted.output
     with get_db(app).session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(UsageCluster)) == 2
+
+
+def test_the_daily_beat_task_refits_the_segments_of_the_node(app):
+    from node.celery_app import get_celery
+    from node.usage.tasks import FIT, fit_usage_segments
+
+    schedule = get_celery(app).conf.beat_schedule
+    assert [entry["task"] for entry in schedule.values()].count(FIT) == 1
+    with get_db(app).session() as session:
+        citizens_who_use_the_city(session, consenting=24, refusing=3)
+        session.commit()
+    with app.app_context():
+        assert fit_usage_segments.apply().get() >= 2
+    with get_db(app).session() as session:
+        stored = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(CitizenSegment)
+            .where(CitizenSegment.kind == SegmentKind.USAGE)
+        )
+        assert stored == 24
+        assert session.scalar(sa.select(sa.func.count()).select_from(UsageCluster)) >= 2
