@@ -331,9 +331,11 @@ def relations(values: dict[tuple[CellKey, str], int]) -> list[Relation]:
     are at most the channels' together; in every cell citizens are at most the submissions (or
     at most the uses: submissions, subscriptions, bookings and participations); a histogram's
     buckets add up to the count of the event they time or score; resolutions in time are at
-    most the resolutions. Equal totals forcing equal cells follows from these: total citizens
-    equal to total submissions with citizens <= submissions per channel makes every channel's
-    two counts equal, which the audit's programs find by themselves.
+    most the resolutions, and lie between the time-to-complete buckets below the SLA and those
+    up to its bucket (equal to a run of buckets when the SLA is a bucket's edge). Equal totals
+    forcing equal cells follows from these: total citizens equal to total submissions with
+    citizens <= submissions per channel makes every channel's two counts equal, which the
+    audit's programs find by themselves.
     """
     by_service: dict[str, dict[str, dict[str, list]]] = defaultdict(
         lambda: {"channel": defaultdict(list), "segment": defaultdict(list)}
@@ -376,7 +378,20 @@ def relations(values: dict[tuple[CellKey, str], int]) -> list[Relation]:
                 counted = (cell, f"events.{event.value}")
                 first_holding(sums_to(counted, buckets), at_most(buckets, [counted]))
         if "completed_within_sla" in measures:
-            first_holding(at_most([(cell, "completed_within_sla")], [(cell, "events.completed")]))
+            within = (cell, "completed_within_sla")
+            first_holding(at_most([within], [(cell, "events.completed")]))
+            # A service's SLA is public (its definition, a case's expected time), and a
+            # resolution is in time when it took at most that many hours: the resolutions in
+            # time lie between the time-to-complete buckets below the SLA and those up to its
+            # bucket, and equal a run of buckets when the SLA is a bucket's edge (72 hours).
+            # Each bound is granted where it holds, so mixed SLAs (routing rules) are covered.
+            timed = [(cell, f"time_to_complete.{i}") for i in range(DURATION_BUCKETS - 1)]
+            for end in range(1, len(timed) + 1):
+                found.extend(
+                    r
+                    for r in (at_most(timed[:end], [within]), at_most([within], timed[:end]))
+                    if r.holds(values)
+                )
     return found
 
 
