@@ -65,7 +65,7 @@ def _periods(first: str, n: int) -> list[str]:
     return [str(p) for p in pd.period_range(first, periods=n, freq="M")]
 
 
-def _suppress(values: np.ndarray, k: float) -> np.ndarray:
+def suppress(values: np.ndarray, k: float) -> np.ndarray:
     """Suppress cells below k, then a lone suppressed cell's smallest peer (secondary)."""
     out = values.astype(float).copy()
     small = out < k
@@ -77,6 +77,113 @@ def _suppress(values: np.ndarray, k: float) -> np.ndarray:
         small[rows, second] = True
     out[small] = np.nan
     return out
+
+
+TOTAL_NAMES = (
+    "citizens",
+    "submitted",
+    "acknowledged",
+    "completed",
+    "completed_within_sla",
+    "satisfaction_sum",
+    "satisfaction_count",
+)
+
+Cells = list[tuple[np.ndarray, list[tuple[str, str, str]]]]
+
+
+def published_cells(
+    *,
+    k: float,
+    citizens_seg: np.ndarray,
+    submitted_seg: np.ndarray,
+    submitted_ch: np.ndarray,
+    completed_ch: np.ndarray,
+    totals: np.ndarray,
+    histograms: dict[str, np.ndarray],
+) -> Cells:
+    """What a node publishes of each pilot month: matrices of cells with their labels.
+
+    Parameters
+    ----------
+    k : float
+        The suppression threshold: a cell below it is absent, and so is a lone one's peer.
+    citizens_seg, submitted_seg : ndarray of shape (n_months, len(OBSERVED_SEGMENTS))
+        Citizens and requests per segment.
+    submitted_ch, completed_ch : ndarray of shape (n_months, len(CHANNELS))
+        Requests submitted and completed per channel.
+    totals : ndarray of shape (n_months, len(TOTAL_NAMES))
+        The month's totals, in ``TOTAL_NAMES`` order; each is suppressed on its own.
+    histograms : dict of str to ndarray
+        Per duration prefix, the counts in the federation's hour buckets.
+
+    Returns
+    -------
+    list of (ndarray, list of (segment, channel, measure))
+        Each matrix with suppressed cells as NaN, and the label of each of its columns.
+    """
+    cells: Cells = [
+        (suppress(citizens_seg, k), [(g, "all", "citizens") for g in OBSERVED_SEGMENTS]),
+        (suppress(submitted_seg, k), [(g, "all", "submitted") for g in OBSERVED_SEGMENTS]),
+        (suppress(submitted_ch, k), [("all", c, "submitted") for c in CHANNELS]),
+        (suppress(completed_ch, k), [("all", c, "completed") for c in CHANNELS]),
+        (np.where(totals < k, np.nan, totals), [("all", "all", t) for t in TOTAL_NAMES]),
+    ]
+    for prefix, hist in histograms.items():
+        names = duration_bucket_names(prefix)
+        cells.append((suppress(hist, k), [("all", "all", name) for name in names]))
+    return cells
+
+
+def observations_table(
+    cells: Cells,
+    *,
+    city: np.ndarray,
+    service: np.ndarray,
+    period: np.ndarray,
+    city_ids: list[str],
+    services: list[str],
+    periods: list[str],
+) -> pd.DataFrame:
+    """The ``observations.csv`` table of published cells, ordered by pilot month.
+
+    Parameters
+    ----------
+    cells : list of (ndarray, list of (segment, channel, measure))
+        As ``published_cells`` returns them; a NaN cell is absent from the table.
+    city, service, period : ndarray of int of shape (n_months,)
+        Each pilot month's index into ``city_ids``, ``services`` and ``periods``.
+    city_ids, services, periods : list of str
+        The names those indices stand for.
+
+    Returns
+    -------
+    DataFrame
+        ``city_id``, ``service``, ``period``, ``segment``, ``channel``, ``measure``, ``value``.
+    """
+    columns: dict[str, list[np.ndarray]] = {k_: [] for k_ in ("row", "seg", "ch", "meas", "value")}
+    for matrix, labels in cells:
+        for j, (segment, channel, measure) in enumerate(labels):
+            rows = np.flatnonzero(~np.isnan(matrix[:, j]))
+            columns["row"].append(rows)
+            columns["seg"].append(np.full(rows.size, segment, dtype=object))
+            columns["ch"].append(np.full(rows.size, channel, dtype=object))
+            columns["meas"].append(np.full(rows.size, measure, dtype=object))
+            columns["value"].append(matrix[rows, j])
+    row = np.concatenate(columns["row"])
+    order = np.argsort(row, kind="stable")
+    row = row[order]
+    return pd.DataFrame(
+        {
+            "city_id": pd.Categorical.from_codes(city[row], categories=city_ids),
+            "service": pd.Categorical.from_codes(service[row], categories=services),
+            "period": pd.Categorical.from_codes(period[row], categories=periods),
+            "segment": pd.Categorical(np.concatenate(columns["seg"])[order]),
+            "channel": pd.Categorical(np.concatenate(columns["ch"])[order]),
+            "measure": pd.Categorical(np.concatenate(columns["meas"])[order]),
+            "value": np.concatenate(columns["value"])[order],
+        }
+    )
 
 
 def generate_world(
@@ -247,27 +354,10 @@ def generate_world(
     sat_scores = rng.multinomial(sat_count, sat_probs)
     sat_sum = (sat_scores * np.arange(1, 6)).sum(axis=1).astype(float)
 
-    k = suppress_below
-    cells: list[tuple[np.ndarray, list[tuple[str, str, str]]]] = [
-        (_suppress(citizens_seg, k), [(g, "all", "citizens") for g in OBSERVED_SEGMENTS]),
-        (_suppress(submitted_seg, k), [(g, "all", "submitted") for g in OBSERVED_SEGMENTS]),
-        (_suppress(submitted_ch, k), [("all", c, "submitted") for c in CHANNELS]),
-        (_suppress(completed_ch, k), [("all", c, "completed") for c in CHANNELS]),
-    ]
     totals = np.column_stack(
         [citizens, submitted, acknowledged, completed, within_sla, sat_sum, sat_count]
     )
-    total_names = [
-        "citizens",
-        "submitted",
-        "acknowledged",
-        "completed",
-        "completed_within_sla",
-        "satisfaction_sum",
-        "satisfaction_count",
-    ]
-    totals = np.where(totals < k, np.nan, totals)
-    cells.append((totals, [("all", "all", name) for name in total_names]))
+    durations: dict[str, np.ndarray] = {}
     if histograms:
         edges = np.log(np.array(DURATION_BUCKET_UPPER_HOURS, dtype=float))
         for prefix, medians, count in (
@@ -277,32 +367,23 @@ def generate_world(
             z = (edges[None, :] - np.log(medians)[:, None]) / 1.0
             cdf = 0.5 * (1 + erf(z / np.sqrt(2)))
             bucket_p = np.diff(np.column_stack([np.zeros(m), cdf, np.ones(m)]), axis=1)
-            hist = rng.multinomial(count.astype(np.int64), bucket_p).astype(float)
-            names = duration_bucket_names(prefix)
-            cells.append((_suppress(hist, k), [("all", "all", name) for name in names]))
-
-    columns: dict[str, list[np.ndarray]] = {k_: [] for k_ in ("row", "seg", "ch", "meas", "value")}
-    for matrix, labels in cells:
-        for j, (segment, channel, measure) in enumerate(labels):
-            present = ~np.isnan(matrix[:, j])
-            rows = np.flatnonzero(present)
-            columns["row"].append(rows)
-            columns["seg"].append(np.full(rows.size, segment, dtype=object))
-            columns["ch"].append(np.full(rows.size, channel, dtype=object))
-            columns["meas"].append(np.full(rows.size, measure, dtype=object))
-            columns["value"].append(matrix[rows, j])
-    row = np.concatenate(columns["row"])
-    order = np.argsort(row, kind="stable")
-    row = row[order]
-    observations = pd.DataFrame(
-        {
-            "city_id": pd.Categorical.from_codes(cty[row], categories=city_ids),
-            "service": pd.Categorical.from_codes(srv[row], categories=services),
-            "period": pd.Categorical.from_codes(t_idx[row], categories=periods),
-            "segment": pd.Categorical(np.concatenate(columns["seg"])[order]),
-            "channel": pd.Categorical(np.concatenate(columns["ch"])[order]),
-            "measure": pd.Categorical(np.concatenate(columns["meas"])[order]),
-            "value": np.concatenate(columns["value"])[order],
-        }
+            durations[prefix] = rng.multinomial(count.astype(np.int64), bucket_p).astype(float)
+    cells = published_cells(
+        k=suppress_below,
+        citizens_seg=citizens_seg,
+        submitted_seg=submitted_seg,
+        submitted_ch=submitted_ch,
+        completed_ch=completed_ch,
+        totals=totals,
+        histograms=durations,
+    )
+    observations = observations_table(
+        cells,
+        city=cty,
+        service=srv,
+        period=t_idx,
+        city_ids=city_ids,
+        services=services,
+        periods=periods,
     )
     return World(cities=cities, observations=observations, truth=truth, services=services_table)

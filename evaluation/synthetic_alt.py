@@ -33,11 +33,10 @@ from federation.protocol.vocabulary import (
     DURATION_BUCKET_UPPER_HOURS,
     Channel,
     ChannelFamily,
-    duration_bucket_names,
 )
 
-from .synthetic import World
-from .tables import CHANNELS, OBSERVED_SEGMENTS, SEGMENTS
+from .synthetic import World, observations_table, published_cells
+from .tables import CHANNELS, SEGMENTS
 
 COUNTRIES = ("CZ", "DK", "FR", "HU", "IE", "LT", "SE", "SK")
 _COUNTRY_WEIGHTS = np.array([0.1, 0.08, 0.3, 0.1, 0.06, 0.04, 0.12, 0.2])
@@ -63,18 +62,6 @@ def _age_mix(rng: np.random.Generator, n: int, national_ageing: np.ndarray) -> n
 def _band_sum(values: np.ndarray) -> np.ndarray:
     """Sum a (..., 100) array of single-year figures into the four age bands."""
     return np.stack([values[..., lo : hi + 1].sum(axis=-1) for lo, hi in _BANDS.values()], -1)
-
-
-def _suppress(values: np.ndarray, k: float) -> np.ndarray:
-    """Hide cells below k, and the smallest other cell of a row with a single hidden cell."""
-    out = values.astype(float).copy()
-    hidden = out < k
-    lone = np.flatnonzero(hidden.sum(axis=1) == 1)
-    if lone.size and out.shape[1] > 1:
-        second = np.where(hidden[lone], np.inf, out[lone]).argmin(axis=1)
-        hidden[lone, second] = True
-    out[hidden] = np.nan
-    return out
 
 
 def _duration_histogram(
@@ -289,62 +276,30 @@ def generate_alt_world(
         dtype=float,
     )
 
-    kk = suppress_below
-    cells: list[tuple[np.ndarray, list[tuple[str, str, str]]]] = [
-        (_suppress(citizens_seg, kk), [(g, "all", "citizens") for g in OBSERVED_SEGMENTS]),
-        (_suppress(submitted_seg, kk), [(g, "all", "submitted") for g in OBSERVED_SEGMENTS]),
-        (_suppress(submitted_ch, kk), [("all", c, "submitted") for c in CHANNELS]),
-        (_suppress(completed_ch, kk), [("all", c, "completed") for c in CHANNELS]),
-    ]
     totals = np.column_stack(
         [citizens, submitted, acknowledged, completed, within_sla, sat_sum, sat_count]
     ).astype(float)
-    total_names = [
-        "citizens",
-        "submitted",
-        "acknowledged",
-        "completed",
-        "completed_within_sla",
-        "satisfaction_sum",
-        "satisfaction_count",
-    ]
-    cells.append((np.where(totals < kk, np.nan, totals), [("all", "all", t) for t in total_names]))
     complete_hours = rng.uniform(12, 200, s_count)[srv]
-    for prefix, hist in (
-        ("time_to_complete", _duration_histogram(rng, completed, 1.4, complete_hours)),
-        ("time_to_acknowledge", _duration_histogram(rng, acknowledged, 0.8, np.full(m, 5.0))),
-    ):
-        names = duration_bucket_names(prefix)
-        cells.append((_suppress(hist, kk), [("all", "all", name) for name in names]))
-
-    periods = np.array(pd.period_range(first_period, periods=n_periods, freq="M").astype(str))
-    frames = []
-    for matrix, labels in cells:
-        for j, (segment, channel, measure) in enumerate(labels):
-            rows = np.flatnonzero(~np.isnan(matrix[:, j]))
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "row": rows,
-                        "segment": segment,
-                        "channel": channel,
-                        "measure": measure,
-                        "value": matrix[rows, j],
-                    }
-                )
-            )
-    long = pd.concat(frames, ignore_index=True).sort_values("row", kind="stable")
-    row = long["row"].to_numpy()
-    observations = pd.DataFrame(
-        {
-            "city_id": np.array(city_ids)[cty[row]],
-            "service": np.array(services)[srv[row]],
-            "period": periods[t_idx[row]],
-            "segment": long["segment"].to_numpy(),
-            "channel": long["channel"].to_numpy(),
-            "measure": long["measure"].to_numpy(),
-            "value": long["value"].to_numpy(),
-        }
+    cells = published_cells(
+        k=suppress_below,
+        citizens_seg=citizens_seg,
+        submitted_seg=submitted_seg,
+        submitted_ch=submitted_ch,
+        completed_ch=completed_ch,
+        totals=totals,
+        histograms={
+            "time_to_complete": _duration_histogram(rng, completed, 1.4, complete_hours),
+            "time_to_acknowledge": _duration_histogram(rng, acknowledged, 0.8, np.full(m, 5.0)),
+        },
+    )
+    observations = observations_table(
+        cells,
+        city=cty,
+        service=srv,
+        period=t_idx,
+        city_ids=city_ids,
+        services=services,
+        periods=[str(p) for p in pd.period_range(first_period, periods=n_periods, freq="M")],
     )
     services_table = pd.DataFrame(
         {

@@ -42,12 +42,15 @@ def field_message(message: str) -> str:
 def place_errors(form: Any, exc: Any, *, field_of: Callable[[str], str] | None = None) -> None:
     """Show each field error of a domain refusal (an InvalidInput's `fields`) next to the form
     field `field_of` names for it; one no field shows is flashed with the whole message."""
+    unplaced = False
     for name, message in exc.fields.items():
         field = getattr(form, field_of(name) if field_of else name, None)
         if field is not None:
             field.errors = [*field.errors, field_message(message)]
         else:
-            flash(str(exc), "error")
+            unplaced = True
+    if unplaced:  # once, however many fields the form does not show
+        flash(str(exc), "error")
 
 
 def label(table: dict[Any, Any], value: Any) -> str:

@@ -31,7 +31,6 @@ from node.profiles.models import Citizen, CitizenSegment, SegmentKind
 from node.services.models import Service
 from node.services.service import (
     active_of_behaviour,
-    behaves_as,
     get_of_behaviour,
     service_folder,
 )
@@ -54,11 +53,6 @@ class Outcome(enum.Enum):
     DONE = "done"
     RETRY = "retry"
     DEFERRED = "deferred"  # held by quiet hours or the daily cap until `not_before`
-
-
-def is_alert_service(service: Service) -> bool:
-    """Whether a catalogue service's behaviour is alerts."""
-    return behaves_as(service, BEHAVIOUR)
 
 
 def alert_services(*, db_session: Session) -> list[Service]:

@@ -27,7 +27,7 @@ from node.messaging.adapters import Adapters, DeliveryError
 from node.messaging.models import DeliveryStatus
 from node.profiles.models import Citizen
 from node.services.models import Service
-from node.services.service import active_of_behaviour, behaves_as, get_of_behaviour
+from node.services.service import active_of_behaviour, get_of_behaviour
 
 REFERENCE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
 
@@ -756,8 +756,3 @@ def answer_sms(
     except (InvalidInput, Conflict, NotFound) as exc:
         return f"Not done: {exc}. {help_text}", "refused"
     return help_text, "help"
-
-
-def is_booking_service(service: Service) -> bool:
-    """Whether the service books slots (its behaviour is bookings)."""
-    return behaves_as(service, BEHAVIOUR)

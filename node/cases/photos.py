@@ -176,9 +176,9 @@ class PhotoStore:
     photos_dir: Path
 
     @classmethod
-    def from_config(cls, config: Any, instance_path: str | Path) -> "PhotoStore":
+    def of_app(cls, app: Any) -> "PhotoStore":
         """The store of a node app."""
-        return cls(instance_path=Path(instance_path), photos_dir=Path(config["PHOTOS_DIR"]))
+        return cls(instance_path=Path(app.instance_path), photos_dir=Path(app.config["PHOTOS_DIR"]))
 
     def relative(self, path: Path) -> str:
         """A path as rows keep it: relative to the instance folder when it is inside it."""

@@ -9,6 +9,7 @@ the database's append-only trigger lets through (migration 0010); the ORM still 
 other change.
 """
 
+import json
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -89,14 +90,22 @@ def redacted_payload(data: dict[str, Any], needles: list[str], mark: int) -> dic
     return kept | {MARK: mark}
 
 
+def _stored_forms(needle: str) -> set[str]:
+    """How a needle stands in a payload's JSON text: as written, and as JSON escapes it (the
+    payloads are written with every non-ASCII letter as \\u, whose case LIKE cannot fold)."""
+    escaped = {json.dumps(form)[1:-1] for form in (needle, needle.lower(), needle.upper())}
+    return {needle, *escaped}
+
+
 def events_naming(*, db_session: Session, needles: list[str]) -> list[int]:
     """Ids of the events whose payload writes one of the needles (any case, any person)."""
-    needles = [n for n in needles if n]
-    if not needles:
+    forms = {form for n in needles if n for form in _stored_forms(n)}
+    if not forms:
         return []
     text = sa.cast(Event.data, sa.Text)
-    query = sa.select(Event.id).where(sa.or_(*(text.ilike(f"%{n}%") for n in needles)))
-    return list(db_session.scalars(query))
+    # autoescape: an e-mail's _ is a letter here, not LIKE's any character.
+    matches = (text.icontains(form, autoescape=True) for form in sorted(forms))
+    return list(db_session.scalars(sa.select(Event.id).where(sa.or_(*matches))))
 
 
 def redact(

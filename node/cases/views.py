@@ -324,11 +324,7 @@ def _csv_lines(
 
 def forget_erased_photos(*, db_session: Session, citizen_id: int) -> None:
     """An erased citizen's photos go with them (connected to the erasure hook)."""
-    store = (
-        photos.PhotoStore.from_config(current_app.config, current_app.instance_path)
-        if has_app_context()
-        else None
-    )
+    store = photos.PhotoStore.of_app(current_app) if has_app_context() else None
     photos.forget_citizen(db_session=db_session, citizen_id=citizen_id, store=store)
 
 
@@ -409,7 +405,7 @@ def case_photo(case_id: int, photo_id: int) -> Response:
     case = service.get_for_staff(db_session=db_session(), case_id=case_id, staff=current_staff())
     photo = photos.get_photo(db_session=db_session(), case_id=case.id, photo_id=photo_id)
     kept = photo.thumbnail_path if request.args.get("size") == "thumbnail" else photo.path
-    store = photos.PhotoStore.from_config(current_app.config, current_app.instance_path)
+    store = photos.PhotoStore.of_app(current_app)
     path = store.absolute(kept)
     if not kept or not path.is_file():
         abort(404, _("The photo's file is no longer in the instance folder."))

@@ -1,6 +1,5 @@
 """The call-centre console: agents find callers, read their history and open cases for them."""
 
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -9,7 +8,6 @@ from pydantic import ValidationError
 from wtforms import SelectChoice
 
 from node.auth import current_staff, staff_required
-from node.cases import photos
 from node.cases.schemas import Actor
 from node.database import db_session
 from node.display import map_settings, place_errors
@@ -19,6 +17,7 @@ from node.intake.console_forms import CallerForm, CallerSearchForm, OnBehalfFiel
 from node.intake.forms import (
     ATTRIBUTE_PREFIX,
     attribute_values,
+    commit_with_photo,
     form_field_of,
     place_and_photo,
     request_form_class,
@@ -192,19 +191,7 @@ def new_case(citizen_id: int, code: str) -> Any:
             session.rollback()
             place_errors(form, exc, field_of=form_field_of)
         else:
-            written: list[Path] = []
-            if photo is not None:
-                photos.keep_photo(
-                    db_session=session,
-                    case=case,
-                    photo=photo,
-                    store=photos.PhotoStore.from_config(
-                        current_app.config, current_app.instance_path
-                    ),
-                    written=written,
-                )
-            with photos.removed_on_failure(written):
-                session.commit()
+            commit_with_photo(session, case=case, photo=photo)
             flash(
                 _(
                     "Case %(code)s opened. Read the tracking code to the caller.",

@@ -1,13 +1,16 @@
 """Portal forms: a request to a service (its Open311 attributes as fields), tracking, feedback."""
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from flask import current_app
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
+from sqlalchemy.orm import Session
 from wtforms import (
     BooleanField,
     EmailField,
@@ -23,7 +26,15 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from node.cases.photos import Photo, PhotoRefused, read_photo
+from node.cases.models import Case
+from node.cases.photos import (
+    Photo,
+    PhotoRefused,
+    PhotoStore,
+    keep_photo,
+    read_photo,
+    removed_on_failure,
+)
 from node.cases.service import MAX_TEXT
 from node.services.schemas import Attribute, Datatype, ServiceSpec
 
@@ -121,6 +132,16 @@ def uploaded_photo(form: RequestForm, config: Mapping[str, Any]) -> Photo | None
         max_pixels=config["PHOTO_MAX_PIXELS"],
         share_location=bool(form.share_location.data),
     )
+
+
+def commit_with_photo(session: Session, *, case: Case, photo: Photo | None) -> None:
+    """Commit a new request with its photo, whose files go again should the commit fail."""
+    written: list[Path] = []
+    if photo is not None:
+        store = PhotoStore.of_app(current_app)
+        keep_photo(db_session=session, case=case, photo=photo, store=store, written=written)
+    with removed_on_failure(written):
+        session.commit()
 
 
 class ContactFields(FlaskForm):

@@ -1,7 +1,6 @@
 """The citizen portal: the services on offer, a request to any of them, tracking and feedback."""
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -31,6 +30,7 @@ from node.intake.forms import (
     ATTRIBUTE_PREFIX,
     FeedbackForm,
     attribute_values,
+    commit_with_photo,
     form_field_of,
     place_and_photo,
     request_form_class,
@@ -101,19 +101,7 @@ def new_request(code: str) -> Any:
             session.rollback()  # a contact profile made for this request goes with it
             place_errors(form, exc, field_of=form_field_of)
         else:
-            written: list[Path] = []
-            if photo is not None:
-                photos.keep_photo(
-                    db_session=session,
-                    case=case,
-                    photo=photo,
-                    store=photos.PhotoStore.from_config(
-                        current_app.config, current_app.instance_path
-                    ),
-                    written=written,
-                )
-            with photos.removed_on_failure(written):
-                session.commit()
+            commit_with_photo(session, case=case, photo=photo)
             told = citizen is not None and citizen.consent_contact
             return redirect(url_for("portal.track", code=case.tracking_code, sent=1 if told else 0))
     status = 422 if form.errors else 200
@@ -139,9 +127,7 @@ def public_photo(token: str) -> Any:
     case = session.get(Case, photo.case_id)
     service = catalogue.get(db_session=session, code=case.service_code, active_only=False)
     shown = disclosure(catalogue.spec_of(service))
-    path = photos.PhotoStore.from_config(current_app.config, current_app.instance_path).absolute(
-        photo.thumbnail_path
-    )
+    path = photos.PhotoStore.of_app(current_app).absolute(photo.thumbnail_path)
     if not (shown.listed and shown.media) or not photo.thumbnail_path or not path.is_file():
         raise NotFound(_("No such photo."))
     return send_file(path.resolve(), mimetype="image/jpeg", max_age=3600)

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 
 from node.auth import Principal, current_staff, end_sessions, safe_next, staff_required
 from node.database import db_session
-from node.display import field_message
+from node.display import place_errors
 from node.errors import Conflict, InvalidInput
 from node.staff import service
 from node.staff.forms import (
@@ -115,8 +115,7 @@ def new_password(token: str) -> Any:
         try:
             service.set_new_password(user=user, new=form.new.data)
         except InvalidInput as exc:
-            for name, message in exc.fields.items():
-                getattr(form, name).errors = [field_message(message)]
+            place_errors(form, exc)
         else:
             session.commit()
             logout_user()
@@ -141,8 +140,7 @@ def password() -> str | Response | tuple[str, int]:
             )
         except InvalidInput as exc:
             db_session().rollback()
-            for name, message in exc.fields.items():
-                getattr(form, name).errors = [field_message(message)]
+            place_errors(form, exc)
         else:
             user = current_staff()  # the new password ended every session of the account
             db_session().commit()

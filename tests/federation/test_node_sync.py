@@ -4,6 +4,7 @@ import os
 import random
 import threading
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -24,7 +25,7 @@ from federation.protocol.models import MetricsSnapshot
 from node.database import get_db as node_db
 from node.sync import service as sync
 from node.sync.models import SyncPeriod
-from tests.factories import make_node_app, seed_month
+from tests.factories import make_case, make_node_app, seed_month
 from tests.federation.factories import make_registration
 
 TRIALS = int(os.environ.get("CARMEN_FAULT_TRIALS", "200"))
@@ -219,17 +220,23 @@ def serving(app, port: int = 0):
         server.server_close()
 
 
-def test_a_node_enrolls_and_syncs_over_http_and_catches_up_after_the_hub_was_down(
-    hub_app, node_app
-):
+def bologna_with_february(node_app) -> str:
+    """The node's instance with its settings file written, and 40 requests in February 2026."""
     instance = node_app.instance_path
     (Path(instance) / "node.toml").write_text(
         'city = "Bologna"\ncountry = "IT"\npopulation = 390000\nsecret_key = "test"\n'
     )
-    runner = CliRunner()
     with node_db(node_app).session() as session:
         seed_month(session, year=2026, month=2, cases=40, rng=random.Random(5))
         session.commit()
+    return instance
+
+
+def test_a_node_enrolls_and_syncs_over_http_and_catches_up_after_the_hub_was_down(
+    hub_app, node_app
+):
+    instance = bologna_with_february(node_app)
+    runner = CliRunner()
     with serving(hub_app) as (url, port):
         result = runner.invoke(
             main,
@@ -305,18 +312,8 @@ def test_no_personal_data_reaches_any_row_at_the_hub(hub_app, node_app):
 
 
 def test_sync_and_sync_status_show_the_months_held_back_and_why(hub_app, node_app):
-    from datetime import UTC, datetime
-
-    from tests.factories import make_case
-
-    instance = node_app.instance_path
-    (Path(instance) / "node.toml").write_text(
-        'city = "Bologna"\ncountry = "IT"\npopulation = 390000\nsecret_key = "test"\n'
-    )
+    instance = bologna_with_february(node_app)
     runner = CliRunner()
-    with node_db(node_app).session() as session:
-        seed_month(session, year=2026, month=2, cases=40, rng=random.Random(5))
-        session.commit()
     with serving(hub_app) as (url, _port):
         token = enrollment_token(hub_app)
         enroll = ["node", "enroll", "--instance", instance, "--hub", url, "--token", token]

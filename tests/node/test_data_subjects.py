@@ -8,9 +8,12 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from carmen.cli import main
+from node.cases import service as cases
 from node.cases.models import Event, EventKind
+from node.cases.schemas import Actor
 from node.database import get_db
-from tests.factories import make_staff
+from node.profiles import service as profiles
+from tests.factories import make_case, make_citizen, make_node_app, make_staff
 from tests.node.web import cheap_password_hashing, sign_in_staff, text
 
 NOISE = "/services/noise-report"
@@ -106,3 +109,44 @@ def test_staff_and_the_command_line_export_and_erase_a_person_without_an_account
     with get_db(app).session() as session:
         kinds = session.scalars(sa.select(Event.kind)).all()
     assert kinds.count(EventKind.DATA_EXPORTED) == 2 and kinds.count(EventKind.CITIZEN_ERASED) == 2
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db_app(request, instance):
+    """A node on either database."""
+    settings = {}
+    if request.param == "postgres":
+        settings["DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    app = make_node_app(instance, **settings)
+    yield app
+    get_db(app).engine.dispose()
+
+
+@pytest.mark.parametrize("written", ["Lucía Muñoz", "LUCÍA MUÑOZ", "lucía muñoz"])
+def test_erasure_takes_an_accented_name_out_of_a_note_on_someone_elses_case(any_db_app, written):
+    with get_db(any_db_app).session() as session:
+        person = make_citizen(session, name="Lucía Muñoz", email="lucia_munoz@example.org")
+        other_case = make_case(session, citizen=make_citizen(session))
+        staff = Actor.of_staff(make_staff(session, "supervisor", department=None))
+        note = cases.record(
+            db_session=session,
+            kind=EventKind.NOTE_ADDED,
+            actor=staff,
+            case=other_case,
+            data={"text": f"The neighbour {written} called about it too."},
+        )
+        # An address that matches theirs only as a LIKE pattern (_ is any character) is not theirs.
+        bystander = cases.record(
+            db_session=session,
+            kind=EventKind.NOTE_ADDED,
+            actor=staff,
+            case=other_case,
+            data={"text": "Write to luciaXmunoz@example.org."},
+        )
+        profiles.erase_citizen(db_session=session, citizen_id=person.id, actor=staff)
+        session.commit()
+        note_id, bystander_id = note.id, bystander.id
+    with get_db(any_db_app).session() as session:
+        assert "Muñoz" not in json.dumps(session.get(Event, note_id).data, ensure_ascii=False)
+        assert session.get(Event, note_id).data.get("redacted")
+        assert session.get(Event, bystander_id).data["text"] == "Write to luciaXmunoz@example.org."

@@ -7,16 +7,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
-from carmen.cli import main
 from node.cases.models import Case, Event, EventKind
 from node.config import NodeSettings
 from node.database import get_db
 from node.intake.email.models import ArchivedMail
 from node.messaging.models import QuarantinedMessage
 from tests.factories import add_service, make_node_app
-from tests.node.test_email import WASTE_ADDRESS, WASTE_SERVICE
+from tests.node.test_email import WASTE_ADDRESS, WASTE_SERVICE, pipe
 
 NUL_MAIL = (
     b"From: Anna\x00 Bianchi <anna.bianchi@example.org>\r\n"
@@ -55,12 +53,6 @@ def app(instance):
     add_service(app, WASTE_SERVICE)
     yield app
     get_db(app).engine.dispose()
-
-
-def pipe(instance: Path, raw: bytes):
-    return CliRunner().invoke(
-        main, ["node", "ingest-email", "--instance", str(instance)], input=raw
-    )
 
 
 def test_a_mail_with_nul_characters_opens_its_case_with_its_photo(app, instance):

@@ -159,12 +159,18 @@ def test_the_alert_pages_show_the_service_in_italian(app):
     assert "Traffic alerts" in english and "Avvisi sul traffico" not in english
 
 
-def test_the_booking_pages_show_the_service_its_question_and_purposes_in_italian(app):
+def supervisor_client(app):
+    """A client signed in as a supervisor of every department."""
     with get_db(app).session() as session:
         supervisor = make_staff(session, role="supervisor", department=None).email
         session.commit()
     office = app.test_client()
     sign_in_staff(office, supervisor)
+    return office
+
+
+def test_the_booking_pages_show_the_service_its_question_and_purposes_in_italian(app):
+    office = supervisor_client(app)
     assert office.post("/office/bookings/appointments/publish").status_code == 302
 
     client = app.test_client()
@@ -185,11 +191,7 @@ def test_the_booking_pages_show_the_service_its_question_and_purposes_in_italian
 
 
 def test_the_consultation_page_asks_its_question_in_italian(app):
-    with get_db(app).session() as session:
-        supervisor = make_staff(session, role="supervisor", department=None).email
-        session.commit()
-    office = app.test_client()
-    sign_in_staff(office, supervisor)
+    office = supervisor_client(app)
     assert office.post("/office/consultations/consultation/open").status_code == 302
     italian = page(app.test_client().get("/consultations/consultation?lang=it"))
     assert "<h1>Dì la tua</h1>" in italian

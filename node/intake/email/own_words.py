@@ -19,22 +19,20 @@ _WROTE = re.compile(
 )
 # How an attribution line begins, when a mail program wraps it over lines.
 _ON = re.compile(r"^(on|il|il giorno|am|le|el|op|em|w dniu|dnia|den|kello|dne)\b", re.IGNORECASE)
+# The dividers that introduce a forwarded message (not a reply's quote).
+_FORWARD_WORDS = (
+    r"forwarded message|messaggio inoltrato|weitergeleitete nachricht|message transféré|"
+    r"mensaje reenviado|mensagem encaminhada|doorgestuurd bericht|begin forwarded message|"
+    r"inizio messaggio inoltrato"
+)
 _DIVIDER = re.compile(
     r"^[-_=*\s]*(original message|messaggio originale|ursprüngliche nachricht|"
     r"message d'origine|message original|mensaje original|mensagem original|"
     r"oorspronkelijk bericht|oryginalna wiadomość|wiadomość oryginalna|originalmeddelande|"
-    r"alkuperäinen viesti|algne kiri|forwarded message|messaggio inoltrato|"
-    r"weitergeleitete nachricht|message transféré|mensaje reenviado|mensagem encaminhada|"
-    r"doorgestuurd bericht|begin forwarded message|inizio messaggio inoltrato)[-_=*:\s]*$",
+    rf"alkuperäinen viesti|algne kiri|{_FORWARD_WORDS})[-_=*:\s]*$",
     re.IGNORECASE,
 )
-# The dividers that introduce a forwarded message (not a reply's quote).
-_FORWARD = re.compile(
-    r"^[-_=*\s]*(forwarded message|messaggio inoltrato|weitergeleitete nachricht|"
-    r"message transféré|mensaje reenviado|mensagem encaminhada|doorgestuurd bericht|"
-    r"begin forwarded message|inizio messaggio inoltrato)[-_=*:\s]*$",
-    re.IGNORECASE,
-)
+_FORWARD = re.compile(rf"^[-_=*\s]*({_FORWARD_WORDS})[-_=*:\s]*$", re.IGNORECASE)
 # Subjects of forwards: Fwd:, Fw:, I: (Italian Outlook), WG: (German), TR: (French), RV: and
 # ENC: (Spanish, Portuguese), Doorst: (Dutch).
 _FORWARD_SUBJECT = re.compile(r"^(fwd?|fw|i|inoltro|wg|tr|rv|enc|doorst)\s*:", re.IGNORECASE)

@@ -16,6 +16,7 @@ from email import policy
 from email.header import decode_header
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
+from typing import Any
 
 from node.intake.email import charsets
 from node.intake.email.automatic import DeliveryReport, delivery_report, message_ids, why_automatic
@@ -32,6 +33,16 @@ class Unreadable(Exception):
     """The message cannot be read well enough to act on; the message says why."""
 
 
+def without_nul(value: Any) -> Any:
+    """A text, or each text of a list, without U+0000: PostgreSQL text cannot hold it, and
+    it carries nothing a reader would miss (RFC 5322 forbids it too)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
 def sender_and_subject(raw: bytes, languages: tuple[str, ...] = ()) -> tuple[str | None, str]:
     """Who a message says it is from, and its subject, read from its headers alone: what a
     message the node cannot act on is still known by (staff see it, an erasure finds it)."""
@@ -41,8 +52,8 @@ def sender_and_subject(raw: bytes, languages: tuple[str, ...] = ()) -> tuple[str
         subject = " ".join(_header(headers, "Subject", tuple(languages)).split())
     except Exception:  # headers too broken to read: the message is kept all the same
         return None, ""
-    sender = senders[0].replace("\x00", "") if senders else None
-    return sender or None, subject.replace("\x00", "")
+    sender = without_nul(senders[0]) if senders else None
+    return sender or None, without_nul(subject)
 
 
 @dataclass
@@ -224,24 +235,16 @@ def parse_mail(
         raise
     except Exception as exc:  # any parser failure means the same: keep it aside
         raise Unreadable(f"the message cannot be parsed: {exc}") from exc
-    # PostgreSQL text cannot hold U+0000 (RFC 5322 forbids it too), and it carries nothing a
-    # reader would miss: dropped from what the node keeps, so that the message still counts.
-    senders = [a.replace("\x00", "") for a in senders]
-    subject, text = subject.replace("\x00", ""), text.replace("\x00", "")
-    message_id = message_id and (message_id.replace("\x00", "") or None)
-    recipients = [a.replace("\x00", "") for a in recipients]
-    references = [i.replace("\x00", "") for i in references]
-    automatic = automatic and automatic.replace("\x00", "")
+    # Dropped from what the node keeps (`without_nul`), so that the message still counts.
+    senders, recipients, references = map(without_nul, (senders, recipients, references))
+    subject, text, automatic = map(without_nul, (subject, text, automatic))
+    message_id = without_nul(message_id) or None
     for attachment in attachments:  # a file's name is kept in the case's events
-        attachment.filename = attachment.filename.replace("\x00", "") or "attachment"
+        attachment.filename = without_nul(attachment.filename) or "attachment"
     if report is not None:
+        fields = dataclasses.fields(report)
         report = dataclasses.replace(
-            report,
-            action=report.action.replace("\x00", ""),
-            status=report.status.replace("\x00", ""),
-            diagnostic=report.diagnostic.replace("\x00", ""),
-            recipient=report.recipient and report.recipient.replace("\x00", ""),
-            message_ids=[i.replace("\x00", "") for i in report.message_ids],
+            report, **{f.name: without_nul(getattr(report, f.name)) for f in fields}
         )
     if not senders:
         raise Unreadable("the message has no sender address (From)")
