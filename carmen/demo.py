@@ -23,9 +23,25 @@ from carmen.cities import ATTRIBUTION, City, find_city
 from carmen.serving import BackgroundServer
 from service_templates.engine import parse_assignments
 
-# Cities of different countries, sizes and connectivity; the first of each template pilots it
-# and the others clone it from there.
-DEMO_CITIES = ["Bologna", "Tallinn", "Gent", "Malmö", "Porto", "Kraków", "Thessaloniki", "Graz"]
+# Fourteen cities of twelve countries, from Tallinn (423,000 people) to Jelgava (57,000), with
+# the range of connectivity and e-government of the city table; the first city of each template
+# pilots it and the others clone it from there. Each service is piloted in seven of them.
+DEMO_CITIES = [
+    "Tallinn",
+    "Bologna",
+    "Plovdiv",
+    "Graz",
+    "Gent",
+    "Porto",
+    "Oulu",
+    "Sibiu",
+    "Larisa",
+    "Trento",
+    "Umeå",
+    "Tartu",
+    "Limerick",
+    "Jelgava",
+]
 LANGUAGES = {
     "IT": "it",
     "EE": "et",
@@ -35,12 +51,17 @@ LANGUAGES = {
     "PL": "pl",
     "EL": "el",
     "AT": "de",
+    "BG": "bg",
+    "FI": "fi",
+    "RO": "ro",
+    "LV": "lv",
+    "IE": "en",
 }
 PILOTS = [
-    ("issue-report", ["Bologna", "Tallinn", "Kraków", "Porto", "Thessaloniki"]),
-    ("appointment-booking", ["Tallinn", "Graz", "Malmö", "Bologna"]),
-    ("alert-subscription", ["Gent", "Malmö", "Kraków", "Thessaloniki"]),
-    ("consultation", ["Graz", "Gent", "Porto"]),
+    ("issue-report", ["Bologna", "Tallinn", "Porto", "Larisa", "Oulu", "Trento", "Jelgava"]),
+    ("appointment-booking", ["Tallinn", "Graz", "Umeå", "Bologna", "Sibiu", "Limerick", "Plovdiv"]),
+    ("alert-subscription", ["Gent", "Umeå", "Oulu", "Larisa", "Tartu", "Plovdiv", "Trento"]),
+    ("consultation", ["Graz", "Gent", "Porto", "Sibiu", "Tartu", "Jelgava", "Limerick"]),
 ]
 STATE_FILE = "demo.json"
 DEMO_K = 5  # the demo federation's suppression threshold: small cities, few simulated people
@@ -63,10 +84,17 @@ class DemoState:
     nodes: dict[str, str] = field(default_factory=dict)  # slug -> instance folder
     logins: list[Login] = field(default_factory=list)
     hub: str = ""
+    # The users the simulator meant: slug -> service -> YYYY-MM -> expected distinct citizens.
+    intended: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def save(self, root: Path) -> None:
         """Write the state next to the demo's folders."""
-        data = {"nodes": self.nodes, "hub": self.hub, "logins": [asdict(x) for x in self.logins]}
+        data = {
+            "nodes": self.nodes,
+            "hub": self.hub,
+            "logins": [asdict(x) for x in self.logins],
+            "intended": self.intended,
+        }
         path = root / STATE_FILE
         path.write_text(json.dumps(data, indent=2), encoding="utf-8")
         path.chmod(0o600)  # it holds the demo's passwords
@@ -78,7 +106,8 @@ class DemoState:
         if not path.exists():
             return None
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(data["nodes"], [Login(**x) for x in data["logins"]], data["hub"])
+        logins = [Login(**x) for x in data["logins"]]
+        return cls(data["nodes"], logins, data["hub"], data.get("intended", {}))
 
 
 def _progress() -> Progress:
@@ -249,23 +278,17 @@ def build(
 
         servers = Servers.start(state, ports)
         try:
-            people = progress.add_task("Registering citizens", total=len(servers.nodes))
             rng = random.Random(seed)
             simulated = []
             for node in servers.nodes:
-                city = cities[node.city]
                 sim = SimulatedCity.of_node(
                     node.app,
                     base_url=f"{servers.nodes_url}/{node.slug}",
                     rng=random.Random(rng.random()),
                 )
-                prepare_city(
-                    sim,
-                    citizens=max(60, round(city.population * scale * 0.02)),
-                    start=opened,
-                )
+                # Citizens are registered as the months need them: as many as use a service.
+                prepare_city(sim, citizens=0, start=opened)
                 simulated.append(sim)
-                progress.advance(people)
 
             played = progress.add_task("Citizens and staff, month by month", total=months)
             report = simulate(
@@ -274,6 +297,10 @@ def build(
                 scale=scale,
                 progress=lambda _m, done, _t: progress.update(played, completed=done),
             )
+            for node, sim in zip(servers.nodes, simulated, strict=True):
+                intended = state.intended.setdefault(node.slug, {})
+                for (service, period), users in sorted(sim.intended.items()):
+                    intended.setdefault(service, {})[period] = round(users, 3)
 
             enroll = progress.add_task("Syncing the nodes with the hub", total=len(servers.nodes))
             for node in servers.nodes:
@@ -420,7 +447,7 @@ def prepare(
     *,
     root: Path,
     fresh: bool,
-    scale: float = 0.02,
+    scale: float = 1.0,
     seed: int = 7,
     ports: Ports | None = None,
     cities: list[str] | None = None,
