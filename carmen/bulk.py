@@ -5,9 +5,9 @@ use would take hours. The channels are exercised over HTTP a few times per city 
 `carmen.simulator`); the rest of the volume goes through the node's own lower layers, as a city
 bringing its existing database would: citizens with their segments and a `profile_created`
 event each; cases with the events intake, the staff's moves and the citizen's feedback write
-(through the legacy import's bulk writer, with the citizen linked); alert subscriptions and
-consultation participations through those services' own functions. The event log, the
-snapshots and everything after them are the node's real ones.
+(through the legacy import's bulk writer, with the citizen linked); first alert subscriptions
+and consultation participations with the rows and events those services write. The event log,
+the snapshots and everything after them are the node's real ones.
 """
 
 import secrets
@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import AgeBand
-from node.cases.models import ActorKind, CaseStatus, EventKind
-from node.cases.schemas import Actor
-from node.cases.service import record
+from node.alerts.models import AlertSubscription
+from node.cases.models import ActorKind, CaseStatus, Event, EventKind
+from node.consultations.models import Consultation, Participation, TallyCount
 from node.intake.import_rows import Catalogue
 from node.intake.import_writers import _EVENT_COLUMNS, BulkWriter, _insert_sql
 from node.intake.service import Routing
@@ -41,44 +42,162 @@ class NewCitizen:
     district: str | None
 
 
-def register_citizens(
-    *, db_session: Session, people: list[NewCitizen], now: datetime
-) -> list[Citizen]:
-    """Profiles in one flush, each in its rule-based segments and with its archive event.
+def register_citizens(*, db_session: Session, people: list[NewCitizen], now: datetime) -> list[int]:
+    """Profiles in one batch, each in its rule-based segments and with its archive event;
+    returns their ids in order.
 
     The same rows `profiles.service.create_citizen` writes, without its one-by-one checks: the
     simulator makes every contact unique itself.
     """
-    citizens = []
-    for person in people:
-        citizen = Citizen(
-            name=person.name,
-            email=person.email,
-            phone=person.phone,
+    if not people:
+        return []
+    rows = [
+        {
+            "name": p.name,
+            "email": p.email,
+            "phone": p.phone,
+            "birth_year": p.birth_year,
+            "preferred_channel": p.preferred_channel,
+            "language": p.language,
+            "district": p.district,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for p in people
+    ]
+    ids = list(
+        db_session.scalars(
+            sa.insert(Citizen).returning(Citizen.id, sort_by_parameter_order=True), rows
+        )
+    )
+    segments = []
+    for person, citizen_id in zip(people, ids, strict=True):
+        profile = Citizen(
             birth_year=person.birth_year,
             preferred_channel=person.preferred_channel,
-            language=person.language,
             district=person.district,
-            created_at=now,
-            updated_at=now,
         )
-        citizen.segments = [
-            CitizenSegment(kind=kind, value=value, assigned_at=now)
-            for kind, value in segments_of(citizen, now).items()
+        segments += [
+            {"citizen_id": citizen_id, "kind": kind, "value": value, "assigned_at": now}
+            for kind, value in segments_of(profile, now).items()
         ]
-        citizens.append(citizen)
-    db_session.add_all(citizens)
-    db_session.flush()
-    for citizen in citizens:
-        record(
-            db_session=db_session,
-            kind=EventKind.PROFILE_CREATED,
-            actor=Actor.citizen(),
-            citizen_id=citizen.id,
-            at=now,
+    db_session.execute(sa.insert(CitizenSegment), segments)
+    _events(
+        db_session,
+        [
+            {"kind": EventKind.PROFILE_CREATED, "citizen_id": citizen_id, "at": now}
+            for citizen_id in ids
+        ],
+    )
+    return ids
+
+
+def _events(db_session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append events to the archive in one batch (as `cases.service.record` writes each)."""
+    defaults = {
+        "case_id": None,
+        "citizen_id": None,
+        "service_code": None,
+        "channel": None,
+        "actor_kind": ActorKind.CITIZEN,
+        "actor_staff_id": None,
+        "data": {},
+    }
+    if rows:
+        db_session.execute(sa.insert(Event), [defaults | row for row in rows])
+
+
+@dataclass
+class NewSubscription:
+    """A citizen subscribing to alerts: what `alerts.service.subscribe` is given."""
+
+    citizen_id: int
+    delivery: str  # the channel alerts go out on
+    via: str  # the channel the citizen asked through
+    topics: list[str]
+    areas: list[str]
+    at: datetime
+
+
+def subscribe_citizens(
+    *, db_session: Session, service_code: str, subscriptions: list[NewSubscription]
+) -> None:
+    """First subscriptions of citizens to an alert service, in one batch (the rows and events
+    `alerts.service.subscribe` writes for a citizen who had none on that channel)."""
+    if not subscriptions:
+        return
+    db_session.execute(
+        sa.insert(AlertSubscription),
+        [
+            {
+                "service_code": service_code,
+                "citizen_id": s.citizen_id,
+                "channel": s.delivery,
+                "topics": s.topics,
+                "areas": s.areas,
+                "active": True,
+                "created_at": s.at,
+                "updated_at": s.at,
+            }
+            for s in subscriptions
+        ],
+    )
+    _events(
+        db_session,
+        [
+            {
+                "kind": EventKind.SUBSCRIBED,
+                "citizen_id": s.citizen_id,
+                "service_code": service_code,
+                "channel": s.via,
+                "at": s.at,
+                "data": {"delivery": s.delivery, "topics": s.topics, "areas": s.areas},
+            }
+            for s in subscriptions
+        ],
+    )
+
+
+def record_participations(
+    *,
+    db_session: Session,
+    consultation: Consultation,
+    answers: list[tuple[int, str, datetime]],
+    channel: str,
+) -> None:
+    """Participations of citizens who have not taken part yet, in one batch: the register, the
+    tally and the events `consultations.service.participate` writes for each."""
+    if not answers:
+        return
+    db_session.execute(
+        sa.insert(Participation),
+        [
+            {"consultation_id": consultation.id, "citizen_id": citizen_id, "channel": channel}
+            for citizen_id, _, _ in answers
+        ],
+    )
+    votes: dict[str, int] = {}
+    for _, option, _ in answers:
+        votes[option] = votes.get(option, 0) + 1
+    for option, count in votes.items():
+        db_session.execute(
+            sa.update(TallyCount)
+            .where(TallyCount.consultation_id == consultation.id, TallyCount.option == option)
+            .values(count=TallyCount.count + count)
         )
-    db_session.flush()
-    return citizens
+    _events(
+        db_session,
+        [
+            {
+                "kind": EventKind.PARTICIPATED,
+                "citizen_id": citizen_id,
+                "service_code": consultation.service_code,
+                "channel": channel,
+                "at": at,
+            }
+            for citizen_id, _, at in answers
+        ],
+    )
 
 
 @dataclass

@@ -1,9 +1,10 @@
-"""The demo federation: a hub and eight real European cities piloting services for 18 months.
+"""The demo federation: a hub and fourteen real European cities piloting services for 18 months.
 
-Each city gets a node (hosted together in ASP mode), two or three services generated from the
-templates (some cloned from another city, so provenance shows), citizens who use them through
-the real channels for 18 months, and staff who work the cases. The nodes sync to the hub over
-HTTP, the hub evaluates, and the dashboards and portals are served on loopback ports.
+Each city gets a node (hosted together in ASP mode), two services generated from the templates
+(cloned from the city that piloted them first, so provenance shows), as many citizens as the
+city's real population would bring (carmen.simulator), and staff who work the cases. The nodes
+sync to the hub over HTTP, the hub evaluates, and the dashboards and portals are served on
+loopback ports. docs/demo.md says what is simulated and what is not.
 """
 
 import json
@@ -168,14 +169,14 @@ def create_node(root: Path, city: City, state: DemoState, real: "RealMode | None
     return root / slug
 
 
-def add_staff(instance: Path, slug: str, state: DemoState) -> None:
+def add_staff(instance: Path, slug: str, state: DemoState, app=None) -> None:
     """A supervisor, a call-centre agent and a caseworker for each department of its services."""
     from node.database import get_db
     from node.instance import load_services, open_app
     from node.services.service import list_active, spec_of
     from node.staff import service as staff
 
-    app = open_app(instance)
+    app = app or open_app(instance)
     load_services(app)
     with get_db(app).session() as session:
         departments = sorted(
@@ -202,14 +203,14 @@ def add_staff(instance: Path, slug: str, state: DemoState) -> None:
         session.commit()
 
 
-def open_consultations(instance: Path, when) -> None:
+def open_consultations(instance: Path, when, app=None) -> None:
     """Staff open the consultation of every consultation service of a node."""
     from node.cases.schemas import Actor
     from node.consultations import service as consultations
     from node.database import get_db
     from node.instance import open_app
 
-    app = open_app(instance)
+    app = app or open_app(instance)
     with get_db(app).session() as session:
         for service in consultations.consultation_services(db_session=session):
             consultations.open_consultation(
@@ -235,7 +236,9 @@ def build(
 ) -> DemoState:
     """Create the whole federation and play its pilot; returns what serving needs."""
     from carmen.simulator import SimulatedCity, pilot_months, prepare_city, simulate
+    from node.database import get_db as node_db
     from node.database import utcnow
+    from node.instance import open_app
 
     root.mkdir(parents=True, exist_ok=True)
     state = DemoState()
@@ -273,8 +276,10 @@ def build(
                 )
                 progress.advance(templates)
         for slug, folder in state.nodes.items():
-            add_staff(Path(folder), slug, state)
-            open_consultations(Path(folder), opened)
+            app = open_app(Path(folder))  # once: building a node's app takes a while
+            add_staff(Path(folder), slug, state, app)
+            open_consultations(Path(folder), opened, app)
+            node_db(app).engine.dispose()
 
         servers = Servers.start(state, ports)
         try:
@@ -496,11 +501,75 @@ def banner(state: DemoState, ports: Ports) -> str:
     return "\n".join(lines)
 
 
+VERDICTS = ("replicate", "pilot first", "not viable")
+
+
+def judgement_summary(hub_app) -> list[str]:
+    """Three lines on the hub's last evaluation: which service to take where, and how sure."""
+    from federation.hub.database import get_db
+    from federation.hub.evaluations.models import EvaluationRun
+    from federation.hub.nodes.models import Node
+
+    with hub_app.app_context(), get_db(hub_app).session() as session:
+        run = session.scalars(
+            sa.select(EvaluationRun)
+            .where(EvaluationRun.status == "done")
+            .order_by(EvaluationRun.id.desc())
+        ).first()
+        names = {node.slug: node.city for node in session.scalars(sa.select(Node))}
+        results = run.results if run is not None else None
+    if not results:
+        return ["The hub has no evaluation yet: nothing is judged."]
+    judged: dict[str, list[dict]] = {}
+    for row in results.get("viability") or []:
+        judged.setdefault(row["verdict"], []).append(row)
+
+    def pairs(verdict: str, most: int) -> str:
+        rows = sorted(judged.get(verdict, []), key=lambda r: -(r.get("score") or 0))
+        shown = [
+            f"{r['service']} in {names.get(r['city_id'], r['city_id'])}"
+            + (f" ({r['score']:.2f})" if r.get("score") is not None else "")
+            for r in rows[:most]
+        ]
+        more = len(rows) - len(shown)
+        return ", ".join(shown) + (f" and {more} more" if more > 0 else "") or "none"
+
+    total = sum(len(rows) for rows in judged.values())
+    kinds = [v for v in VERDICTS if v in judged] + sorted(set(judged) - set(VERDICTS))
+    counts = ", ".join(f"{len(judged[v])} {v}" for v in kinds)
+    lines = [
+        f"Judgement of {total} service × city pairs ({counts}); take first (score): "
+        + pairs("replicate", 4),
+        f"Pilot first: {pairs('pilot first', 3)}; not viable: {pairs('not viable', 3)}.",
+    ]
+    overall = [r for r in results.get("backtest") or [] if r.get("service") == "overall"]
+    if overall and overall[0].get("spearman") is not None:
+        o = overall[0]
+        nearest = o.get("spearman_nearest")
+        against = f" against {nearest:.2f} for the nearest city" if nearest is not None else ""
+        lines.append(
+            f"How sure: leaving each pilot city out, the predictions rank its uptake with a "
+            f"Spearman of {o['spearman']:.2f}{against}; the scores are the chance of reaching "
+            "each service's target uptake."
+        )
+    else:
+        lines.append("How sure: too few pilot cities for a back-test; the scores are chances.")
+    return lines
+
+
+def summary_of(state: DemoState) -> list[str]:
+    """The judgement's three lines for a prepared demo."""
+    from federation.hub.app import create_app
+
+    return judgement_summary(create_app({"INSTANCE_PATH": Path(state.hub)}))
+
+
 def serve_forever(state: DemoState, ports: Ports, *, stop: Callable[[], bool] | None = None):
     """Serve the hub, the dashboards and every node until Ctrl-C."""
     import time
 
     servers = Servers.start(state, ports)
+    print("\n".join(judgement_summary(servers.hub_app)))
     print(banner(state, servers.ports), flush=True)
     try:
         while not (stop and stop()):

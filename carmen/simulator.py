@@ -28,7 +28,16 @@ import phonenumbers
 import sqlalchemy as sa
 from flask import Flask
 
-from carmen.bulk import NewCitizen, PilotWriter, WorkedRequest, register_citizens, run_token
+from carmen.bulk import (
+    NewCitizen,
+    NewSubscription,
+    PilotWriter,
+    WorkedRequest,
+    record_participations,
+    register_citizens,
+    run_token,
+    subscribe_citizens,
+)
 from federation.protocol.vocabulary import AgeBand, Channel
 from node.alerts import service as alerts
 from node.cases import service as cases
@@ -40,12 +49,12 @@ from node.errors import NodeError
 from node.intake import clients
 from node.intake import service as intake
 from node.intake.email.service import MailSettings, ingest
+from node.intake.free_text import catch_all
 from node.intake.sms.signature import HEADER as SMS_SIGNATURE
 from node.intake.sms.signature import compute as sms_signature
 from node.messaging.models import InboundMessage
 from node.profiles import service as profiles
 from node.profiles.models import Citizen
-from node.services import service as catalogue
 from node.services.schemas import Datatype, ServiceSpec
 from node.services.service import list_active, spec_of
 from node.staff import service as staff
@@ -321,7 +330,7 @@ def _register(city: SimulatedCity, session, band: AgeBand, count: int, now: date
             )
         )
     made = register_citizens(db_session=session, people=people, now=now)
-    pool.extend((c.id, band, c.email, c.phone) for c in made)
+    pool.extend((i, band, p.email, p.phone) for i, p in zip(made, people, strict=True))
 
 
 def _users(
@@ -651,7 +660,9 @@ def _simulate_month(city, http, report, month: Month, scale: float, lock) -> Non
         specs = [spec_of(service) for service in list_active(db_session=session)]
         chosen: dict[str, list[Person]] = {}
         for spec in specs:
-            once = spec.code if spec.identity == "consultation" else None
+            # One answer per person to a consultation; a subscriber stays subscribed, so each
+            # month's users of an alert service are new subscribers.
+            once = spec.code if spec.identity in ("consultation", "alert-subscription") else None
             people: list[Person] = []
             for band in BANDS:
                 expected = city.intended_users(spec.identity, band, month.index) * scale
@@ -678,6 +689,13 @@ def _takes_over_http(city: SimulatedCity, spec: ServiceSpec, channel: Channel, a
         return bool(city.sms_token and spec.sms_keyword and spec.identity != "appointment-booking")
     if spec.identity == "consultation":
         return False  # the demo's consultations verify people by their phone's SMS
+    if channel is Channel.EMAIL:
+        # Mail answers no question from its words: each required choice needs a catch-all.
+        return all(
+            catch_all(a) is not None
+            for a in spec.attributes
+            if a.required and a.datatype in (Datatype.SINGLEVALUELIST, Datatype.MULTIVALUELIST)
+        )
     return channel is not Channel.PHONE or agent is not None
 
 
@@ -709,7 +727,8 @@ def _one_request(channels, spec, citizen, channel, text, now, agent) -> None:
     elif channel in (Channel.APP, Channel.WEB):
         channels.open311(channel.value, spec, citizen, text, now)
     elif channel is Channel.SMS:
-        channels.sms(spec, citizen, text, now)
+        if channels.sms(spec, citizen, text, now) and spec.identity == "alert-subscription":
+            channels.city.participated.add((spec.code, citizen[0]))  # subscribed now
     elif channel is Channel.EMAIL:
         channels.email(spec, citizen, text, now)
     else:
@@ -768,50 +787,57 @@ def _participations(city, session, spec, people, month: Month, report) -> None:
     consultation = consultations.for_service(db_session=session, service_code=spec.code)
     if consultation is None:
         return
+    answers = []
     for person, citizen in zip(people, _citizens(session, people), strict=True):
+        now = month.moment(city.rng)
+        channel = Channel.SMS.value  # the signed SMS proves the phone (verification=phone)
         try:
-            consultations.participate(
+            consultations.check_open(consultation, language="en", now=now)
+            consultations.check_eligible(
                 db_session=session,
                 consultation=consultation,
                 citizen=citizen,
-                option=city.rng.choice(consultation.options),
-                channel=Channel.SMS.value,  # the signed SMS proves the phone (verification=phone)
-                now=month.moment(city.rng),
+                channel=channel,
+                now=now,
             )
         except NodeError as exc:
             report.refused.append(f"{city.name} consultation: {exc}")
             continue
+        answers.append((person[0], city.rng.choice(consultation.options), now))
         city.participated.add((spec.code, person[0]))
-        report.count(Channel.SMS.value)
+        report.count(channel)
+    record_participations(
+        db_session=session, consultation=consultation, answers=answers, channel=Channel.SMS.value
+    )
 
 
 def _subscriptions(city, session, spec, people, month: Month, report) -> None:
-    service = catalogue.get(db_session=session, code=spec.code)
     settings = alerts.settings_of(
         services_dir=city.app.config["SERVICES_DIR"], service_code=spec.code
     )
     rng = city.rng
-    for person, citizen in zip(people, _citizens(session, people), strict=True):
+    made = []
+    for person in people:
         via = _channel_of(city, spec, person)
-        delivery = "sms" if via is Channel.SMS and "sms" in settings.delivery_channels else "email"
+        delivery = "sms" if via is Channel.SMS and person[3] else "email"
         if delivery not in settings.delivery_channels:
             delivery = settings.delivery_channels[0]
-        try:
-            alerts.subscribe(
-                db_session=session,
-                service=service,
-                settings=settings,
-                citizen=citizen,
+        if delivery == "sms" and not person[3]:
+            report.refused.append(f"{city.name} alerts: no phone for alerts by SMS")
+            continue
+        made.append(
+            NewSubscription(
+                citizen_id=person[0],
+                delivery=delivery,
+                via=via.value,
                 topics=[rng.choice(settings.topics)],
                 areas=[rng.choice(settings.area_keys)],
-                channel=delivery,
-                via=via.value,
-                now=month.moment(rng),
+                at=month.moment(rng),
             )
-        except NodeError as exc:
-            report.refused.append(f"{city.name} alerts: {exc}")
-            continue
+        )
+        city.participated.add((spec.code, person[0]))
         report.count(via.value)
+    subscribe_citizens(db_session=session, service_code=spec.code, subscriptions=made)
 
 
 def _worked(city: SimulatedCity, session, spec: ServiceSpec, person: Person, month: Month):
