@@ -95,9 +95,10 @@ BAND_RATES = {
         AgeBand.A75_PLUS: 0.1,
     },
 }
-# How far a city's uptake of a service strays from what its context predicts: log-normal, so
-# that one pilot in six does about 30% better or worse than its context alone would say.
-LUCK_SIGMA = 0.3
+# How far a city's uptake of a service strays from what its context predicts (log-normal): what
+# no context figure explains, such as how well the city made the service known. Kept modest, so
+# that the pilots carry the signal the judgement is there to find.
+LUCK_SIGMA = 0.12
 # A pilot is not used at full rate from its first day: months 1, 2 and 3 reach a quarter, a
 # half and three quarters of it, as word of a new service spreads.
 RAMP_MONTHS = 3

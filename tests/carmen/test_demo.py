@@ -27,7 +27,6 @@ def test_a_small_demo_federation_is_built_synced_and_evaluated(tmp_path, unused_
     state = prepare(
         root=root,
         fresh=False,
-        scale=0.01,
         cities=["Bologna", "Tallinn"],
         months=3,
         ports=unused_ports,
@@ -64,7 +63,7 @@ def test_a_second_run_reuses_the_demo(tmp_path):
 def test_demo_help_explains_what_it_builds():
     result = CliRunner().invoke(main, ["demo", "--help"])
     assert result.exit_code == 0
-    assert "eight real European cities" in result.output
+    assert "fourteen real European cities" in result.output
 
 
 def test_simulate_plays_months_of_requests_on_existing_nodes(tmp_path, unused_ports):
