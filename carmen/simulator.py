@@ -289,6 +289,10 @@ def prepare_city(city: SimulatedCity, *, citizens: int, start: datetime) -> None
     services (more are registered as the months need them)."""
     app = city.app
     with get_db(app).session() as session:
+        # Numbers are unique to a person: an earlier run's citizens keep theirs.
+        city.phones.update(
+            session.scalars(sa.select(Citizen.phone).where(Citizen.phone.is_not(None)))
+        )
         for kind in ("app", "web"):
             _, key = clients.create_client(
                 db_session=session, name=f"Simulated {kind} client", kind=kind

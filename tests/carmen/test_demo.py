@@ -70,7 +70,7 @@ def test_simulate_plays_months_of_requests_on_existing_nodes(tmp_path, unused_po
     state = prepare(
         root=tmp_path / "demo",
         fresh=False,
-        scale=0.005,
+        scale=0.1,
         cities=["Tallinn"],
         months=1,
         ports=unused_ports,
@@ -89,7 +89,7 @@ def test_simulate_plays_months_of_requests_on_existing_nodes(tmp_path, unused_po
             "--citizens",
             "20",
             "--scale",
-            "0.01",
+            "0.1",
             "--port",
             str(unused_ports.nodes),
         ],

@@ -85,7 +85,9 @@ def test_uptake_is_in_real_units_of_a_city_not_a_sample_of_it(small_demo):
     _, hub = small_demo
     published = _published_users(hub)
     with hub_db(hub).session() as session:
-        population = dict(session.execute(sa.select(Node.slug, Node.population)))
+        population = {
+            slug: people for slug, people in session.execute(sa.select(Node.slug, Node.population))
+        }
     last = max(period for _, _, period in published)
     reports = [
         users * 1000 / population[slug]
