@@ -524,36 +524,47 @@ def judgement_summary(hub_app) -> list[str]:
     for row in results.get("viability") or []:
         judged.setdefault(row["verdict"], []).append(row)
 
-    def pairs(verdict: str, most: int) -> str:
+    def pair(row: dict) -> str:
+        where = f"{row['service']} in {names.get(row['city_id'], row['city_id'])}"
+        facts = []
+        if row.get("expected_uptake") is not None:
+            expected = f"expects {row['expected_uptake']:.2f}"
+            if row.get("target_uptake") is not None:
+                expected += f" against a target of {row['target_uptake']:.2f}"
+            facts.append(expected)
+        if row.get("score") is not None:
+            facts.append(f"score {row['score']:.2f}")
+        return where + (f" ({', '.join(facts)})" if facts else "")
+
+    def best(verdict: str, most: int) -> str:
         rows = sorted(judged.get(verdict, []), key=lambda r: -(r.get("score") or 0))
-        shown = [
-            f"{r['service']} in {names.get(r['city_id'], r['city_id'])}"
-            + (f" ({r['score']:.2f})" if r.get("score") is not None else "")
-            for r in rows[:most]
-        ]
-        more = len(rows) - len(shown)
-        return ", ".join(shown) + (f" and {more} more" if more > 0 else "") or "none"
+        more = len(rows) - most
+        return "; ".join(pair(r) for r in rows[:most]) + (f"; {more} more" if more > 0 else "")
 
     total = sum(len(rows) for rows in judged.values())
     kinds = [v for v in VERDICTS if v in judged] + sorted(set(judged) - set(VERDICTS))
     counts = ", ".join(f"{len(judged[v])} {v}" for v in kinds)
+    if judged.get("replicate"):
+        first = f"take {best('replicate', 3)}"
+    else:
+        first = "no service is sure to reach its target anywhere yet"
     lines = [
-        f"Judgement of {total} service × city pairs ({counts}); take first (score): "
-        + pairs("replicate", 4),
-        f"Pilot first: {pairs('pilot first', 3)}; not viable: {pairs('not viable', 3)}.",
+        f"Judged {total} service × city pairs ({counts}; citizens per 1,000 a month): {first}."
     ]
+    others = [f"{v.capitalize()}: {best(v, 2)}." for v in kinds if v != "replicate"]
+    lines.append(" ".join(others) or "Every pair judged replicates.")
     overall = [r for r in results.get("backtest") or [] if r.get("service") == "overall"]
     if overall and overall[0].get("spearman") is not None:
         o = overall[0]
         nearest = o.get("spearman_nearest")
-        against = f" against {nearest:.2f} for the nearest city" if nearest is not None else ""
+        against = f", the nearest city {nearest:.2f}" if nearest is not None else ""
         lines.append(
-            f"How sure: leaving each pilot city out, the predictions rank its uptake with a "
-            f"Spearman of {o['spearman']:.2f}{against}; the scores are the chance of reaching "
-            "each service's target uptake."
+            "How sure: predicting each pilot city from the others ranks their uptake with a "
+            f"Spearman of {o['spearman']:.2f}{against}; a score is the chance of reaching the "
+            "target."
         )
     else:
-        lines.append("How sure: too few pilot cities for a back-test; the scores are chances.")
+        lines.append("How sure: too few pilot cities for a back-test; a score is a chance.")
     return lines
 
 
