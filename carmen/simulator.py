@@ -11,6 +11,7 @@ citizens leave feedback. The node's clock follows the simulated time, so a pilot
 plays in minutes.
 """
 
+import functools
 import hashlib
 import math
 import random
@@ -271,16 +272,24 @@ def _birth_year(band: AgeBand, year: int, rng: random.Random) -> int:
     return year - rng.randint(low, high)
 
 
+@functools.cache
+def _mobile_example(region: str) -> phonenumbers.PhoneNumber | None:
+    return phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+
+
 def _phone(region: str, rng: random.Random) -> str | None:
-    example = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    example = _mobile_example(region)
     if example is None:
         return None
     digits = str(example.national_number)
     for _ in range(10):
-        candidate = digits[:-4] + f"{rng.randrange(10_000):04d}"
-        number = phonenumbers.parse(f"+{example.country_code}{candidate}")
+        # The example's own number range with other last digits: a mobile number of the region.
+        number = phonenumbers.PhoneNumber(
+            country_code=example.country_code,
+            national_number=int(digits[:-4] + f"{rng.randrange(10_000):04d}"),
+        )
         if phonenumbers.is_valid_number(number):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return f"+{example.country_code}{number.national_number}"
     return None
 
 
@@ -740,9 +749,13 @@ def _one_request(channels, spec, citizen, channel, text, now, agent) -> None:
         channels.phone(spec, citizen, text, now, agent)
 
 
+def _offered(spec: ServiceSpec) -> frozenset[str]:
+    return frozenset(c.value for c in spec.channels)
+
+
 def _channel_of(city: SimulatedCity, spec: ServiceSpec, person: Person) -> Channel:
     """The channel a citizen takes to a service: digital with their band's probability."""
-    offered = {c.value for c in spec.channels}
+    offered = _offered(spec)
     digital = [c for c in DIGITAL_WEIGHTS if c.value in offered]
     if person[3] is None or spec.identity == "appointment-booking":
         digital = [c for c in digital if c is not Channel.SMS]
