@@ -8,9 +8,15 @@ loopback ports. docs/demo.md says what is simulated and what is not.
 """
 
 import json
+import os
+import queue
 import random
 import secrets
 import shutil
+import subprocess
+import sys
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -309,8 +315,8 @@ def build(
 
             enroll = progress.add_task("Syncing the nodes with the hub", total=len(servers.nodes))
             for node in servers.nodes:
-                servers.enroll_and_sync(node)
-                progress.advance(enroll)
+                servers.enroll(node)
+            servers.sync_all(lambda: progress.advance(enroll))
             evaluate = progress.add_task("Evaluating every service in every city", total=1)
             servers.evaluate()
             progress.advance(evaluate)
@@ -409,8 +415,8 @@ class Servers:
         """Open every instance and start serving."""
         return cls(state, ports)
 
-    def enroll_and_sync(self, node) -> None:
-        """Enroll a node with the hub over HTTP, then push all its months."""
+    def enroll(self, node) -> None:
+        """Enroll a node with the hub over HTTP."""
         token, _ = operations.enrollment_token(
             self.hub_app,
             city=node.city,
@@ -422,10 +428,55 @@ class Servers:
         operations.enroll_node(
             node.app, instance=instance, hub_url=self.hub_url, token=token, slug=node.slug
         )
-        results = operations.sync_node(node.app, instance=instance)
-        refused = [p for p, r in results.items() if not r.acknowledged]
-        if refused:
-            raise RuntimeError(f"{node.city}: the hub did not acknowledge {', '.join(refused)}")
+
+    def sync_all(self, synced: Callable[[], None]) -> None:
+        """Build and push every enrolled node's months, in one process per core.
+
+        A node's first sync protects every month of its pilot (an interval audit of linear
+        programs per month), most of the demo's time after the simulation; the nodes share
+        nothing but the hub, which takes their pushes over HTTP. The processes are plain
+        interpreters running `sync_instance`, so that nothing of this one (its serving
+        threads, its caller's script) is copied or run again in them.
+        """
+        instances = [str(node.app.instance_path) for node in self.nodes]
+        workers = min(os.cpu_count() or 1, len(instances))
+        if workers <= 1:
+            for instance in instances:
+                _acknowledged(*sync_instance(instance))
+                synced()
+            return
+        results: queue.Queue[str | None] = queue.Queue()
+        processes = []
+        with tempfile.TemporaryDirectory(prefix="carmen-sync-") as logs:
+            for n in range(workers):
+                group = instances[n::workers]  # the cities come largest first: balanced
+                log = open(Path(logs) / f"{n}.log", "w+", encoding="utf-8")  # noqa: SIM115
+                process = subprocess.Popen(
+                    [sys.executable, "-c", _SYNC_SCRIPT, *group],
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                )
+                threading.Thread(target=_lines, args=(process, results), daemon=True).start()
+                processes.append((process, log))
+            done, running = 0, workers
+            while running:
+                line = results.get()
+                if line is None:
+                    running -= 1
+                    continue
+                city, refused = json.loads(line)
+                _acknowledged(city, refused)
+                done += 1
+                synced()
+            failed = []
+            for process, log in processes:
+                if process.wait() != 0:
+                    log.seek(0)
+                    failed.append(log.read()[-2000:])
+                log.close()
+        if failed or done != len(instances):
+            raise RuntimeError("a node's sync failed:\n" + "\n".join(failed))
 
     def evaluate(self) -> None:
         """Run the hub's evaluation over everything synced."""
@@ -437,6 +488,38 @@ class Servers:
         """Stop serving."""
         for server in self._servers:
             server.close()
+
+
+def sync_instance(instance: str) -> tuple[str, list[str]]:
+    """Build and push a node's pending months (in a process of its own); returns its city
+    and the months the hub did not acknowledge."""
+    from node.instance import open_app
+
+    app = open_app(Path(instance))
+    results = operations.sync_node(app, instance=Path(instance))
+    return app.config["CITY"], [p for p, r in results.items() if not r.acknowledged]
+
+
+_SYNC_SCRIPT = """
+import json, sys
+from carmen.demo import sync_instance
+for instance in sys.argv[1:]:
+    print(json.dumps(sync_instance(instance)), flush=True)
+"""
+
+
+def _lines(process: subprocess.Popen, results: "queue.Queue[str | None]") -> None:
+    """Hand a sync process's result lines over, then None when it is done."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.strip():
+            results.put(line)
+    results.put(None)
+
+
+def _acknowledged(city: str, refused: list[str]) -> None:
+    if refused:
+        raise RuntimeError(f"{city}: the hub did not acknowledge {', '.join(refused)}")
 
 
 class _Slot:
