@@ -11,11 +11,13 @@ def run_alone(
     *,
     count: tuple[str, int, str] | None = None,
     small: str | None = None,
+    options: dict[str, dict] | None = None,
 ) -> None:
     """Parse `python -m bench.NAME`'s options, run the benchmark and print its figures.
 
     `count` is (name, default, help) of an optional positional size, `small` the help of a
-    `--small` flag; each becomes the keyword argument of the same name of `run`.
+    `--small` flag, `options` further `--flag`s with their `add_argument` keywords; each
+    becomes the keyword argument of `run` named after it.
     """
     parser = argparse.ArgumentParser(
         prog=f"python -m {module}",
@@ -27,5 +29,12 @@ def run_alone(
         parser.add_argument(name, nargs="?", type=int, default=default, help=help_text)
     if small:
         parser.add_argument("--small", action="store_true", help=small)
+    for flag, keywords in (options or {}).items():
+        parser.add_argument(flag, **keywords)
     for figure, value in run(**vars(parser.parse_args())):
-        print(f"{figure:<64} {value if isinstance(value, str) else f'{value:,.3f}'}")
+        print(line(figure, value))
+
+
+def line(figure: str, value: float | str) -> str:
+    """One figure as `python -m bench.NAME` prints it."""
+    return f"{figure:<64} {value if isinstance(value, str) else f'{value:,.3f}'}"

@@ -3,7 +3,9 @@ and the node's usage clustering of 1,000,000 citizens, MiniBatchKMeans against K
 
 Baselines measured in the same run: the back-test's two naive predictors (the global mean of the
 pilot cities, the nearest pilot city on context) for the judgement's quality, the 30 s goal for
-its time, and scikit-learn's KMeans on the same scaled data for the clustering.
+its time, the earlier per-service context model (``EvaluationConfig(model="context")``) on the
+same world for the judgement's time, and scikit-learn's KMeans on the same scaled data for the
+clustering.
 
 Run alone with ``python -m bench.evaluation`` (``--small``: a tenth of the size, for a quick check).
 """
@@ -17,7 +19,12 @@ from sklearn.cluster import KMeans
 from threadpoolctl import threadpool_limits
 
 from bench import _alone
-from evaluation import CITIZEN_USAGE_FEATURES, CitizenUsageClustering, run_evaluation
+from evaluation import (
+    CITIZEN_USAGE_FEATURES,
+    CitizenUsageClustering,
+    EvaluationConfig,
+    run_evaluation,
+)
 from evaluation.synthetic import generate_world
 
 GOAL_SECONDS = 30.0
@@ -62,12 +69,20 @@ def bench_evaluation(cities: int, services: int, periods: int) -> list[tuple[str
         written = time.perf_counter() - started
     overall = result.backtest.set_index("service").loc["overall"]
     total = evaluated + written
+    started = time.perf_counter()
+    earlier = run_evaluation(
+        world.cities, world.observations, seed=0, config=EvaluationConfig(model="context")
+    )
+    context_model = time.perf_counter() - started
+    earlier_overall = earlier.backtest.set_index("service").loc["overall"]
     return [
         ("world", f"{cities} cities x {services} services x {periods} periods"),
         ("observation rows", float(len(world.observations))),
         ("viability rows (service x city not piloted)", float(len(result.viability))),
         ("generating the world (s, not counted)", generated),
-        ("evaluation (s)", evaluated),
+        ("evaluation, pooled model (s)", evaluated),
+        ("evaluation, earlier per-service context model (s)", context_model),
+        ("time pooled / earlier context model", evaluated / context_model),
         ("writing the files (s)", written),
         ("end to end (s)", total),
         (f"end to end / goal of {GOAL_SECONDS:.0f} s", total / GOAL_SECONDS),
@@ -76,6 +91,8 @@ def bench_evaluation(cities: int, services: int, periods: int) -> list[tuple[str
         ("back-test MAE model / global mean", float(overall["mae"] / overall["mae_global_mean"])),
         ("back-test MAE model / nearest pilot", float(overall["mae"] / overall["mae_nearest"])),
         ("back-test band coverage", float(overall["coverage"])),
+        ("back-test Spearman, earlier context model", float(earlier_overall["spearman"])),
+        ("back-test band coverage, earlier context model", float(earlier_overall["coverage"])),
     ]
 
 

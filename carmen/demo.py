@@ -167,6 +167,8 @@ def create_node(root: Path, city: City, state: DemoState, real: "RealMode | None
             "sms_auth_token": secrets.token_hex(16),
             # One simulator sends every request from one address: limits would stop it.
             "ratelimit_enabled": False,
+            # The demo's months are sent as they go, the open one too, so the hub has them all.
+            "release_grace_days": 0,
             **({"broker_url": real.broker_url} if real else {}),
         },
     )

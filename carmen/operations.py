@@ -132,7 +132,7 @@ def evaluate_hub(hub_app, *, seed: int | None = None):
             db_session=session,
             seed=hub_app.config["EVALUATION_SEED"] if seed is None else seed,
             now=utcnow(),
-            options=hub_app.config["EVALUATION_OPTIONS"],
+            options=evaluations.evaluation_options(hub_app.config),
             europe_cities_csv=hub_app.config["EUROPE_CITIES"],
         )
         if run is None:
@@ -190,7 +190,10 @@ def sync_node(app, *, instance: Path) -> dict:
     with get_db(app).session() as db_session:
         try:
             return sync.sync_now(
-                db_session=db_session, key=key, privacy=sync.noise_settings(app.config)
+                db_session=db_session,
+                key=key,
+                privacy=sync.noise_settings(app.config),
+                release=sync.release_settings(app.config),
             )
         except (NotFound, sync.SyncBusy) as exc:
             raise OperationError(str(exc)) from exc

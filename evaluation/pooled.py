@@ -26,7 +26,6 @@ when counts are not tiny.
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import sparse
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -74,6 +73,10 @@ class PooledUptakeModel(RegressorMixin, BaseEstimator):
         predictions.
     random_state : int
         Seed of the fold assignment.
+    optional : sequence of int
+        Columns of ``X`` that enter the model only when the city-grouped cross-validated error
+        is lower with them than without them (log population: a city's size should not rank
+        cities unless the pilots show that it matters).
 
     Attributes
     ----------
@@ -97,6 +100,10 @@ class PooledUptakeModel(RegressorMixin, BaseEstimator):
         Shrunken random effects: ``(service, country)`` and ``country`` keys, ``city`` keys.
     effect_variances_ : dict of str to float
         ``country``, ``country_service``, ``city`` and ``residual`` variance components.
+    uses_optional_ : bool
+        Whether the ``optional`` columns entered the model (their slopes are 0 otherwise).
+    set_errors_ : dict of str to float
+        The lowest cross-validated error with (``with``) and without (``without``) them.
     oof_log_pred_ : ndarray
         (n,) log prediction of each training row by a model fitted without its city's fold.
     n_features_in_ : int
@@ -109,11 +116,13 @@ class PooledUptakeModel(RegressorMixin, BaseEstimator):
         alpha_shared: float = 1.0,
         cv: int = 5,
         random_state: int = 0,
+        optional: Sequence[int] = (),
     ) -> None:
         self.alphas = alphas
         self.alpha_shared = alpha_shared
         self.cv = cv
         self.random_state = random_state
+        self.optional = optional
 
     def fit(
         self,
@@ -182,40 +191,59 @@ class PooledUptakeModel(RegressorMixin, BaseEstimator):
         weight = 1.0 / (1.0 / (count + 0.5) + tau2)
         folds = city_folds(city, self.cv, self.random_state)
         n_folds = int(folds.max()) + 1
-        self.cv_errors_ = {}
-        best, best_error, oof_fixed = alpha_mid, np.inf, None
-        for alpha in self.alphas:
-            if n_folds < 2:
-                break
-            predicted = np.empty(n)
-            for k in range(n_folds):
-                train = folds != k
-                lv, sl, _ = rows.solve(weight * train, alpha, self.alpha_shared)
-                predicted[~train] = rows.predict(lv, sl)[~train]
-            error = float(np.average((log_y - predicted) ** 2, weights=weight))
-            self.cv_errors_[float(alpha)] = error
-            if error < best_error - 1e-12:
-                best, best_error, oof_fixed = float(alpha), error, predicted
+        # The normal equations of each fold once; a fit without fold k is the total less fold k.
+        gram_fold, rhs_fold = rows.normal(weight, folds, n_folds)
+        gram_all, rhs_all = gram_fold.sum(axis=0), rhs_fold.sum(axis=0)
+        c = X.shape[1]
+        optional = np.zeros(c, dtype=bool)
+        optional[[int(j) for j in self.optional if 0 <= int(j) < c]] = True
+        candidates = {"with": np.ones(c, dtype=bool)}
+        if optional.any():
+            candidates["without"] = ~optional
+        errors: dict[str, dict[float, float]] = {}
+        best, best_error, best_folds, best_keep = alpha_mid, np.inf, None, candidates["with"]
+        self.set_errors_ = {}
+        for name, keep in candidates.items():
+            errors[name] = {}
+            for alpha in self.alphas:
+                if n_folds < 2:
+                    break
+                predicted = np.empty(n)
+                fold_fits = []
+                for k in range(n_folds):
+                    lv, sl, _ = rows.solve_normal(
+                        gram_all - gram_fold[k],
+                        rhs_all - rhs_fold[k],
+                        alpha,
+                        self.alpha_shared,
+                        keep=keep,
+                    )
+                    held = folds == k
+                    predicted[held] = rows.predict(lv, sl, held)
+                    fold_fits.append((lv, sl))
+                error = float(np.average((log_y - predicted) ** 2, weights=weight))
+                errors[name][float(alpha)] = error
+                if error < best_error - 1e-12:
+                    best, best_error, best_folds, best_keep = float(alpha), error, fold_fits, keep
+            self.set_errors_[name] = min(errors[name].values()) if errors[name] else np.nan
+        self.uses_optional_ = bool(optional.any() and best_keep[optional].all())
+        self.cv_errors_ = errors["with" if self.uses_optional_ or not optional.any() else "without"]
         self.alpha_ = best
-        self.levels_, self.slopes_, self.shared_ = rows.solve(weight, best, self.alpha_shared)
+        self.levels_, self.slopes_, self.shared_ = rows.solve_normal(
+            gram_all, rhs_all, best, self.alpha_shared, keep=best_keep
+        )
         fixed = rows.predict(self.levels_, self.slopes_)
-        effects = _Effects.learn(log_y - fixed, weight, s_of.ravel(), city, country)
+        codes = _Codes(s_of.ravel(), city, country)
+        effects = _Effects.learn(log_y - fixed, weight, codes, np.ones(n, dtype=bool))
         self.country_effects_, self.city_effects_ = effects.country, effects.city
         self.effect_variances_ = effects.variances
         # Out-of-fold predictions with every part (fixed and random effects) refitted per fold.
-        self.oof_log_pred_ = np.full(n, np.nan) if oof_fixed is None else oof_fixed.copy()
-        if oof_fixed is not None:
-            for k in range(n_folds):
+        self.oof_log_pred_ = np.full(n, np.nan)
+        if best_folds is not None:
+            for k, (lv, sl) in enumerate(best_folds):
                 train = folds != k
-                lv, sl, _ = rows.solve(weight * train, best, self.alpha_shared)
                 fold_fixed = rows.predict(lv, sl)
-                fold_effects = _Effects.learn(
-                    (log_y - fold_fixed)[train],
-                    weight[train],
-                    s_of.ravel()[train],
-                    city[train],
-                    None if country is None else np.asarray(country)[train],
-                )
+                fold_effects = _Effects.learn(log_y - fold_fixed, weight, codes, train)
                 held = ~train
                 self.oof_log_pred_[held] = fold_fixed[held] + fold_effects.lookup(
                     self.services_[s_of.ravel()[held]],
@@ -326,18 +354,65 @@ class _Rows:
         design = np.zeros((n, self.p))
         design[np.arange(n), g_of] = 1.0
         design[:, G:] = z
-        self.outer = (design[:, :, None] * design[:, None, :]).reshape(n, -1)
-        self.cross = design * y[:, None]
-        self.member = sparse.csr_matrix((np.ones(n), (s_of, np.arange(n))), shape=(S, n))
+        self.design, self.y = design, y
+
+    def normal(
+        self, weight: np.ndarray, fold: np.ndarray | None = None, n_folds: int = 1
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Gram matrices (folds, S, p, p) and right-hand sides (folds, S, p) of each cell."""
+        S, p = self.S, self.p
+        fold = np.zeros(len(self.y), dtype=int) if fold is None else np.asarray(fold)
+        key = fold * S + self.s_of
+        order = np.argsort(key, kind="stable")
+        bounds = np.searchsorted(key[order], np.arange(n_folds * S + 1))
+        gram = np.zeros((n_folds * S, p, p))
+        rhs = np.zeros((n_folds * S, p))
+        for cell in range(n_folds * S):
+            rows = order[bounds[cell] : bounds[cell + 1]]
+            if rows.size == 0:
+                continue
+            x = self.design[rows]
+            xw = x * weight[rows, None]
+            gram[cell] = xw.T @ x
+            rhs[cell] = xw.T @ self.y[rows]
+        return gram.reshape(n_folds, S, p, p), rhs.reshape(n_folds, S, p)
 
     def solve(
         self, weight: np.ndarray, alpha: float, alpha_shared: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Levels (S, G), slopes (S, c) and shared effects (c,) for these row weights."""
-        S, G, c, p = self.S, self.G, self.c, self.p
-        weighted = self.member.multiply(weight[None, :]).tocsr()
-        gram = np.asarray(weighted @ self.outer).reshape(S, p, p)
-        rhs = np.asarray(weighted @ self.cross)  # (S, p)
+        gram, rhs = self.normal(weight)
+        return self.solve_normal(gram[0], rhs[0], alpha, alpha_shared)
+
+    def solve_normal(
+        self,
+        gram: np.ndarray,
+        rhs: np.ndarray,
+        alpha: float,
+        alpha_shared: float,
+        keep: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Levels, slopes and shared effects from the normal equations of each service.
+
+        With ``keep``, only those context columns enter; the others get a slope of 0.
+        """
+        if keep is not None and not keep.all():
+            G = self.G
+            index = np.concatenate([np.arange(G), G + np.flatnonzero(keep)])
+            levels, part, part_shared = self._solve(
+                gram[:, index][:, :, index], rhs[:, index], alpha, alpha_shared, int(keep.sum())
+            )
+            slopes = np.zeros((self.S, self.c))
+            slopes[:, keep] = part
+            shared = np.zeros(self.c)
+            shared[keep] = part_shared
+            return levels, slopes, shared
+        return self._solve(gram, rhs, alpha, alpha_shared, self.c)
+
+    def _solve(
+        self, gram: np.ndarray, rhs: np.ndarray, alpha: float, alpha_shared: float, c: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        S, G = self.S, self.G
         penalty = np.concatenate([np.full(G, _LEVEL_RIDGE), np.full(c, alpha)])
         gram = gram + np.diag(penalty)[None]
         if c == 0:
@@ -353,8 +428,26 @@ class _Rows:
         theta = k_rhs + alpha * np.einsum("spc,c->sp", k_e, shared)
         return theta[:, :G], theta[:, G:], shared
 
-    def predict(self, levels: np.ndarray, slopes: np.ndarray) -> np.ndarray:
-        return levels[self.s_of, self.g_of] + np.einsum("nc,nc->n", self.z, slopes[self.s_of])
+    def predict(
+        self, levels: np.ndarray, slopes: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        s_of, g_of, z = self.s_of, self.g_of, self.z
+        if rows is not None:
+            s_of, g_of, z = s_of[rows], g_of[rows], z[rows]
+        return levels[s_of, g_of] + np.einsum("nc,nc->n", z, slopes[s_of])
+
+
+class _Codes:
+    """Integer codes of each row's service, city and country, so effects group by numbers."""
+
+    def __init__(self, s_of: np.ndarray, city: np.ndarray, country: np.ndarray | None) -> None:
+        self.s_of = s_of
+        self.city_labels, city_of = np.unique(np.asarray(city).astype(str), return_inverse=True)
+        self.city_of = city_of.ravel()
+        self.country_labels, self.country_of = None, None
+        if country is not None:
+            labels, of = np.unique(np.asarray(country).astype(str), return_inverse=True)
+            self.country_labels, self.country_of = labels, of.ravel()
 
 
 class _Effects:
@@ -365,30 +458,27 @@ class _Effects:
 
     @classmethod
     def learn(
-        cls,
-        resid: np.ndarray,
-        weight: np.ndarray,
-        s_of: np.ndarray,
-        city: np.ndarray,
-        country: np.ndarray | None,
+        cls, resid: np.ndarray, weight: np.ndarray, codes: "_Codes", keep: np.ndarray
     ) -> "_Effects":
         # One residual per (service, city): the weighted mean over its bands.
-        pair_labels = np.char.add(np.char.add(s_of.astype(str), "\x1f"), np.asarray(city, str))
-        pairs, pair_of = np.unique(pair_labels, return_inverse=True)
+        n_city = len(codes.city_labels)
+        pair_key = (codes.s_of * n_city + codes.city_of)[keep]
+        pairs, pair_of = np.unique(pair_key, return_inverse=True)
         pair_of = pair_of.ravel()
-        w_sum = np.bincount(pair_of, weights=weight, minlength=len(pairs))
-        r = np.bincount(pair_of, weights=weight * resid, minlength=len(pairs)) / np.maximum(
-            w_sum, 1e-300
-        )
-        first = np.zeros(len(pairs), dtype=int)
-        first[pair_of[::-1]] = np.arange(len(pair_of))[::-1]
-        p_service = s_of[first]
-        p_city = np.asarray(city).astype(str)[first]
+        w, res = weight[keep], resid[keep]
+        w_sum = np.bincount(pair_of, weights=w, minlength=len(pairs))
+        r = np.bincount(pair_of, weights=w * res, minlength=len(pairs)) / np.maximum(w_sum, 1e-300)
+        p_service = pairs // n_city
+        p_city = codes.city_labels[pairs % n_city]
         variances = {"country": 0.0, "country_service": 0.0, "city": 0.0}
         country_fx: dict = {}
-        if country is not None:
-            p_country = np.asarray(country).astype(str)[first]
-            country_fx, variances, r = _country_effects(r, p_service, p_country, variances)
+        if codes.country_of is not None:
+            first = np.zeros(len(pairs), dtype=int)
+            first[pair_of[::-1]] = np.arange(len(pair_of))[::-1]
+            p_country = codes.country_of[keep][first]
+            country_fx, variances, r = _country_effects(
+                r, p_service, p_country, codes.country_labels, variances
+            )
         variances["residual"] = float(np.var(r)) if len(r) else 0.0
         city_fx, variances = _city_effects(r, p_city, variances)
         return cls(country_fx, city_fx, variances)
@@ -417,16 +507,20 @@ class _Effects:
 
 
 def _country_effects(
-    r: np.ndarray, service: np.ndarray, country: np.ndarray, variances: dict[str, float]
+    r: np.ndarray,
+    service: np.ndarray,
+    country_of: np.ndarray,
+    country_labels: np.ndarray,
+    variances: dict[str, float],
 ) -> tuple[dict, dict[str, float], np.ndarray]:
     """A country's effect shared by services, and each service's departure from it, shrunk."""
-    cells = np.char.add(np.char.add(service.astype(str), "\x1f"), country)
+    n_country = len(country_labels)
+    cells = service * n_country + country_of
     cell_labels, cell_of, n_cell = np.unique(cells, return_inverse=True, return_counts=True)
     cell_of = cell_of.ravel()
     m_cell = np.bincount(cell_of, weights=r) / n_cell
-    first = np.zeros(len(cell_labels), dtype=int)
-    first[cell_of[::-1]] = np.arange(len(cell_of))[::-1]
-    c_service, c_country = service[first], country[first]
+    c_service = cell_labels // n_country
+    c_country = country_labels[cell_labels % n_country]
     n, n_cells = len(r), len(cell_labels)
     if n <= n_cells or n_cells < 2:
         return {}, variances, r

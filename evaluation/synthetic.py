@@ -47,7 +47,10 @@ class World:
         The ``observations.csv`` table of the pilot cities (suppressed cells absent).
     truth : DataFrame
         ``service``, ``city_id``, ``uptake`` (the expected pilot uptake: citizens per 1,000
-        inhabitants per month over the last 6 months of an 18-month pilot) and ``piloted``.
+        inhabitants per month over the last 6 months of an 18-month pilot), ``piloted``,
+        ``uptake_without_luck`` (the same without the city's own unexplained noise, which no
+        table shows: the best any judgement could know) and ``uptake_without_luck_or_country``
+        (without the country's own effect either).
     services : DataFrame
         The hidden parameters of each service.
     """
@@ -173,7 +176,8 @@ def generate_world(
 
     country_of = pd.Categorical(cities["country"], categories=COUNTRIES).codes
     national = rng.normal(0, country_noise, (s_count, len(COUNTRIES)))
-    eps = rng.normal(0, noise, (s_count, n)) + national[:, country_of]
+    luck = rng.normal(0, noise, (s_count, n))
+    eps = luck + national[:, country_of]
     log_rate = (
         base[:, None, None]
         + mult[:, None, :]
@@ -183,6 +187,9 @@ def generate_world(
     tau = 2.0
     ramp_full = 1 - np.exp(-(np.arange(n_periods) + 1) / tau)
     truth_uptake = (rate * shares[None, :, :]).sum(axis=2) * ramp_full[-6:].mean()
+    # The city's luck multiplies every band alike, so taking it out of the sum is exact.
+    without_luck = truth_uptake * np.exp(-luck)
+    without_country = without_luck * np.exp(-national[:, country_of])
 
     n_pilots = max(1, round(pilot_fraction * n))
     piloted = np.zeros((s_count, n), dtype=bool)
@@ -194,6 +201,8 @@ def generate_world(
             "city_id": np.tile(city_ids, s_count),
             "uptake": truth_uptake.ravel(),
             "piloted": piloted.ravel(),
+            "uptake_without_luck": without_luck.ravel(),
+            "uptake_without_luck_or_country": without_country.ravel(),
         }
     )
 

@@ -135,13 +135,20 @@ def _send_to_contact(*, kind: str, to: str, subject: str, body: str, language: s
         raise Conflict(f"could not be sent: {exc}") from exc
 
 
+def _send_staff_mail(*, to: str, subject: str, body: str, language: str) -> None:
+    """E-mail a member of staff now, through the adapters; Conflict when it cannot."""
+    _send_to_contact(kind="email", to=to, subject=subject, body=body, language=language)
+
+
 def _init_web(app: Flask) -> None:
     """Attach CSRF, sign-in and translations, the blueprints, and the error pages."""
     from node import auth, behaviours, display
     from node.alerts.service import export_subscriptions
     from node.cases import display as case_display
+    from node.cases.photos import claim_photos, export_photos
     from node.cases.service import CASE_CHANGED, CASE_OPENED
     from node.cases.views import bp as cases_bp
+    from node.cases.views import forget_erased_photos
     from node.extensions import babel, csrf
     from node.intake import limits
     from node.intake.console import bp as console_bp
@@ -149,6 +156,7 @@ def _init_web(app: Flask) -> None:
     from node.intake.email.views import forget_erased as forget_erased_mail
     from node.intake.email.views import office_bp as quarantine_bp
     from node.intake.open311.views import blueprint as open311_bp
+    from node.intake.service import forget_home_addresses
     from node.intake.sms.service import forget_citizen as forget_sms_dialogue
     from node.intake.sms.views import bp as sms_bp
     from node.intake.views import bp as portal_bp
@@ -156,11 +164,13 @@ def _init_web(app: Flask) -> None:
     from node.messaging.tasks import alert_staff_after_commit, notify_after_commit
     from node.messaging.views import bp as messaging_bp
     from node.profiles.identity import CLAIMING
-    from node.profiles.service import ERASING, EXPORTING
+    from node.profiles.service import ERASING, EXPORTING, UNLINKED, UNLINKING
     from node.profiles.views import SENDER, privacy_bp
     from node.profiles.views import bp as account_bp
     from node.services.views import bp as services_api_bp
+    from node.staff.views import SENDER as STAFF_SENDER
     from node.staff.views import bp as office_bp
+    from node.sync.aggregation import hold_counts_before_unlinking, keep_counts_after_unlinking
     from node.usage.views import bp as usage_bp
 
     app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config["DEFAULT_LANGUAGE"])
@@ -176,6 +186,7 @@ def _init_web(app: Flask) -> None:
     app.extensions[SENDER] = _send_to_contact  # verification links and codes
     app.register_blueprint(privacy_bp)  # data-subject requests, for the privacy role
     app.register_blueprint(office_bp)
+    app.extensions[STAFF_SENDER] = _send_staff_mail  # password-reset links
     app.register_blueprint(cases_bp)
     app.register_blueprint(console_bp)  # the call centre, under /office/console
     app.register_blueprint(csrf.exempt(open311_bp))  # clients authenticate by api_key
@@ -191,7 +202,13 @@ def _init_web(app: Flask) -> None:
     ERASING.connect(forget_erased_mail)  # and their raw e-mail
     CLAIMING.connect(claim_notifications)  # a claimed request's messages follow it
     ERASING.connect(forget_notifications)  # an erased person's messages lose link and text
+    ERASING.connect(forget_erased_photos)  # and their photos, rows and files
+    CLAIMING.connect(claim_photos)  # a claimed request's photos follow it
+    ERASING.connect(forget_home_addresses)  # their requests keep the street, not the house
+    UNLINKING.connect(hold_counts_before_unlinking)  # the counts made of an erased person
+    UNLINKED.connect(keep_counts_after_unlinking)  # stay, so sent months never change
     EXPORTING.connect(export_subscriptions)  # the export names their alert subscriptions
+    EXPORTING.connect(export_photos)  # and the photos they sent
     CASE_OPENED.connect(alert_staff_after_commit)  # a danger report, to the staff on duty
 
     def error_page(status: int, title: Any, message: Any) -> tuple[str, int]:
@@ -208,21 +225,17 @@ def _init_web(app: Flask) -> None:
             ),
         )
 
-    @app.errorhandler(NotFound)
-    def _domain_not_found(exc: NotFound) -> tuple[str, int]:
-        return error_page(404, _l("Not found"), str(exc))
-
-    @app.errorhandler(Forbidden)
-    def _domain_forbidden(exc: Forbidden) -> tuple[str, int]:
-        return error_page(403, _l("Not allowed"), str(exc))
-
-    @app.errorhandler(Conflict)
-    def _domain_conflict(exc: Conflict) -> tuple[str, int]:
-        return error_page(409, _l("Not possible now"), str(exc))
-
-    @app.errorhandler(InvalidInput)
-    def _domain_invalid(exc: InvalidInput) -> tuple[str, int]:
-        return error_page(422, _l("Invalid input"), str(exc))
+    # A domain refusal a view lets through is a page with its status and the refusal's words.
+    refusals = (
+        (NotFound, 404, _l("Not found")),
+        (Forbidden, 403, _l("Not allowed")),
+        (Conflict, 409, _l("Not possible now")),
+        (InvalidInput, 422, _l("Invalid input")),
+    )
+    for refusal, status, title in refusals:
+        app.register_error_handler(
+            refusal, lambda exc, status=status, title=title: error_page(status, title, str(exc))
+        )
 
     titles = {
         400: _l("Bad request"),

@@ -7,6 +7,7 @@ with the old one ends, wherever it is. The domains that hold the accounts (staff
 profiles) sit above this module: the app factory hands it one loader per kind.
 """
 
+import re
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from functools import wraps
@@ -95,8 +96,17 @@ def current_citizen() -> Any:
     return current_user.citizen if current_user.is_authenticated else None
 
 
+def here() -> str:
+    """This page's path as the browser asked for it: under a city's prefix in ASP mode."""
+    return request.script_root + request.full_path.removesuffix("?")
+
+
 def safe_next(target: str | None, fallback: str) -> str:
-    """A redirect target on this site only, so a crafted link cannot send people elsewhere."""
+    """A redirect target on this site only, so a crafted link cannot send people elsewhere.
+
+    Targets are paths as the browser sees them (`here()`, `url_for`), the city's prefix
+    included in ASP mode.
+    """
     if target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
@@ -113,7 +123,7 @@ def staff_required(*roles: StrEnum) -> Callable[[Callable[..., Any]], Callable[.
             user = current_staff()
             if user is None:
                 flash(_l("Please sign in to the back office."), "info")
-                return redirect(url_for("office.login", next=request.full_path))
+                return redirect(url_for("office.login", next=here()))
             if roles and user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
@@ -130,7 +140,7 @@ def citizen_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_citizen() is None:
             flash(_l("Please sign in to your account."), "info")
-            return redirect(url_for("account.login", next=request.full_path))
+            return redirect(url_for("account.login", next=here()))
         return view(*args, **kwargs)
 
     return wrapped
@@ -140,13 +150,27 @@ def citizen_required(view: Callable[..., Any]) -> Callable[..., Any]:
 PRIVATE_PREFIXES = ("/office", "/account")
 
 
-def content_security_policy() -> str:
-    """Scripts, styles and frames from the node only; images also from the map's tile server."""
-    tiles = urlsplit(current_app.config.get("MAP_TILE_URL") or "")
-    tile_origin = f" {tiles.scheme}://{tiles.netloc}" if tiles.scheme and tiles.netloc else ""
+_CSP_HOST = re.compile(r"(\{s\}\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
+
+
+def origin_of(url: str | None) -> str | None:
+    """The http(s) origin of a URL, as a CSP source, or None."""
+    parts = urlsplit(url or "")
+    # Only a plain host and port: anything else in a sender's URL could write into the policy.
+    host = parts.netloc.rpartition("@")[2]
+    if parts.scheme not in ("http", "https") or not _CSP_HOST.fullmatch(host):
+        return None
+    return f"{parts.scheme}://{host.lower()}"
+
+
+def content_security_policy(images: tuple[str, ...] = ()) -> str:
+    """Scripts, styles and frames from the node only; images also from the map's tile server,
+    and from the `images` origins a page shows pictures of (a photo an app sent by link)."""
+    sources = [origin_of(current_app.config.get("MAP_TILE_URL")), *map(origin_of, images)]
+    extra = "".join(f" {source}" for source in dict.fromkeys(sources) if source)
     return (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        f"img-src 'self' data: blob:{tile_origin}; connect-src 'self'; object-src 'none'; "
+        f"img-src 'self' data: blob:{extra}; connect-src 'self'; object-src 'none'; "
         "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
 

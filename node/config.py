@@ -88,6 +88,18 @@ class NodeSettings(InstanceSettings):
     sync_interval_seconds: int = Field(
         300, gt=0, description="How often beat builds and pushes snapshots to the hub."
     )
+    release_grace_days: int = Field(
+        5,
+        ge=0,
+        description="Days after a month ends before its snapshot is first sent, so that late "
+        "requests land before release; 0: send months as they go, the open one too.",
+    )
+    protection_width: int | None = Field(
+        None,
+        ge=1,
+        description="Narrowest interval a withheld count may keep given all published counts; "
+        "none: the hub's k.",
+    )
     # The web
     wtf_csrf_time_limit: int | None = Field(
         None, description="Seconds a form's CSRF token stays valid; none: the whole session."
@@ -205,6 +217,18 @@ class NodeSettings(InstanceSettings):
         description="Days a raw message is kept after its case closes (an automatic one in the "
         "quarantine: after it came); none keeps them for ever.",
     )
+    # Photos
+    photos_dir: Path | None = Field(
+        None,
+        description="Where photos sent with requests are kept; default: photos/ in the instance.",
+    )
+    photo_max_bytes: int = Field(10 * MIB, gt=0, description="Largest photo file accepted.")
+    photo_max_pixels: int = Field(
+        50_000_000,
+        gt=0,
+        description="Most pixels (width x height) a photo may have: a small file that would "
+        "unpack to a huge image is refused.",
+    )
     # Deliveries (notifications, alerts, reminders)
     background_sending: bool | None = Field(
         None,
@@ -245,6 +269,7 @@ class NodeSettings(InstanceSettings):
         self.attachments_dir = self.attachments_dir or folder / "attachments"
         self.quarantine_dir = self.quarantine_dir or folder / "quarantine"
         self.mail_archive_dir = self.mail_archive_dir or folder / "mail"
+        self.photos_dir = self.photos_dir or folder / "photos"
         self.public_url = (self.public_url or "http://127.0.0.1:8311").rstrip("/")
         if not self.tracking_prefix:
             letters = [c for c in self.city.upper() if c.isascii() and c.isalpha()]

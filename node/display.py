@@ -1,10 +1,11 @@
 """Words and formats every web page shows, in the reader's language (the cases' own words are
 in node/cases/display.py)."""
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, request
+from flask import Flask, current_app, flash, request
 from flask_babel import format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -38,6 +39,17 @@ def field_message(message: str) -> str:
     return str(label) if label is not None else message
 
 
+def place_errors(form: Any, exc: Any, *, field_of: Callable[[str], str] | None = None) -> None:
+    """Show each field error of a domain refusal (an InvalidInput's `fields`) next to the form
+    field `field_of` names for it; one no field shows is flashed with the whole message."""
+    for name, message in exc.fields.items():
+        field = getattr(form, field_of(name) if field_of else name, None)
+        if field is not None:
+            field.errors = [*field.errors, field_message(message)]
+        else:
+            flash(str(exc), "error")
+
+
 def label(table: dict[Any, Any], value: Any) -> str:
     """A code in words from a table of labels, else the code with spaces."""
     found = table.get(value)
@@ -48,7 +60,19 @@ def language_url(code: str) -> str:
     """This page in another language, keeping its other query parameters."""
     args = request.args.to_dict()
     args["lang"] = code
-    return f"{request.path}?{urlencode(args)}"
+    # The script root is the city's prefix in ASP mode; request.path is within the app.
+    return f"{request.script_root}{request.path}?{urlencode(args)}"
+
+
+def map_settings() -> dict[str, Any]:
+    """What a map needs to know of the node's settings, for its data- attributes."""
+    config = current_app.config
+    return {
+        "tiles": config["MAP_TILE_URL"],
+        "attribution": config["MAP_TILE_ATTRIBUTION"],
+        "center": list(config["MAP_CENTER"]) if config["MAP_CENTER"] else None,
+        "zoom": config["MAP_ZOOM"],
+    }
 
 
 def init_app(app: Flask) -> None:

@@ -12,7 +12,7 @@ from node.messaging.models import InboundMessage, Notification, QuarantinedMessa
 from node.profiles.models import Citizen, CitizenSegment, Organisation, SegmentDefinition
 from node.services.models import Service
 from node.staff.models import Department, StaffUser
-from node.sync.models import FederationLink, SyncPeriod
+from node.sync.models import CountAdjustment, FederationLink, SyncPeriod
 from node.usage.models import UsageCluster
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "ClientApplication",
     "Consultation",
     "ContactCheck",
+    "CountAdjustment",
     "Department",
     "Event",
     "FederationLink",

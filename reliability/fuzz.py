@@ -1,9 +1,11 @@
-"""Property-based fuzzing of the Open311 API and the hub API with hypothesis, in-process.
+"""Property-based fuzzing of the Open311 API, the portal's forms and both sign-ins, and the hub
+API with hypothesis, in-process.
 
 Every check sends what hypothesis makes up through the Flask test client and asserts what a
 client would rely on: never a 5xx, and every error in the format the API documents (Open311: the
 specification's list of `code` and `description`, in JSON or as `<errors><error>` in XML; the hub:
-a JSON object with `error` and `message`). Runs are derandomized, so a run is repeatable.
+a JSON object with `error` and `message`; the portal and the sign-in pages: a page, never the
+crash page). Runs are derandomized, so a run is repeatable.
 
 Run alone with `python -m reliability.fuzz [--examples N]`.
 """
@@ -28,6 +30,7 @@ from werkzeug.datastructures import MultiDict
 from federation.hub.database import get_db as hub_db
 from federation.protocol.signing import sign_request
 from node.database import get_db as node_db
+from node.staff import service as staff
 from reliability.apps import HubUnderTest, fresh_database, hub_app, node_app, registration
 
 OPEN311 = "/open311/v2"
@@ -458,6 +461,210 @@ def _open311_targets(client: Any, key: str, examples: int) -> list[FuzzResult]:
     ]
 
 
+# --- portal and sign-ins -------------------------------------------------------------------------
+
+KNOWN_STAFF, KNOWN_CITIZEN = (
+    "caseworker.environment@reliability.example",
+    "anna@reliability.example",
+)
+KNOWN_PASSWORD = "a known fuzzing password"
+# What people paste into forms: a NUL from a copied PDF, markup, very long words, other scripts.
+_typed = st.one_of(
+    _noise,
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "nul\x00byte",
+            "\x00",
+            "<script>alert(1)</script>",
+            "' OR 1=1 --",
+            "Via dell'Indipendenza 10",
+            "Ünïcødé ✓ 日本語 مرحبا",
+            "x" * 5000,
+            "\u202egnp.exe",
+            "\r\n\r\nInjected: header",
+        ]
+    ),
+)
+_emailish = st.one_of(
+    st.sampled_from(
+        [
+            KNOWN_STAFF,
+            KNOWN_CITIZEN,
+            KNOWN_CITIZEN.upper(),
+            f" {KNOWN_CITIZEN} ",
+            "new.person@example.org",
+            "not-an-email",
+            "@",
+            "a@b",
+            "a" * 320 + "@example.org",
+            "nul\x00@example.org",
+        ]
+    ),
+    _typed,
+)
+_phoneish = st.one_of(
+    st.sampled_from(["+39 333 1234567", "333 123 4567", "123", "+999999999999999999", "", "٣٣٣"]),
+    _typed,
+)
+_passwordish = st.one_of(st.sampled_from([KNOWN_PASSWORD, "short", "x" * 10_000]), _typed)
+
+
+def _portal_value(name: str) -> st.SearchStrategy[str]:
+    known = {
+        "email": _emailish,
+        "phone": _phoneish,
+        "password": _passwordish,
+        "confirm": _passwordish,
+        "birth_year": _numberlike,
+        "attr_source": st.sampled_from(["traffic", "venue", "other", "", "x" * 300]),
+        "attr_night": st.sampled_from(["yes", "no", ""]),
+        "preferred_channel": st.sampled_from(["email", "sms", "web", "staff", "pigeon", ""]),
+        "language": st.sampled_from(["en", "it", "xx", ""]),
+        "district": st.sampled_from(["Navile", "Savena", "Atlantis", ""]),
+        "consent_contact": st.sampled_from(["y", "n", "on", ""]),
+        "code": st.sampled_from(["BO-7K3M9Q", "bo-7k3m9q", "", "BO-", "x" * 200]),
+    }
+    return st.one_of(known.get(name, _typed), _typed)
+
+
+def _form(base: list[tuple[str, str]]) -> st.SearchStrategy[list[tuple[str, str]]]:
+    """A valid form with a few of its fields dropped, replaced, doubled or added."""
+    names = [name for name, _ in base]
+
+    @st.composite
+    def mutated(draw: Callable[..., Any]) -> list[tuple[str, str]]:
+        fields = list(base)
+        for _ in range(draw(st.integers(0, 4))):
+            action = draw(st.sampled_from(["drop", "replace", "replace", "double", "add"]))
+            if action == "add" or not fields:
+                name = draw(st.one_of(st.sampled_from(names), _noise))
+                fields.append((name, draw(_portal_value(name))))
+                continue
+            at = draw(st.integers(0, len(fields) - 1))
+            name = fields[at][0]
+            if action == "drop":
+                del fields[at]
+            elif action == "double":
+                fields.insert(at, (name, draw(_portal_value(name))))
+            else:
+                fields[at] = (name, draw(_portal_value(name)))
+        return fields
+
+    return mutated()
+
+
+_REPORT = [
+    ("description", "Music from the bar until three every night"),
+    ("attr_source", "venue"),
+    ("address", "Via Zamboni 33"),
+    ("email", "giulia@example.org"),
+    ("phone", "+39 333 123 4567"),
+]
+_SIGNUP = [
+    ("name", "Giulia Verdi"),
+    ("email", "new.person@example.org"),
+    ("phone", "+39 333 123 4567"),
+    ("preferred_channel", "email"),
+    ("language", "en"),
+    ("birth_year", "1990"),
+    ("consent_contact", "y"),
+    ("password", KNOWN_PASSWORD),
+    ("confirm", KNOWN_PASSWORD),
+]
+_LOGIN = [("email", KNOWN_CITIZEN), ("password", KNOWN_PASSWORD)]
+_STAFF_LOGIN = [("email", KNOWN_STAFF), ("password", KNOWN_PASSWORD)]
+_RESET = [("email", KNOWN_CITIZEN)]
+
+
+def check_page(status: int, body: bytes, what: str) -> None:
+    """Assert a portal or sign-in answer is no 5xx and no crash passed off as a refusal."""
+    assert status < 500, f"{what} answered {status}: {body[:300]!r}"
+    page = body.decode("utf-8", "replace").lower()
+    assert "internal server error" not in page, f"{what}: a crash answered {status}"
+    _not_a_crash(page, what)
+
+
+def fuzz_portal(*, examples: int = 100, database_url: str | None = None) -> list[FuzzResult]:
+    """Fuzz the portal's report, tracking and sign-up forms and both sign-ins, unauthenticated.
+
+    The forms' CSRF check is off: it would refuse every example before its fields are read.
+    The node's database is SQLite unless a fresh, empty `database_url` is given.
+    """
+    from node.cases.schemas import Actor
+    from node.profiles import service as profiles
+    from node.profiles.schemas import CitizenData
+
+    with tempfile.TemporaryDirectory(prefix="carmen-fuzz-portal-") as tmp:
+        app, _key = node_app(Path(tmp) / "node", database_url)
+        app.config["WTF_CSRF_ENABLED"] = False
+        with node_db(app).session() as session:
+            user = staff.find_by_email(db_session=session, email=KNOWN_STAFF)
+            user.password_hash = staff.hash_password(KNOWN_PASSWORD)
+            profiles.create_citizen(
+                db_session=session,
+                data=CitizenData.model_validate(
+                    {"name": "Anna", "email": KNOWN_CITIZEN, "language": "en"}
+                ),
+                actor=Actor.system(),
+                password_hash=staff.hash_password(KNOWN_PASSWORD),
+            )
+            session.commit()
+        try:
+            with _quiet_crash_logs():
+                return _portal_targets(app, examples)
+        finally:
+            node_db(app).engine.dispose()
+
+
+def _portal_targets(app: Any, examples: int) -> list[FuzzResult]:
+    def post(path: str) -> Callable[[Counter[int], list[tuple[str, str]]], None]:
+        # A fresh client each time: no example signs the next one in.
+        def target(seen: Counter[int], fields: list[tuple[str, str]]) -> None:
+            answer = app.test_client().post(path, data=MultiDict(fields))
+            seen[answer.status_code] += 1
+            check_page(answer.status_code, answer.data, f"POST {path} {fields!r}")
+
+        return target
+
+    def fuzzed(path: str, base: list[tuple[str, str]]) -> Callable[[Counter[int]], None]:
+        return _settings(examples)(given(fields=_form(base))(post(path)))
+
+    @_settings(examples)
+    @given(
+        code=st.one_of(_portal_value("code"), _typed),
+        params=st.lists(st.tuples(_noise, _typed), max_size=3),
+    )
+    def track(seen: Counter[int], code: str, params: list[tuple[str, str]]) -> None:
+        answer = app.test_client().get("/track", query_string=MultiDict([("code", code), *params]))
+        seen[answer.status_code] += 1
+        check_page(answer.status_code, answer.data, f"GET /track {code!r} {params!r}")
+
+    @_settings(examples)
+    @given(
+        service=st.one_of(
+            st.just("noise-report"), st.sampled_from(["noise-report", "nope", "", "%00"]), _noise
+        ),
+        fields=_form(_REPORT),
+    )
+    def report(seen: Counter[int], service: str, fields: list[tuple[str, str]]) -> None:
+        path = f"/services/{quote(service, safe='')}"
+        answer = app.test_client().post(path, data=MultiDict(fields))
+        seen[answer.status_code] += 1
+        check_page(answer.status_code, answer.data, f"POST {path} {fields!r}")
+
+    return [
+        _run("portal POST report", report, examples),
+        _run("portal GET track", track, examples),
+        _run("portal POST sign-up", fuzzed("/account/signup", _SIGNUP), examples),
+        _run("portal POST citizen sign-in", fuzzed("/account/login", _LOGIN), examples),
+        _run("portal POST password reset", fuzzed("/account/reset", _RESET), examples),
+        _run("back office POST staff sign-in", fuzzed("/office/login", _STAFF_LOGIN), examples),
+        _run("back office POST password reset", fuzzed("/office/reset", _RESET), examples),
+    ]
+
+
 # --- hub -----------------------------------------------------------------------------------------
 
 _json = st.recursive(
@@ -702,9 +909,13 @@ def _latin1(value: str) -> bool:
 
 def run(examples: int = 300, postgres_url: str | None = None) -> list[FuzzResult]:
     """Every fuzz target with `examples` examples each, on SQLite, and on PostgreSQL if named."""
-    results = fuzz_open311(examples=examples) + fuzz_hub(examples=examples)
+    results = (
+        fuzz_open311(examples=examples)
+        + fuzz_portal(examples=examples)
+        + fuzz_hub(examples=examples)
+    )
     if postgres_url:
-        for fuzz in (fuzz_open311, fuzz_hub):
+        for fuzz in (fuzz_open311, fuzz_portal, fuzz_hub):
             with fresh_database(postgres_url) as url:
                 for result in fuzz(examples=examples, database_url=url):
                     result.name += " (PostgreSQL)"

@@ -8,15 +8,22 @@ nodes record events of every kind a snapshot counts, and now and then two syncs 
 at once. When the faults stop and the outboxes drain, every count the hub holds must equal the
 count recomputed here from the node's events table (not from its outbox): a shortfall is lost,
 an excess double-counted.
+
+Given a Redis broker, each node syncs as it is deployed: a real Celery worker with beat in its
+own process takes the node's tasks from Redis, each trial queues a sync there (and a concurrent
+trial runs `carmen node sync` beside it), and the outboxes drain through the workers alone.
 """
 
 import contextlib
 import logging
 import random
+import secrets
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +34,7 @@ import httpx
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
+from carmen.workers import NodeWorker
 from federation.hub.aggregates.models import AggregateCell
 from federation.hub.database import get_db as hub_db
 from federation.hub.database import utcnow as hub_now
@@ -35,10 +43,12 @@ from federation.hub.nodes import service as hub_nodes
 from federation.hub.nodes.models import Node
 from federation.protocol.measures import measures_of
 from federation.protocol.models import CellMeasures, EventCounts
+from federation.protocol.signing import HEADER_NODE
 from federation.protocol.vocabulary import CommonEvent
 from node.cases.models import Event, EventKind
 from node.cases.schemas import Actor
 from node.cases.service import record
+from node.config import NodeSettings
 from node.database import get_db as node_db
 from node.database import savepoint
 from node.errors import InvalidInput
@@ -48,6 +58,7 @@ from node.services import service as catalogue
 from node.services.models import Service
 from node.services.schemas import ServiceSpec
 from node.sync import service as sync
+from runtime.celery_app import get_celery
 
 EXAMPLES = Path(catalogue.__file__).parent / "examples"
 # Answers a shipped template has no default for.
@@ -82,12 +93,14 @@ class FaultResult:
     compared: int = 0
     lost: int = 0
     double_counted: int = 0
+    workers: int = 0  # Celery worker processes the nodes synced through (0: in-process)
     problems: list[str] = field(default_factory=list)
 
     def figures(self) -> list[tuple[str, float | str]]:
         """The figures to print, as (name, value)."""
         return [
             ("fault trials", float(self.trials)),
+            ("Celery workers on Redis (0: syncs in-process)", float(self.workers)),
             ("faults injected", ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items()))),
             ("events recorded during the trials", float(self.events)),
             ("hub counts compared with the event logs", float(self.compared)),
@@ -103,6 +116,7 @@ class FaultyProxy:
         self.upstream = upstream
         self.fault = "ok"
         self.held: list[tuple[str, bytes, dict[str, str]]] = []
+        self.seen: Counter = Counter()  # requests handled, per node
         self.lock = threading.Lock()
         proxy = self
 
@@ -123,6 +137,13 @@ class FaultyProxy:
         return httpx.post(self.upstream + path, content=body, headers=headers, timeout=30)
 
     def handle(self, handler: BaseHTTPRequestHandler, body: bytes, headers) -> None:
+        try:
+            self._handle(handler, body, headers)
+        finally:
+            with self.lock:
+                self.seen[headers.get(HEADER_NODE)] += 1
+
+    def _handle(self, handler: BaseHTTPRequestHandler, body: bytes, headers) -> None:
         fault = self.fault
         if fault == "reorder":  # held back now, delivered after newer pushes (release_held)
             with self.lock:
@@ -155,7 +176,7 @@ class FaultyProxy:
         self.server.server_close()
 
 
-def _node(folder: Path, city: str, proxy_url: str, token: str):
+def _node(folder: Path, city: str, proxy_url: str, token: str, broker: dict | None = None):
     from node.app import create_app
     from service_templates.engine import (
         PACKAGE_TEMPLATES,
@@ -175,16 +196,30 @@ def _node(folder: Path, city: str, proxy_url: str, token: str):
             node_channels=["web", "app", "sms", "email", "phone", "counter"],
             assignments=TEMPLATE_ANSWERS.get(info.name, {}),
         )
-    app = create_app(
-        {
-            "INSTANCE_PATH": folder,
-            "SECRET_KEY": "fault-trials",
-            "CITY": city,
-            "COUNTRY": "IT",
-            "POPULATION": 100_000,
-            "TESTING": True,
-        }
-    )
+    if broker is None:
+        app = create_app(
+            {
+                "INSTANCE_PATH": folder,
+                "SECRET_KEY": "fault-trials",
+                "CITY": city,
+                "COUNTRY": "IT",
+                "POPULATION": 100_000,
+                "TESTING": True,
+            }
+        )
+    else:  # an instance folder its worker opens as deployed, on the broker's queue
+        NodeSettings.write_file(
+            folder,
+            {
+                "city": city,
+                "country": "IT",
+                "population": 100_000,
+                "secret_key": secrets.token_hex(16),
+                "broker_url": broker["url"],
+                "task_queue": broker["queue"],
+            },
+        )
+        app = create_app({"INSTANCE_PATH": folder})
     upgrade_node(app.config["DATABASE_URL"])
     with node_db(app).session() as session:
         report = catalogue.load_catalogue(db_session=session, services_dir=services)
@@ -289,13 +324,107 @@ def hub_totals(hub_app, slug: str) -> dict[tuple[str, str, str], int]:
         return {(p, s, m): v for p, s, m, v in rows if v is not None}
 
 
+# The transport is under test here, not the protection: every change is let through (a
+# protection width of 0 leaves only k), so that the hub must end up with the log's counts.
+TRANSPORT_ONLY = sync.ReleaseSettings(grace_days=0, protection_width=0)
+
+
 def _sync(app, key) -> None:
     with node_db(app).session() as session, contextlib.suppress(sync.SyncBusy):
-        sync.sync_now(db_session=session, key=key)
+        sync.sync_now(db_session=session, key=key, release=TRANSPORT_ONLY)
 
 
-def run_fault_trials(*, trials: int = 120, nodes: int = 2, seed: int = 20261204) -> FaultResult:
-    """Sync `nodes` nodes through `trials` faulty rounds, drain, and compare with their logs."""
+@dataclass
+class _Worker:
+    """A node's Celery worker with beat on Redis, and its log."""
+
+    queue: str
+    process: subprocess.Popen
+    log: Path
+
+    def tail(self, lines: int = 20) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _start_worker(folder: Path, queue: str, broker_url: str) -> _Worker:
+    worker = NodeWorker(
+        folder,
+        schedule=folder / "beat-schedule",
+        broker_url=broker_url,
+        queue=queue,
+        hostname=f"{queue}@localhost",
+    )
+    log = folder / "worker.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            worker.args,
+            env=worker.env | {"PYTHONUNBUFFERED": "1"},
+            cwd=Path(__file__).resolve().parents[1],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return _Worker(queue=queue, process=process, log=log)
+
+
+def _settled(app) -> bool:
+    """Nothing pending and nothing recorded since the last build: the hub has it all."""
+    with node_db(app).session() as session:
+        if sync.pending_periods(db_session=session):
+            return False
+        built = {p.period: p.source_fingerprint for p in sync.all_periods(db_session=session)}
+        return all(
+            built.get(month) == fingerprint
+            for month, fingerprint in sync.source_fingerprints(db_session=session).items()
+        )
+
+
+def _sync_through_worker(app, key, proxy: FaultyProxy, slug: str, concurrent: bool) -> None:
+    """Queue a sync on Redis for the node's worker (and run one here beside it when
+    concurrent), then wait until the proxy has handled one of the node's pushes."""
+    before = proxy.seen[slug]
+    get_celery(app).send_task("carmen_node.sync")
+    if concurrent:
+        _sync(app, key)
+    deadline = time.monotonic() + 20
+    while proxy.seen[slug] == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _drain_through_workers(apps, workers: dict[str, _Worker], result: FaultResult) -> None:
+    """Wait until every node's worker has delivered everything (twice settled in a row)."""
+    deadline = time.monotonic() + 180
+    for slug, (app, _key) in apps.items():
+        calm = 0
+        while calm < 2 and time.monotonic() < deadline:
+            calm = calm + 1 if _settled(app) else 0
+            time.sleep(1.5)
+        if calm < 2:
+            result.problems.append(
+                f"{slug}: its worker did not deliver everything in time; it said:\n"
+                + workers[slug].tail()
+            )
+
+
+def _stop_workers(workers: dict[str, _Worker], broker_url: str) -> None:
+    from reliability.chaos import _forget_queues
+
+    for worker in workers.values():
+        worker.process.terminate()
+    for worker in workers.values():
+        try:
+            worker.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait()
+    _forget_queues(broker_url, [worker.queue for worker in workers.values()])
+
+
+def run_fault_trials(
+    *, trials: int = 120, nodes: int = 2, seed: int = 20261204, broker_url: str | None = None
+) -> FaultResult:
+    """Sync `nodes` nodes through `trials` faulty rounds, drain, and compare with their logs;
+    with a Redis `broker_url`, through each node's real Celery worker."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     result = FaultResult()
     rng = random.Random(seed)
@@ -311,6 +440,7 @@ def run_fault_trials(*, trials: int = 120, nodes: int = 2, seed: int = 20261204)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     proxy = FaultyProxy(f"http://127.0.0.1:{server.server_port}")
     apps = {}
+    workers: dict[str, _Worker] = {}
     try:
         for number, city in enumerate(["Bologna", "Modena", "Parma", "Rimini"][:nodes]):
             with hub_app.app_context(), hub_db(hub_app).session() as session:
@@ -318,10 +448,17 @@ def run_fault_trials(*, trials: int = 120, nodes: int = 2, seed: int = 20261204)
                     db_session=session, city=city, country="IT", now=hub_now(), ttl_hours=1
                 )
                 session.commit()
-            app = _node(base / f"node{number}", city, proxy.url, token)
+            folder = base / f"node{number}"
+            broker = None
+            if broker_url:
+                broker = {"url": broker_url, "queue": f"carmen-faults-{uuid.uuid4().hex[:8]}"}
+            app = _node(folder, city, proxy.url, token, broker)
             with node_db(app).session() as session:
                 slug = sync.get_link(db_session=session).node_slug
-            apps[slug] = (app, sync.load_or_create_key(base / f"node{number}"))
+            apps[slug] = (app, sync.load_or_create_key(folder))
+            if broker is not None:
+                workers[slug] = _start_worker(folder, broker["queue"], broker_url)
+        result.workers = len(workers)
         for app, _key in apps.values():  # enough of each kind that cells are over k
             result.events += _record_events(app, rng, 400)
         for _trial in range(trials):
@@ -332,7 +469,9 @@ def run_fault_trials(*, trials: int = 120, nodes: int = 2, seed: int = 20261204)
             result.trials += 1
             result.events += _record_events(app, rng, rng.randint(1, 6))
             proxy.fault = "delay" if fault == "concurrent" else fault
-            if fault == "concurrent":  # two syncs of one node at once, an event between them
+            if workers:
+                _sync_through_worker(app, key, proxy, slug, concurrent=fault == "concurrent")
+            elif fault == "concurrent":  # two syncs of one node at once, an event between them
                 threads = [threading.Thread(target=_sync, args=(app, key)) for _ in range(2)]
                 threads[0].start()
                 result.events += _record_events(app, rng, 1)
@@ -346,11 +485,18 @@ def run_fault_trials(*, trials: int = 120, nodes: int = 2, seed: int = 20261204)
                 proxy.release_held()
         proxy.fault = "ok"
         proxy.release_held()
-        for app, key in apps.values():  # the faults are over: the outboxes drain
-            for _ in range(3):
-                _sync(app, key)
+        if workers:  # the faults are over: the workers drain the outboxes themselves
+            _drain_through_workers(apps, workers, result)
+            _stop_workers(workers, broker_url or "")
+            workers = {}
+        else:
+            for app, key in apps.values():
+                for _ in range(3):
+                    _sync(app, key)
         _compare(result, hub_app, apps)
     finally:
+        if workers:
+            _stop_workers(workers, broker_url or "")
         proxy.close()
         server.shutdown()
         server.server_close()

@@ -62,8 +62,8 @@ class DeliveryFailed(Exception):
 class DeliveryTask(FlaskTask):
     """One attempt at a delivery per run; raising DeliveryFailed asks Celery for another.
 
-    The task passes `attempt`, `final` and `retry_countdown()` to its service, which records
-    the attempt and when the next one is due. With a broker Celery sends the retry after its
+    The task passes `this_attempt()` (`attempt`, `final`, `retry_delay`) to its service, which
+    records the attempt and when the next one is due. With a broker Celery sends the retry after its
     countdown. Without one nothing could wait for it: the failed attempt stays on record with
     its due time, and the part's periodic sweep (its beat entries, which `EmbeddedBeat` runs
     in-process) queues the next attempt then, with `retries` set to the attempts made so far.
@@ -110,6 +110,10 @@ class DeliveryTask(FlaskTask):
             )
             self.request.carmen_countdown = drawn
         return drawn
+
+    def this_attempt(self) -> dict[str, Any]:
+        """What a delivery service is told of this attempt, as its keyword arguments."""
+        return {"attempt": self.attempt, "final": self.final, "retry_delay": self.retry_countdown()}
 
     def retry(self, *args: Any, countdown: float | None = None, **options: Any) -> Any:
         if self.request.is_eager:

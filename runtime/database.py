@@ -75,7 +75,8 @@ def enum_type(enum_class: type, length: int) -> sa.Enum:
 
 def make_engine(url: str, **options: Any) -> sa.Engine:
     """Create an engine; SQLite gets an owner-only file, foreign keys, WAL and a busy timeout,
-    so that the web process and the workers can share the file and nobody else can read it."""
+    so that the web process and the workers can share the file and nobody else can read it,
+    and secure_delete, so that what a row held is overwritten on disk when it changes."""
     if url.startswith("sqlite"):
         create_private_sqlite(url)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
@@ -86,10 +87,20 @@ def make_engine(url: str, **options: Any) -> sa.Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **options)
+
+
+def empty_journal(engine: sa.Engine) -> None:
+    """On SQLite, write the WAL into the database file and truncate it, so that pages from
+    before a change (an erasure) leave the disk; nothing to do on other databases."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def after_commit(db_session: Session, callback: Callable[[], Any]) -> None:

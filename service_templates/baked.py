@@ -73,6 +73,17 @@ class BakedService:
         }
         assert found == expected, f"service.toml holds {found}, the answers were {expected}"
 
+    def check_events(self, *required: Any) -> dict[str, str]:
+        """Every event of service.toml maps onto a common event, the required ones among them;
+        returns the mapping (the service's event: the common event)."""
+        from federation.protocol.vocabulary import CommonEvent
+
+        events = self.toml("service.toml")["events"]
+        mapped = {CommonEvent(value) for value in events.values()}
+        missing = sorted(str(CommonEvent(event)) for event in required if event not in mapped)
+        assert not missing, f"service.toml maps no event onto {missing}: {events}"
+        return events
+
     def check_texts(self) -> dict[str, Any]:
         """Every language has every text and a portal with no empty text; returns messages.toml."""
         messages = self.toml("messages.toml")

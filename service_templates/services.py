@@ -93,8 +93,8 @@ def _generate(
     answers: dict[str, str],
     node_channels: list[str],
     services_dir: Path,
-    cloned_from: dict[str, Any] | None,
     check: Check | None,
+    cloned_from: dict[str, Any] | None = None,
 ) -> Path:
     """Render into a staging folder next to the services, then move it into place in one step."""
     services_dir.mkdir(parents=True, exist_ok=True)
@@ -161,7 +161,6 @@ def new_service(
         answers=answers,
         node_channels=node_channels,
         services_dir=services_dir,
-        cloned_from=None,
         check=check,
     )
 

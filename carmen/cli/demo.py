@@ -4,6 +4,8 @@ from pathlib import Path
 
 import click
 
+from carmen.cli.common import port_option, simulation_options
+
 
 @click.command()
 @click.option(
@@ -14,13 +16,10 @@ import click
     help="Folder of the demo's hub, nodes and state.",
 )
 @click.option("--fresh", is_flag=True, help="Throw away an earlier demo and build it again.")
-@click.option(
-    "--scale",
-    default=1.0,
-    show_default=True,
-    type=click.FloatRange(0.001, 1),
-    help="Share of each city's expected users played: 1 is real units (the dashboards then "
-    "show uptake as a city would see it); less is faster and reads lower.",
+@simulation_options(
+    smallest_scale=0.001,
+    scale_help="Share of each city's expected users played: 1 is real units (the dashboards "
+    "then show uptake as a city would see it); less is faster and reads lower.",
 )
 @click.option(
     "--cities",
@@ -35,24 +34,13 @@ import click
     type=click.IntRange(1, 60),
     help="Months of pilot to play, ending with last month.",
 )
-@click.option("--seed", default=7, show_default=True, help="Seed of the simulation.")
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Loopback address to serve on."
 )
-@click.option(
-    "--nodes-port",
-    default=8300,
-    show_default=True,
-    type=click.IntRange(1, 65535),
-    help="Port of the cities' portals and back offices (one path per city).",
+@port_option(
+    "--nodes-port", 8300, "Port of the cities' portals and back offices (one path per city)."
 )
-@click.option(
-    "--hub-port",
-    default=8400,
-    show_default=True,
-    type=click.IntRange(1, 65535),
-    help="Port of the hub and its dashboards (/dashboard/).",
-)
+@port_option("--hub-port", 8400, "Port of the hub and its dashboards (/dashboard/).")
 @click.option("--no-serve", is_flag=True, help="Build the demo and exit without serving.")
 @click.option(
     "--database-url",

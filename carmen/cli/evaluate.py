@@ -50,15 +50,24 @@ _FILE = click.Path(exists=False, dir_okay=False, path_type=Path)
 @click.option(
     "--target-ratio",
     type=click.FloatRange(0, min_open=True),
-    default=0.5,
-    show_default=True,
-    help="A city must reach this fraction of the service's median pilot uptake.",
+    default=None,
+    help="Instead of its break-even uptake, a city must reach this fraction of the service's "
+    "median pilot uptake.",
 )
 @click.option(
     "--target-uptake",
     type=click.FloatRange(0, min_open=True),
     default=None,
-    help="Or this uptake (citizens per 1,000 per month) for every service.",
+    help="Instead of its break-even uptake, a city must reach this uptake (citizens per 1,000 "
+    "per month) for every service.",
+)
+@click.option(
+    "--costs",
+    "costs_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A TOML file of cost figures replacing the service templates' [cost] tables, one "
+    "table per service or [default] (docs/evaluation.md).",
 )
 @click.option(
     "--band-level",
@@ -72,7 +81,15 @@ _FILE = click.Path(exists=False, dir_okay=False, path_type=Path)
     type=click.IntRange(10),
     default=200,
     show_default=True,
-    help="Bootstrap resamples of pilot cities.",
+    help="Bootstrap resamples of pilot cities (--model context only).",
+)
+@click.option(
+    "--model",
+    type=click.Choice(["pooled", "context"]),
+    default="pooled",
+    show_default=True,
+    help="pooled: one partially pooled model of every service (docs/evaluation.md); context: "
+    "the earlier per-service ridge on context with bootstrap bands, kept to compare.",
 )
 def evaluate(
     cities_path: Path,
@@ -82,19 +99,26 @@ def evaluate(
     seed: int,
     threshold_replicate: float,
     threshold_pilot: float,
-    target_ratio: float,
+    target_ratio: float | None,
     target_uptake: float | None,
+    costs_path: Path | None,
     band_level: float,
     resamples: int,
+    model: str,
 ) -> None:
     """Evaluate piloted services from the federation's export tables.
 
     Writes into the --out folder: kpis.csv (one row per service, city and month, and per pilot,
     each KPI with its band), clusters.csv, viability.csv (service, city_id, expected_uptake, low,
-    high, score, verdict, drivers), backtest.csv, backtest_cities.csv and report.json; with
-    --europe also europe.csv, every service judged in every city of the table from its context
-    alone (that table has no age shares, so its bands are wider). docs/evaluation.md has the
-    method.
+    high, target_uptake, score, verdict, extrapolated, model, drivers), backtest.csv,
+    backtest_cities.csv and report.json; with --europe also europe.csv, every service judged in
+    every city of the table from its context alone (that table has no age shares, so its bands
+    are wider). docs/evaluation.md has the method.
+
+    The target of a city is its break-even uptake: the service's fixed costs (its template's
+    [cost] table, the hub's EVALUATION_COSTS or --costs) spread over the city's population,
+    against what a request saves when it moves to a digital channel. --target-uptake or
+    --target-ratio replace it.
 
     \b
     cities.csv, one row per city:
@@ -124,13 +148,25 @@ def evaluate(
     \b
     A city has piloted a service when it has observations for it; every other
     city gets an expected uptake with a band, a score (the probability of reaching
-    the target uptake), a verdict and its drivers.
+    its target uptake), a verdict (replicate, pilot first, not viable; pilot first
+    wherever the city lies outside the range the pilots span) and its drivers.
     """
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from evaluation import EvaluationConfig, InputError, load_europe, load_tables, run_evaluation
+    from evaluation.costs import load_costs
 
+    if target_ratio is not None and target_uptake is not None:
+        raise click.BadParameter(
+            "give --target-uptake or --target-ratio, not both", param_hint="--target-ratio"
+        )
+    costs = None
+    if costs_path is not None:
+        try:
+            costs = load_costs(costs_path)
+        except (ValueError, OSError) as exc:  # tomllib's error is a ValueError
+            raise click.BadParameter(f"{costs_path.name}: {exc}", param_hint="--costs") from exc
     if threshold_pilot > threshold_replicate:
         raise click.BadParameter(
             f"must not exceed --threshold-replicate ({threshold_replicate})",
@@ -140,10 +176,13 @@ def evaluate(
         config = EvaluationConfig(
             level=band_level,
             resamples=resamples,
+            model=model,
             threshold_replicate=threshold_replicate,
             threshold_pilot=threshold_pilot,
             target_uptake_ratio=target_ratio,
             target_uptake=target_uptake,
+            costs=costs,
+            costs_source=f"{costs_path.name} (--costs)" if costs_path else "the run's costs",
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
@@ -184,6 +223,14 @@ def evaluate(
     trust = result.report.get("backtest", {}).get("trust")
     if trust:
         click.echo(trust)
+    for row in result.report.get("services", []):
+        target = row.get("target") or {}
+        if target.get("sentence"):
+            click.echo(
+                f"{row['service']}: {target['sentence']}; "
+                f"{row.get('replicate', 0)} replicate, {row.get('pilot first', 0)} pilot first, "
+                f"{row.get('not viable', 0)} not viable"
+            )
     for summary in result.report.get("europe", []):
         click.echo(summary["sentence"])
     for warning in result.report.get("warnings", []):

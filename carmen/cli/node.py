@@ -5,7 +5,14 @@ from pathlib import Path
 
 import click
 
-from carmen.cli.common import instance_option, listen_options, open_node, print_settings, serve_wsgi
+from carmen.cli.common import (
+    instance_option,
+    listen_options,
+    node_session,
+    open_node,
+    print_settings,
+    serve_wsgi,
+)
 
 
 @click.group()
@@ -157,43 +164,28 @@ def user() -> None:
 @click.option("--name", default="", help="Full name shown in the back office.")
 def user_create(instance, email, role, department, name):
     """Add a staff member and print a one-time password on the last line."""
-    from node.database import get_db
-    from node.errors import InvalidInput
     from node.staff import service as staff
 
-    app = open_node(instance)
     password = staff.one_time_password()
-    with get_db(app).session() as db_session:
-        try:
-            created = staff.create_user(
-                db_session=db_session,
-                email=email,
-                role=role,
-                password=password,
-                name=name,
-                department_code=department,
-            )
-        except InvalidInput as exc:
-            raise click.ClickException(str(exc)) from exc
-        db_session.commit()
-        click.echo(f"{created.email} ({created.role.value}) added; one-time password:")
+    with node_session(instance) as (_, db_session):
+        created = staff.create_user(
+            db_session=db_session,
+            email=email,
+            role=role,
+            password=password,
+            name=name,
+            department_code=department,
+        )
+    click.echo(f"{created.email} ({created.role.value}) added; one-time password:")
     click.echo(password)
 
 
 def _change_user(instance: Path, email: str, change) -> None:
     """Apply `change(db_session, user)` to one staff member, found by e-mail, and commit."""
-    from node.database import get_db
-    from node.errors import NotFound
     from node.staff import service as staff
 
-    app = open_node(instance)
-    with get_db(app).session() as db_session:
-        try:
-            user = staff.find_by_email(db_session=db_session, email=email)
-        except NotFound as exc:
-            raise click.ClickException(str(exc)) from exc
-        change(db_session, user)
-        db_session.commit()
+    with node_session(instance) as (_, db_session):
+        change(db_session, staff.find_by_email(db_session=db_session, email=email))
 
 
 @user.command("disable")
@@ -231,26 +223,19 @@ def subject() -> None:
 
 def _subjects(instance: Path, email: str | None, phone: str | None, action) -> None:
     """Apply `action(db_session, citizen)` to each live profile the contact names, recorded."""
-    from node.database import get_db
-    from node.errors import InvalidInput
     from node.profiles import service as profiles
 
-    app = open_node(instance)
-    with get_db(app).session() as db_session:
-        try:
-            found = profiles.find_subjects(
-                db_session=db_session,
-                email=email,
-                phone=phone,
-                default_region=app.config["DEFAULT_COUNTRY_CODE"],
-            )
-        except InvalidInput as exc:
-            raise click.ClickException(str(exc)) from exc
+    with node_session(instance) as (app, db_session):
+        found = profiles.find_subjects(
+            db_session=db_session,
+            email=email,
+            phone=phone,
+            default_region=app.config["DEFAULT_COUNTRY_CODE"],
+        )
         if not found:
             raise click.ClickException("the node holds no profile with this contact")
         for citizen in found:
             action(db_session, citizen)
-        db_session.commit()
 
 
 _contact = [
@@ -365,23 +350,17 @@ SCOPE_HELP = (
 )
 def api_key_create(instance, name, kind, scope):
     """Register an Open311 client application and print its API key on the last line."""
-    from node.database import get_db
-    from node.errors import InvalidInput
     from node.intake import clients
 
-    app = open_node(instance)
-    with get_db(app).session() as db_session:
-        try:
-            client, key = clients.create_client(
-                db_session=db_session, name=name, kind=kind, scope=scope
-            )
-        except InvalidInput as exc:
-            raise click.ClickException(str(exc)) from exc
-        db_session.commit()
-        click.echo(
+    with node_session(instance) as (_, db_session):
+        client, key = clients.create_client(
+            db_session=db_session, name=name, kind=kind, scope=scope
+        )
+        described = (
             f"client application {client.name!r} ({client.kind.value}, reads "
             f"{client.scope.value}) registered as {client.id}; API key:"
         )
+    click.echo(described)
     click.echo(key)
 
 
@@ -404,18 +383,11 @@ def api_key_list(instance):
 
 def _change_client(instance: Path, change) -> None:
     """Apply `change(db_session)` to one client application and say what it is now."""
-    from node.database import get_db
-    from node.errors import InvalidInput, NotFound
-
-    app = open_node(instance)
-    with get_db(app).session() as db_session:
-        try:
-            client = change(db_session)
-        except (InvalidInput, NotFound) as exc:
-            raise click.ClickException(str(exc)) from exc
-        db_session.commit()
+    with node_session(instance) as (_, db_session):
+        client = change(db_session)
         state = f"reads {client.scope.value}" if client.active else "revoked"
-        click.echo(f"client application {client.id} {client.name!r}: {state}")
+        said = f"client application {client.id} {client.name!r}: {state}"
+    click.echo(said)
 
 
 @api_key.command("scope")
@@ -546,20 +518,13 @@ def quarantine_list(instance, limit, show_all):
 def _take_again(instance: Path, take) -> None:
     """Run `take(db_session, settings)` on a quarantined message, commit, and say what it did."""
     from node.cases.service import CASE_CHANGED
-    from node.database import get_db
-    from node.errors import Conflict, InvalidInput, NotFound
     from node.intake.email import service as mail
 
-    app = open_node(instance)
-    settings = mail.MailSettings.from_config(app.config, Path(app.instance_path))
-    with app.app_context(), get_db(app).session() as db_session:
-        try:
-            result = take(db_session, settings)
-        except (Conflict, InvalidInput, NotFound) as exc:
-            raise click.ClickException(str(exc)) from exc
+    with node_session(instance) as (app, db_session):
+        settings = mail.MailSettings.from_config(app.config, Path(app.instance_path))
+        result = take(db_session, settings)
         if result.case_id is not None:
             CASE_CHANGED(db_session=db_session, case_id=result.case_id)
-        db_session.commit()
     if result.case_id is None:
         click.echo(f"still quarantined: {result.reason}", err=True)
         raise SystemExit(1)

@@ -48,17 +48,33 @@ def sync(instance, now):
     for period, result in results.items():
         click.echo(f"{period}\t{result.outcome.value}\t{result.message}")
         failed += not result.acknowledged
-    click.echo(
+    held = _held(app)
+    for period, reason in held:
+        click.echo(f"{period}\theld\t{reason}")
+    summary = (
         f"{len(results) - failed} acknowledged, {failed} not" if results else "nothing to send"
     )
+    click.echo(summary + (f"; {len(held)} held back" if held else ""))
     if failed:
         raise SystemExit(1)
+
+
+def _held(app) -> list[tuple[str, str]]:
+    """The months not sent yet on purpose (grace period, or a change the audit holds back)."""
+    from node.database import get_db
+    from node.sync import service as sync_service
+
+    with get_db(app).session() as db_session:
+        return sync_service.held_periods(
+            db_session=db_session, release=sync_service.release_settings(app.config)
+        )
 
 
 @click.command("sync-status")
 @instance_option
 def sync_status(instance):
-    """Show each month's snapshot: revision built, revision acknowledged, last error."""
+    """Show each month's snapshot: revision built, revision acknowledged, last error, and the
+    months held back (in their grace period, or a change the interval audit would not pass)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -84,5 +100,9 @@ def sync_status(instance):
                 row.last_error or "",
             )
     Console().print(table)
+    held = _held(app)
+    for period, reason in held:
+        click.echo(f"{period}\theld back: {reason}")
     pending = sum(row.pending for row in periods)
-    click.echo(f"{pending} pending, {len(periods) - pending} acknowledged")
+    summary = f"{pending} pending, {len(periods) - pending} acknowledged"
+    click.echo(summary + (f", {len(held)} held back" if held else ""))

@@ -4,7 +4,7 @@ import random
 
 import click
 
-from carmen.cli.common import instances_option
+from carmen.cli.common import instances_option, port_option, simulation_options
 
 
 @click.command()
@@ -17,13 +17,6 @@ from carmen.cli.common import instances_option
     help="Calendar months to play, ending with last month.",
 )
 @click.option(
-    "--scale",
-    default=1.0,
-    show_default=True,
-    type=click.FloatRange(0.0001, 1),
-    help="Share of each city's expected users played: 1 is the city's real uptake.",
-)
-@click.option(
     "--citizens",
     default=200,
     show_default=True,
@@ -31,13 +24,15 @@ from carmen.cli.common import instances_option
     help="Citizens registered in each city before the simulation starts (more are registered "
     "as the months need them).",
 )
-@click.option("--seed", default=7, show_default=True, help="Seed of the simulation.")
-@click.option(
+@simulation_options(
+    smallest_scale=0.0001,
+    scale_help="Share of each city's expected users played: 1 is the city's real uptake.",
+)
+@port_option(
     "--port",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Loopback port the nodes are served on while the simulation runs (0: any free one).",
+    0,
+    "Loopback port the nodes are served on while the simulation runs (0: any free one).",
+    any_free=True,
 )
 def simulate(instances, months, scale, citizens, seed, port):
     """Play citizens' requests through Open311, SMS, e-mail and the call centre, and staff work.

@@ -42,6 +42,7 @@ from dashboards.figures.replication import (
     parse_drivers,
     ranking,
     ranking_figure,
+    target_sentence,
 )
 from dashboards.figures.services import (
     channel_mix,
@@ -99,6 +100,7 @@ __all__ = [
     "segment_reach",
     "services_table",
     "sync_figure",
+    "target_sentence",
     "timeline_figure",
     "timeline_table",
     "with_phases",

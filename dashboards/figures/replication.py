@@ -23,9 +23,9 @@ def ranking(
     viability: pd.DataFrame, kpis: pd.DataFrame, nodes: pd.DataFrame, *, service: str
 ) -> pd.DataFrame:
     """Every city ranked by expected uptake of a service: judged cities and its pilots."""
-    judged = viability[viability["service"] == service][
-        ["city_id", "expected_uptake", "low", "high", "score", "verdict"]
-    ]
+    shown = ["city_id", "expected_uptake", "low", "high", "target_uptake", "score", "verdict"]
+    judged = viability[viability["service"] == service]
+    judged = judged[[c for c in shown if c in judged.columns]]
     pilots = pilot_kpis(kpis)
     pilots = pilots[pilots["service"] == service]
     observed = pd.DataFrame(
@@ -46,9 +46,20 @@ def ranking(
         table = table.join(names, on="city_id")
     table = table.sort_values("expected_uptake", ascending=False, ignore_index=True)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
-    for column in ("expected_uptake", "low", "high", "score"):
-        table[column] = table[column].astype(float).round(3)
+    for column in ("expected_uptake", "low", "high", "target_uptake", "score"):
+        if column in table.columns:
+            table[column] = table[column].astype(float).round(3)
     return table
+
+
+def target_sentence(targets: pd.DataFrame | None, *, service: str | None) -> str:
+    """What a city must reach for the service to be judged viable, and where that comes from."""
+    if targets is None or targets.empty or service is None or "service" not in targets:
+        return ""
+    rows = targets[targets["service"] == service]
+    if rows.empty or "sentence" not in rows:
+        return ""
+    return f"The score is the probability of reaching the {rows.iloc[0]['sentence']}."
 
 
 def ranking_figure(table: pd.DataFrame, *, service: str, selected: str | None) -> go.Figure:
@@ -219,6 +230,8 @@ def europe_summary(europe: pd.DataFrame | None) -> pd.DataFrame:
         "viable_countries",
         "viable_population",
         "pilot_first_cities",
+        "not_viable_cities",
+        "not_viable_population",
         "cities_judged",
     ]
     if europe is None or europe.empty:
@@ -233,6 +246,10 @@ def europe_summary(europe: pd.DataFrame | None) -> pd.DataFrame:
                 "viable_countries": int(viable["country"].nunique()),
                 "viable_population": int(viable["population"].sum()),
                 "pilot_first_cities": int((frame["verdict"] == "pilot first").sum()),
+                "not_viable_cities": int((frame["verdict"] == "not viable").sum()),
+                "not_viable_population": int(
+                    frame.loc[frame["verdict"] == "not viable", "population"].sum()
+                ),
                 "cities_judged": len(frame),
             }
         )

@@ -51,6 +51,7 @@ def layout(service: str | None = None, city: str | None = None, **_: str) -> htm
                 className="controls",
             ),
             html.Div(id="replication-error"),
+            html.P(id="replication-target", className="note"),
             dcc.Graph(id="replication-ranking"),
             html.H2("Every city ranked by expected uptake"),
             ui.table("replication-table", pd.DataFrame(), page_size=15),
@@ -104,9 +105,10 @@ def replication_view(service: str, city: str | None) -> tuple:
         services = source.services()
         backtest = source.table("backtest")
         backtest_cities = source.table("backtest_cities")
+        targets = source.table("targets")
     except ui.HUB_ERRORS as error:
         empty = figures.ranking_figure(pd.DataFrame(), service=service or "", selected=None)
-        return (empty, empty, empty, [], [], [], [], "", "", search, ui.hub_banner(error))
+        return (empty, empty, empty, [], [], [], [], "", "", "", search, ui.hub_banner(error))
     viability = rows_of(viability, "service", service)
     ranked = figures.ranking(viability, rows_of(kpis, "service", service), nodes, service=service)
     judged = ranked[ranked["verdict"] != "piloted"]
@@ -140,6 +142,7 @@ def replication_view(service: str, city: str | None) -> tuple:
         ui.columns(accuracy),
         f"Why: the drivers for {target}" if target else "Why: the drivers",
         command,
+        figures.target_sentence(targets, service=service),
         search,
         message,
     )
@@ -156,6 +159,7 @@ def register_callbacks(app: Dash) -> None:
         ),
         Output("replication-drivers-title", "children"),
         Output("replication-command", "children"),
+        Output("replication-target", "children"),
         *ui.outputs(state="replication"),
         Input("replication-service", "value"),
         Input("replication-city", "value"),

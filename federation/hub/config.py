@@ -70,6 +70,13 @@ class HubSettings(InstanceSettings):
     evaluation_options: dict[str, Any] = Field(
         {}, description="Keyword arguments of evaluation.EvaluationConfig."
     )
+    evaluation_costs: dict[str, dict[str, Any]] = Field(
+        {},
+        description=(
+            "The federation's cost figures, replacing the service templates' [cost] tables: "
+            "per service (or 'default'), e.g. {default = {monthly = 2000}}."
+        ),
+    )
     europe_cities: Path | None = Field(
         None, description="A Europe-wide city table (CSV) every run also judges each service in."
     )

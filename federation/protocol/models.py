@@ -26,6 +26,14 @@ from federation.protocol.vocabulary import (
 )
 
 SCHEMA_VERSION = 1
+# Version 2 of the snapshot counts moved and cancelled bookings; the hub still takes version 1,
+# which has no such counts (absent there means "not counted", not "suppressed").
+SNAPSHOT_SCHEMA_VERSION = 2
+SNAPSHOT_SCHEMA_VERSIONS = (1, 2)
+# Event counts each snapshot version added, by version.
+EVENTS_SINCE: dict[int, tuple[str, ...]] = {
+    2: (CommonEvent.RESCHEDULED.value, CommonEvent.CANCELLED.value),
+}
 
 # Identifiers: lower-case slugs, short enough that they cannot carry prose.
 NODE_SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
@@ -136,6 +144,8 @@ class EventCounts(WireModel):
     subscribed: Count | None = None
     unsubscribed: Count | None = None
     booked: Count | None = None
+    rescheduled: Count | None = None  # since snapshot version 2
+    cancelled: Count | None = None  # since snapshot version 2
     attended: Count | None = None
     no_show: Count | None = None
     participated: Count | None = None
@@ -206,7 +216,10 @@ class DifferentialPrivacy(WireModel):
 class MetricsSnapshot(WireModel):
     """The complete anonymised aggregates of one node for one period, at one revision."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = Field(
+        default=SNAPSHOT_SCHEMA_VERSION,
+        description="2 counts rescheduled and cancelled bookings; 1 (older nodes) does not.",
+    )
     node: NodeSlug
     period: Period = Field(description="Calendar month, YYYY-MM.")
     revision: StrictInt = Field(ge=1, le=2**62, description="Grows with every change.")
@@ -226,8 +239,20 @@ class MetricsSnapshot(WireModel):
         if len(set(codes)) != len(codes):
             raise ValueError("a service code is listed twice in services")
         known = set(codes)
+        later = [
+            name
+            for version, names in EVENTS_SINCE.items()
+            if version > self.schema_version
+            for name in names
+        ]
         seen: set[tuple[str, str | None, str | None]] = set()
         for index, cell in enumerate(self.cells):
+            for name in later:
+                if getattr(cell.measures.events, name) is not None:
+                    raise ValueError(
+                        f"cells.{index}.measures.events.{name} is not part of schema version "
+                        f"{self.schema_version}"
+                    )
             if cell.service not in known:
                 raise ValueError(f"cells.{index}.service {cell.service!r} is not in services")
             key = (cell.service, cell.channel, cell.segment)
@@ -269,6 +294,19 @@ class IngestReceipt(WireModel):
     period: Period
     revision: StrictInt = Field(description="The revision the node sent.")
     stored_revision: StrictInt = Field(description="The revision the hub now holds.")
+
+
+def canonical_exclude(snapshot: MetricsSnapshot, *fields: str) -> dict:
+    """What a snapshot's canonical form (its digest) leaves out: the named top-level fields,
+    and each count a later schema version added while it is absent, so that a snapshot without
+    them digests exactly as it did before they existed."""
+    added = [name for names in EVENTS_SINCE.values() for name in names]
+    cells = {
+        index: {"measures": {"events": set(absent)}}
+        for index, cell in enumerate(snapshot.cells)
+        if (absent := [name for name in added if getattr(cell.measures.events, name) is None])
+    }
+    return {**dict.fromkeys(fields, True), **({"cells": cells} if cells else {})}
 
 
 def default_node_slug(*, city: str, country: str) -> str:

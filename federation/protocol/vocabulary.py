@@ -76,6 +76,8 @@ class CommonEvent(StrEnum):
     SUBSCRIBED = "subscribed"
     UNSUBSCRIBED = "unsubscribed"
     BOOKED = "booked"
+    RESCHEDULED = "rescheduled"  # a booking moved to another time or place
+    CANCELLED = "cancelled"  # a booking called off before its time
     ATTENDED = "attended"
     NO_SHOW = "no_show"
     PARTICIPATED = "participated"

@@ -23,13 +23,18 @@ from node.cases.models import EventKind
 from node.cases.schemas import Actor
 from node.cases.service import record
 from node.database import utcnow
-from node.errors import InvalidInput, NotFound
+from node.errors import InvalidInput
 from node.messaging.adapters import Adapters, DeliveryError
 from node.messaging.models import DeliveryStatus
 from node.messaging.service import PORTAL, _unreachable_by
 from node.profiles.models import Citizen, CitizenSegment, SegmentKind
 from node.services.models import Service
-from node.services.service import service_folder, spec_of
+from node.services.service import (
+    active_of_behaviour,
+    behaves_as,
+    get_of_behaviour,
+    service_folder,
+)
 
 SMS_LENGTH = 320  # two concatenated SMS parts, as for case notices
 MAX_TEXT = 1000
@@ -53,21 +58,17 @@ class Outcome(enum.Enum):
 
 def is_alert_service(service: Service) -> bool:
     """Whether a catalogue service's behaviour is alerts."""
-    return spec_of(service).behaviour == BEHAVIOUR
+    return behaves_as(service, BEHAVIOUR)
 
 
 def alert_services(*, db_session: Session) -> list[Service]:
     """The active alert services, by name."""
-    query = sa.select(Service).where(Service.active).order_by(Service.name)
-    return [s for s in db_session.scalars(query) if is_alert_service(s)]
+    return active_of_behaviour(db_session=db_session, behaviour=BEHAVIOUR)
 
 
 def get_alert_service(*, db_session: Session, code: str) -> Service:
     """One active alert service by code."""
-    service = db_session.get(Service, code)
-    if service is None or not service.active or not is_alert_service(service):
-        raise NotFound(f"no alert service with code {code!r}")
-    return service
+    return get_of_behaviour(db_session=db_session, code=code, behaviour=BEHAVIOUR)
 
 
 def settings_of(*, services_dir: Path, service_code: str) -> AlertSettings:

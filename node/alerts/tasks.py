@@ -35,13 +35,11 @@ def deliver_alert(self: DeliveryTask, delivery_id: int) -> None:
         outcome = alerts.deliver(
             db_session=db_session,
             delivery_id=delivery_id,
-            attempt=self.attempt,
-            final=self.final,
             adapters=current_adapters(),
             settings=settings,
             city=config["CITY"],
             zone=ZoneInfo(config["TIMEZONE"]),
-            retry_delay=self.retry_countdown(),
+            **self.this_attempt(),
             unsubscribe_url=unsubscribe_url,
         )
         not_before = db_session.get(AlertDelivery, delivery_id).not_before

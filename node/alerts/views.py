@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from federation.protocol.vocabulary import Channel
 from node.alerts import service
-from node.alerts.schemas import AlertSettings
+from node.alerts.schemas import BEHAVIOUR, AlertSettings
 from node.alerts.tasks import deliver_after_commit
 from node.auth import citizen_required, current_citizen, current_staff, staff_required
 from node.cases.schemas import Actor
@@ -30,9 +30,9 @@ def _service_and_settings(
     code: str, staff: StaffUser | None = None
 ) -> tuple[Service, AlertSettings]:
     """An alert service and its settings; for staff, only one of a department they work."""
-    found = service.get_alert_service(db_session=db_session(), code=code)
-    if staff is not None and not catalogue.worked_by(staff, found):
-        raise NotFound(f"no alert service with code {code!r}")
+    found = catalogue.get_of_behaviour(
+        db_session=db_session(), code=code, behaviour=BEHAVIOUR, staff=staff
+    )
     settings = service.settings_of(
         services_dir=current_app.config["SERVICES_DIR"], service_code=found.code
     )

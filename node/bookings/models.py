@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from node.database import Base, enum_type, utcnow
-from node.messaging.models import DeliveryStatus
+from node.messaging.models import Attempts, DeliveryStatus
 from node.profiles.models import Citizen
 
 
@@ -61,7 +61,7 @@ class Booking(Base):
     citizen: Mapped[Citizen | None] = relationship()
 
 
-class Reminder(Base):
+class Reminder(Attempts, Base):
     """The reminder of one booking: the unique booking id makes a second one impossible."""
 
     __tablename__ = "booking_reminders"
@@ -72,10 +72,5 @@ class Reminder(Base):
     status: Mapped[DeliveryStatus] = mapped_column(
         enum_type(DeliveryStatus, 10), default=DeliveryStatus.PENDING
     )
-    attempts: Mapped[int] = mapped_column(default=0)
     body: Mapped[str] = mapped_column(sa.Text, default="")
     skip_reason: Mapped[str | None] = mapped_column(sa.String(100))
-    last_error: Mapped[str | None] = mapped_column(sa.String(500))
-    next_attempt_at: Mapped[datetime | None]  # of a failed attempt's retry, for the sweep
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None]

@@ -27,7 +27,7 @@ from node.messaging.adapters import Adapters, DeliveryError
 from node.messaging.models import DeliveryStatus
 from node.profiles.models import Citizen
 from node.services.models import Service
-from node.services.service import spec_of
+from node.services.service import active_of_behaviour, behaves_as, get_of_behaviour
 
 REFERENCE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread on the phone
 
@@ -41,30 +41,6 @@ class FreeTime:
     free: int
 
 
-def _record(
-    db_session: Session,
-    *,
-    kind: EventKind,
-    service_code: str,
-    actor: Actor,
-    channel: str | None,
-    citizen_id: int | None,
-    at: datetime,
-    data: dict[str, Any],
-) -> Event:
-    event = record(
-        db_session=db_session,
-        kind=kind,
-        actor=actor,
-        citizen_id=citizen_id,
-        channel=channel,
-        at=at,
-        data=data,
-    )
-    event.service_code = service_code  # no case: the event names its service itself
-    return event
-
-
 def _record_booking(
     db_session: Session,
     booking: Booking,
@@ -76,8 +52,8 @@ def _record_booking(
     data: dict[str, Any] | None = None,
 ) -> Event:
     """Record an event of one booking, naming its service, its citizen and the booking."""
-    return _record(
-        db_session,
+    return record(
+        db_session=db_session,
         kind=kind,
         service_code=booking.service_code,
         actor=actor,
@@ -89,17 +65,14 @@ def _record_booking(
 
 
 def booking_services(*, db_session: Session) -> list[Service]:
-    """The active services whose behaviour is bookings."""
-    query = sa.select(Service).where(Service.active.is_(True)).order_by(Service.code)
-    return [s for s in db_session.scalars(query) if is_booking_service(s)]
+    """The active services whose behaviour is bookings, by code."""
+    found = active_of_behaviour(db_session=db_session, behaviour=BEHAVIOUR)
+    return sorted(found, key=lambda service: service.code)
 
 
 def get_service(*, db_session: Session, service_code: str) -> Service:
     """An active booking service by its code."""
-    service = db_session.get(Service, service_code)
-    if service is None or not service.active or not is_booking_service(service):
-        raise NotFound(f"no booking service {service_code}")
-    return service
+    return get_of_behaviour(db_session=db_session, code=service_code, behaviour=BEHAVIOUR)
 
 
 def purposes_of(service: Service) -> list[str]:
@@ -169,13 +142,11 @@ def generate_slots(
         for office, starts, ends, desk in new
     )
     if new:
-        _record(
-            db_session,
+        record(
+            db_session=db_session,
             kind=EventKind.SLOTS_PUBLISHED,
             service_code=service_code,
             actor=actor,
-            channel=None,
-            citizen_id=None,
             at=now,
             data={"slots": len(new), "from": today.isoformat(), "to": last.isoformat()},
         )
@@ -378,8 +349,8 @@ def book(
         db_session.delete(booking)
         db_session.flush()
         raise
-    _record(
-        db_session,
+    record(
+        db_session=db_session,
         kind=EventKind.BOOKED,
         service_code=service.code,
         actor=actor,
@@ -633,11 +604,7 @@ def send_reminder(
         else:
             data["adapter"] = messaging.PORTAL  # the row is the message in the citizen's account
     except DeliveryError as exc:
-        final = final or exc.permanent
-        row.last_error = str(exc)[:500]
-        row.next_attempt_at = None if final else now + timedelta(seconds=retry_delay)
-        if final:
-            row.status = DeliveryStatus.FAILED
+        final = messaging.note_failure(row, exc, final=final, now=now, retry_delay=retry_delay)
         _record_booking(
             db_session,
             booking,
@@ -649,8 +616,7 @@ def send_reminder(
         )
         db_session.flush()
         return messaging.Outcome.DONE if final else messaging.Outcome.RETRY
-    row.status, row.sent_at, row.last_error = DeliveryStatus.SENT, now, None
-    row.next_attempt_at = None
+    messaging.note_sent(row, now=now)
     _record_booking(
         db_session,
         booking,
@@ -740,31 +706,24 @@ def answer_sms(
     first = words[0].upper() if words else ""
     language = citizen.language if citizen else settings.default_language
     owner = citizen.id if citizen else -1  # an unknown number has no bookings to change
+    # What every change made by SMS shares: the sender acts, on this service's rules, now.
+    by_sms = {
+        "db_session": db_session,
+        "settings": settings,
+        "channel": Channel.SMS.value,
+        "actor": Actor.citizen(),
+        "now": now,
+    }
     try:
         if first in CANCEL_WORDS and len(words) == 2:
             booking = get_booking(db_session=db_session, reference=words[1], citizen_id=owner)
-            cancel(
-                db_session=db_session,
-                booking=booking,
-                settings=settings,
-                channel=Channel.SMS.value,
-                actor=Actor.citizen(),
-                now=now,
-            )
+            cancel(booking=booking, **by_sms)
             return settings.say("cancelled", language, **describe(booking, settings)), "cancelled"
         if first in MOVE_WORDS and len(words) in (4, 5):
             booking = get_booking(db_session=db_session, reference=words[1], citizen_id=owner)
             at = local_moment(settings=settings, day=_sms_date(words[2], today), clock=words[3])
-            move(
-                db_session=db_session,
-                booking=booking,
-                settings=settings,
-                starts_at=at,
-                office=words[4] if len(words) == 5 else None,
-                channel=Channel.SMS.value,
-                actor=Actor.citizen(),
-                now=now,
-            )
+            office = words[4] if len(words) == 5 else None
+            move(booking=booking, starts_at=at, office=office, **by_sms)
             return settings.say("moved", language, **describe(booking, settings)), "moved"
         if len(words) >= 2 and words[0][:1].isdigit():
             at = local_moment(settings=settings, day=_sms_date(words[0], today), clock=words[1])
@@ -786,16 +745,12 @@ def answer_sms(
                 starts_at=at,
             )
             booking = book(
-                db_session=db_session,
                 service=service,
-                settings=settings,
                 citizen=citizen or citizen_of(),
                 office=office,
                 starts_at=at,
                 purpose=purpose,
-                channel=Channel.SMS.value,
-                actor=Actor.citizen(),
-                now=now,
+                **by_sms,
             )
             return settings.say("booked", language, **describe(booking, settings)), "booked"
     except (InvalidInput, Conflict, NotFound) as exc:
@@ -805,4 +760,4 @@ def answer_sms(
 
 def is_booking_service(service: Service) -> bool:
     """Whether the service books slots (its behaviour is bookings)."""
-    return spec_of(service).behaviour == BEHAVIOUR
+    return behaves_as(service, BEHAVIOUR)

@@ -8,10 +8,9 @@ from node.bookings.schemas import BookingSettings, settings_for
 from node.cases.schemas import Actor
 from node.database import get_db
 from node.errors import NotFound
-from node.messaging import service as messaging
-from node.messaging.tasks import current_adapters, lost_after
+from node.messaging.tasks import lost_after, run_attempt
 from node.services.models import Service
-from runtime.celery_app import DeliveryFailed, DeliveryTask, get_celery
+from runtime.celery_app import DeliveryTask, get_celery
 
 REMIND = "carmen_node.booking_reminder"
 REMIND_DUE = "carmen_node.booking_reminders_due"
@@ -43,19 +42,13 @@ def current_settings(service_code: str) -> BookingSettings:
 @shared_task(name=REMIND, base=DeliveryTask, bind=True, ignore_result=True)
 def remind(self: DeliveryTask, booking_id: int, service_code: str) -> None:
     """Send one booking's reminder; a failed attempt is recorded, then retried later."""
-    with get_db().session() as db_session:
-        outcome = bookings.send_reminder(
-            db_session=db_session,
-            booking_id=booking_id,
-            settings=current_settings(service_code),
-            adapters=current_adapters(),
-            attempt=self.attempt,
-            final=self.final,
-            retry_delay=self.retry_countdown(),
-        )
-        db_session.commit()
-    if outcome is messaging.Outcome.RETRY:
-        raise DeliveryFailed(f"the reminder of booking {booking_id} failed")
+    run_attempt(
+        self,
+        bookings.send_reminder,
+        f"the reminder of booking {booking_id} failed",
+        booking_id=booking_id,
+        settings=current_settings(service_code),
+    )
 
 
 @shared_task(name=REMIND_DUE, ignore_result=True)

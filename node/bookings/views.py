@@ -12,7 +12,7 @@ from federation.protocol.vocabulary import Channel
 from node.auth import citizen_required, current_citizen, current_staff, staff_required
 from node.bookings import service as bookings
 from node.bookings.models import Booking
-from node.bookings.schemas import BookingSettings, settings_for
+from node.bookings.schemas import BEHAVIOUR, BookingSettings, settings_for
 from node.cases.schemas import Actor
 from node.database import db_session, utcnow
 from node.errors import Conflict, InvalidInput, NotFound
@@ -28,9 +28,9 @@ bp = Blueprint("bookings", __name__)
 def _service(code: str, staff: StaffUser | None = None) -> tuple[Service, BookingSettings]:
     """A booking service and its rules; for staff, only one of a department they work."""
     try:
-        service = bookings.get_service(db_session=db_session(), service_code=code)
-        if staff is not None and not catalogue.worked_by(staff, service):
-            raise NotFound(f"no booking service {code!r}")
+        service = catalogue.get_of_behaviour(
+            db_session=db_session(), code=code, behaviour=BEHAVIOUR, staff=staff
+        )
         settings = settings_for(
             services_dir=current_app.config["SERVICES_DIR"],
             service_code=code,

@@ -53,6 +53,7 @@ EVENT_LABELS = {
     EventKind.CONSENT_CHANGED: _l("Consent changed"),
     EventKind.DATA_EXPORTED: _l("Data downloaded"),
     EventKind.CITIZEN_ERASED: _l("Profile erased"),
+    EventKind.EVENTS_REDACTED: _l("Personal data redacted"),
 }
 
 ACTOR_LABELS = {

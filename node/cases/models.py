@@ -63,6 +63,7 @@ class EventKind(StrEnum):
     CONSENT_CHANGED = "consent_changed"
     DATA_EXPORTED = "data_exported"
     CITIZEN_ERASED = "citizen_erased"
+    EVENTS_REDACTED = "events_redacted"  # the ledger of a redaction: which events, not what
     # Service behaviours beyond cases (alerts, bookings, consultations). Their events carry the
     # service code and, where a person is involved, the citizen; the template's [events] table
     # maps them onto the common vocabulary.
@@ -190,14 +191,20 @@ class CasePhoto(Base):
     """A photo a citizen or an agent sent with a request, kept as a file in the instance.
 
     The file is re-encoded by the node (node/cases/photos.py), so what is kept is an image and
-    nothing else; `location_shared` says whether the citizen let its EXIF location stay.
+    nothing else; `location_shared` says whether the citizen let its EXIF location stay. The
+    thumbnail never keeps any EXIF: it is the one the public may see, under its random token,
+    when the service publishes media.
     """
 
     __tablename__ = "case_photos"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    # The person the photo came from, kept on the photo itself: erasure unlinks the cases first.
+    citizen_id: Mapped[int | None] = mapped_column(sa.ForeignKey("citizens.id"), index=True)
     path: Mapped[str] = mapped_column(sa.String(500))  # relative to the instance folder
+    thumbnail_path: Mapped[str] = mapped_column(sa.String(500), default="")
+    public_token: Mapped[str] = mapped_column(sa.String(64), unique=True)
     content_type: Mapped[str] = mapped_column(sa.String(32))
     size: Mapped[int]
     width: Mapped[int]

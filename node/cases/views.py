@@ -12,9 +12,12 @@ from flask import (
     abort,
     current_app,
     flash,
+    has_app_context,
+    make_response,
     redirect,
     render_template,
     request,
+    send_file,
     stream_with_context,
     url_for,
 )
@@ -23,15 +26,22 @@ from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from wtforms import SelectChoice
 
-from node.auth import current_staff, safe_next, staff_required
-from node.cases import service
+from node.auth import (
+    content_security_policy,
+    current_staff,
+    here,
+    origin_of,
+    safe_next,
+    staff_required,
+)
+from node.cases import photos, service
 from node.cases.display import attribute_answers
 from node.cases.forms import ACTION_FORMS, ANY_STATUS, OPEN_CASES, BulkForm, QueueFilterForm
 from node.cases.models import Case, CaseStatus
 from node.cases.schemas import Actor, QueueFilter
 from node.cases.service import CASE_CHANGED
 from node.database import db_session, get_db, utcnow
-from node.display import field_message
+from node.display import field_message, map_settings
 from node.errors import Conflict, InvalidInput, NotFound
 from node.services import service as catalogue
 from node.staff import service as staff_service
@@ -100,7 +110,7 @@ def queue() -> str:
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     bulk = None
     if staff.role in WORKERS:
-        bulk = BulkForm(formdata=None, back=request.script_root + request.full_path)
+        bulk = BulkForm(formdata=None, back=here())
         bulk.assignee.choices = _assignee_choices(staff)
     return render_template(
         "office/queue.html",
@@ -185,17 +195,6 @@ def bulk() -> Any:
 
 
 MAP_LIMIT = 2000  # points a browser draws without strain
-
-
-def map_settings() -> dict[str, Any]:
-    """What a map needs to know of the node's settings, for its data- attributes."""
-    config = current_app.config
-    return {
-        "tiles": config["MAP_TILE_URL"],
-        "attribution": config["MAP_TILE_ATTRIBUTION"],
-        "center": list(config["MAP_CENTER"]) if config["MAP_CENTER"] else None,
-        "zoom": config["MAP_ZOOM"],
-    }
 
 
 @bp.get("/map")
@@ -323,6 +322,16 @@ def _csv_lines(
     yield buffer.getvalue()
 
 
+def forget_erased_photos(*, db_session: Session, citizen_id: int) -> None:
+    """An erased citizen's photos go with them (connected to the erasure hook)."""
+    store = (
+        photos.PhotoStore.from_config(current_app.config, current_app.instance_path)
+        if has_app_context()
+        else None
+    )
+    photos.forget_citizen(db_session=db_session, citizen_id=citizen_id, store=store)
+
+
 def _action_forms(case: Case, bound: tuple[str, FlaskForm] | None = None) -> dict[str, FlaskForm]:
     forms: dict[str, FlaskForm] = {}
     for action, form_class in ACTION_FORMS.items():
@@ -356,10 +365,14 @@ def _case_page(case: Case, bound: tuple[str, FlaskForm] | None = None, status: i
         for action, move in service.MOVES.items()
         if case.status in move.sources and action in allowed
     }
-    return (
+    # A photo an app sent by link is shown from where it is: the page's policy lets it in.
+    linked = case.media_url if origin_of(case.media_url) else None
+    response = make_response(
         render_template(
             "office/case.html",
             case=case,
+            photos=photos.photos_of(db_session=db_session(), case_id=case.id),
+            linked_photo=linked,
             service_name=spec.name,
             answers=attribute_answers(spec, case.attributes),
             legacy=service.legacy_numbers(db_session=db_session(), case=case),
@@ -376,6 +389,9 @@ def _case_page(case: Case, bound: tuple[str, FlaskForm] | None = None, status: i
         ),
         status,
     )
+    if linked:
+        response.headers["Content-Security-Policy"] = content_security_policy(images=(linked,))
+    return response
 
 
 @bp.get("/cases/<int:case_id>")
@@ -384,6 +400,25 @@ def case_detail(case_id: int) -> Any:
     """One case with every event of its timeline and the actions open to the reader."""
     case = service.get_for_staff(db_session=db_session(), case_id=case_id, staff=current_staff())
     return _case_page(case)
+
+
+@bp.get("/cases/<int:case_id>/photos/<int:photo_id>")
+@staff_required()
+def case_photo(case_id: int, photo_id: int) -> Response:
+    """A photo of a case the staff member may see (?size=thumbnail: its thumbnail)."""
+    case = service.get_for_staff(db_session=db_session(), case_id=case_id, staff=current_staff())
+    photo = photos.get_photo(db_session=db_session(), case_id=case.id, photo_id=photo_id)
+    kept = photo.thumbnail_path if request.args.get("size") == "thumbnail" else photo.path
+    store = photos.PhotoStore.from_config(current_app.config, current_app.instance_path)
+    path = store.absolute(kept)
+    if not kept or not path.is_file():
+        abort(404, _("The photo's file is no longer in the instance folder."))
+    # Re-encoded by the node, so a JPEG and nothing else: it may show in the page.
+    return send_file(
+        path.resolve(),
+        mimetype="image/jpeg",
+        download_name=f"{case.tracking_code}-{photo.id}.jpg",
+    )
 
 
 @bp.post("/cases/<int:case_id>/<action>")

@@ -55,16 +55,12 @@ class SmsAnswer:
 
 def consultation_services(*, db_session: Session) -> list[Service]:
     """The active services whose behaviour is consultations."""
-    return [
-        service
-        for service in catalogue.list_active(db_session=db_session)
-        if is_consultation(service)
-    ]
+    return catalogue.active_of_behaviour(db_session=db_session, behaviour=BEHAVIOUR)
 
 
 def is_consultation(service: Service) -> bool:
     """Whether a catalogue service runs as a consultation (rather than as cases)."""
-    return catalogue.spec_of(service).behaviour == BEHAVIOUR
+    return catalogue.behaves_as(service, BEHAVIOUR)
 
 
 def for_service(*, db_session: Session, service_code: str) -> Consultation | None:
@@ -150,7 +146,8 @@ def _record(
     channel: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    event = record(
+    """Record an event of a consultation, which has no case and so names its service itself."""
+    record(
         db_session=db_session,
         kind=kind,
         actor=actor,
@@ -158,8 +155,8 @@ def _record(
         channel=channel,
         data=data,
         at=now,
+        service_code=consultation.service_code,
     )
-    event.service_code = consultation.service_code  # an event without a case names its service
 
 
 def texts_of(consultation: Consultation) -> Texts:
@@ -179,6 +176,17 @@ def option_names(consultation: Consultation, language: str) -> dict[str, str]:
         option: str(names.get(option) or option.replace("-", " ").capitalize())
         for option in consultation.options
     }
+
+
+CHOICE = "choice"  # the question of a consultation's service.toml (the consultation template's)
+
+
+def question_in(consultation: Consultation, service: Service, language: str) -> str:
+    """The consultation's question in a language: the service's [i18n] text of its question,
+    where it gives one, else the question as the consultation opened with it."""
+    written = catalogue.spec_of(service).question(CHOICE)
+    translated = catalogue.spec_of(service, language=language).question(CHOICE)
+    return translated if translated and translated != written else consultation.question
 
 
 def results_on(consultation: Consultation) -> date:

@@ -40,6 +40,7 @@ def _page(code: str, *, error: str | None = None, status: int = 200, done: str |
     if consultation is not None:
         context |= {
             "names": service.option_names(consultation, language),
+            "question": service.question_in(consultation, svc, language),
             "results": service.published_results(db_session=session, consultation=consultation),
             "results_on": service.results_on(consultation),
             "texts": service.texts_of(consultation).table(language),

@@ -1,5 +1,6 @@
 """The call-centre console: agents find callers, read their history and open cases for them."""
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -8,32 +9,27 @@ from pydantic import ValidationError
 from wtforms import SelectChoice
 
 from node.auth import current_staff, staff_required
+from node.cases import photos
 from node.cases.schemas import Actor
 from node.database import db_session
-from node.display import field_message
+from node.display import map_settings, place_errors
 from node.errors import InvalidInput
 from node.intake import console_service as console
 from node.intake.console_forms import CallerForm, CallerSearchForm, OnBehalfFields, OrganisationForm
-from node.intake.forms import ATTRIBUTE_PREFIX, attribute_values, request_form_class
+from node.intake.forms import (
+    ATTRIBUTE_PREFIX,
+    attribute_values,
+    form_field_of,
+    place_and_photo,
+    request_form_class,
+)
 from node.profiles import service as profiles
-from node.profiles.forms import LANGUAGE_NAMES
+from node.profiles.forms import with_node_choices
 from node.profiles.schemas import OrganisationData
 from node.services import service as catalogue
 from node.staff.models import CONSOLE_ROLES
 
 bp = Blueprint("console", __name__, url_prefix="/office/console")
-
-
-def _place_errors(form: Any, exc: InvalidInput, aliases: dict[str, str] | None = None) -> None:
-    """Show each domain error next to its field, or at the top when no field matches."""
-    for name, message in exc.fields.items():
-        if name.startswith("attribute[") and name.endswith("]"):
-            name = ATTRIBUTE_PREFIX + name[len("attribute[") : -1]
-        field = getattr(form, (aliases or {}).get(name, name), None)
-        if field is not None:
-            field.errors = [*field.errors, field_message(message)]
-        else:
-            flash(str(exc), "error")
 
 
 @bp.get("/")
@@ -67,22 +63,11 @@ def caller(citizen_id: int) -> str:
     )
 
 
-def _with_choices(form: CallerForm) -> CallerForm:
-    config = current_app.config
-    form.language.choices = [
-        SelectChoice(code, LANGUAGE_NAMES.get(code, code)) for code in config["LANGUAGES"]
-    ]
-    form.district.choices = [SelectChoice("", "—")] + [
-        SelectChoice(d, d) for d in config["DISTRICTS"]
-    ]
-    return form
-
-
 @bp.route("/callers/new", methods=["GET", "POST"])
 @staff_required(*CONSOLE_ROLES)
 def new_caller() -> Any:
     """Take down a new caller's profile, so their cases can be told to them and found again."""
-    form = _with_choices(CallerForm())
+    form = with_node_choices(CallerForm(), current_app.config)
     if request.method == "GET":
         form.language.data = current_app.config["DEFAULT_LANGUAGE"]
         form.preferred_channel.data = "sms"
@@ -129,7 +114,7 @@ def new_caller() -> Any:
             )
         except InvalidInput as exc:
             session.rollback()
-            _place_errors(form, exc)
+            place_errors(form, exc, field_of=form_field_of)
         else:
             session.commit()
             flash(_("Profile of %(name)s created.", name=citizen.display_name), "success")
@@ -158,7 +143,7 @@ def new_organisation(citizen_id: int) -> Any:
                 }
             )
         except ValidationError as exc:
-            _place_errors(form, profiles.validation_error(exc))
+            place_errors(form, profiles.validation_error(exc), field_of=form_field_of)
         else:
             organisation = profiles.create_organisation(
                 db_session=session, data=data, contact=citizen
@@ -186,7 +171,10 @@ def new_case(citizen_id: int, code: str) -> Any:
     ] + [SelectChoice(str(o.id), o.name) for o in organisations]
     attribute_fields = [getattr(form, ATTRIBUTE_PREFIX + a.code) for a in spec.attributes]
     if form.validate_on_submit():
+        lat, long, photo, errors = place_and_photo(form, current_app.config)
         try:
+            if errors:
+                raise InvalidInput("the form has errors", errors)
             case = console.open_case(
                 db_session=session,
                 agent=current_staff(),
@@ -196,13 +184,27 @@ def new_case(citizen_id: int, code: str) -> Any:
                 description=form.description.data,
                 attributes=attribute_values(form, spec),
                 address=form.address.data,
+                lat=lat,
+                long=long,
                 tracking_prefix=current_app.config["TRACKING_PREFIX"],
             )
         except InvalidInput as exc:
             session.rollback()
-            _place_errors(form, exc)
+            place_errors(form, exc, field_of=form_field_of)
         else:
-            session.commit()
+            written: list[Path] = []
+            if photo is not None:
+                photos.keep_photo(
+                    db_session=session,
+                    case=case,
+                    photo=photo,
+                    store=photos.PhotoStore.from_config(
+                        current_app.config, current_app.instance_path
+                    ),
+                    written=written,
+                )
+            with photos.removed_on_failure(written):
+                session.commit()
             flash(
                 _(
                     "Case %(code)s opened. Read the tracking code to the caller.",
@@ -219,6 +221,7 @@ def new_case(citizen_id: int, code: str) -> Any:
             citizen=citizen,
             spec=spec,
             attribute_fields=attribute_fields,
+            map=map_settings(),
         ),
         status,
     )

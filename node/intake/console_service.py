@@ -96,6 +96,8 @@ def open_case(
     description: str,
     attributes: dict[str, Any],
     address: str | None,
+    lat: float | None = None,
+    long: float | None = None,
     tracking_prefix: str,
 ) -> Case:
     """Open a case by phone for a caller, or for a business the caller is the contact of."""
@@ -117,6 +119,8 @@ def open_case(
             organisation=organisation,
             attributes=attributes,
             address=address,
+            lat=lat,
+            long=long,
             language=citizen.language,
             tracking_prefix=tracking_prefix,
             actor=Actor.of_staff(agent),

@@ -62,6 +62,7 @@ LIMITED_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "office.login": ("login_address", "login_account"),
     "account.login": ("login_address", "login_account"),
     "account.reset": ("signup_address", "login_account"),
+    "office.reset": ("signup_address", "login_account"),
     "account.signup": ("signup_address",),
 }
 

@@ -98,9 +98,17 @@ def location(case: Case, shown: Disclosure) -> tuple[str | None, float | None, f
     return address, lat, long
 
 
-def media_url(case: Case, shown: Disclosure) -> str | None:
-    """The photo's link, if the reader may see it; never one that names the person."""
-    if not shown.media or not case.media_url:
+def media_url(case: Case, shown: Disclosure, photo_url: str | None = None) -> str | None:
+    """The photo's link, if the reader may see it; never one that names the person.
+
+    `photo_url` is the node's own public thumbnail of a photo sent with the request, which
+    comes first: its address is a random token and names no one.
+    """
+    if not shown.media:
+        return None
+    if photo_url:
+        return photo_url
+    if not case.media_url:
         return None
     if shown.redacted and mentions(case.media_url, known=known_about(case)):
         return None  # a link cannot be cut: photos.example.org/anna.rossi/... goes whole

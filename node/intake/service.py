@@ -1,10 +1,12 @@
 """One entry point for every channel: turn a request into a case and its first events."""
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import Channel
@@ -14,6 +16,7 @@ from node.cases.schemas import Actor
 from node.cases.service import CASE_OPENED, MAX_TEXT, new_tracking_code, record
 from node.database import utcnow
 from node.errors import InvalidInput
+from node.intake.free_text import street_of
 from node.profiles.models import Citizen, Organisation
 from node.services import service as catalogue
 from node.services.models import Service
@@ -294,3 +297,28 @@ def answer_question(
     )
     db_session.flush()
     return department
+
+
+def forget_home_addresses(*, db_session: Session, citizen_id: int) -> None:
+    """An erased person's requests keep the street of their place, not the house number.
+
+    The place a request names is often the writer's home; the street is enough to work the
+    case and to count it, and the same address written in the description goes too
+    (connected to erasure by the app factory).
+    """
+    found = list(db_session.scalars(sa.select(Case).where(Case.citizen_id == citizen_id)))
+    # Each address they gave, as written and without its postcode and city, with its street.
+    written: dict[str, str] = {}
+    for case in found:
+        if case.address:
+            street = street_of(case.address) or "[erased]"
+            written[case.address] = written[case.address.split(",")[0].strip()] = street
+    pieces = sorted((w for w in written if w), key=len, reverse=True)
+    for case in found:
+        for piece in pieces:
+            case.description = re.sub(
+                re.escape(piece), written[piece], case.description or "", flags=re.I
+            )
+        if case.address:
+            case.address = written[case.address]
+    db_session.flush()

@@ -1,24 +1,42 @@
 """The citizen portal: the services on offer, a request to any of them, tracking and feedback."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from federation.protocol.vocabulary import Channel
 from node.auth import current_citizen
 from node.behaviours import behaviour_of
+from node.cases import photos
 from node.cases import service as cases
 from node.cases.models import CLOSED_STATUSES, Case, Event, EventKind
 from node.database import db_session
-from node.display import field_message
+from node.display import map_settings, place_errors
 from node.errors import Conflict, InvalidInput, NotFound
 from node.intake import service as intake
-from node.intake.forms import ATTRIBUTE_PREFIX, FeedbackForm, attribute_values, request_form_class
+from node.intake.forms import (
+    ATTRIBUTE_PREFIX,
+    FeedbackForm,
+    attribute_values,
+    form_field_of,
+    place_and_photo,
+    request_form_class,
+)
 from node.intake.free_text import redact
-from node.intake.publication import known_about, region
+from node.intake.publication import disclosure, known_about, region
 from node.profiles import service as profiles
 from node.services import service as catalogue
 
@@ -37,18 +55,6 @@ def index() -> str:
     return render_template("portal/index.html", services=services)
 
 
-def _place_errors(form: Any, exc: InvalidInput) -> None:
-    """Show each domain error next to its field; attribute[x] is the form's attr_x."""
-    for name, message in exc.fields.items():
-        if name.startswith("attribute[") and name.endswith("]"):
-            name = ATTRIBUTE_PREFIX + name[len("attribute[") : -1]
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, field_message(message)]
-        else:
-            flash(str(exc), "error")
-
-
 @bp.route("/services/<code>", methods=["GET", "POST"])
 def new_request(code: str) -> Any:
     """Send a request to one service, signed in or not."""
@@ -65,7 +71,10 @@ def new_request(code: str) -> Any:
     if form.validate_on_submit():
         session = db_session()
         language = str(get_locale())
+        lat, long, photo, errors = place_and_photo(form, current_app.config)
         try:
+            if errors:
+                raise InvalidInput("the form has errors", errors)
             if citizen is None:
                 citizen = profiles.contact_profile(
                     db_session=session,
@@ -83,14 +92,28 @@ def new_request(code: str) -> Any:
                 citizen=citizen,
                 attributes=attribute_values(form, spec),
                 address=form.address.data,
+                lat=lat,
+                long=long,
                 language=language,
                 tracking_prefix=current_app.config["TRACKING_PREFIX"],
             )
         except InvalidInput as exc:
             session.rollback()  # a contact profile made for this request goes with it
-            _place_errors(form, exc)
+            place_errors(form, exc, field_of=form_field_of)
         else:
-            session.commit()
+            written: list[Path] = []
+            if photo is not None:
+                photos.keep_photo(
+                    db_session=session,
+                    case=case,
+                    photo=photo,
+                    store=photos.PhotoStore.from_config(
+                        current_app.config, current_app.instance_path
+                    ),
+                    written=written,
+                )
+            with photos.removed_on_failure(written):
+                session.commit()
             told = citizen is not None and citizen.consent_contact
             return redirect(url_for("portal.track", code=case.tracking_code, sent=1 if told else 0))
     status = 422 if form.errors else 200
@@ -101,9 +124,27 @@ def new_request(code: str) -> Any:
             spec=spec,
             form=form,
             attribute_fields=attribute_fields,
+            map=map_settings(),
         ),
         status,
     )
+
+
+@bp.get("/photos/<token>.jpg")
+def public_photo(token: str) -> Any:
+    """A request's photo as the public may see it: the thumbnail, without EXIF, and only while
+    the service publishes media; otherwise there is no such page."""
+    session = db_session()
+    photo = photos.by_token(db_session=session, token=token)
+    case = session.get(Case, photo.case_id)
+    service = catalogue.get(db_session=session, code=case.service_code, active_only=False)
+    shown = disclosure(catalogue.spec_of(service))
+    path = photos.PhotoStore.from_config(current_app.config, current_app.instance_path).absolute(
+        photo.thumbnail_path
+    )
+    if not (shown.listed and shown.media) or not photo.thumbnail_path or not path.is_file():
+        raise NotFound(_("No such photo."))
+    return send_file(path.resolve(), mimetype="image/jpeg", max_age=3600)
 
 
 def _feedback_given(events: list[Event]) -> bool:

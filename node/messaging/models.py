@@ -19,7 +19,19 @@ class DeliveryStatus(StrEnum):
     SKIPPED = "skipped"  # not sent on purpose: no consent, opted out, no contact
 
 
-class Notification(Base):
+class Attempts:
+    """What a delivery row keeps of its attempts (`messaging.service.note_failure` and
+    `note_sent` write it): how many, the last error, when a failed one is tried again (the
+    sweep queues it then, node/messaging/tasks.py), and when it was made and sent."""
+
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(500))
+    next_attempt_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class Notification(Attempts, Base):
     """One message telling a citizen about one event of their case, on one channel.
 
     The unique (event, channel) pair is what makes a retried or duplicated task harmless: the
@@ -38,21 +50,15 @@ class Notification(Base):
     status: Mapped[DeliveryStatus] = mapped_column(
         enum_type(DeliveryStatus, 10), default=DeliveryStatus.PENDING
     )
-    attempts: Mapped[int] = mapped_column(default=0)
     subject: Mapped[str] = mapped_column(sa.String(300), default="")
     body: Mapped[str] = mapped_column(sa.Text, default="")
     skip_reason: Mapped[str | None] = mapped_column(sa.String(100))
-    last_error: Mapped[str | None] = mapped_column(sa.String(500))
     # An e-mail's Message-ID, chosen before the first attempt: a retry sends the same one, and a
     # reply or a bounce that names it finds the case.
     message_id: Mapped[str | None] = mapped_column(sa.String(300), index=True)
-    # When a failed attempt is tried again: the sweep queues it then (node/messaging/tasks.py).
-    next_attempt_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None]
 
 
-class StaffAlert(Base):
+class StaffAlert(Attempts, Base):
     """A danger report told to one member of staff on duty, by e-mail; one per (case, staff)."""
 
     __tablename__ = "staff_alerts"
@@ -64,11 +70,6 @@ class StaffAlert(Base):
     status: Mapped[DeliveryStatus] = mapped_column(
         enum_type(DeliveryStatus, 10), default=DeliveryStatus.PENDING, index=True
     )
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(sa.String(500))
-    next_attempt_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    sent_at: Mapped[datetime | None]
 
 
 class InboundMessage(Base):

@@ -9,6 +9,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ from node.messaging import texts
 from node.messaging.adapters import Adapters, DeliveryError
 from node.messaging.models import DeliveryStatus, InboundMessage, Notification, StaffAlert
 from node.profiles.models import Citizen
+from node.services import service as catalogue
 from node.services.models import Service
 from node.staff.models import Role, StaffUser
 
@@ -162,6 +164,14 @@ def _is_told_with_a_move(db_session: Session, event: Event) -> bool:
     return bool(moved)
 
 
+def service_name(*, db_session: Session, case: Case, language: str | None) -> str:
+    """The name of a case's service in a reader's language (its [i18n] texts), else as written."""
+    service = db_session.get(Service, case.service_code)
+    if service is None:
+        return case.service_code
+    return catalogue.spec_of(service, language=language).name
+
+
 def compose(
     *,
     db_session: Session,
@@ -174,10 +184,10 @@ def compose(
 ) -> tuple[str, str]:
     """The subject and text telling the citizen about the event, in their language; an e-mail
     links to the case's track page when the node's public address is known."""
-    service_name = db_session.scalar(
-        sa.select(Service.name).where(Service.code == case.service_code)
-    )
-    values = {"code": case.tracking_code, "service": service_name or case.service_code}
+    values = {
+        "code": case.tracking_code,
+        "service": service_name(db_session=db_session, case=case, language=language),
+    }
     if is_receipt(event):
         return _receipt(event, values, language, city, public_url)
     what = texts.say(WHAT[event.kind], language, original=event.data.get("duplicate_of") or "")
@@ -272,6 +282,29 @@ def _claim(db_session: Session, event: Event, case: Case, plan: Plan) -> Notific
     return row
 
 
+def note_failure(
+    row: Any, error: DeliveryError, *, final: bool, now: datetime, retry_delay: float
+) -> bool:
+    """Note a failed attempt on a delivery row (a notification, a staff alert, a reminder).
+
+    Returns whether it was the last: the task's own last try, or a refusal no retry can change.
+    A retried row records when it is due, for the sweep of a node without a broker.
+    """
+    final = final or error.permanent
+    row.last_error = str(error)[:500]
+    row.next_attempt_at = None if final else now + timedelta(seconds=retry_delay)
+    if final:
+        row.status = DeliveryStatus.FAILED
+    return final
+
+
+def note_sent(row: Any, *, now: datetime) -> None:
+    """Note a delivery row's successful attempt."""
+    row.status = DeliveryStatus.SENT
+    row.sent_at = now
+    row.last_error = row.next_attempt_at = None
+
+
 def deliver(
     *,
     db_session: Session,
@@ -348,36 +381,35 @@ def deliver(
             headers |= _thread(db_session, case, event)
         adapter = _send(adapters, row, citizen, language, headers)
     except DeliveryError as exc:
-        final = final or exc.permanent
-        row.last_error = str(exc)[:500]
-        row.next_attempt_at = None if final else now + timedelta(seconds=retry_delay)
-        if final:
-            row.status = DeliveryStatus.FAILED
-        record(
-            db_session=db_session,
-            kind=EventKind.MESSAGE_FAILED,
-            actor=Actor.system(),
-            case=case,
-            channel=row.channel,
-            at=now,
-            data=data | {"final": final, "permanent": exc.permanent},
-        )
-        db_session.flush()
+        final = note_failure(row, exc, final=final, now=now, retry_delay=retry_delay)
+        data |= {"final": final, "permanent": exc.permanent}
+        _attempted(db_session, EventKind.MESSAGE_FAILED, case, row.channel, now, data)
         return Outcome.DONE if final else Outcome.RETRY
-    row.status = DeliveryStatus.SENT
-    row.sent_at = now
-    row.last_error = row.next_attempt_at = None
+    note_sent(row, now=now)
+    data |= {"adapter": adapter}
+    _attempted(db_session, EventKind.MESSAGE_DELIVERED, case, row.channel, now, data)
+    return Outcome.DONE
+
+
+def _attempted(
+    db_session: Session,
+    kind: EventKind,
+    case: Case,
+    channel: str,
+    now: datetime,
+    data: dict[str, Any],
+) -> None:
+    """Archive one attempt, delivered or failed: its channel and number, never the text."""
     record(
         db_session=db_session,
-        kind=EventKind.MESSAGE_DELIVERED,
+        kind=kind,
         actor=Actor.system(),
         case=case,
-        channel=row.channel,
+        channel=channel,
         at=now,
-        data=data | {"adapter": adapter},
+        data=data,
     )
     db_session.flush()
-    return Outcome.DONE
 
 
 def _send(
@@ -465,12 +497,9 @@ def alert_staff(
     case = db_session.get(Case, row.case_id)
     staff = db_session.get(StaffUser, row.staff_id)
     now = now or utcnow()
-    service_name = db_session.scalar(
-        sa.select(Service.name).where(Service.code == case.service_code)
-    )
     values = {
         "code": case.tracking_code,
-        "service": service_name or case.service_code,
+        "service": service_name(db_session=db_session, case=case, language=staff.language),
         "city": city,
     }
     lines = [
@@ -491,38 +520,13 @@ def alert_staff(
             language=staff.language,
         )
     except DeliveryError as exc:
-        final = final or exc.permanent
-        row.last_error = str(exc)[:500]
-        row.next_attempt_at = None if final else now + timedelta(seconds=retry_delay)
-        if final:
-            row.status = DeliveryStatus.FAILED
-        record(
-            db_session=db_session,
-            kind=EventKind.STAFF_ALERT_FAILED,
-            actor=Actor.system(),
-            case=case,
-            channel=Channel.EMAIL.value,
-            at=now,
-            data=data | {"final": final},
-        )
-        db_session.flush()
+        final = note_failure(row, exc, final=final, now=now, retry_delay=retry_delay)
+        data |= {"final": final}
+        _attempted(db_session, EventKind.STAFF_ALERT_FAILED, case, Channel.EMAIL.value, now, data)
         return Outcome.DONE if final else Outcome.RETRY
-    row.status, row.sent_at, row.last_error, row.next_attempt_at = (
-        DeliveryStatus.SENT,
-        now,
-        None,
-        None,
-    )
-    record(
-        db_session=db_session,
-        kind=EventKind.STAFF_ALERTED,
-        actor=Actor.system(),
-        case=case,
-        channel=Channel.EMAIL.value,
-        at=now,
-        data=data | {"adapter": adapters.email.name},
-    )
-    db_session.flush()
+    note_sent(row, now=now)
+    data |= {"adapter": adapters.email.name}
+    _attempted(db_session, EventKind.STAFF_ALERTED, case, Channel.EMAIL.value, now, data)
     return Outcome.DONE
 
 

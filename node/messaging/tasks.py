@@ -1,6 +1,8 @@
 """Celery tasks that tell citizens about their cases: thin, idempotent, retried with backoff."""
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from flask import Flask, current_app
@@ -33,24 +35,33 @@ def current_adapters() -> Adapters:
     return current_app.extensions.get(EXTENSION) or adapters_from(current_app.config)
 
 
-@shared_task(name=NOTIFY, base=DeliveryTask, bind=True, ignore_result=True)
-def notify(self: DeliveryTask, event_id: int) -> None:
-    """Tell the citizen about one event; a failed attempt is recorded, then retried later."""
+def run_attempt(
+    task: DeliveryTask, deliver: Callable[..., messaging.Outcome], failed: str, **arguments: Any
+) -> None:
+    """Make one attempt through a delivery service in a session of its own, committed whatever
+    the outcome (the attempt is on record); one to retry raises DeliveryFailed(failed)."""
     with get_db().session() as db_session:
-        outcome = messaging.deliver(
-            db_session=db_session,
-            event_id=event_id,
-            attempt=self.attempt,
-            final=self.final,
-            adapters=current_adapters(),
-            city=current_app.config["CITY"],
-            mail_from=current_app.config["MAIL_FROM"],
-            public_url=current_app.config["PUBLIC_URL"],
-            retry_delay=self.retry_countdown(),
+        outcome = deliver(
+            db_session=db_session, adapters=current_adapters(), **task.this_attempt(), **arguments
         )
         db_session.commit()
     if outcome is messaging.Outcome.RETRY:
-        raise DeliveryFailed(f"event {event_id}: the citizen could not be told yet")
+        raise DeliveryFailed(failed)
+
+
+@shared_task(name=NOTIFY, base=DeliveryTask, bind=True, ignore_result=True)
+def notify(self: DeliveryTask, event_id: int) -> None:
+    """Tell the citizen about one event; a failed attempt is recorded, then retried later."""
+    config = current_app.config
+    run_attempt(
+        self,
+        messaging.deliver,
+        f"event {event_id}: the citizen could not be told yet",
+        event_id=event_id,
+        city=config["CITY"],
+        mail_from=config["MAIL_FROM"],
+        public_url=config["PUBLIC_URL"],
+    )
 
 
 def lost_after() -> timedelta:
@@ -62,20 +73,15 @@ def lost_after() -> timedelta:
 @shared_task(name=ALERT_STAFF, base=DeliveryTask, bind=True, ignore_result=True)
 def alert_staff(self: DeliveryTask, alert_id: int) -> None:
     """Tell a member of staff on duty of a danger report; a failure is retried later."""
-    with get_db().session() as db_session:
-        outcome = messaging.alert_staff(
-            db_session=db_session,
-            alert_id=alert_id,
-            attempt=self.attempt,
-            final=self.final,
-            adapters=current_adapters(),
-            city=current_app.config["CITY"],
-            public_url=current_app.config["PUBLIC_URL"],
-            retry_delay=self.retry_countdown(),
-        )
-        db_session.commit()
-    if outcome is messaging.Outcome.RETRY:
-        raise DeliveryFailed(f"staff alert {alert_id} could not be sent yet")
+    config = current_app.config
+    run_attempt(
+        self,
+        messaging.alert_staff,
+        f"staff alert {alert_id} could not be sent yet",
+        alert_id=alert_id,
+        city=config["CITY"],
+        public_url=config["PUBLIC_URL"],
+    )
 
 
 def alert_staff_after_commit(*, db_session: Session, case_id: int, alert: bool) -> None:

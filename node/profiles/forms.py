@@ -1,5 +1,8 @@
 """Citizen account forms: sign-up, sign-in, preferences and consent, erasure."""
 
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -19,6 +22,19 @@ from node.display import CHANNEL_LABELS
 LANGUAGE_NAMES = {"en": "English", "it": "Italiano"}
 # Channels a citizen can be answered on; phone and counter are ways in, not ways to be told.
 ANSWER_CHANNELS = ("email", "sms", "app", "web")
+ProfileForm = TypeVar("ProfileForm", bound=FlaskForm)
+
+
+def with_node_choices(form: ProfileForm, config: Mapping[str, Any]) -> ProfileForm:
+    """A profile form (the citizen's own, or the call centre's) offering the node's languages and
+    districts."""
+    form.language.choices = [
+        SelectChoice(code, LANGUAGE_NAMES.get(code, code)) for code in config["LANGUAGES"]
+    ]
+    form.district.choices = [SelectChoice("", "—")] + [
+        SelectChoice(d, d) for d in config["DISTRICTS"]
+    ]
+    return form
 
 
 class CitizenLoginForm(FlaskForm):

@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -211,6 +212,18 @@ def _record_verified(
     claimed: int,
 ) -> None:
     """Archive that the citizen proved a contact, and how many earlier requests it brought."""
+    _changed_on_the_web(
+        db_session,
+        citizen,
+        now,
+        data={"fields": fields, "verified": verified, "claimed_cases": claimed},
+    )
+
+
+def _changed_on_the_web(
+    db_session: Session, citizen: Citizen, now: datetime | None, *, data: dict[str, Any]
+) -> None:
+    """Archive a change citizens made to their own profile on the portal."""
     record(
         db_session=db_session,
         kind=EventKind.PROFILE_UPDATED,
@@ -218,7 +231,7 @@ def _record_verified(
         citizen_id=citizen.id,
         channel="web",
         at=now,
-        data={"fields": fields, "verified": verified, "claimed_cases": claimed},
+        data=data,
     )
 
 
@@ -291,15 +304,7 @@ def confirm_link(
             raise NotFound("This link is unknown, used or expired: ask for a new one.")
         citizen.password_hash = password_hash
         citizen.session_version += 1
-        record(
-            db_session=db_session,
-            kind=EventKind.PROFILE_UPDATED,
-            actor=Actor.citizen(),
-            citizen_id=citizen.id,
-            channel="web",
-            at=now,
-            data={"fields": ["password"]},
-        )
+        _changed_on_the_web(db_session, citizen, now, data={"fields": ["password"]})
         db_session.flush()
         return Confirmed(purpose=verification.purpose, citizen=citizen)
     moved = attach_contact(

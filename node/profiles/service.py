@@ -1,6 +1,5 @@
 """Personal and group profiles: create and change citizens, their segments, export and erasure."""
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -11,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from federation.protocol.vocabulary import CHANNEL_FAMILY, AgeBand, Channel, ChannelFamily, age_band
 from node.cases.models import Case, Event, EventKind
+from node.cases.redaction import events_naming, redact, scrub
 from node.cases.schemas import Actor
 from node.cases.service import PUBLIC_EVENTS, record
-from node.database import savepoint, utcnow
+from node.database import after_commit, empty_journal, savepoint, utcnow
 from node.errors import InvalidInput, NotFound
 from node.hooks import Hook
 from node.profiles.models import (
@@ -28,7 +28,10 @@ from node.profiles.schemas import PROFILE_FIELDS, CitizenData, OrganisationData
 
 ERASING = Hook("a citizen is being erased: forget what else the node keeps about them")
 EXPORTING = Hook("a citizen's data is exported: add what else the node keeps about them")
-ERASED_TEXT = "[erased]"
+# Around the moment erasure cuts a person's cases and segments from them, so that what was
+# counted of them stays counted (node/sync connects both).
+UNLINKING = Hook("a citizen's cases and segments are about to be cut from them")
+UNLINKED = Hook("a citizen's cases and segments were cut from them")
 
 
 def validation_error(exc: ValidationError) -> InvalidInput:
@@ -170,28 +173,24 @@ def update_citizen(
         setattr(citizen, field, new[field])
     citizen.updated_at = now
     recompute_segments(db_session=db_session, citizen=citizen, now=now)
-    consent = [f for f in changed if f.startswith("consent_")]
+    consent = {f: getattr(citizen, f) for f in changed if f.startswith("consent_")}
     other = [f for f in changed if not f.startswith("consent_")]
-    if other:
-        record(
-            db_session=db_session,
-            kind=EventKind.PROFILE_UPDATED,
-            actor=actor,
-            citizen_id=citizen.id,
-            channel=channel,
-            at=now,
-            data={"fields": other},
-        )
-    if consent:
-        record(
-            db_session=db_session,
-            kind=EventKind.CONSENT_CHANGED,
-            actor=actor,
-            citizen_id=citizen.id,
-            channel=channel,
-            at=now,
-            data={f: getattr(citizen, f) for f in consent},
-        )
+    # A consent's new value is the event's news; other fields are named, their values not kept.
+    told = {
+        EventKind.PROFILE_UPDATED: {"fields": other} if other else {},
+        EventKind.CONSENT_CHANGED: consent,
+    }
+    for kind, data in told.items():
+        if data:
+            record(
+                db_session=db_session,
+                kind=kind,
+                actor=actor,
+                citizen_id=citizen.id,
+                channel=channel,
+                at=now,
+                data=data,
+            )
     db_session.flush()
     return changed
 
@@ -289,15 +288,6 @@ def find_subjects(
     return list(db_session.scalars(query.order_by(Citizen.id)))
 
 
-def _scrub(text: Any, needles: list[str]) -> Any:
-    """A text with every occurrence of the person's name and contacts replaced."""
-    if not isinstance(text, str):
-        return text
-    for needle in needles:
-        text = re.sub(re.escape(needle), ERASED_TEXT, text, flags=re.IGNORECASE)
-    return text
-
-
 def _needles(citizen: Citizen) -> list[str]:
     """How the person's name and contacts may be written in their requests' texts."""
     found = [v for v in (citizen.name, citizen.email) if v and len(v) >= 3]
@@ -380,16 +370,22 @@ def erase_citizen(
     """Erase a citizen (right to erasure): personal fields go, cases stay without the link.
 
     Returns the number of cases unlinked. The profile row stays as an empty tombstone so the
-    erasure event has something to point to; it holds no personal data.
+    erasure event has something to point to; it holds no personal data. Their events keep only
+    their facts (node/cases/redaction.py), and the counts made of them stay as they were.
     """
     citizen = get_citizen(db_session=db_session, citizen_id=citizen_id)
     now = now or utcnow()
     # Their own words may name them (a signature, a phone number): those go from the texts.
     needles = _needles(citizen)
-    for case in db_session.scalars(sa.select(Case).where(Case.citizen_id == citizen.id)):
-        case.description = _scrub(case.description, needles)
-        case.address = _scrub(case.address, needles)
-        case.attributes = {k: _scrub(v, needles) for k, v in (case.attributes or {}).items()}
+    case_ids = list(db_session.scalars(sa.select(Case.id).where(Case.citizen_id == citizen.id)))
+    for case in db_session.scalars(sa.select(Case).where(Case.id.in_(case_ids))):
+        case.description = scrub(case.description, needles)
+        case.address = scrub(case.address, needles)
+        case.attributes = {k: scrub(v, needles) for k, v in (case.attributes or {}).items()}
+        case.media_url = None  # their photo, wherever an app keeps it, is theirs too
+    # What the domains above keep about the person goes with it (node/behaviours.py and the
+    # app factory connect), while their cases still point at them.
+    ERASING(db_session=db_session, citizen_id=citizen.id)
     contacts = [c for c in (citizen.email, citizen.phone) if c]
     db_session.execute(
         sa.delete(ContactVerification).where(
@@ -399,20 +395,34 @@ def erase_citizen(
             )
         )
     )
+    UNLINKING(db_session=db_session, citizen_id=citizen.id)
     unlinked = db_session.execute(
-        sa.update(Case).where(Case.citizen_id == citizen.id).values(citizen_id=None)
+        sa.update(Case).where(Case.id.in_(case_ids)).values(citizen_id=None)
     ).rowcount
     db_session.execute(
         sa.update(Organisation).where(Organisation.contact_id == citizen.id).values(contact_id=None)
     )
-    # What the domains above keep about the person goes with it (node/behaviours.py connects).
-    ERASING(db_session=db_session, citizen_id=citizen.id)
     for field in ("name", "email", "phone", "district", "birth_year", "password_hash"):
         setattr(citizen, field, None)
     citizen.session_version += 1
     citizen.consent_contact = citizen.consent_profiling = False
     citizen.erased_at = citizen.updated_at = now
     recompute_segments(db_session=db_session, citizen=citizen, now=now)
+    UNLINKED(db_session=db_session, citizen_id=citizen.id)
+    # Every event of their cases and of their profile, and any other event writing their name
+    # or contacts (a note on a neighbour's case), keeps only its facts.
+    own = sa.select(Event.id).where(
+        sa.or_(Event.case_id.in_(case_ids), Event.citizen_id == citizen.id)
+    )
+    naming = events_naming(db_session=db_session, needles=needles)
+    redact(
+        db_session=db_session,
+        event_ids={*db_session.scalars(own), *naming},
+        actor=actor,
+        needles=needles,
+        citizen_id=citizen.id,
+        now=now,
+    )
     record(
         db_session=db_session,
         kind=EventKind.CITIZEN_ERASED,
@@ -422,6 +432,9 @@ def erase_citizen(
         data={"cases_unlinked": unlinked},
     )
     db_session.flush()
+    # The pages that held their data before the erasure leave the database file's journal.
+    engine = db_session.get_bind()
+    after_commit(db_session, lambda: empty_journal(engine))
     return unlinked
 
 

@@ -17,7 +17,6 @@ from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
-from wtforms import SelectChoice
 
 from node.auth import (
     Principal,
@@ -31,11 +30,10 @@ from node.auth import (
 from node.cases import service as cases
 from node.cases.schemas import Actor
 from node.database import db_session
-from node.display import field_message
+from node.display import place_errors
 from node.errors import Conflict, InvalidInput
 from node.profiles import identity, service
 from node.profiles.forms import (
-    LANGUAGE_NAMES,
     CitizenLoginForm,
     ConfirmForm,
     EraseForm,
@@ -45,6 +43,7 @@ from node.profiles.forms import (
     PreferencesForm,
     ResetRequestForm,
     SignupForm,
+    with_node_choices,
 )
 from node.profiles.models import VerificationPurpose
 from node.profiles.schemas import PROFILE_FIELDS
@@ -101,34 +100,14 @@ def _send_code(*, to: str, code: str, language: str) -> None:
     _send(kind="phone", to=to, subject="", body=body, language=language)
 
 
-def _with_choices(form: PreferencesForm) -> PreferencesForm:
-    config = current_app.config
-    form.language.choices = [
-        SelectChoice(code, LANGUAGE_NAMES.get(code, code)) for code in config["LANGUAGES"]
-    ]
-    form.district.choices = [SelectChoice("", "—")] + [
-        SelectChoice(d, d) for d in config["DISTRICTS"]
-    ]
-    return form
-
-
 def _profile_values(form: PreferencesForm) -> dict[str, Any]:
     return {field: getattr(form, field).data for field in PROFILE_FIELDS}
-
-
-def _place_errors(form: Any, exc: InvalidInput) -> None:
-    for name, message in exc.fields.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, field_message(message)]
-        else:
-            flash(str(exc), "error")
 
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> Any:
     """Open a citizen account: it exists once the e-mail is verified through the link sent."""
-    form = _with_choices(SignupForm())
+    form = with_node_choices(SignupForm(), current_app.config)
     if request.method == "GET":
         form.language.data = str(get_locale())
         form.consent_contact.data = True
@@ -149,7 +128,7 @@ def signup() -> Any:
             )
         except InvalidInput as exc:
             session.rollback()
-            _place_errors(form, exc)
+            place_errors(form, exc)
         except Conflict:
             session.rollback()
             flash(_("The e-mail could not be sent. Please try again later."), "error")
@@ -285,7 +264,9 @@ def login() -> Any:
     form = CitizenLoginForm()
     if form.validate_on_submit():
         citizen = service.find_by_contact(db_session=db_session(), email=form.email.data)
-        if citizen is not None and password_matches(citizen.password_hash, form.password.data):
+        # A hash is checked for an unknown e-mail too (a dummy one): the same work either way.
+        stored = citizen.password_hash if citizen is not None else None
+        if password_matches(stored, form.password.data):
             login_user(Principal(citizen=citizen))
             return redirect(safe_next(request.args.get("next"), url_for("account.home")))
         form.password.errors = [_("Wrong e-mail or password.")]
@@ -326,7 +307,7 @@ def home() -> str:
 def preferences() -> Any:
     """Change one's language, preferred channel and consent; a new contact is verified first."""
     citizen = current_citizen()
-    form = _with_choices(PreferencesForm(obj=citizen))
+    form = with_node_choices(PreferencesForm(obj=citizen), current_app.config)
     if form.validate_on_submit():
         session = db_session()
         try:
@@ -363,7 +344,7 @@ def preferences() -> Any:
                 _send_code(to=new_phone, code=code, language=citizen.language)
         except InvalidInput as exc:
             session.rollback()
-            _place_errors(form, exc)
+            place_errors(form, exc)
         except Conflict:
             session.rollback()
             flash(_("The message to confirm your new contact could not be sent."), "error")

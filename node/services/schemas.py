@@ -302,6 +302,17 @@ class ServiceSpec(BaseModel):
             }
         )
 
+    def choice_names(self, code: str) -> dict[str, str]:
+        """The choices of one of the service's questions, key to name; empty without it."""
+        for attribute in self.attributes:
+            if attribute.code == code:
+                return {value.key: value.name for value in attribute.values}
+        return {}
+
+    def question(self, code: str) -> str | None:
+        """One of the service's questions as it asks it, or None without it."""
+        return next((a.description for a in self.attributes if a.code == code), None)
+
     @property
     def event_map(self) -> dict[str, CommonEvent]:
         """Local event kinds mapped onto the common vocabulary, defaults overlaid by the spec."""

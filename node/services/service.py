@@ -224,6 +224,32 @@ def spec_of(service: Service, *, language: str | None = None) -> ServiceSpec:
     return ServiceSpec.model_validate(service.spec).in_language(language)
 
 
+def behaves_as(service: Service, behaviour: str) -> bool:
+    """Whether a catalogue service's spec names this behaviour."""
+    return spec_of(service).behaviour == behaviour
+
+
+def active_of_behaviour(*, db_session: Session, behaviour: str) -> list[Service]:
+    """The active services of one behaviour, by name."""
+    return [s for s in list_active(db_session=db_session) if behaves_as(s, behaviour)]
+
+
+def get_of_behaviour(
+    *, db_session: Session, code: str, behaviour: str, staff: StaffUser | None = None
+) -> Service:
+    """One active service of a behaviour by code; for staff, only one they work. Any other does
+    not exist for the caller."""
+    service = db_session.get(Service, code)
+    if (
+        service is None
+        or not service.active
+        or not behaves_as(service, behaviour)
+        or (staff is not None and not worked_by(staff, service))
+    ):
+        raise NotFound(f"no {behaviour} service with code {code!r}")
+    return service
+
+
 def by_sms_keyword(*, db_session: Session, keyword: str) -> Service | None:
     """The active service that answers to an SMS keyword."""
     return db_session.scalar(

@@ -8,11 +8,13 @@ the template and its version, the answers the city gave, and the city a service 
 from typing import Any
 
 from flask import Blueprint, render_template
+from flask_babel import get_locale
 
 from node.auth import staff_required
 from node.database import db_session
 from node.services import service as catalogue
 from node.services.models import Service
+from node.services.schemas import ServiceSpec
 
 bp = Blueprint("services_api", __name__, template_folder="templates")
 
@@ -32,6 +34,12 @@ def service_document(service: Service) -> dict[str, Any]:
         "events": {kind: event.value for kind, event in spec.event_map.items()},
         "provenance": service.provenance,
     }
+
+
+@bp.app_template_global()
+def service_texts(service: Service) -> ServiceSpec:
+    """A service's name, description, questions and choices in the page's language."""
+    return catalogue.spec_of(service, language=str(get_locale()))
 
 
 @bp.get("/api/v1/services")

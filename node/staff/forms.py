@@ -24,5 +24,21 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
+class ResetRequestForm(FlaskForm):
+    """Ask for a link to choose a new password."""
+
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=320)])
+
+
+class NewPasswordForm(FlaskForm):
+    """Choose a new password from a reset link."""
+
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=10)])
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("new", message=_l("The two passwords differ."))],
+    )
+
+
 class ActionForm(FlaskForm):
     """The CSRF token of the staff management page's buttons."""

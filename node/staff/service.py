@@ -1,17 +1,21 @@
 """Staff accounts: creation, password hashing with argon2, sign-in."""
 
 import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from node.errors import InvalidInput, NotFound
 from node.staff.models import Department, Role, StaffUser
 
 _hasher = PasswordHasher()
+RESET_LIFETIME = timedelta(hours=1)
+_RESET_SALT = "carmen.node.staff.password-reset"
 
 
 def hash_password(password: str) -> str:
@@ -114,7 +118,10 @@ def create_user(
 def authenticate(*, db_session: Session, email: str, password: str) -> StaffUser | None:
     """The active staff member with these credentials, or None."""
     user = db_session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
-    if user is None or not user.active or not password_matches(user.password_hash, password):
+    # Checked before anything else, unknown e-mail or not: the same work, so the answer's time
+    # does not tell which e-mails are staff accounts.
+    matches = password_matches(user.password_hash if user else None, password)
+    if user is None or not user.active or not matches:
         return None
     return user
 
@@ -201,3 +208,50 @@ def change_role(
         if department_code
         else None
     )
+
+
+def _reset_serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=_RESET_SALT)
+
+
+def start_reset(
+    *, db_session: Session, email: str, secret_key: str
+) -> tuple[StaffUser, str] | None:
+    """The active account with this e-mail and the token of its password-reset link, if any.
+
+    The token is signed with the node's secret key and names the account's session version:
+    using it, signing out or any new password bumps the version, so a link works once, and
+    only until the account's sessions next end.
+    """
+    user = db_session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    token = _reset_serializer(secret_key).dumps(
+        {"user": user.id if user else 0, "version": user.session_version if user else 0}
+    )
+    if user is None or not user.active:
+        return None
+    return user, token
+
+
+def reset_account(*, db_session: Session, token: str, secret_key: str) -> StaffUser:
+    """The account a reset link's token names while it is valid; NotFound otherwise."""
+    unusable = NotFound("This link is unknown, used or expired: ask for a new one.")
+    try:
+        data = _reset_serializer(secret_key).loads(
+            token, max_age=int(RESET_LIFETIME.total_seconds())
+        )
+        user_id, version = int(data["user"]), int(data["version"])
+    except (BadData, KeyError, TypeError, ValueError) as exc:
+        raise unusable from exc
+    user = db_session.get(StaffUser, user_id)
+    if user is None or not user.active or user.session_version != version:
+        raise unusable
+    return user
+
+
+def set_new_password(*, user: StaffUser, new: str) -> None:
+    """Set the password chosen from a reset link; every session of the account ends."""
+    if len(new) < 10:
+        raise InvalidInput("choose at least 10 characters", {"new": "at least 10 characters"})
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    user.session_version += 1

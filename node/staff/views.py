@@ -2,7 +2,17 @@
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
@@ -10,12 +20,22 @@ from werkzeug.wrappers import Response
 from node.auth import Principal, current_staff, end_sessions, safe_next, staff_required
 from node.database import db_session
 from node.display import field_message
-from node.errors import InvalidInput
+from node.errors import Conflict, InvalidInput
 from node.staff import service
-from node.staff.forms import ActionForm, ChangePasswordForm, StaffLoginForm
+from node.staff.forms import (
+    ActionForm,
+    ChangePasswordForm,
+    NewPasswordForm,
+    ResetRequestForm,
+    StaffLoginForm,
+)
 from node.staff.models import Role
 
 bp = Blueprint("office", __name__, url_prefix="/office")
+
+# How a reset link is e-mailed: the app factory puts a function here that sends through the
+# messaging adapters (which sit above staff), raising Conflict when it cannot.
+SENDER = "carmen.node.staff.sender"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -47,6 +67,63 @@ def logout() -> Response:
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("office.login"))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+def reset() -> Any:
+    """Ask for a password-reset link; the answer never says whether the account exists."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        found = service.start_reset(
+            db_session=db_session(), email=email, secret_key=current_app.config["SECRET_KEY"]
+        )
+        if found is not None:
+            user, token = found
+            try:
+                _send_reset_link(user.email, token, user.language)
+            except Conflict:
+                current_app.logger.warning("a staff password-reset link could not be sent")
+        return render_template("office/reset_sent.html", email=email)
+    status = 422 if form.errors else 200
+    return render_template("office/reset.html", form=form), status
+
+
+def _send_reset_link(to: str, token: str, language: str) -> None:
+    city = current_app.config["CITY"]
+    link = f"{current_app.config['PUBLIC_URL']}/office/reset/{token}"
+    with force_locale(language):
+        subject = _("%(city)s back office: choose a new password", city=city)
+        body = _(
+            "Someone asked to choose a new password for your back-office account with "
+            "%(city)s. If it was you, open this link within an hour:\n\n%(link)s\n\nIf it "
+            "was not, ignore this message: your password stays as it is.",
+            city=city,
+            link=link,
+        )
+    current_app.extensions[SENDER](to=to, subject=subject, body=body, language=language)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def new_password(token: str) -> Any:
+    """Choose a new password from a reset link; every session of the account ends."""
+    session = db_session()
+    secret_key = current_app.config["SECRET_KEY"]
+    user = service.reset_account(db_session=session, token=token, secret_key=secret_key)
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.set_new_password(user=user, new=form.new.data)
+        except InvalidInput as exc:
+            for name, message in exc.fields.items():
+                getattr(form, name).errors = [field_message(message)]
+        else:
+            session.commit()
+            logout_user()
+            flash(_("Your password was changed: sign in with it."), "success")
+            return redirect(url_for("office.login"))
+    status = 422 if form.errors else 200
+    return render_template("office/new_password.html", form=form), status
 
 
 @bp.route("/password", methods=["GET", "POST"])

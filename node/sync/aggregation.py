@@ -23,7 +23,8 @@ from node.cases.models import Case, Event, EventKind
 from node.profiles.models import CitizenSegment, SegmentKind
 from node.services.models import Service
 from node.services.schemas import ServiceSpec
-from node.sync.suppression import Group
+from node.sync.audit import Relation, at_most, sums_to
+from node.sync.models import CountAdjustment
 
 CHANNELS = frozenset(channel.value for channel in Channel)
 # Events that show a person used a service that is more than cases.
@@ -246,31 +247,137 @@ def aggregate_periods(*, db_session: Session, periods: list[str]) -> dict[str, A
         values[((service, dim, value), "citizens")] = count
         if dim == "segment":
             values[((service, "all", None), "citizens")] += count
+    _add_adjustments(db_session, found)
     for aggregates in found.values():
         aggregates.values = dict(aggregates.values)
     return found
 
 
-def groups(values: dict[tuple[CellKey, str], int]) -> list[Group]:
-    """The additive equations among a period's values (see node.sync.suppression)."""
-    members: dict[tuple[str, str, str], list[tuple[CellKey, str]]] = defaultdict(list)
-    cells: dict[CellKey, list[str]] = defaultdict(list)
+# ---------------------------------------------------------------- erasure
+
+
+def _add_adjustments(db_session: Session, found: dict[str, "Aggregates"]) -> None:
+    """Put back what erasures took from these periods' counts (see CountAdjustment)."""
+    rows = db_session.scalars(sa.select(CountAdjustment).where(CountAdjustment.period.in_(found)))
+    for row in rows:
+        values = found[row.period].values
+        key = ((row.service_code, row.dim, row.value or None), row.measure)
+        values[key] = values.get(key, 0) + row.delta
+        if values[key] == 0:  # a cell only the erasure made (their requests as unknown)
+            del values[key]
+
+
+def _erased_person_months(db_session: Session, citizen_id: int) -> list[str]:
+    dialect = db_session.get_bind().dialect.name
+    month = _month(Event.at, dialect)
+    cases = sa.select(Case.id).where(Case.citizen_id == citizen_id)
+    query = sa.select(month).where(
+        COUNTED, sa.or_(Event.case_id.in_(cases), Event.citizen_id == citizen_id)
+    )
+    return sorted(m for m in db_session.scalars(query.distinct()) if m)
+
+
+def hold_counts_before_unlinking(*, db_session: Session, citizen_id: int) -> None:
+    """Note the counts of every month the person is in, before erasure cuts them off."""
+    periods = _erased_person_months(db_session, citizen_id)
+    before = aggregate_periods(db_session=db_session, periods=periods) if periods else {}
+    db_session.info.setdefault(_HELD, {})[citizen_id] = before
+
+
+def keep_counts_after_unlinking(*, db_session: Session, citizen_id: int) -> None:
+    """Record, per cell, what the erasure changed in those months, so the counts stay."""
+    before = db_session.info.get(_HELD, {}).pop(citizen_id, {})
+    if not before:
+        return
+    after = aggregate_periods(db_session=db_session, periods=list(before))
+    for period, was in before.items():
+        now = after[period].values
+        for key in set(was.values) | set(now):
+            delta = was.values.get(key, 0) - now.get(key, 0)
+            if delta:
+                (service, dim, value), measure = key
+                ident = (period, service, dim, value or "", measure)
+                row = db_session.get(CountAdjustment, ident)
+                if row is None:
+                    db_session.add(
+                        CountAdjustment(
+                            period=period,
+                            service_code=service,
+                            dim=dim,
+                            value=value or "",
+                            measure=measure,
+                            delta=delta,
+                        )
+                    )
+                else:
+                    row.delta += delta
+    db_session.flush()
+
+
+_HELD = "carmen.counts_before_erasure"
+
+
+# Events a distinct citizen is counted for: who submitted, subscribed, booked or took part.
+USE_EVENTS = ("events.submitted", "events.subscribed", "events.booked", "events.participated")
+
+
+def relations(values: dict[tuple[CellKey, str], int]) -> list[Relation]:
+    """The linear relations an attacker knows among a period's values (see node.sync.audit).
+
+    Structural facts of the tables, each kept only where it holds of these values (noise, or a
+    service that maps its events otherwise, can break one): a measure over a service's segments
+    adds up to its total (one band per person); over its channels it adds up to at most the
+    total (a staff action has no channel); a channel's citizens are at most the service's, who
+    are at most the channels' together; in every cell citizens are at most the submissions (or
+    at most the uses: submissions, subscriptions, bookings and participations); a histogram's
+    buckets add up to the count of the event they time or score; resolutions in time are at
+    most the resolutions. Equal totals forcing equal cells follows from these: total citizens
+    equal to total submissions with citizens <= submissions per channel makes every channel's
+    two counts equal, which the audit's programs find by themselves.
+    """
+    by_service: dict[str, dict[str, dict[str, list]]] = defaultdict(
+        lambda: {"channel": defaultdict(list), "segment": defaultdict(list)}
+    )
+    cells: dict[CellKey, set[str]] = defaultdict(set)
     for cell, measure in values:
-        cells[cell].append(measure)
+        cells[cell].add(measure)
         service, dim, _ = cell
-        # Distinct citizens add up over segments (one band each) but not over channels.
-        if dim == "segment" or (dim == "channel" and measure != "citizens"):
-            members[(service, dim, measure)].append((cell, measure))
-    groups = [
-        Group(total=((service, "all", None), measure), members=tuple(sorted(found, key=str)))
-        for (service, _dim, measure), found in members.items()
-    ]
+        if dim in ("channel", "segment"):
+            by_service[service][dim][measure].append((cell, measure))
+    found: list[Relation] = []
+
+    def first_holding(*candidates: Relation) -> None:
+        """The strongest of some relations that holds (an equation before its inequality)."""
+        found.extend([c for c in candidates if c.holds(values)][:1])
+
+    for service, dims in by_service.items():
+        total = (service, "all", None)
+        for measure, members in dims["segment"].items():
+            first_holding(sums_to((total, measure), sorted(members, key=str)))
+        for measure, members in dims["channel"].items():
+            members = sorted(members, key=str)
+            if measure == "citizens":
+                for member in members:
+                    first_holding(at_most([member], [(total, measure)]))
+                first_holding(at_most([(total, measure)], members))
+            else:
+                first_holding(
+                    sums_to((total, measure), members), at_most(members, [(total, measure)])
+                )
     for cell, measures in cells.items():
+        if "citizens" in measures:
+            first_holding(
+                at_most([(cell, "citizens")], [(cell, "events.submitted")]),
+                at_most([(cell, "citizens")], [(cell, m) for m in USE_EVENTS]),
+            )
         for prefix, event in HISTOGRAMS.items():
-            buckets = tuple((cell, m) for m in measures if m.startswith(prefix + "."))
+            buckets = [(cell, m) for m in sorted(measures) if m.startswith(prefix + ".")]
             if buckets:
-                groups.append(Group(total=(cell, f"events.{event.value}"), members=buckets))
-    return groups
+                counted = (cell, f"events.{event.value}")
+                first_holding(sums_to(counted, buckets), at_most(buckets, [counted]))
+        if "completed_within_sla" in measures:
+            first_holding(at_most([(cell, "completed_within_sla")], [(cell, "events.completed")]))
+    return found
 
 
 def cell_measures_of(found: dict[str, int]) -> CellMeasures | None:

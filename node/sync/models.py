@@ -48,6 +48,13 @@ class SyncPeriod(Base):
     epsilon_spent: Mapped[float] = mapped_column(sa.Float, default=0.0)
     # Set when the hub refused the revision as a client error (4xx): resending cannot help.
     refused: Mapped[bool] = mapped_column(default=False)
+    # Every revision that passed the audit and may have left (oldest first), with the exact
+    # values it was built from and the keys it withheld: a later revision is audited against
+    # all of them, as whoever holds them all could difference them.
+    released: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
+    # Why the latest build is not in the outbox (its audit failed), and since when.
+    held_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    held_since: Mapped[datetime | None]
 
     @property
     def pending(self) -> bool:
@@ -68,3 +75,22 @@ class SyncLease(Base):
     name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     holder: Mapped[str | None] = mapped_column(sa.String(64))
     expires_at: Mapped[datetime | None]
+
+
+class CountAdjustment(Base):
+    """What erasing people took from a period's counts, added back when the period is built.
+
+    Erasure cuts a person's cases from them and forgets their segments, which would move their
+    events to the unknown segment and count each of their requests as another person: a month
+    already sent would change, and the revision would tell the hub that someone was erased.
+    The differences are kept per cell, never per person (`value` is "" for a service's total).
+    """
+
+    __tablename__ = "count_adjustments"
+
+    period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    service_code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    dim: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    measure: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    delta: Mapped[int]

@@ -5,6 +5,7 @@ The building blocks live beside it: `aggregation` (events to counts), `snapshots
 `enrollment` (keys and the hub link). Their public names are importable from here too.
 """
 
+import logging
 import os
 import socket
 import threading
@@ -12,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,9 +24,16 @@ from sqlalchemy.orm import Session
 
 from federation.protocol import client as hub_client
 from federation.protocol.models import MetricsSnapshot
+from node.config import NodeSettings
 from node.database import savepoint, utcnow
 from node.errors import Conflict, NotFound
-from node.sync.aggregation import Aggregates, aggregate, aggregate_periods, source_fingerprints
+from node.sync.aggregation import (
+    Aggregates,
+    aggregate,
+    aggregate_periods,
+    period_bounds,
+    source_fingerprints,
+)
 from node.sync.enrollment import (
     default_slug,
     enroll_with_hub,
@@ -37,17 +46,25 @@ from node.sync.models import FederationLink, SyncLease, SyncPeriod
 from node.sync.snapshots import (
     NoiseSettings,
     add_noise,
+    audit_release,
+    build_releases,
     build_snapshot,
     build_snapshots,
     content_hash,
+    encode_release,
     noise_settings,
+    published_before,
     service_identities,
+    withheld_before,
 )
+
+logger = logging.getLogger(__name__)
 
 # The building blocks' public names, so that callers read the whole of sync from here.
 __all__ = [
     "Aggregates",
     "NoiseSettings",
+    "ReleaseSettings",
     "SyncBusy",
     "add_noise",
     "aggregate",
@@ -59,6 +76,7 @@ __all__ = [
     "enroll_with_hub",
     "ensure_enrolled_slug",
     "get_link",
+    "held_periods",
     "httpx_client",
     "load_or_create_key",
     "noise_settings",
@@ -67,6 +85,7 @@ __all__ = [
     "record_push",
     "refresh_outbox",
     "registration",
+    "release_settings",
     "renew_lease",
     "save_link",
     "service_identities",
@@ -180,17 +199,47 @@ def _freeze_event_log(db_session: Session) -> None:
 # ---------------------------------------------------------------- outbox
 
 
+@dataclass(frozen=True)
+class ReleaseSettings:
+    """When a month may first leave, and how wide every withheld count must stay."""
+
+    grace_days: int = NodeSettings.model_fields["release_grace_days"].default
+    # None: the hub's k. 0 protects nothing beyond k, and lets every revision through: only for
+    # harnesses that test the transport (the node's settings do not accept it).
+    protection_width: int | None = None
+
+
+def release_settings(settings: Any) -> ReleaseSettings:
+    """The release rules asked for by the node's settings."""
+    return ReleaseSettings(settings["RELEASE_GRACE_DAYS"], settings["PROTECTION_WIDTH"])
+
+
+def release_date(period: str, grace_days: int) -> datetime | None:
+    """When a month may first be sent: its end plus the grace (None: at once)."""
+    return period_bounds(period)[1] + timedelta(days=grace_days) if grace_days else None
+
+
 def refresh_outbox(
-    *, db_session: Session, now: datetime | None = None, privacy: NoiseSettings | None = None
+    *,
+    db_session: Session,
+    now: datetime | None = None,
+    privacy: NoiseSettings | None = None,
+    release: ReleaseSettings | None = None,
 ) -> list[str]:
     """Rebuild the snapshot of every month whose events changed; a changed one gets a revision.
 
-    The build reads one state of the event log: appends wait until the caller commits (see
-    `_freeze_event_log`), so commit soon. Returns the periods that got a new revision.
+    A month is built only once its grace period is over. A rebuilt month is protected together
+    with every earlier revision that may have left (withholding more where a small change
+    would show), and enters the outbox only if it passes the interval audit with them;
+    otherwise the change is held (`held_reason`) and the outbox keeps what it had, until
+    a later build passes. The build reads one state of the event log: appends wait until the
+    caller commits (see `_freeze_event_log`), so commit soon. Returns the periods that got a
+    new revision.
     """
     _freeze_event_log(db_session)
     link = get_link(db_session=db_session)
     now = now or utcnow()
+    release = release or ReleaseSettings()
     # Fresh from the database, not the session's memory: another sync may have moved them.
     stored = {
         p.period: p
@@ -200,7 +249,8 @@ def refresh_outbox(
     dirty = sorted(
         period
         for period, fingerprint in fingerprints.items()
-        if period not in stored or stored[period].source_fingerprint != fingerprint
+        if (period not in stored or stored[period].source_fingerprint != fingerprint)
+        and (release_date(period, release.grace_days) or now) <= now
     )
     for period in dirty:
         stored.setdefault(
@@ -209,32 +259,85 @@ def refresh_outbox(
                 period=period, revision=0, acknowledged_revision=0, attempts=0, epsilon_spent=0.0
             ),
         )
-    snapshots = build_snapshots(
+    releases = build_releases(
         db_session=db_session,
         node_slug=link.node_slug,
         periods=dirty,
         k=link.k,
         revisions={period: stored[period].revision + 1 for period in dirty},
         privacy=privacy,
+        protection_width=release.protection_width,
+        keep={period: withheld_before(stored[period].released) for period in dirty},
+        released={period: stored[period].released for period in dirty},
     )
     changed = []
-    for period, snapshot in snapshots.items():
+    for period, built in releases.items():
         row = stored[period]
-        digest = content_hash(snapshot)
+        digest = content_hash(built.snapshot)
         row.source_fingerprint = fingerprints[period]
         row.built_at = now
-        if snapshot.differential_privacy is not None:
-            row.epsilon_spent += snapshot.differential_privacy.epsilon
-        if digest != row.content_hash:
-            row.revision += 1
-            row.content_hash = digest
-            row.payload = snapshot.model_dump(mode="json", exclude_none=True)
-            row.refused = False
-            row.last_error = None
-            changed.append(period)
         db_session.add(row)
+        if built.snapshot.differential_privacy is not None:
+            row.epsilon_spent += built.snapshot.differential_privacy.epsilon
+        if digest == row.content_hash:  # back to what the outbox holds: nothing is held
+            row.held_reason = row.held_since = None
+            continue
+        reason = None
+        lost = published_before(row.released) & built.hidden
+        if lost:
+            # The hub keeps one revision per month: one that withholds what it has would take
+            # those counts away. Hold the change until it is large enough to show as it is.
+            reason = (
+                f"the change since the last release is too small to send without withholding "
+                f"{len(lost)} counts the hub already has"
+            )
+        else:
+            report = audit_release(
+                release=built,
+                released=row.released,
+                k=link.k,
+                protection_width=release.protection_width,
+            )
+            if not report.passed:
+                what = "the change since the last release" if row.released else "the snapshot"
+                reason = f"audit: {what} would expose a count: {report.summary()}"
+        if reason is not None:
+            row.held_reason = reason[:500]
+            row.held_since = row.held_since or now
+            logger.warning("%s held back, not sent: %s", period, row.held_reason)
+            continue
+        row.revision += 1
+        row.content_hash = digest
+        row.payload = built.snapshot.model_dump(mode="json", exclude_none=True)
+        # Whatever is in the outbox may leave at any moment: count it as released from now on.
+        row.released = [*(row.released or []), encode_release(row.revision, built)]
+        row.held_reason = row.held_since = None
+        row.refused = False
+        row.last_error = None
+        changed.append(period)
     db_session.flush()
     return changed
+
+
+def held_periods(
+    *, db_session: Session, now: datetime | None = None, release: ReleaseSettings | None = None
+) -> list[tuple[str, str]]:
+    """Months whose latest events are not in the outbox, and why: a grace period that is not
+    over, or a change held back by the audit. Oldest first."""
+    now = now or utcnow()
+    release = release or ReleaseSettings()
+    stored = {row.period: row for row in all_periods(db_session=db_session)}
+    held = {period: row.held_reason for period, row in stored.items() if row.held_reason}
+    for period, fingerprint in source_fingerprints(db_session=db_session).items():
+        opens = release_date(period, release.grace_days)
+        row = stored.get(period)
+        if (
+            opens is not None
+            and opens > now
+            and (row is None or row.source_fingerprint != fingerprint)
+        ):
+            held[period] = f"in its grace period until {opens:%Y-%m-%d %H:%M} UTC"
+    return sorted(held.items())
 
 
 def pending_periods(*, db_session: Session) -> list[SyncPeriod]:
@@ -322,6 +425,7 @@ def sync_now(
     db_session: Session,
     key: Ed25519PrivateKey,
     privacy: NoiseSettings | None = None,
+    release: ReleaseSettings | None = None,
     wait_seconds: float = 60.0,
 ) -> dict[str, hub_client.PushResult]:
     """Refresh the outbox and push every pending period once, now, holding the sync lease.
@@ -333,7 +437,7 @@ def sync_now(
     """
     results: dict[str, hub_client.PushResult] = {}
     with sync_lease(db_session=db_session, wait_seconds=wait_seconds) as holder:
-        refresh_outbox(db_session=db_session, privacy=privacy)
+        refresh_outbox(db_session=db_session, privacy=privacy, release=release)
         db_session.commit()
         with httpx_client() as http:
             for row in pending_periods(db_session=db_session):

@@ -14,11 +14,13 @@ from federation.protocol.models import (
     DifferentialPrivacy,
     MetricsSnapshot,
     ServiceIdentity,
+    canonical_exclude,
 )
 from node.services.models import Service
-from node.sync.aggregation import CellKey, aggregate_periods, cell_measures_of, groups
+from node.sync.aggregation import CellKey, aggregate_periods, cell_measures_of, relations
+from node.sync.audit import AuditReport, Revision, audit
 from node.sync.enrollment import default_slug
-from node.sync.suppression import suppress
+from node.sync.suppression import protect
 
 
 def service_identities(*, db_session: Session, codes: set[str]) -> list[ServiceIdentity]:
@@ -95,7 +97,16 @@ def add_noise(
     return released, DifferentialPrivacy(mechanism="geometric", epsilon=epsilon)
 
 
-def build_snapshots(
+@dataclass
+class Release:
+    """A period's snapshot with what it was made from: the exact values and those withheld."""
+
+    snapshot: MetricsSnapshot
+    values: dict[tuple[CellKey, str], int]
+    hidden: set[tuple[CellKey, str]]
+
+
+def build_releases(
     *,
     db_session: Session,
     node_slug: str,
@@ -103,18 +114,36 @@ def build_snapshots(
     k: int,
     revisions: dict[str, int] | None = None,
     privacy: NoiseSettings | None = None,
-) -> dict[str, MetricsSnapshot]:
-    """The periods' anonymised snapshots: noised when asked, suppressed below k, with
-    secondary suppression."""
+    protection_width: int | None = None,
+    keep: dict[str, set] | None = None,
+    released: dict[str, list[dict[str, Any]] | None] | None = None,
+) -> dict[str, Release]:
+    """The periods' anonymised snapshots, each with its exact values and withheld keys.
+
+    Noised when asked, then protected (`node.sync.suppression.protect`): nothing below k is
+    sent, and nothing withheld can be narrowed below the protection width (default k) from
+    the published values. `keep` names, per period, values to withhold whatever they are;
+    `released`, per period, the earlier revisions that may have left (as `encode_release`
+    stores them): the new one is protected together with them.
+    """
     if not periods:
         return {}
     revisions = revisions or {}
+    keep = keep or {}
+    released = released or {}
     built = {}
     for period, found in aggregate_periods(db_session=db_session, periods=periods).items():
         spent = None
         if privacy is not None and found.values:
             found.values, spent = add_noise(found.values, privacy)
-        hidden = suppress(found.values, groups(found.values), k)
+        hidden = protect(
+            found.values,
+            relations(found.values),
+            k=k,
+            protection_width=protection_width,
+            keep=keep.get(period, ()),
+            released=[decode_release(entry) for entry in released.get(period) or []],
+        )
         by_cell: dict[CellKey, dict[str, int]] = defaultdict(dict)
         for (cell, measure), value in found.values.items():
             if (cell, measure) not in hidden:
@@ -131,7 +160,7 @@ def build_snapshots(
                         measures=cell_measures,
                     )
                 )
-        built[period] = MetricsSnapshot(
+        snapshot = MetricsSnapshot(
             node=node_slug,
             period=period,
             revision=revisions.get(period, 1),
@@ -140,7 +169,31 @@ def build_snapshots(
             services=service_identities(db_session=db_session, codes=found.services),
             cells=cells,
         )
+        built[period] = Release(snapshot=snapshot, values=found.values, hidden=hidden)
     return built
+
+
+def build_snapshots(
+    *,
+    db_session: Session,
+    node_slug: str,
+    periods: list[str],
+    k: int,
+    revisions: dict[str, int] | None = None,
+    privacy: NoiseSettings | None = None,
+    protection_width: int | None = None,
+) -> dict[str, MetricsSnapshot]:
+    """The periods' anonymised snapshots (see build_releases)."""
+    releases = build_releases(
+        db_session=db_session,
+        node_slug=node_slug,
+        periods=periods,
+        k=k,
+        revisions=revisions,
+        privacy=privacy,
+        protection_width=protection_width,
+    )
+    return {period: release.snapshot for period, release in releases.items()}
 
 
 def build_snapshot(
@@ -157,7 +210,9 @@ def build_snapshot(
 
 
 def content_hash(snapshot: MetricsSnapshot) -> str:
-    content = snapshot.model_dump(mode="json", exclude={"revision", "pending_periods"})
+    content = snapshot.model_dump(
+        mode="json", exclude=canonical_exclude(snapshot, "revision", "pending_periods")
+    )
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
@@ -166,3 +221,65 @@ def noise_settings(settings: Any) -> NoiseSettings | None:
     if not settings["DP_EPSILON"]:
         return None
     return NoiseSettings(settings["DP_EPSILON"], settings["DP_MAX_EVENTS_PER_CASE"])
+
+
+# ---------------------------------------------------------------- releases and their audit
+
+
+def encode_release(revision: int, release: Release) -> dict[str, Any]:
+    """A revision as the outbox keeps it once it may leave: exact values and withheld keys."""
+    return {
+        "revision": revision,
+        "values": sorted(
+            ([*cell, measure, value] for (cell, measure), value in release.values.items()), key=str
+        ),
+        "hidden": sorted(([*cell, measure] for cell, measure in release.hidden), key=str),
+    }
+
+
+def _key(service: str, dim: str, value: str | None, measure: str) -> tuple[CellKey, str]:
+    return (service, dim, value), measure
+
+
+def decode_release(entry: dict[str, Any]) -> Revision:
+    """A stored revision as its attacker holds it (see `node.sync.audit`)."""
+    values = {_key(*row[:4]): row[4] for row in entry["values"]}
+    return Revision(
+        values=values,
+        hidden=frozenset(_key(*row) for row in entry["hidden"]),
+        relations=tuple(relations(values)),
+    )
+
+
+def withheld_before(released: list[dict[str, Any]] | None) -> set[tuple[CellKey, str]]:
+    """Every key withheld by an earlier revision (a later one keeps them withheld)."""
+    return {_key(*row) for entry in released or [] for row in entry["hidden"]}
+
+
+def published_before(released: list[dict[str, Any]] | None) -> set[tuple[CellKey, str]]:
+    """Every key the last earlier revision published (what the hub holds of the month)."""
+    if not released:
+        return set()
+    last = released[-1]
+    return {_key(*row[:4]) for row in last["values"]} - {_key(*row) for row in last["hidden"]}
+
+
+def audit_release(
+    *,
+    release: Release,
+    released: list[dict[str, Any]] | None,
+    k: int,
+    protection_width: int | None = None,
+) -> AuditReport:
+    """Audit a new revision together with every earlier one that may have left, and the
+    changes between them: what whoever holds them all can work out."""
+    latest = Revision(
+        values=release.values,
+        hidden=frozenset(release.hidden),
+        relations=tuple(relations(release.values)),
+    )
+    return audit(
+        revisions=[*(decode_release(entry) for entry in released or []), latest],
+        k=k,
+        protection_width=k if protection_width is None else protection_width,
+    )

@@ -26,7 +26,9 @@ def sync_with_hub() -> None:
         try:
             with sync.sync_lease(db_session=db_session, wait_seconds=0):
                 sync.refresh_outbox(
-                    db_session=db_session, privacy=sync.noise_settings(current_app.config)
+                    db_session=db_session,
+                    privacy=sync.noise_settings(current_app.config),
+                    release=sync.release_settings(current_app.config),
                 )
                 db_session.commit()
         except sync.SyncBusy:

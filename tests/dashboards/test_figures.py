@@ -228,9 +228,29 @@ def test_europe_counts_cities_countries_and_people_each_service_is_viable_for():
     assert summary.loc["noise", "viable_population"] == 600
     assert summary.loc["alerts", "viable_cities"] == 0
     assert summary.loc["alerts", "pilot_first_cities"] == 1
+    assert summary.loc["noise", "not_viable_cities"] == 1
+    assert summary.loc["noise", "not_viable_population"] == 400
     bars = figures.europe_figure(figures.europe_summary(europe)).data[0]
     assert dict(zip(bars.x, bars.y, strict=True)) == pytest.approx({"alerts": 0, "noise": 6e-4})
     assert figures.europe_summary(None).empty
+
+
+def test_the_replication_page_states_the_target_and_where_it_came_from():
+    targets = pd.DataFrame(
+        {
+            "service": ["noise", "alerts"],
+            "kind": ["break-even", "uptake"],
+            "source": ["template.toml of noise", "the run's target uptake"],
+            "sentence": [
+                "target: the break-even uptake of each city (...), from template.toml of noise",
+                "target: 2 citizens per 1,000 per month, from the run's target uptake",
+            ],
+        }
+    )
+    sentence = figures.target_sentence(targets, service="noise")
+    assert "break-even uptake" in sentence and "template.toml of noise" in sentence
+    assert figures.target_sentence(targets, service="unknown") == ""
+    assert figures.target_sentence(None, service="noise") == ""
 
 
 def test_phases_count_months_from_each_pilots_own_start(kpis):

@@ -109,6 +109,8 @@ def test_replication_ranks_cities_and_gives_the_clone_command_for_the_chosen_tar
     page = visit(dashboard_server.url + "/replication?service=bulky_waste")
     ranking = page.locator("#replication-table").inner_text()
     assert "piloted" in ranking and ("replicate" in ranking or "viable" in ranking)
+    stated = page.locator("#replication-target").inner_text()
+    assert "break-even uptake" in stated and "the default cost model" in stated
     command = page.locator("#replication-command").inner_text()
     assert command.startswith("carmen service clone bins --from /srv/carmen/")
     target = "gent" if command.endswith("/brno") else "brno"

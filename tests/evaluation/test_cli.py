@@ -51,8 +51,11 @@ def test_evaluate_writes_every_table_and_the_report(tables, tmp_path):
         "expected_uptake",
         "low",
         "high",
+        "target_uptake",
         "score",
         "verdict",
+        "extrapolated",
+        "model",
         "drivers",
     ]
     report = json.loads((out / "report.json").read_text())
@@ -82,6 +85,44 @@ def test_thresholds_from_the_command_line_change_the_verdicts(tables, tmp_path):
         assert result.exit_code == 0, result.output
         counts.append((pd.read_csv(out / "viability.csv")["verdict"] == "replicate").sum())
     assert counts[0] > counts[1]
+
+
+def test_the_output_states_each_service_s_target_and_where_it_came_from(tables, tmp_path):
+    cities, observations = tables
+    result = evaluate("--cities", cities, "--observations", observations, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "target: the break-even uptake of each city" in result.output
+    assert "from the default cost model" in result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert {t["kind"] for t in report["targets"].values()} == {"break-even"}
+    viability = pd.read_csv(tmp_path / "viability.csv")
+    # A larger city spreads the same fixed costs over more people: a lower target.
+    one = viability[viability["service"] == viability["service"].iloc[0]]
+    population = pd.read_csv(cities).set_index("city_id")["population"]
+    ranked = one.assign(population=one["city_id"].map(population)).sort_values("population")
+    assert ranked["target_uptake"].is_monotonic_decreasing
+
+
+def test_costs_from_a_file_replace_the_templates_and_can_make_a_service_not_viable(
+    tables, tmp_path
+):
+    cities, observations = tables
+    costs = tmp_path / "costs.toml"
+    costs.write_text("[default]\nmonthly = 5000000\n", encoding="utf-8")
+    out = tmp_path / "out"
+    args = ("--cities", cities, "--observations", observations, "--out", out)
+    result = evaluate(*args, "--costs", costs)
+    assert result.exit_code == 0, result.output
+    assert "from costs.toml (--costs)" in result.output
+    verdicts = pd.read_csv(out / "viability.csv")["verdict"]
+    assert "replicate" not in set(verdicts) and "not viable" in set(verdicts)
+    fixed = evaluate(*args, "--costs", costs, "--target-uptake", "0.01")
+    assert "target: 0.01 citizens per 1,000 per month, from the run's target uptake" in (
+        fixed.output
+    )
+    costs.write_text("[default]\nmonthyl = 5\n", encoding="utf-8")
+    refused = evaluate(*args, "--costs", costs)
+    assert refused.exit_code != 0 and "unknown cost figures monthyl" in refused.output
 
 
 def test_help_documents_the_columns_of_both_tables():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from federation.hub.database import get_db
+from federation.hub.database import get_db, utcnow
 from federation.hub.evaluations import service as evaluations
 from federation.hub.evaluations.tasks import run_evaluation
 from runtime.celery_app import send_after_commit
@@ -210,3 +210,25 @@ def test_a_suspended_node_is_left_out_of_evaluations_with_a_warning(evaluated_hu
     assert run.warnings == [
         {"node": "tallinn", "message": "suspended: its data is left out until it is resumed"}
     ]
+
+
+def test_the_federation_s_cost_figures_set_the_target_the_run_states(tmp_path, migrated_hub_db):
+    costs = {"default": {"setup": 0, "monthly": 9_000_000}}
+    app = make_hub(
+        tmp_path / "hub", migrated_hub_db, EVALUATION_OPTIONS=FAST, EVALUATION_COSTS=costs
+    )
+    client = app.test_client()
+    for city in CITIES:
+        identity = make_identity(city)
+        enroll(app, identity)
+        body = body_of(make_snapshot(city, "2025-01"))
+        client.post(SNAPSHOTS_PATH, data=body, headers=signed_headers(identity, body))
+    options = evaluations.evaluation_options(app.config)
+    assert options["costs"] == costs and options["resamples"] == 10
+    with app.app_context(), get_db(app).session() as session:
+        run = evaluations.run_now(db_session=session, seed=0, now=utcnow(), options=options)
+        session.commit()
+        targets = run.results["targets"]
+    get_db(app).engine.dispose()
+    assert targets and {row["source"] for row in targets} == {"the hub's EVALUATION_COSTS"}
+    assert all("9,000,000 EUR a month" in row["sentence"] for row in targets)

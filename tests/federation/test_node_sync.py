@@ -299,3 +299,45 @@ def test_no_personal_data_reaches_any_row_at_the_hub(hub_app, node_app):
     assert "aggregate_cells" in dump
     assert [c for c in canaries if c in dump] == []
     assert "canary" not in dump and "segreta" not in dump
+
+
+def test_sync_and_sync_status_show_the_months_held_back_and_why(hub_app, node_app):
+    from datetime import UTC, datetime
+
+    from tests.factories import make_case
+
+    instance = node_app.instance_path
+    (Path(instance) / "node.toml").write_text(
+        'city = "Bologna"\ncountry = "IT"\npopulation = 390000\nsecret_key = "test"\n'
+    )
+    runner = CliRunner()
+    with node_db(node_app).session() as session:
+        seed_month(session, year=2026, month=2, cases=40, rng=random.Random(5))
+        session.commit()
+    with serving(hub_app) as (url, _port):
+        token = enrollment_token(hub_app)
+        enroll = ["node", "enroll", "--instance", instance, "--hub", url, "--token", token]
+        assert runner.invoke(main, enroll).exit_code == 0
+        first = runner.invoke(main, ["node", "sync", "--instance", instance, "--now"])
+        assert first.exit_code == 0, first.output
+        before = hub_rows(hub_app)
+        with node_db(node_app).session() as session:
+            # One late request to a month already sent, and one in the month still open.
+            make_case(session, channel="sms", now=datetime(2026, 2, 20, 9, tzinfo=UTC))
+            make_case(session, channel="web")
+            session.commit()
+        result = runner.invoke(main, ["node", "sync", "--instance", instance, "--now"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(
+        line.startswith("2026-02\theld\tthe change since the last release") for line in lines
+    )
+    this_month = datetime.now(UTC).strftime("%Y-%m")
+    assert any(
+        line.startswith(f"{this_month}\theld\tin its grace period until") for line in lines
+    ), result.output
+    assert lines[-1] == "nothing to send; 2 held back"
+    assert hub_rows(hub_app) == before  # the hub keeps what it had
+    status = runner.invoke(main, ["node", "sync-status", "--instance", instance])
+    assert "2026-02\theld back: the change since the last release" in status.output
+    assert status.output.rstrip().endswith("acknowledged, 2 held back")

@@ -141,6 +141,20 @@ def test_a_reply_with_the_tracking_code_joins_its_case(app, instance):
     assert received[-1].channel == "email"
 
 
+def test_a_new_message_quoting_its_tracking_code_in_the_text_joins_its_case(app, instance):
+    pipe(instance, message())
+    [case] = cases_of(app)
+    later = message(
+        subject="The sofa again",
+        text=f"About my request {case.tracking_code.lower()}: the sofa is still there.",
+    )
+
+    result = pipe(instance, later)
+
+    assert result.output.strip() == f"joined {case.tracking_code}"
+    assert len(cases_of(app)) == 1
+
+
 def test_a_reply_from_someone_else_is_quarantined_not_joined(app, instance):
     pipe(instance, message())
     [case] = cases_of(app)

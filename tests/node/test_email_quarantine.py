@@ -231,6 +231,31 @@ def test_erasing_a_citizen_deletes_their_raw_mail_and_quarantined_messages(app, 
         assert archived.citizen_id is None and archived.pruned_at is not None
 
 
+def test_a_message_the_node_cannot_read_is_known_by_its_sender_and_erased_with_them(app, instance):
+    add_bulky_waste(app)
+    ingest(instance, mail())  # a first request: the sender is a citizen of the node
+    empty = (
+        f"From: Anna Bianchi <anna.bianchi@example.org>\r\nTo: {WASTE_ADDRESS}\r\n"
+        "Subject: \r\nMessage-ID: <empty@example.org>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n\r\n"
+    ).encode()
+    assert ingest(instance, empty).exit_code != 0  # nothing to act on: the MTA is told
+    [row] = quarantined(app)
+    assert row.reason == "the message has neither subject nor text"
+    assert row.sender == "anna.bianchi@example.org"  # staff see who wrote
+    kept = instance / row.path
+    assert kept.read_bytes() == empty
+
+    with app.app_context(), get_db(app).session() as session:
+        citizen = profiles.find_by_contact(db_session=session, email="anna.bianchi@example.org")
+        profiles.erase_citizen(db_session=session, citizen_id=citizen.id, actor=Actor.system())
+        session.commit()
+
+    assert not kept.exists()
+    [row] = quarantined(app)
+    assert (row.sender, row.resolution) == (None, "erased")
+
+
 def test_an_erasure_with_no_instance_at_hand_leaves_the_files_to_the_next_prune(app, instance):
     add_bulky_waste(app)
     ingest(instance, mail())

@@ -4,7 +4,7 @@ any charset without a lost letter, and machines told apart from people."""
 import pytest
 
 from node.intake.email.charsets import decode
-from node.intake.email.own_words import own_words
+from node.intake.email.own_words import forwarded_words, own_words
 from node.intake.email.parsing import parse_mail
 
 
@@ -67,6 +67,50 @@ def test_the_writers_own_words_are_kept_and_quotes_and_signatures_left_out(text,
 )
 def test_words_that_only_look_like_a_signature_or_a_quote_stay(text):
     assert own_words(text, region="IT") == text
+
+
+@pytest.mark.parametrize(
+    ("text", "subject"),
+    [
+        (  # Gmail
+            "---------- Forwarded message ---------\nFrom: Carlo Verdi <carlo@example.org>\n"
+            "Date: Mon, 3 Mar 2025 at 10:12\nSubject: materasso\nTo: <urp@comune.bologna.it>\n\n"
+            "Materasso abbandonato in Via del Pratello 20.\n\nCarlo Verdi\nTel. 333 1234567",
+            "Fwd: materasso",
+        ),
+        (  # Apple Mail
+            "Begin forwarded message:\n\nFrom: Carlo Verdi <carlo@example.org>\nSubject: materasso"
+            "\nDate: 3 March 2025 at 10:12:00 CET\nTo: urp@comune.bologna.it\n\n"
+            "Materasso abbandonato in Via del Pratello 20.\n\nSent from my iPhone",
+            "Fwd: materasso",
+        ),
+        (  # Thunderbird: its header block begins with the subject
+            "-------- Forwarded Message --------\nSubject: \tmaterasso\n"
+            "Date: \tMon, 3 Mar 2025 10:12:00 +0100\nFrom: \tCarlo Verdi <carlo@example.org>\n"
+            "To: \turp@comune.bologna.it\n\nMaterasso abbandonato in Via del Pratello 20.\n\n"
+            "-- \nCarlo",
+            "Fwd: materasso",
+        ),
+        (  # Outlook in Italian: no divider, a rule, the header block and "I:" in the subject
+            "\n________________________________\nDa: Carlo Verdi <carlo@example.org>\n"
+            "Inviato: lunedì 3 marzo 2025 10:12\nA: URP\nOggetto: materasso\n\n"
+            "Materasso abbandonato in Via del Pratello 20.\n\nCordiali saluti\nCarlo Verdi",
+            "I: materasso",
+        ),
+    ],
+)
+def test_a_forward_s_words_are_the_forwarded_message_s_without_its_headers_or_signature(
+    text, subject
+):
+    assert own_words(text, region="IT") == ""
+    assert forwarded_words(text, subject=subject, region="IT") == (
+        "Materasso abbandonato in Via del Pratello 20."
+    )
+
+
+def test_a_reply_s_quote_is_no_forward():
+    reply = "\n\nOn Mon, 3 Mar 2025 Comune <no-reply@comune.bologna.it> wrote:\n> Buongiorno"
+    assert forwarded_words(reply, subject="Re: [BO-7K3M9Q]", region="IT") == ""
 
 
 @pytest.mark.parametrize(

@@ -214,6 +214,27 @@ def test_a_forwarded_message_is_kept_whole_as_an_attachment(app, instance):
     assert "Via Fondazza 20" in inner.get_content()
 
 
+def test_a_citizen_s_mail_forwarded_in_the_text_opens_a_case_with_the_citizen_s_words(
+    app, instance
+):
+    raw = (
+        f"From: URP Bologna <urp@comune.bologna.it>\r\nTo: {samples.ADDRESS}\r\n"
+        "Subject: Fwd: materasso\r\nMessage-ID: <fwd-inline@comune.bologna.it>\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        "---------- Forwarded message ---------\r\n"
+        "From: Carlo Verdi <carlo.verdi@example.org>\r\nDate: Mon, 3 Mar 2025 at 10:12\r\n"
+        "Subject: materasso\r\nTo: <urp@comune.bologna.it>\r\n\r\n"
+        "Materasso abbandonato in Via del Pratello 20.\r\n\r\nCarlo Verdi\r\n"
+        "Tel. 333 1234567\r\n"
+    ).encode()
+    assert pipe(instance, raw).exit_code == 0
+    [case] = all_cases(app)
+    assert case.description == "Materasso abbandonato in Via del Pratello 20."
+    with get_db(app).session() as session:
+        [archived] = session.scalars(sa.select(ArchivedMail)).all()
+    assert (instance / archived.path).read_bytes() == raw  # the whole forward, headers and all
+
+
 def test_text_in_a_wrongly_declared_charset_loses_no_letter(app, instance):
     raw = samples.wrongly_declared(sender="modulo@forms.example.org")
     assert pipe(instance, raw).exit_code == 0

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from node.sync.suppression import Group, suppress
+from node.sync.suppression import Group, protect, suppress
 
 
 def recoverable(values, groups, hidden, k):
@@ -60,3 +60,68 @@ def test_no_random_table_leaks_a_withheld_cell(seed):
     hidden = suppress(values, groups, k)
     assert all(values[key] >= k for key in values if key not in hidden)
     assert recoverable(values, groups, hidden, k) == []
+
+
+# ---------------------------------------------------------------- protect: all tables as one system
+
+SERVICE = "noise-report"
+TOTAL, WEB, SMS = (SERVICE, "all", None), (SERVICE, "channel", "web"), (SERVICE, "channel", "sms")
+ADULTS, ELDERLY = (SERVICE, "segment", "25-54"), (SERVICE, "segment", "55-74")
+
+
+def anonymous_month(web: int, sms: int, adults: int) -> dict:
+    """Anonymous requests only: in every cell the citizens equal the submissions."""
+    cells = {TOTAL: web + sms, WEB: web, SMS: sms, ADULTS: adults, ELDERLY: web + sms - adults}
+    return {
+        (cell, measure): count
+        for cell, count in cells.items()
+        for measure in ("citizens", "events.submitted")
+        if count
+    }
+
+
+def exposed(values, hidden, *, released=()) -> list[str]:
+    from node.sync.aggregation import relations
+    from node.sync.audit import Revision, audit
+
+    latest = Revision(values=values, hidden=frozenset(hidden), relations=tuple(relations(values)))
+    report = audit(revisions=[*released, latest], k=10, protection_width=10)
+    return [e.describe() for e in report.exposures]
+
+
+def test_equal_totals_of_citizens_and_submissions_give_no_channel_away():
+    from node.sync.aggregation import relations
+
+    values = anonymous_month(web=3, sms=50, adults=30)
+    one_dimensional = {(WEB, "citizens"), (WEB, "events.submitted"), (SMS, "events.submitted")}
+    assert "withheld noise-report/channel web/events.submitted is known within 0" in exposed(
+        values, one_dimensional
+    )
+    hidden = protect(values, relations(values), k=10)
+    assert {(SMS, "citizens"), (SMS, "events.submitted")} <= hidden
+    assert exposed(values, hidden) == []
+
+
+def test_a_late_request_cannot_be_read_off_the_difference_of_two_revisions():
+    from node.sync.aggregation import relations
+    from node.sync.audit import Revision
+
+    before = anonymous_month(web=25, sms=50, adults=30)
+    first = protect(before, relations(before), k=10)
+    assert first == set()  # nothing small: everything is sent
+    earlier = Revision(values=before, hidden=frozenset(first), relations=tuple(relations(before)))
+    after = anonymous_month(web=26, sms=50, adults=31)
+    assert "the change in noise-report/channel web/events.submitted is known within 0" in (
+        exposed(after, set(), released=[earlier])
+    )
+    hidden = protect(after, relations(after), k=10, released=[earlier])
+    assert (WEB, "events.submitted") in hidden
+    assert exposed(after, hidden, released=[earlier]) == []
+
+
+def test_what_an_earlier_revision_withheld_stays_withheld():
+    from node.sync.aggregation import relations
+
+    values = anonymous_month(web=30, sms=50, adults=40)
+    keep = {(WEB, "citizens")}
+    assert keep <= protect(values, relations(values), k=10, keep=keep)

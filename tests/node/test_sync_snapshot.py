@@ -12,10 +12,10 @@ from node.cases.models import Case
 from node.profiles.models import Citizen
 from node.sync import aggregation
 from node.sync import service as sync
+from node.sync.audit import Revision, audit
 from node.sync.models import SyncPeriod
-from node.sync.suppression import suppress
+from node.sync.suppression import protect
 from tests.factories import seed_month
-from tests.node.test_suppression import recoverable
 
 
 def test_the_aggregates_count_what_the_archive_holds(db_session):
@@ -62,11 +62,16 @@ def test_no_sent_count_is_below_k_and_no_withheld_count_can_be_recomputed(db_ses
     assert min(row["value"] for row in rows) >= k
 
     exact = sync.aggregate(db_session=db_session, period="2026-03")
-    groups = aggregation.groups(exact.values)
-    hidden = suppress(exact.values, groups, k)
+    relations = aggregation.relations(exact.values)
+    hidden = protect(exact.values, relations, k=k)
     sent = {(r["segment"], r["channel"], r["measure"]) for r in rows}
     assert len(sent) == len(exact.values) - len(hidden)
-    assert recoverable(exact.values, groups, hidden, k) == []
+    report = audit(
+        revisions=[Revision(values=exact.values, hidden=frozenset(hidden), relations=relations)],
+        k=k,
+        protection_width=k,
+    )
+    assert report.exposures == []
 
 
 def test_personal_data_never_appears_in_what_is_sent(db_session):

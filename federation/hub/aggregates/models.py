@@ -6,9 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from federation.hub.database import Base, utcnow
+from federation.hub.nodes.models import OfNode
 
 
-class AggregateCell(Base):
+class AggregateCell(OfNode, Base):
     """One measure of one cell of the stored snapshot of a (node, period)."""
 
     __tablename__ = "aggregate_cells"
@@ -26,9 +27,7 @@ class AggregateCell(Base):
         sa.Index("ix_aggregate_cells_node_period", "node_id", "period"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     snapshot_id: Mapped[int] = mapped_column(sa.ForeignKey("snapshots.id", ondelete="CASCADE"))
-    node_id: Mapped[int] = mapped_column(sa.ForeignKey("nodes.id", ondelete="CASCADE"))
     period: Mapped[str] = mapped_column(sa.String(7))
     service_code: Mapped[str] = mapped_column(sa.String(64))
     service: Mapped[str] = mapped_column(sa.String(130))  # federation-wide identity
@@ -39,14 +38,12 @@ class AggregateCell(Base):
     value: Mapped[int] = mapped_column(sa.BigInteger)
 
 
-class NodeService(Base):
+class NodeService(OfNode, Base):
     """A service a node runs, as its latest snapshot names it."""
 
     __tablename__ = "node_services"
     __table_args__ = (sa.UniqueConstraint("node_id", "code", name="uq_node_services_node_code"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    node_id: Mapped[int] = mapped_column(sa.ForeignKey("nodes.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(sa.String(64))
     service: Mapped[str] = mapped_column(sa.String(130))
     template: Mapped[str | None] = mapped_column(sa.String(64))

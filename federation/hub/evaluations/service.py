@@ -44,6 +44,19 @@ def request_run(*, db_session: Session, seed: int) -> EvaluationRun | None:
     return run
 
 
+COSTS_SOURCE = "the hub's EVALUATION_COSTS"
+
+
+def evaluation_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The EvaluationConfig keywords of a hub: EVALUATION_OPTIONS plus EVALUATION_COSTS."""
+    options = dict(config.get("EVALUATION_OPTIONS") or {})
+    costs = config.get("EVALUATION_COSTS") or {}
+    if costs:
+        options["costs"] = {str(k): dict(v) for k, v in costs.items()}
+        options["costs_source"] = COSTS_SOURCE
+    return options
+
+
 def load_evaluator(options: Mapping[str, Any] | None = None) -> Callable[..., Any] | None:
     """evaluation.run_evaluation (with an EvaluationConfig built from options), or None."""
     module_name, function_name = EVALUATOR

@@ -20,7 +20,7 @@ def run_evaluation(run_id: int) -> str | None:
             db_session=session,
             run=run,
             now=utcnow(),
-            options=current_app.config["EVALUATION_OPTIONS"],
+            options=service.evaluation_options(current_app.config),
             europe_cities_csv=current_app.config["EUROPE_CITIES"],
         )
         run.finished_at = utcnow()

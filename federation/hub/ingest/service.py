@@ -12,7 +12,12 @@ from federation.hub.errors import Conflict, Forbidden, SchemaViolation, Unauthen
 from federation.hub.ingest.models import SeenNonce
 from federation.hub.nodes.models import Node, StoredSnapshot
 from federation.hub.plausibility import check_snapshot
-from federation.protocol.models import IngestReceipt, IngestStatus, MetricsSnapshot
+from federation.protocol.models import (
+    IngestReceipt,
+    IngestStatus,
+    MetricsSnapshot,
+    canonical_exclude,
+)
 from federation.protocol.signing import (
     SignatureError,
     public_key_from_b64,
@@ -85,7 +90,7 @@ def count_suspended_push(*, db_session: Session, node_id: int) -> None:
 def content_digest(snapshot: MetricsSnapshot) -> str:
     """SHA-256 of the snapshot's content, independent of key order and of pending_periods."""
     # The models hold no dicts, so pydantic's JSON follows field order: a canonical form.
-    text = snapshot.model_dump_json(exclude={"pending_periods"})
+    text = snapshot.model_dump_json(exclude=canonical_exclude(snapshot, "pending_periods"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

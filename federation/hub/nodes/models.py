@@ -10,6 +10,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from federation.hub.database import Base, utcnow
 
 
+class OfNode:
+    """The columns of a row that belongs to one node and goes when the node's rows are deleted."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(sa.ForeignKey("nodes.id", ondelete="CASCADE"))
+
+
 class Node(Base):
     """A city node of the federation; the hub keeps only its public key."""
 
@@ -59,14 +66,12 @@ class EnrollmentToken(Base):
     node_id: Mapped[int | None] = mapped_column(sa.ForeignKey("nodes.id"))
 
 
-class StoredSnapshot(Base):
+class StoredSnapshot(OfNode, Base):
     """The snapshot the hub holds for one (node, period): always the highest revision received."""
 
     __tablename__ = "snapshots"
     __table_args__ = (sa.UniqueConstraint("node_id", "period", name="uq_snapshots_node_period"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    node_id: Mapped[int] = mapped_column(sa.ForeignKey("nodes.id", ondelete="CASCADE"))
     period: Mapped[str] = mapped_column(sa.String(7))
     revision: Mapped[int] = mapped_column(sa.BigInteger)
     content_digest: Mapped[str] = mapped_column(sa.String(64))

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from federation.protocol.models import (
     SCHEMA_VERSION,
+    SNAPSHOT_SCHEMA_VERSION,
     EnrollmentRequest,
     EnrollmentResponse,
     IngestReceipt,
@@ -31,9 +32,13 @@ WIRE_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
+# The latest version of each model; the snapshot's schema also takes its earlier versions.
+VERSIONS: dict[str, int] = {"metrics_snapshot": SNAPSHOT_SCHEMA_VERSION}
+
+
 def schema_file_name(name: str) -> str:
     """File name of one model's schema, versioned."""
-    return f"{name}.v{SCHEMA_VERSION}.json"
+    return f"{name}.v{VERSIONS.get(name, SCHEMA_VERSION)}.json"
 
 
 def render_schemas() -> dict[str, str]:

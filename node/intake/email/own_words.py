@@ -28,6 +28,16 @@ _DIVIDER = re.compile(
     r"doorgestuurd bericht|begin forwarded message|inizio messaggio inoltrato)[-_=*:\s]*$",
     re.IGNORECASE,
 )
+# The dividers that introduce a forwarded message (not a reply's quote).
+_FORWARD = re.compile(
+    r"^[-_=*\s]*(forwarded message|messaggio inoltrato|weitergeleitete nachricht|"
+    r"message transféré|mensaje reenviado|mensagem encaminhada|doorgestuurd bericht|"
+    r"begin forwarded message|inizio messaggio inoltrato)[-_=*:\s]*$",
+    re.IGNORECASE,
+)
+# Subjects of forwards: Fwd:, Fw:, I: (Italian Outlook), WG: (German), TR: (French), RV: and
+# ENC: (Spanish, Portuguese), Doorst: (Dutch).
+_FORWARD_SUBJECT = re.compile(r"^(fwd?|fw|i|inoltro|wg|tr|rv|enc|doorst)\s*:", re.IGNORECASE)
 _HEADER_FROM = re.compile(
     r"^\W{0,2}(from|da|von|de|van|od|från|fra|lähettäjä|saatja|от|από)\W{0,2}\s*:\s*\S", re.I
 )
@@ -183,3 +193,32 @@ def own_words(text: str, *, region: str | None = None) -> str:
     lines = lines[: _signature_start(lines, region)]
     kept = "\n".join(line.rstrip() for line in lines).strip()
     return re.sub(r"\n{3,}", "\n\n", kept)
+
+
+def forwarded_words(text: str, *, subject: str | None = None, region: str | None = None) -> str:
+    """The words of a message forwarded in the text, without its header block, quotes and
+    signature; empty when the text forwards nothing. A forward is a "Forwarded message"
+    divider, or (Outlook's way) a subject marked as one above the forwarded header block."""
+    lines = (text or "").replace("\r\n", "\n").split("\n")
+    start = next((i for i, line in enumerate(lines) if _FORWARD.match(line.strip())), None)
+    if start is None and subject and _FORWARD_SUBJECT.match(subject.strip()):
+        start = _quote_start(lines)
+    if start is None:
+        return ""
+    body = lines[start:]
+    index = 0
+    # The divider or rule, then the forwarded message's header block, up to a blank line.
+    while index < len(body) and (
+        not body[index].strip()
+        or _FORWARD.match(body[index].strip())
+        or _DIVIDER.match(body[index].strip())
+        or _RULE.match(body[index])
+    ):
+        index += 1
+    header = body[index].strip() if index < len(body) else ""
+    if _HEADER_FROM.match(header) or _HEADER_NEXT.match(header):  # Thunderbird: Subject: first
+        while index < len(body) and body[index].strip():
+            index += 1
+    else:
+        return ""  # no header block: a quote, not a forwarded message
+    return own_words("\n".join(body[index:]), region=region)

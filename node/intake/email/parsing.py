@@ -7,6 +7,7 @@ Every part of a message is either text of its body or a file kept with it: a for
 is kept as an image, and text is decoded by `charsets.decode`, which never loses a byte.
 """
 
+import dataclasses
 import html
 import mimetypes
 import re
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser, BytesParser
 
 from node.intake.email import charsets
 from node.intake.email.automatic import DeliveryReport, delivery_report, message_ids, why_automatic
@@ -29,6 +30,19 @@ FORWARDED = frozenset({"message/rfc822", "message/global"})
 
 class Unreadable(Exception):
     """The message cannot be read well enough to act on; the message says why."""
+
+
+def sender_and_subject(raw: bytes, languages: tuple[str, ...] = ()) -> tuple[str | None, str]:
+    """Who a message says it is from, and its subject, read from its headers alone: what a
+    message the node cannot act on is still known by (staff see it, an erasure finds it)."""
+    try:
+        headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+        senders = _addresses(headers, "From")
+        subject = " ".join(_header(headers, "Subject", tuple(languages)).split())
+    except Exception:  # headers too broken to read: the message is kept all the same
+        return None, ""
+    sender = senders[0].replace("\x00", "") if senders else None
+    return sender or None, subject.replace("\x00", "")
 
 
 @dataclass
@@ -215,6 +229,20 @@ def parse_mail(
     senders = [a.replace("\x00", "") for a in senders]
     subject, text = subject.replace("\x00", ""), text.replace("\x00", "")
     message_id = message_id and (message_id.replace("\x00", "") or None)
+    recipients = [a.replace("\x00", "") for a in recipients]
+    references = [i.replace("\x00", "") for i in references]
+    automatic = automatic and automatic.replace("\x00", "")
+    for attachment in attachments:  # a file's name is kept in the case's events
+        attachment.filename = attachment.filename.replace("\x00", "") or "attachment"
+    if report is not None:
+        report = dataclasses.replace(
+            report,
+            action=report.action.replace("\x00", ""),
+            status=report.status.replace("\x00", ""),
+            diagnostic=report.diagnostic.replace("\x00", ""),
+            recipient=report.recipient and report.recipient.replace("\x00", ""),
+            message_ids=[i.replace("\x00", "") for i in report.message_ids],
+        )
     if not senders:
         raise Unreadable("the message has no sender address (From)")
     if not subject and not text and not attachments:

@@ -35,8 +35,14 @@ from node.intake.email.archive import (
 )
 from node.intake.email.automatic import NO_REPLY
 from node.intake.email.models import ArchivedMail
-from node.intake.email.own_words import own_words
-from node.intake.email.parsing import Attachment, ParsedMail, Unreadable, parse_mail
+from node.intake.email.own_words import forwarded_words, own_words
+from node.intake.email.parsing import (
+    Attachment,
+    ParsedMail,
+    Unreadable,
+    parse_mail,
+    sender_and_subject,
+)
 from node.intake.free_text import unasked_answers
 from node.messaging import service as messaging
 from node.messaging.models import DeliveryStatus, InboundMessage, QuarantinedMessage
@@ -265,8 +271,15 @@ def _open(taking: _Taking, *, service: Service | None = None) -> MailResult:
     db_session, mail, settings = taking.db_session, taking.mail, taking.settings
     service = service or _service_for(db_session, mail)
     spec = catalogue.spec_of(service)
-    # The writer's words, else the subject (a message that only forwards another), else all.
-    description = _clip(taking.words() or mail.subject or mail.text)
+    # The writer's words, else those of the message they forward in the text (a colleague
+    # passing a citizen's mail on), else the subject (a message that only forwards another as
+    # an attachment), else all.
+    description = _clip(
+        taking.words()
+        or forwarded_words(mail.text, subject=mail.subject, region=settings.default_region)
+        or mail.subject
+        or mail.text
+    )
     try:
         # E-mail asks no questions: nothing is read from the words, catch-alls stand in.
         answers = unasked_answers(spec)
@@ -367,15 +380,19 @@ def _run(
     decision: Decision | None = None,
 ) -> MailResult:
     if decision is None and len(raw) > settings.max_message_bytes:
+        sender, subject = sender_and_subject(raw, settings.languages)
         raise _Quarantine(
-            f"the message is {len(raw)} bytes, more than the {settings.max_message_bytes} allowed"
+            f"the message is {len(raw)} bytes, more than the {settings.max_message_bytes} allowed",
+            sender=sender,
+            subject=subject,
         )
     try:
         mail = parse_mail(
             raw, envelope_recipients=envelope_recipients, languages=settings.languages
         )
     except Unreadable as exc:
-        raise _Quarantine(str(exc)) from exc
+        sender, subject = sender_and_subject(raw, settings.languages)
+        raise _Quarantine(str(exc), sender=sender, subject=subject) from exc
     external_id = _external_id(mail, raw)
     seen = db_session.scalar(
         sa.select(InboundMessage).where(

@@ -2,6 +2,7 @@
 
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Any
 from xml.etree import ElementTree
@@ -105,11 +106,17 @@ def service_definition(spec: ServiceSpec) -> dict[str, Any]:
     }
 
 
-def request_row(view: RequestView, zone: tzinfo, region: str | None) -> dict[str, Any]:
+def request_row(
+    view: RequestView,
+    zone: tzinfo,
+    region: str | None,
+    photo_link: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
     """One entry of GET requests, from a case, as much of it as the reader may see.
 
     A field the reader may not see is empty, never missing, so that clients find every field.
-    `region` reads national phone numbers in the texts that are redacted.
+    `region` reads national phone numbers in the texts that are redacted; `photo_link` makes
+    the public thumbnail's address from its token.
     """
     case, shown = view.case, view.shown
     known = known_about(case) if shown.redacted else []
@@ -135,5 +142,9 @@ def request_row(view: RequestView, zone: tzinfo, region: str | None) -> dict[str
         "zipcode": None,
         "lat": lat,
         "long": long,
-        "media_url": media_url(case, shown),
+        "media_url": media_url(
+            case,
+            shown,
+            photo_url=photo_link(view.photo_token) if photo_link and view.photo_token else None,
+        ),
     }

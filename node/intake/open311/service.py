@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from federation.protocol.vocabulary import Channel
+from node.cases import photos
 from node.cases.models import CLOSED_STATUSES, Case, Event, EventKind
 from node.cases.schemas import Actor
 from node.cases.service import get_by_code
@@ -38,6 +39,7 @@ class RequestView:
     service_name: str
     status_notes: str | None
     shown: Disclosure
+    photo_token: str | None = None  # of the public thumbnail, when the service publishes media
 
 
 def offered_services(*, db_session: Session) -> list[Service]:
@@ -247,8 +249,19 @@ def _views(
     db_session: Session, rows: list[tuple[Case, str]], shown: dict[str, Disclosure]
 ) -> list[RequestView]:
     notes = _status_notes(db_session=db_session, case_ids=[case.id for case, _ in rows])
+    # The thumbnail is served to anyone only while the service publishes media, whoever asks.
+    public = disclosures(db_session=db_session, scope=None)
+    tokens = photos.public_tokens(
+        db_session=db_session,
+        case_ids=[
+            case.id
+            for case, _ in rows
+            if public[case.service_code].listed and public[case.service_code].media
+        ],
+    )
     return [
-        RequestView(case, name, notes.get(case.id), shown[case.service_code]) for case, name in rows
+        RequestView(case, name, notes.get(case.id), shown[case.service_code], tokens.get(case.id))
+        for case, name in rows
     ]
 
 

@@ -285,20 +285,26 @@ def submit() -> Response:
     )
 
 
+def _photo_link(token: str) -> str:
+    """The public thumbnail's full address, as clients fetch it."""
+    return url_for("portal.public_photo", token=token, _external=True)
+
+
 @blueprint.get("/requests<open311_format:fmt>")
 def search() -> Response:
     """Requests filtered by id, service, dates and status, newest first, a page at a time."""
     query = parse_query(request.args.to_dict(flat=False))
     views = open311.search_requests(db_session=db_session(), query=query, scope=_scope())
     zone, phones = _timezone(), region(current_app.config)
-    return _send([request_row(view, zone, phones) for view in views], root="service_requests")
+    rows = [request_row(view, zone, phones, _photo_link) for view in views]
+    return _send(rows, root="service_requests")
 
 
 @blueprint.get("/requests/<open311_id:code><open311_format:fmt>")
 def request_detail(code: str) -> Response:
     """One request by its id (the tracking code), as a list of one."""
     view = open311.get_request(db_session=db_session(), code=code, scope=_scope())
-    row = request_row(view, _timezone(), region(current_app.config))
+    row = request_row(view, _timezone(), region(current_app.config), _photo_link)
     return _send([row], root="service_requests")
 
 

@@ -1,7 +1,4 @@
-"""Check the answers before anything is generated, and stop with a clear message if they are wrong.
-
-The checks every template makes are in `service_templates.checks`; this hook adds its own.
-"""
+"""Before generation: the common checks of `service_templates.checks`, then the issue report's."""
 
 from service_templates.checks import Answers
 

@@ -43,13 +43,12 @@ def test_the_node_accepts_the_specification_with_the_answers_given():
 
 
 def test_subscriptions_and_deliveries_map_onto_the_common_vocabulary():
-    events = SERVICE.toml("service.toml")["events"]
-    assert {CommonEvent(v) for v in events.values()} >= {
+    SERVICE.check_events(
         CommonEvent.SUBSCRIBED,
         CommonEvent.UNSUBSCRIBED,
         CommonEvent.MESSAGE_DELIVERED,
         CommonEvent.MESSAGE_FAILED,
-    }
+    )
 
 
 def test_every_language_has_every_text():

@@ -22,13 +22,9 @@ def test_the_node_accepts_the_specification_with_the_answers_given():
 
 
 def test_case_events_map_onto_the_common_vocabulary():
-    events = SERVICE.toml("service.toml")["events"]
-    assert {CommonEvent(v) for v in events.values()} >= {
-        CommonEvent.SUBMITTED,
-        CommonEvent.COMPLETED,
-        CommonEvent.REJECTED,
-        CommonEvent.FEEDBACK,
-    }
+    events = SERVICE.check_events(
+        CommonEvent.SUBMITTED, CommonEvent.COMPLETED, CommonEvent.REJECTED, CommonEvent.FEEDBACK
+    )
     assert events["resolved"] == "completed"
 
 
