@@ -30,7 +30,10 @@ def enroll(instance, hub_url, token, slug):
     help="Push each pending month once, in this process, instead of queueing tasks that retry.",
 )
 def sync(instance, now):
-    """Build the snapshots of changed months and send every pending one to the hub."""
+    """Build the snapshots of changed months and send every pending one to the hub.
+
+    With --now, the months held back (in their grace period, or a change the interval audit
+    would not let through) are listed after the pushes, with the reason."""
     from carmen.operations import OperationError, sync_node
     from runtime.celery_app import get_celery
 

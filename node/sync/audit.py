@@ -176,6 +176,8 @@ def audit(
     `safe_components` names components already found safe with the very same system (for a
     caller that re-audits after withholding more); their programs are not solved again.
     """
+    if protection_width <= 0:  # no interval to keep: nothing to check
+        return AuditReport(exposures=[], checked=0, programs=0, safe_components=set())
     variables = [(r, key) for r, revision in enumerate(revisions) for key in revision.hidden]
     index = {v: i for i, v in enumerate(variables)}
 

@@ -142,7 +142,10 @@ def build_releases(
             k=k,
             protection_width=protection_width,
             keep=keep.get(period, ()),
-            released=[decode_release(entry) for entry in released.get(period) or []],
+            # A width of 0 checks nothing: the earlier revisions need not be read.
+            released=[decode_release(entry) for entry in released.get(period) or []]
+            if protection_width != 0
+            else [],
         )
         by_cell: dict[CellKey, dict[str, int]] = defaultdict(dict)
         for (cell, measure), value in found.values.items():

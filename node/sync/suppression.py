@@ -77,6 +77,8 @@ def protect(
         if r.equal and r.terms[0][1] == 1 and all(c == -1 for _, c in r.terms[1:])
     ]
     hidden = suppress(dict(values), groups, k) | (set(keep) & set(values))
+    if width <= 0:  # no interval to keep: k alone
+        return hidden
     passed: set[frozenset] = set()  # components already found safe: their system is unchanged
     while True:
         latest = Revision(values=values, hidden=frozenset(hidden), relations=tuple(known))
