@@ -595,7 +595,8 @@ def _work_cases(city: SimulatedCity, since: datetime, until: datetime, report: S
                 reply="Done: thank you for telling us.",
             )
             report.cases_worked += 1
-            if rng.random() < 0.45:
+            # Nothing happens after the simulation's end (it would open a month of its own).
+            if rng.random() < 0.45 and at + timedelta(hours=3) < until:
                 in_time = at <= case.due_at
                 score = rng.choice([4, 5, 5] if in_time else [2, 3, 3, 4])
                 cases.record_feedback(
@@ -890,7 +891,7 @@ def _worked(city: SimulatedCity, session, spec: ServiceSpec, person: Person, mon
     if at >= month.until:
         return request
     request.closed = at
-    if rng.random() < 0.45:
+    if rng.random() < 0.45 and at + timedelta(hours=3) < month.until:
         in_time = at <= opened + timedelta(hours=routing.sla_hours)
         score = rng.choice([4, 5, 5] if in_time else [2, 3, 3, 4])
         request.feedback = (at + timedelta(hours=3), score)
