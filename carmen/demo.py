@@ -1,15 +1,22 @@
-"""The demo federation: a hub and eight real European cities piloting services for 18 months.
+"""The demo federation: a hub and fourteen real European cities piloting services for 18 months.
 
-Each city gets a node (hosted together in ASP mode), two or three services generated from the
-templates (some cloned from another city, so provenance shows), citizens who use them through
-the real channels for 18 months, and staff who work the cases. The nodes sync to the hub over
-HTTP, the hub evaluates, and the dashboards and portals are served on loopback ports.
+Each city gets a node (hosted together in ASP mode), two services generated from the templates
+(cloned from the city that piloted them first, so provenance shows), as many citizens as the
+city's real population would bring (carmen.simulator), and staff who work the cases. The nodes
+sync to the hub over HTTP, the hub evaluates, and the dashboards and portals are served on
+loopback ports. docs/demo.md says what is simulated and what is not.
 """
 
 import json
+import os
+import queue
 import random
 import secrets
 import shutil
+import subprocess
+import sys
+import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -23,9 +30,25 @@ from carmen.cities import ATTRIBUTION, City, find_city
 from carmen.serving import BackgroundServer
 from service_templates.engine import parse_assignments
 
-# Cities of different countries, sizes and connectivity; the first of each template pilots it
-# and the others clone it from there.
-DEMO_CITIES = ["Bologna", "Tallinn", "Gent", "Malmö", "Porto", "Kraków", "Thessaloniki", "Graz"]
+# Fourteen cities of twelve countries, from Tallinn (423,000 people) to Jelgava (57,000), with
+# the range of connectivity and e-government of the city table; the first city of each template
+# pilots it and the others clone it from there. Each service is piloted in seven of them.
+DEMO_CITIES = [
+    "Tallinn",
+    "Bologna",
+    "Plovdiv",
+    "Graz",
+    "Gent",
+    "Porto",
+    "Oulu",
+    "Sibiu",
+    "Larisa",
+    "Trento",
+    "Umeå",
+    "Tartu",
+    "Limerick",
+    "Jelgava",
+]
 LANGUAGES = {
     "IT": "it",
     "EE": "et",
@@ -35,12 +58,17 @@ LANGUAGES = {
     "PL": "pl",
     "EL": "el",
     "AT": "de",
+    "BG": "bg",
+    "FI": "fi",
+    "RO": "ro",
+    "LV": "lv",
+    "IE": "en",
 }
 PILOTS = [
-    ("issue-report", ["Bologna", "Tallinn", "Kraków", "Porto", "Thessaloniki"]),
-    ("appointment-booking", ["Tallinn", "Graz", "Malmö", "Bologna"]),
-    ("alert-subscription", ["Gent", "Malmö", "Kraków", "Thessaloniki"]),
-    ("consultation", ["Graz", "Gent", "Porto"]),
+    ("issue-report", ["Bologna", "Tallinn", "Porto", "Larisa", "Oulu", "Trento", "Jelgava"]),
+    ("appointment-booking", ["Tallinn", "Graz", "Umeå", "Bologna", "Sibiu", "Limerick", "Plovdiv"]),
+    ("alert-subscription", ["Gent", "Umeå", "Oulu", "Larisa", "Tartu", "Plovdiv", "Trento"]),
+    ("consultation", ["Graz", "Gent", "Porto", "Sibiu", "Tartu", "Jelgava", "Limerick"]),
 ]
 STATE_FILE = "demo.json"
 DEMO_K = 5  # the demo federation's suppression threshold: small cities, few simulated people
@@ -63,10 +91,17 @@ class DemoState:
     nodes: dict[str, str] = field(default_factory=dict)  # slug -> instance folder
     logins: list[Login] = field(default_factory=list)
     hub: str = ""
+    # The users the simulator meant: slug -> service -> YYYY-MM -> expected distinct citizens.
+    intended: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def save(self, root: Path) -> None:
         """Write the state next to the demo's folders."""
-        data = {"nodes": self.nodes, "hub": self.hub, "logins": [asdict(x) for x in self.logins]}
+        data = {
+            "nodes": self.nodes,
+            "hub": self.hub,
+            "logins": [asdict(x) for x in self.logins],
+            "intended": self.intended,
+        }
         path = root / STATE_FILE
         path.write_text(json.dumps(data, indent=2), encoding="utf-8")
         path.chmod(0o600)  # it holds the demo's passwords
@@ -78,7 +113,8 @@ class DemoState:
         if not path.exists():
             return None
         data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(data["nodes"], [Login(**x) for x in data["logins"]], data["hub"])
+        logins = [Login(**x) for x in data["logins"]]
+        return cls(data["nodes"], logins, data["hub"], data.get("intended", {}))
 
 
 def _progress() -> Progress:
@@ -141,14 +177,14 @@ def create_node(root: Path, city: City, state: DemoState, real: "RealMode | None
     return root / slug
 
 
-def add_staff(instance: Path, slug: str, state: DemoState) -> None:
+def add_staff(instance: Path, slug: str, state: DemoState, app=None) -> None:
     """A supervisor, a call-centre agent and a caseworker for each department of its services."""
     from node.database import get_db
     from node.instance import load_services, open_app
     from node.services.service import list_active, spec_of
     from node.staff import service as staff
 
-    app = open_app(instance)
+    app = app or open_app(instance)
     load_services(app)
     with get_db(app).session() as session:
         departments = sorted(
@@ -175,14 +211,14 @@ def add_staff(instance: Path, slug: str, state: DemoState) -> None:
         session.commit()
 
 
-def open_consultations(instance: Path, when) -> None:
+def open_consultations(instance: Path, when, app=None) -> None:
     """Staff open the consultation of every consultation service of a node."""
     from node.cases.schemas import Actor
     from node.consultations import service as consultations
     from node.database import get_db
     from node.instance import open_app
 
-    app = open_app(instance)
+    app = app or open_app(instance)
     with get_db(app).session() as session:
         for service in consultations.consultation_services(db_session=session):
             consultations.open_consultation(
@@ -208,7 +244,9 @@ def build(
 ) -> DemoState:
     """Create the whole federation and play its pilot; returns what serving needs."""
     from carmen.simulator import SimulatedCity, pilot_months, prepare_city, simulate
+    from node.database import get_db as node_db
     from node.database import utcnow
+    from node.instance import open_app
 
     root.mkdir(parents=True, exist_ok=True)
     state = DemoState()
@@ -246,28 +284,24 @@ def build(
                 )
                 progress.advance(templates)
         for slug, folder in state.nodes.items():
-            add_staff(Path(folder), slug, state)
-            open_consultations(Path(folder), opened)
+            app = open_app(Path(folder))  # once: building a node's app takes a while
+            add_staff(Path(folder), slug, state, app)
+            open_consultations(Path(folder), opened, app)
+            node_db(app).engine.dispose()
 
         servers = Servers.start(state, ports)
         try:
-            people = progress.add_task("Registering citizens", total=len(servers.nodes))
             rng = random.Random(seed)
             simulated = []
             for node in servers.nodes:
-                city = cities[node.city]
                 sim = SimulatedCity.of_node(
                     node.app,
                     base_url=f"{servers.nodes_url}/{node.slug}",
                     rng=random.Random(rng.random()),
                 )
-                prepare_city(
-                    sim,
-                    citizens=max(60, round(city.population * scale * 0.02)),
-                    start=opened,
-                )
+                # Citizens are registered as the months need them: as many as use a service.
+                prepare_city(sim, citizens=0, start=opened)
                 simulated.append(sim)
-                progress.advance(people)
 
             played = progress.add_task("Citizens and staff, month by month", total=months)
             report = simulate(
@@ -276,11 +310,15 @@ def build(
                 scale=scale,
                 progress=lambda _m, done, _t: progress.update(played, completed=done),
             )
+            for node, sim in zip(servers.nodes, simulated, strict=True):
+                intended = state.intended.setdefault(node.slug, {})
+                for (service, period), users in sorted(sim.intended.items()):
+                    intended.setdefault(service, {})[period] = round(users, 3)
 
             enroll = progress.add_task("Syncing the nodes with the hub", total=len(servers.nodes))
             for node in servers.nodes:
-                servers.enroll_and_sync(node)
-                progress.advance(enroll)
+                servers.enroll(node)
+            servers.sync_all(lambda: progress.advance(enroll))
             evaluate = progress.add_task("Evaluating every service in every city", total=1)
             servers.evaluate()
             progress.advance(evaluate)
@@ -379,8 +417,8 @@ class Servers:
         """Open every instance and start serving."""
         return cls(state, ports)
 
-    def enroll_and_sync(self, node) -> None:
-        """Enroll a node with the hub over HTTP, then push all its months."""
+    def enroll(self, node) -> None:
+        """Enroll a node with the hub over HTTP."""
         token, _ = operations.enrollment_token(
             self.hub_app,
             city=node.city,
@@ -392,10 +430,55 @@ class Servers:
         operations.enroll_node(
             node.app, instance=instance, hub_url=self.hub_url, token=token, slug=node.slug
         )
-        results = operations.sync_node(node.app, instance=instance)
-        refused = [p for p, r in results.items() if not r.acknowledged]
-        if refused:
-            raise RuntimeError(f"{node.city}: the hub did not acknowledge {', '.join(refused)}")
+
+    def sync_all(self, synced: Callable[[], None]) -> None:
+        """Build and push every enrolled node's months, in one process per core.
+
+        A node's first sync protects every month of its pilot (an interval audit of linear
+        programs per month), most of the demo's time after the simulation; the nodes share
+        nothing but the hub, which takes their pushes over HTTP. The processes are plain
+        interpreters running `sync_instance`, so that nothing of this one (its serving
+        threads, its caller's script) is copied or run again in them.
+        """
+        instances = [str(node.app.instance_path) for node in self.nodes]
+        workers = min(os.cpu_count() or 1, len(instances))
+        if workers <= 1:
+            for instance in instances:
+                _acknowledged(*sync_instance(instance))
+                synced()
+            return
+        results: queue.Queue[str | None] = queue.Queue()
+        processes = []
+        with tempfile.TemporaryDirectory(prefix="carmen-sync-") as logs:
+            for n in range(workers):
+                group = instances[n::workers]  # the cities come largest first: balanced
+                log = open(Path(logs) / f"{n}.log", "w+", encoding="utf-8")  # noqa: SIM115
+                process = subprocess.Popen(
+                    [sys.executable, "-c", _SYNC_SCRIPT, *group],
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                )
+                threading.Thread(target=_lines, args=(process, results), daemon=True).start()
+                processes.append((process, log))
+            done, running = 0, workers
+            while running:
+                line = results.get()
+                if line is None:
+                    running -= 1
+                    continue
+                city, refused = json.loads(line)
+                _acknowledged(city, refused)
+                done += 1
+                synced()
+            failed = []
+            for process, log in processes:
+                if process.wait() != 0:
+                    log.seek(0)
+                    failed.append(log.read()[-2000:])
+                log.close()
+        if failed or done != len(instances):
+            raise RuntimeError("a node's sync failed:\n" + "\n".join(failed))
 
     def evaluate(self) -> None:
         """Run the hub's evaluation over everything synced."""
@@ -407,6 +490,38 @@ class Servers:
         """Stop serving."""
         for server in self._servers:
             server.close()
+
+
+def sync_instance(instance: str) -> tuple[str, list[str]]:
+    """Build and push a node's pending months (in a process of its own); returns its city
+    and the months the hub did not acknowledge."""
+    from node.instance import open_app
+
+    app = open_app(Path(instance))
+    results = operations.sync_node(app, instance=Path(instance))
+    return app.config["CITY"], [p for p, r in results.items() if not r.acknowledged]
+
+
+_SYNC_SCRIPT = """
+import json, sys
+from carmen.demo import sync_instance
+for instance in sys.argv[1:]:
+    print(json.dumps(sync_instance(instance)), flush=True)
+"""
+
+
+def _lines(process: subprocess.Popen, results: "queue.Queue[str | None]") -> None:
+    """Hand a sync process's result lines over, then None when it is done."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.strip():
+            results.put(line)
+    results.put(None)
+
+
+def _acknowledged(city: str, refused: list[str]) -> None:
+    if refused:
+        raise RuntimeError(f"{city}: the hub did not acknowledge {', '.join(refused)}")
 
 
 class _Slot:
@@ -422,7 +537,7 @@ def prepare(
     *,
     root: Path,
     fresh: bool,
-    scale: float = 0.02,
+    scale: float = 1.0,
     seed: int = 7,
     ports: Ports | None = None,
     cities: list[str] | None = None,
@@ -471,11 +586,86 @@ def banner(state: DemoState, ports: Ports) -> str:
     return "\n".join(lines)
 
 
+VERDICTS = ("replicate", "pilot first", "not viable")
+
+
+def judgement_summary(hub_app) -> list[str]:
+    """Three lines on the hub's last evaluation: which service to take where, and how sure."""
+    from federation.hub.database import get_db
+    from federation.hub.evaluations.models import EvaluationRun
+    from federation.hub.nodes.models import Node
+
+    with hub_app.app_context(), get_db(hub_app).session() as session:
+        run = session.scalars(
+            sa.select(EvaluationRun)
+            .where(EvaluationRun.status == "done")
+            .order_by(EvaluationRun.id.desc())
+        ).first()
+        names = {node.slug: node.city for node in session.scalars(sa.select(Node))}
+        results = run.results if run is not None else None
+    if not results:
+        return ["The hub has no evaluation yet: nothing is judged."]
+    judged: dict[str, list[dict]] = {}
+    for row in results.get("viability") or []:
+        judged.setdefault(row["verdict"], []).append(row)
+
+    def pair(row: dict) -> str:
+        where = f"{row['service']} in {names.get(row['city_id'], row['city_id'])}"
+        facts = []
+        if row.get("expected_uptake") is not None:
+            expected = f"expects {row['expected_uptake']:.2f}"
+            if row.get("target_uptake") is not None:
+                expected += f" against a target of {row['target_uptake']:.2f}"
+            facts.append(expected)
+        if row.get("score") is not None:
+            facts.append(f"score {row['score']:.2f}")
+        return where + (f" ({', '.join(facts)})" if facts else "")
+
+    def best(verdict: str, most: int) -> str:
+        rows = sorted(judged.get(verdict, []), key=lambda r: -(r.get("score") or 0))
+        more = len(rows) - most
+        return "; ".join(pair(r) for r in rows[:most]) + (f"; {more} more" if more > 0 else "")
+
+    total = sum(len(rows) for rows in judged.values())
+    kinds = [v for v in VERDICTS if v in judged] + sorted(set(judged) - set(VERDICTS))
+    counts = ", ".join(f"{len(judged[v])} {v}" for v in kinds)
+    if judged.get("replicate"):
+        first = f"take {best('replicate', 3)}"
+    else:
+        first = "no service is sure to reach its target anywhere yet"
+    lines = [
+        f"Judged {total} service × city pairs ({counts}; citizens per 1,000 a month): {first}."
+    ]
+    others = [f"{v.capitalize()}: {best(v, 2)}." for v in kinds if v != "replicate"]
+    lines.append(" ".join(others) or "Every pair judged replicates.")
+    overall = [r for r in results.get("backtest") or [] if r.get("service") == "overall"]
+    if overall and overall[0].get("spearman") is not None:
+        o = overall[0]
+        nearest = o.get("spearman_nearest")
+        against = f", the nearest city {nearest:.2f}" if nearest is not None else ""
+        lines.append(
+            "How sure: predicting each pilot city from the others ranks their uptake with a "
+            f"Spearman of {o['spearman']:.2f}{against}; a score is the chance of reaching the "
+            "target."
+        )
+    else:
+        lines.append("How sure: too few pilot cities for a back-test; a score is a chance.")
+    return lines
+
+
+def summary_of(state: DemoState) -> list[str]:
+    """The judgement's three lines for a prepared demo."""
+    from federation.hub.app import create_app
+
+    return judgement_summary(create_app({"INSTANCE_PATH": Path(state.hub)}))
+
+
 def serve_forever(state: DemoState, ports: Ports, *, stop: Callable[[], bool] | None = None):
     """Serve the hub, the dashboards and every node until Ctrl-C."""
     import time
 
     servers = Servers.start(state, ports)
+    print("\n".join(judgement_summary(servers.hub_app)))
     print(banner(state, servers.ports), flush=True)
     try:
         while not (stop and stop()):

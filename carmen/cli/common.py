@@ -56,7 +56,7 @@ def simulation_options(*, smallest_scale: float, scale_help: str):
         )(function)
         return click.option(
             "--scale",
-            default=0.02,
+            default=1.0,
             show_default=True,
             type=click.FloatRange(smallest_scale, 1),
             help=scale_help,

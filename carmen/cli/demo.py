@@ -18,7 +18,21 @@ from carmen.cli.common import port_option, simulation_options
 @click.option("--fresh", is_flag=True, help="Throw away an earlier demo and build it again.")
 @simulation_options(
     smallest_scale=0.001,
-    scale_help="Share of each city's people simulated: more is slower and steadier.",
+    scale_help="Share of each city's expected users played: 1 is real units (the dashboards "
+    "then show uptake as a city would see it); less is faster and reads lower.",
+)
+@click.option(
+    "--cities",
+    default=None,
+    help="Comma-separated cities of the Eurostat table to build instead of the fourteen "
+    "(e.g. Tallinn,Gent,Porto); a service is piloted in those of its planned cities given.",
+)
+@click.option(
+    "--months",
+    default=18,
+    show_default=True,
+    type=click.IntRange(1, 60),
+    help="Months of pilot to play, ending with last month.",
 )
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Loopback address to serve on."
@@ -40,15 +54,31 @@ from carmen.cli.common import port_option, simulation_options
     help="Real mode: the Celery broker the nodes and the hub use (redis://host:6379/0); "
     "run their workers and beat as docs/deploy.md shows.",
 )
-def demo(root, fresh, scale, seed, host, nodes_port, hub_port, no_serve, database_url, broker_url):
-    """Build a federation of eight real European cities, play an 18-month pilot, and serve it.
+def demo(
+    root,
+    fresh,
+    scale,
+    cities,
+    months,
+    seed,
+    host,
+    nodes_port,
+    hub_port,
+    no_serve,
+    database_url,
+    broker_url,
+):
+    """Build a federation of fourteen real European cities, play an 18-month pilot, serve it.
 
-    A hub and eight city nodes (hosted together in ASP mode) pilot services generated from the
-    templates, some cloned from another city; simulated citizens use them through Open311, SMS,
-    e-mail and the call centre, staff work the cases, the nodes sync to the hub, the hub
-    evaluates, and the dashboards and portals are served. A second run reuses the demo.
+    A hub and fourteen city nodes of twelve countries (hosted together in ASP mode) pilot four
+    services generated from the templates, each in seven cities, cloned from the first. As many
+    simulated citizens as the city's real population would bring use them: every channel
+    (Open311, SMS, e-mail, the call centre) over HTTP every month, the bulk through the node's
+    service layer in batches; staff work the cases, the nodes sync to the hub, the hub
+    evaluates, and the dashboards and portals are served. It ends with three lines on the
+    judgement. A second run reuses the demo (--fresh builds it again). See docs/demo.md.
     """
-    from carmen.demo import Ports, RealMode, banner, prepare, serve_forever
+    from carmen.demo import Ports, RealMode, banner, prepare, serve_forever, summary_of
     from carmen.operations import OperationError
     from service_templates.engine import TemplateError
 
@@ -57,10 +87,20 @@ def demo(root, fresh, scale, seed, host, nodes_port, hub_port, no_serve, databas
         raise click.UsageError("--broker-url goes with --database-url (real mode)")
     real = RealMode(database_url, broker_url) if database_url else None
     try:
-        state = prepare(root=root, fresh=fresh, scale=scale, seed=seed, ports=ports, real=real)
+        state = prepare(
+            root=root,
+            fresh=fresh,
+            scale=scale,
+            seed=seed,
+            ports=ports,
+            cities=[c.strip() for c in cities.split(",") if c.strip()] if cities else None,
+            months=months,
+            real=real,
+        )
     except (LookupError, RuntimeError, OperationError, TemplateError) as exc:
         raise click.ClickException(str(exc)) from exc
     if no_serve:
+        click.echo("\n".join(summary_of(state)))
         click.echo(banner(state, ports).replace("serving (Ctrl-C to stop)", "ready, not serving"))
         return
     try:

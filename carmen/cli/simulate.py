@@ -20,10 +20,14 @@ from carmen.cli.common import instances_option, port_option, simulation_options
     "--citizens",
     default=200,
     show_default=True,
-    type=click.IntRange(1),
-    help="Citizens registered in each city before the simulation starts.",
+    type=click.IntRange(0),
+    help="Citizens registered in each city before the simulation starts (more are registered "
+    "as the months need them).",
 )
-@simulation_options(smallest_scale=0.0001, scale_help="Share of each city's people simulated.")
+@simulation_options(
+    smallest_scale=0.0001,
+    scale_help="Share of each city's expected users played: 1 is the city's real uptake.",
+)
 @port_option(
     "--port",
     0,
@@ -33,8 +37,10 @@ from carmen.cli.common import instances_option, port_option, simulation_options
 def simulate(instances, months, scale, citizens, seed, port):
     """Play citizens' requests through Open311, SMS, e-mail and the call centre, and staff work.
 
-    Each node is served on a loopback port (ASP mode) for the simulation, so requests travel
-    over HTTP as in real life. Behaviour follows each city's context from its node.toml
+    Each node is served on a loopback port (ASP mode) for the simulation: every channel is used
+    over HTTP in every city every month, and the rest of the city's expected users (its
+    population times each age band's rate, docs/demo.md) go through the node's service layer
+    in batches. Behaviour follows each city's context from its node.toml
     (context figures and population_shares); SMS is used when the node has SMS_AUTH_TOKEN.
     Nodes need staff: an agent for phone calls and caseworkers or a supervisor for the cases.
     """

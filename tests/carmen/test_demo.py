@@ -27,7 +27,6 @@ def test_a_small_demo_federation_is_built_synced_and_evaluated(tmp_path, unused_
     state = prepare(
         root=root,
         fresh=False,
-        scale=0.01,
         cities=["Bologna", "Tallinn"],
         months=3,
         ports=unused_ports,
@@ -64,14 +63,14 @@ def test_a_second_run_reuses_the_demo(tmp_path):
 def test_demo_help_explains_what_it_builds():
     result = CliRunner().invoke(main, ["demo", "--help"])
     assert result.exit_code == 0
-    assert "eight real European cities" in result.output
+    assert "fourteen real European cities" in result.output
 
 
 def test_simulate_plays_months_of_requests_on_existing_nodes(tmp_path, unused_ports):
     state = prepare(
         root=tmp_path / "demo",
         fresh=False,
-        scale=0.005,
+        scale=0.1,
         cities=["Tallinn"],
         months=1,
         ports=unused_ports,
@@ -90,7 +89,7 @@ def test_simulate_plays_months_of_requests_on_existing_nodes(tmp_path, unused_po
             "--citizens",
             "20",
             "--scale",
-            "0.01",
+            "0.1",
             "--port",
             str(unused_ports.nodes),
         ],

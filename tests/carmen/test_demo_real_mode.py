@@ -63,7 +63,7 @@ def test_the_demo_runs_on_postgres_and_redis_with_gunicorn_and_celery(
     state = prepare(
         root=tmp_path / "demo",
         fresh=False,
-        scale=0.01,
+        scale=0.1,
         months=2,
         cities=["Bologna", "Tallinn"],
         ports=unused_ports,
