@@ -96,9 +96,9 @@ class NodeSettings(InstanceSettings):
     )
     protection_width: int | None = Field(
         None,
-        ge=1,
+        ge=0,
         description="Narrowest interval a withheld count may keep given all published counts; "
-        "none: the hub's k.",
+        "none: the hub's k; 0: k alone, every revision sent (transport tests, never a pilot).",
     )
     # The web
     wtf_csrf_time_limit: int | None = Field(

@@ -82,6 +82,10 @@ BEHAVIOUR_KINDS = (
     EventKind.PARTICIPATED,
 )
 
+# The transport is under test here, not the protection: every change is let through (a
+# protection width of 0 leaves only k), so that the hub must end up with the log's counts.
+TRANSPORT_SETTINGS = {"RELEASE_GRACE_DAYS": 0, "PROTECTION_WIDTH": 0}
+
 
 @dataclass
 class FaultResult:
@@ -205,6 +209,7 @@ def _node(folder: Path, city: str, proxy_url: str, token: str, broker: dict | No
                 "COUNTRY": "IT",
                 "POPULATION": 100_000,
                 "TESTING": True,
+                **TRANSPORT_SETTINGS,
             }
         )
     else:  # an instance folder its worker opens as deployed, on the broker's queue
@@ -217,6 +222,7 @@ def _node(folder: Path, city: str, proxy_url: str, token: str, broker: dict | No
                 "secret_key": secrets.token_hex(16),
                 "broker_url": broker["url"],
                 "task_queue": broker["queue"],
+                **{name.lower(): value for name, value in TRANSPORT_SETTINGS.items()},
             },
         )
         app = create_app({"INSTANCE_PATH": folder})
@@ -324,8 +330,6 @@ def hub_totals(hub_app, slug: str) -> dict[tuple[str, str, str], int]:
         return {(p, s, m): v for p, s, m, v in rows if v is not None}
 
 
-# The transport is under test here, not the protection: every change is let through (a
-# protection width of 0 leaves only k), so that the hub must end up with the log's counts.
 TRANSPORT_ONLY = sync.ReleaseSettings(grace_days=0, protection_width=0)
 
 

@@ -205,7 +205,7 @@ class ReleaseSettings:
 
     grace_days: int = NodeSettings.model_fields["release_grace_days"].default
     # None: the hub's k. 0 protects nothing beyond k, and lets every revision through: only for
-    # harnesses that test the transport (the node's settings do not accept it).
+    # harnesses that test the transport.
     protection_width: int | None = None
 
 

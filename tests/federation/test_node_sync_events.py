@@ -40,7 +40,8 @@ AT = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def node_app(tmp_path):
-    app = make_template_node_app(tmp_path / "node")
+    # No grace period: a test here may sync the month that is still open.
+    app = make_template_node_app(tmp_path / "node", RELEASE_GRACE_DAYS=0)
     yield app
     node_db(app).engine.dispose()
 
@@ -49,7 +50,9 @@ def sync_over_http(node_app) -> dict:
     """`carmen node sync --now`: build what changed and push it; every push acknowledged."""
     key = sync.load_or_create_key(Path(node_app.instance_path))
     with node_db(node_app).session() as session:
-        results = sync.sync_now(db_session=session, key=key)
+        results = sync.sync_now(
+            db_session=session, key=key, release=sync.release_settings(node_app.config)
+        )
     assert all(result.acknowledged for result in results.values()), results
     return results
 

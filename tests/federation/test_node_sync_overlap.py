@@ -1,7 +1,6 @@
 """Two syncs of one node at once, with an event recorded between them: the hub ends up with
 exactly what the node's event log holds, on SQLite and on PostgreSQL."""
 
-import functools
 import threading
 import time
 
@@ -28,7 +27,7 @@ TRANSPORT_ONLY = sync.ReleaseSettings(grace_days=0, protection_width=0)
 def node_app(request, tmp_path, monkeypatch):
     # The serialisation is under test, not the protection: every change is let through (a
     # protection width of 0 leaves only k), so that hub and event log must agree exactly.
-    monkeypatch.setattr(sync, "sync_now", functools.partial(sync.sync_now, release=TRANSPORT_ONLY))
+    monkeypatch.setattr(sync, "release_settings", lambda settings: TRANSPORT_ONLY)
     overrides = {}
     if request.param == "postgresql":
         overrides["DATABASE_URL"] = request.getfixturevalue("postgres_url")
