@@ -50,6 +50,7 @@ POPULATION = "log_population"
 ALPHAS = (1.0, 10.0, 100.0, 1000.0, 10000.0)
 _FLOOR = 0.01  # citizens per 1,000 per month, as in the pooled model
 _PRIOR_PAIRS = 10.0
+SHARED_FACTOR = 100.0  # how much more a band's own effects are shrunk than the figures' own
 BAND_EFFECTS = True  # a service's residual spread counts as this many pilots of all services'
 
 
@@ -334,6 +335,8 @@ def _fit_model(
     copies = g if (BAND_EFFECTS and g > 1) else 1
     optional = [b * c + c - 1 for b in range(copies)] if features[-1:] == [POPULATION] else []
     model = PooledUptakeModel(
+        mostly_shared=list(range(c, c * copies)),
+        shared_factor=SHARED_FACTOR,
         alphas=settings.alphas,
         alpha_shared=settings.alpha_shared,
         cv=settings.cv,
