@@ -77,6 +77,9 @@ class PooledUptakeModel(RegressorMixin, BaseEstimator):
         Columns of ``X`` that enter the model only when the city-grouped cross-validated error
         is lower with them than without them (log population: a city's size should not rank
         cities unless the pilots show that it matters).
+    optional_margin : float
+        How much lower (as a share) the cross-validated error must be with the ``optional``
+        columns for them to enter: a gain within the noise of the folds keeps the simpler model.
     mostly_shared : sequence of int
         Columns whose services' deviations are penalised ``shared_factor`` times more than the
         others' (effects that a dozen pilots of one service cannot tell apart from noise, such
@@ -125,6 +128,7 @@ class PooledUptakeModel(RegressorMixin, BaseEstimator):
         optional: Sequence[int] = (),
         mostly_shared: Sequence[int] = (),
         shared_factor: float = 100.0,
+        optional_margin: float = 0.0,
     ) -> None:
         self.alphas = alphas
         self.alpha_shared = alpha_shared
@@ -133,6 +137,7 @@ class PooledUptakeModel(RegressorMixin, BaseEstimator):
         self.optional = optional
         self.mostly_shared = mostly_shared
         self.shared_factor = shared_factor
+        self.optional_margin = optional_margin
 
     def fit(
         self,
@@ -236,7 +241,10 @@ class PooledUptakeModel(RegressorMixin, BaseEstimator):
                     fold_fits.append((lv, sl))
                 error = float(np.average((log_y - predicted) ** 2, weights=weight))
                 errors[name][float(alpha)] = error
-                if error < best_error - 1e-12:
+                # Without the optional columns the model is simpler: it wins unless they
+                # lower the error by more than ``optional_margin``.
+                bar = best_error * (1 + self.optional_margin) if name == "without" else best_error
+                if error < bar - 1e-12:
                     best, best_error, best_folds, best_keep = float(alpha), error, fold_fits, keep
             self.set_errors_[name] = min(errors[name].values()) if errors[name] else np.nan
         self.uses_optional_ = bool(optional.any() and best_keep[optional].all())

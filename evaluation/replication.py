@@ -51,6 +51,7 @@ ALPHAS = (1.0, 10.0, 100.0, 1000.0, 10000.0)
 _FLOOR = 0.01  # citizens per 1,000 per month, as in the pooled model
 _PRIOR_PAIRS = 10.0
 SHARED_FACTOR = 100.0  # how much more a band's own effects are shrunk than the figures' own
+OPTIONAL_MARGIN = 0.05  # log population must lower the CV error by 5% to enter
 BAND_EFFECTS = True  # a service's residual spread counts as this many pilots of all services'
 
 
@@ -337,6 +338,7 @@ def _fit_model(
     model = PooledUptakeModel(
         mostly_shared=list(range(c, c * copies)),
         shared_factor=SHARED_FACTOR,
+        optional_margin=OPTIONAL_MARGIN,
         alphas=settings.alphas,
         alpha_shared=settings.alpha_shared,
         cv=settings.cv,

@@ -79,3 +79,19 @@ def test_a_mostly_shared_figure_keeps_one_effect_where_another_may_differ_by_ser
     shared = PooledUptakeModel(alphas=(10.0,), mostly_shared=[1]).fit(X, y, **fit)
     assert np.ptp(shared.slopes_[:, 1]) < np.ptp(alike.slopes_[:, 1]) / 5
     assert np.ptp(shared.slopes_[:, 0]) > 0.5 * np.ptp(alike.slopes_[:, 0])
+
+
+def test_an_optional_figure_enters_only_when_it_clearly_lowers_the_cross_validated_error():
+    rng = np.random.default_rng(2)
+    n = 60
+    x, size = rng.normal(size=n), rng.normal(size=n)
+    fit = {"exposure": np.full(n, 50.0), "city": np.arange(n)}
+    X = np.column_stack([x, size])
+    strong = np.exp(1.0 + 0.5 * x + 0.5 * size + rng.normal(0, 0.1, n))
+    model = PooledUptakeModel(optional=[1], optional_margin=0.05).fit(X, strong, **fit)
+    assert model.uses_optional_ and model.slopes_[0, 1] > 0
+    none = np.exp(1.0 + 0.5 * x + rng.normal(0, 0.1, n))
+    errors = PooledUptakeModel(optional=[1]).fit(X, none, **fit).set_errors_
+    margin = errors["without"] / errors["with"] - 1 + 0.01  # just above what size gains here
+    model = PooledUptakeModel(optional=[1], optional_margin=max(margin, 0.01)).fit(X, none, **fit)
+    assert not model.uses_optional_ and model.slopes_[0, 1] == 0
