@@ -6,7 +6,8 @@ The method:
    per service and age band a level, context effects shared across services with each service's
    own deviation shrunk towards them, country effects and a city effect. The deviation penalty
    is chosen by city-grouped cross-validation among ``ALPHAS``. Log population enters the model
-   only when it lowers that cross-validated error (the pilots show a population effect).
+   only when it lowers that cross-validated error by at least 5% (the pilots show a population
+   effect).
 2. **Post-stratification.** A city's expected uptake of a service is the sum over age bands of
    its population share times the band's modelled uptake. A city without age shares (and every
    city of the Europe table) is judged by the same model fitted on the pilots' whole uptake
