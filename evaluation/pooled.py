@@ -77,6 +77,15 @@ class PooledUptakeModel(RegressorMixin, BaseEstimator):
         Columns of ``X`` that enter the model only when the city-grouped cross-validated error
         is lower with them than without them (log population: a city's size should not rank
         cities unless the pilots show that it matters).
+    optional_margin : float
+        How much lower (as a share) the cross-validated error must be with the ``optional``
+        columns for them to enter: a gain within the noise of the folds keeps the simpler model.
+    mostly_shared : sequence of int
+        Columns whose services' deviations are penalised ``shared_factor`` times more than the
+        others' (effects that a dozen pilots of one service cannot tell apart from noise, such
+        as how much more a figure matters for one age band: learnt across services).
+    shared_factor : float
+        The multiplier of the deviation penalty of the ``mostly_shared`` columns.
 
     Attributes
     ----------
@@ -117,12 +126,18 @@ class PooledUptakeModel(RegressorMixin, BaseEstimator):
         cv: int = 5,
         random_state: int = 0,
         optional: Sequence[int] = (),
+        mostly_shared: Sequence[int] = (),
+        shared_factor: float = 100.0,
+        optional_margin: float = 0.0,
     ) -> None:
         self.alphas = alphas
         self.alpha_shared = alpha_shared
         self.cv = cv
         self.random_state = random_state
         self.optional = optional
+        self.mostly_shared = mostly_shared
+        self.shared_factor = shared_factor
+        self.optional_margin = optional_margin
 
     def fit(
         self,
@@ -178,6 +193,9 @@ class PooledUptakeModel(RegressorMixin, BaseEstimator):
         log_y = np.log(y + _FLOOR)
         count = y * exposure
         rows = _Rows(z, log_y, s_of.ravel(), g_of.ravel(), len(self.services_), len(self.bands_))
+        for j in self.mostly_shared:
+            if 0 <= int(j) < X.shape[1]:
+                rows.factor[int(j)] = float(self.shared_factor)
         # First pass with a guess of the variance between cities, then its estimate.
         tau2 = 0.05
         alpha_mid = float(np.median(self.alphas))
@@ -223,7 +241,10 @@ class PooledUptakeModel(RegressorMixin, BaseEstimator):
                     fold_fits.append((lv, sl))
                 error = float(np.average((log_y - predicted) ** 2, weights=weight))
                 errors[name][float(alpha)] = error
-                if error < best_error - 1e-12:
+                # Without the optional columns the model is simpler: it wins unless they
+                # lower the error by more than ``optional_margin``.
+                bar = best_error * (1 + self.optional_margin) if name == "without" else best_error
+                if error < bar - 1e-12:
                     best, best_error, best_folds, best_keep = float(alpha), error, fold_fits, keep
             self.set_errors_[name] = min(errors[name].values()) if errors[name] else np.nan
         self.uses_optional_ = bool(optional.any() and best_keep[optional].all())
@@ -350,6 +371,7 @@ class _Rows:
     ) -> None:
         n, c = z.shape
         self.z, self.s_of, self.g_of, self.S, self.G, self.c = z, s_of, g_of, S, G, c
+        self.factor = np.ones(c)
         self.p = G + c
         design = np.zeros((n, self.p))
         design[np.arange(n), g_of] = 1.0
@@ -400,32 +422,45 @@ class _Rows:
             G = self.G
             index = np.concatenate([np.arange(G), G + np.flatnonzero(keep)])
             levels, part, part_shared = self._solve(
-                gram[:, index][:, :, index], rhs[:, index], alpha, alpha_shared, int(keep.sum())
+                gram[:, index][:, :, index],
+                rhs[:, index],
+                alpha,
+                alpha_shared,
+                int(keep.sum()),
+                self.factor[keep],
             )
             slopes = np.zeros((self.S, self.c))
             slopes[:, keep] = part
             shared = np.zeros(self.c)
             shared[keep] = part_shared
             return levels, slopes, shared
-        return self._solve(gram, rhs, alpha, alpha_shared, self.c)
+        return self._solve(gram, rhs, alpha, alpha_shared, self.c, self.factor)
 
     def _solve(
-        self, gram: np.ndarray, rhs: np.ndarray, alpha: float, alpha_shared: float, c: int
+        self,
+        gram: np.ndarray,
+        rhs: np.ndarray,
+        alpha: float,
+        alpha_shared: float,
+        c: int,
+        factor: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         S, G = self.S, self.G
-        penalty = np.concatenate([np.full(G, _LEVEL_RIDGE), np.full(c, alpha)])
+        # Each column's deviation penalty: alpha, times its factor (larger: more shared).
+        a = np.full(c, float(alpha)) * (1.0 if factor is None else factor)
+        penalty = np.concatenate([np.full(G, _LEVEL_RIDGE), a])
         gram = gram + np.diag(penalty)[None]
         if c == 0:
             theta = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
             return theta[:, :G], np.zeros((S, 0)), np.zeros(0)
-        # Each service's slopes are shrunk towards the shared ones with weight alpha; the shared
+        # Each service's slopes are shrunk towards the shared ones with weights a; the shared
         # ones follow from the Schur complement of the services' blocks (exact joint solution).
         inv = np.linalg.inv(gram)  # (S, p, p)
         k_rhs = np.einsum("spq,sq->sp", inv, rhs)  # K_s r_s
         k_e = inv[:, :, G:]  # K_s E  (S, p, c)
-        system = (S * alpha + alpha_shared) * np.eye(c) - alpha**2 * k_e[:, G:, :].sum(axis=0)
-        shared = np.linalg.solve(system, alpha * k_rhs[:, G:].sum(axis=0))
-        theta = k_rhs + alpha * np.einsum("spc,c->sp", k_e, shared)
+        system = np.diag(S * a + alpha_shared) - a[:, None] * k_e[:, G:, :].sum(axis=0) * a
+        shared = np.linalg.solve(system, a * k_rhs[:, G:].sum(axis=0))
+        theta = k_rhs + np.einsum("spc,c->sp", k_e, a * shared)
         return theta[:, :G], theta[:, G:], shared
 
     def predict(

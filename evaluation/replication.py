@@ -6,7 +6,8 @@ The method:
    per service and age band a level, context effects shared across services with each service's
    own deviation shrunk towards them, country effects and a city effect. The deviation penalty
    is chosen by city-grouped cross-validation among ``ALPHAS``. Log population enters the model
-   only when it lowers that cross-validated error (the pilots show a population effect).
+   only when it lowers that cross-validated error by at least 5% (the pilots show a population
+   effect).
 2. **Post-stratification.** A city's expected uptake of a service is the sum over age bands of
    its population share times the band's modelled uptake. A city without age shares (and every
    city of the Europe table) is judged by the same model fitted on the pilots' whole uptake
@@ -50,6 +51,8 @@ POPULATION = "log_population"
 ALPHAS = (1.0, 10.0, 100.0, 1000.0, 10000.0)
 _FLOOR = 0.01  # citizens per 1,000 per month, as in the pooled model
 _PRIOR_PAIRS = 10.0
+SHARED_FACTOR = 100.0  # how much more a band's own effects are shrunk than the figures' own
+OPTIONAL_MARGIN = 0.05  # log population must lower the CV error by 5% to enter
 BAND_EFFECTS = True  # a service's residual spread counts as this many pilots of all services'
 
 
@@ -334,6 +337,9 @@ def _fit_model(
     copies = g if (BAND_EFFECTS and g > 1) else 1
     optional = [b * c + c - 1 for b in range(copies)] if features[-1:] == [POPULATION] else []
     model = PooledUptakeModel(
+        mostly_shared=list(range(c, c * copies)),
+        shared_factor=SHARED_FACTOR,
+        optional_margin=OPTIONAL_MARGIN,
         alphas=settings.alphas,
         alpha_shared=settings.alpha_shared,
         cv=settings.cv,

@@ -42,9 +42,12 @@ from .viability import (
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(step, done, total)`` while the evaluation runs."""
 
+# What the back-test must show, as docs/evaluation.md states it: the ranking clearly better than
+# copying the nearest pilot city, and bands that hold about their nominal share of the truths.
+# (The knowable ceiling needs a world's hidden truth: bench/judgement.py measures it.)
 CRITERIA = {
-    "spearman_min": 0.7,
-    "coverage_min": 0.8,
+    "spearman_above_nearest_min": 0.2,
+    "coverage_range": [0.85, 0.95],
     "beats": ["global mean of pilot cities", "nearest pilot city on context"],
 }
 
@@ -1342,13 +1345,16 @@ def _report(
     trust = None
     if len(overall):
         o = overall.iloc[0]
+        low, high = CRITERIA["coverage_range"]
         trust = (
             f"Leaving each pilot city out in turn, the expected uptake ranked the held-out cities "
-            f"with Spearman {o['spearman']:.2f} on average per service (criterion >= "
-            f"{CRITERIA['spearman_min']}), erred by {o['mae']:.2f} citizens per 1,000 per month "
-            f"(global mean {o['mae_global_mean']:.2f}, nearest pilot {o['mae_nearest']:.2f}) and "
-            f"its {config.level:.0%} bands held the truth {o['coverage']:.0%} of the time "
-            f"(criterion >= {CRITERIA['coverage_min']:.0%})."
+            f"with Spearman {o['spearman']:.2f} on average per service, "
+            f"{o['spearman'] - o['spearman_nearest']:+.2f} against copying the nearest pilot "
+            f"city ({o['spearman_nearest']:.2f}; criterion at least "
+            f"{CRITERIA['spearman_above_nearest_min']:+.1f}), erred by {o['mae']:.2f} citizens "
+            f"per 1,000 per month (global mean {o['mae_global_mean']:.2f}, nearest pilot "
+            f"{o['mae_nearest']:.2f}) and its {config.level:.0%} bands held the truth "
+            f"{o['coverage']:.0%} of the time (criterion {low:.0%}-{high:.0%} for 90% bands)."
         )
     periods = sorted(set(cells_periods))
     report = {

@@ -62,3 +62,36 @@ def test_costs_are_overridden_per_federation_then_per_run_channel_by_channel():
     assert model.source == "--costs costs.toml"
     with pytest.raises(ValueError, match="unknown cost figures setupp"):
         CostModel().overridden({"setupp": 1}, "x")
+
+
+def test_a_mostly_shared_figure_keeps_one_effect_where_another_may_differ_by_service():
+    rng = np.random.default_rng(1)
+    rows = []
+    for s in range(4):
+        x = rng.normal(size=(12, 2))
+        # The first figure's effect differs by service; the second's is the same for all.
+        rate = np.exp(1.0 + (0.2 + 0.3 * s) * x[:, 0] + 0.4 * x[:, 1] + rng.normal(0, 0.3, 12))
+        rows += [(s, f"{s}-{c}", *x[c], rate[c]) for c in range(12)]
+    service, city, x0, x1, y = map(np.array, zip(*rows, strict=True))
+    X = np.column_stack([x0, x1]).astype(float)
+    fit = {"exposure": np.full(len(y), 50.0), "service": service, "city": city}
+    alike = PooledUptakeModel(alphas=(10.0,)).fit(X, y, **fit)
+    shared = PooledUptakeModel(alphas=(10.0,), mostly_shared=[1]).fit(X, y, **fit)
+    assert np.ptp(shared.slopes_[:, 1]) < np.ptp(alike.slopes_[:, 1]) / 5
+    assert np.ptp(shared.slopes_[:, 0]) > 0.5 * np.ptp(alike.slopes_[:, 0])
+
+
+def test_an_optional_figure_enters_only_when_it_clearly_lowers_the_cross_validated_error():
+    rng = np.random.default_rng(2)
+    n = 60
+    x, size = rng.normal(size=n), rng.normal(size=n)
+    fit = {"exposure": np.full(n, 50.0), "city": np.arange(n)}
+    X = np.column_stack([x, size])
+    strong = np.exp(1.0 + 0.5 * x + 0.5 * size + rng.normal(0, 0.1, n))
+    model = PooledUptakeModel(optional=[1], optional_margin=0.05).fit(X, strong, **fit)
+    assert model.uses_optional_ and model.slopes_[0, 1] > 0
+    none = np.exp(1.0 + 0.5 * x + rng.normal(0, 0.1, n))
+    errors = PooledUptakeModel(optional=[1]).fit(X, none, **fit).set_errors_
+    margin = errors["without"] / errors["with"] - 1 + 0.01  # just above what size gains here
+    model = PooledUptakeModel(optional=[1], optional_margin=max(margin, 0.01)).fit(X, none, **fit)
+    assert not model.uses_optional_ and model.slopes_[0, 1] == 0
