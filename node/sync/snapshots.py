@@ -16,7 +16,6 @@ from federation.protocol.models import (
     ServiceIdentity,
     canonical_exclude,
 )
-from node.intake.publication import disclosure
 from node.services.models import Service
 from node.services.schemas import ServiceSpec
 from node.sync.aggregation import CellKey, aggregate_periods, cell_measures_of, relations
@@ -107,11 +106,16 @@ PUBLIC_PREFIXES = ("time_to_complete.",)
 
 
 def publicly_listed(*, db_session: Session) -> set[str]:
-    """The services whose requests Open311 GET lists to anyone without a key."""
+    """The services whose [publish] lets Open311 GET list their requests to anyone.
+
+    A behaviour that keeps personal matters (bookings, consultations, alerts) lists none of
+    them whatever [publish] says (`node.intake.publication`), which sync may not import: such a
+    service is counted here too. That only costs protection: the audit still checks the reader
+    who does not know these totals."""
     return {
         service.code
         for service in db_session.scalars(sa.select(Service))
-        if disclosure(ServiceSpec.model_validate(service.spec)).listed
+        if ServiceSpec.model_validate(service.spec).publish.requests
     }
 
 
