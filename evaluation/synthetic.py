@@ -92,6 +92,42 @@ TOTAL_NAMES = (
 Cells = list[tuple[np.ndarray, list[tuple[str, str, str]]]]
 
 
+def truth_table(
+    services: list[str],
+    city_ids: list[str],
+    *,
+    uptake: np.ndarray,
+    piloted: np.ndarray,
+    without_luck: np.ndarray,
+    without_luck_or_country: np.ndarray,
+) -> pd.DataFrame:
+    """The ``truth`` table of a World (see there) from its (service, city) matrices.
+
+    Parameters
+    ----------
+    services, city_ids : list of str
+        The rows and columns of the matrices.
+    uptake, piloted, without_luck, without_luck_or_country : ndarray of shape (S, N)
+        The expected uptake, whether the city pilots the service, and the uptake less the
+        city's own luck, and less its country's effect too.
+
+    Returns
+    -------
+    DataFrame
+        One row per (service, city), services outermost.
+    """
+    return pd.DataFrame(
+        {
+            "service": np.repeat(services, len(city_ids)),
+            "city_id": np.tile(city_ids, len(services)),
+            "uptake": uptake.ravel(),
+            "piloted": piloted.ravel(),
+            "uptake_without_luck": without_luck.ravel(),
+            "uptake_without_luck_or_country": without_luck_or_country.ravel(),
+        }
+    )
+
+
 def published_cells(
     *,
     k: float,
@@ -302,15 +338,13 @@ def generate_world(
     piloted = np.zeros((s_count, n), dtype=bool)
     for j in range(s_count):
         piloted[j, rng.choice(n, n_pilots, replace=False)] = True
-    truth = pd.DataFrame(
-        {
-            "service": np.repeat(services, n),
-            "city_id": np.tile(city_ids, s_count),
-            "uptake": truth_uptake.ravel(),
-            "piloted": piloted.ravel(),
-            "uptake_without_luck": without_luck.ravel(),
-            "uptake_without_luck_or_country": without_country.ravel(),
-        }
+    truth = truth_table(
+        services,
+        city_ids,
+        uptake=truth_uptake,
+        piloted=piloted,
+        without_luck=without_luck,
+        without_luck_or_country=without_country,
     )
 
     pilot_s, pilot_c = np.nonzero(piloted)

@@ -35,7 +35,7 @@ from federation.protocol.vocabulary import (
     ChannelFamily,
 )
 
-from .synthetic import World, observations_table, published_cells
+from .synthetic import World, observations_table, published_cells, truth_table
 from .tables import CHANNELS, SEGMENTS
 
 COUNTRIES = ("CZ", "DK", "FR", "HU", "IE", "LT", "SE", "SK")
@@ -215,15 +215,13 @@ def generate_alt_world(
     for j in range(s_count):
         count = int(rng.integers(pilots[0], pilots[1] + 1))
         piloted[j, rng.choice(n, min(count, n), replace=False, p=pick / pick.sum())] = True
-    truth = pd.DataFrame(
-        {
-            "service": np.repeat(services, n),
-            "city_id": np.tile(city_ids, s_count),
-            "uptake": truth_uptake.ravel(),
-            "piloted": piloted.ravel(),
-            "uptake_without_luck": without_luck.ravel(),
-            "uptake_without_luck_or_country": truth_context.ravel(),
-        }
+    truth = truth_table(
+        services,
+        city_ids,
+        uptake=truth_uptake,
+        piloted=piloted,
+        without_luck=without_luck,
+        without_luck_or_country=truth_context,
     )
 
     pilot_s, pilot_c = np.nonzero(piloted)

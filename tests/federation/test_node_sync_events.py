@@ -267,7 +267,7 @@ def test_bookings_moved_and_cancelled_after_a_sync_reach_the_hub_after_the_next(
         service_code=service.code,
         timezone=node_app.config["TIMEZONE"],
     )
-    monday = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    monday = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a month closed past its grace
     with node_db(node_app).session() as session:
         bookings.generate_slots(
             db_session=session,
@@ -305,7 +305,7 @@ def test_bookings_moved_and_cancelled_after_a_sync_reach_the_hub_after_the_next(
             )
         session.commit()
     sync_over_http(node_app)
-    month = "2026-12"
+    month = "2026-03"
     assert total_at_hub(hub_app, service=service.code, common="booked", period=month) == 20
 
     later = monday + timedelta(hours=1)

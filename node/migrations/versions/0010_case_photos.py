@@ -27,6 +27,11 @@ def upgrade() -> None:
             sa.Column("thumbnail_path", sa.String(length=500), nullable=False, server_default="")
         )
         batch.add_column(sa.Column("public_token", sa.String(length=64), nullable=True))
+    # A photo names its citizen itself from now on (export and erasure find it by the person).
+    op.execute(
+        "UPDATE case_photos SET citizen_id = "
+        "(SELECT cases.citizen_id FROM cases WHERE cases.id = case_photos.case_id)"
+    )
     photos = sa.table("case_photos", sa.column("id", sa.Integer), sa.column("public_token"))
     connection = op.get_bind()
     for (photo_id,) in connection.execute(sa.select(photos.c.id)).all():
