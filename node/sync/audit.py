@@ -226,7 +226,8 @@ def _beyond_inherent(
     inherent = {} if inherent is None else inherent
     unknown = [e for e in report.exposures if (e.revision, e.key, e.difference) not in inherent]
     if unknown:
-        inherent.update(_inherent_widths(revisions, k, protection_width, frozenset(public)))
+        near = _related(revisions, {e.key for e in unknown})
+        inherent.update(_inherent_widths(revisions, k, protection_width, frozenset(public), near))
     beyond = [
         e
         for e in report.exposures
@@ -240,15 +241,32 @@ def _beyond_inherent(
     return report
 
 
+def _related(revisions: Sequence[Revision], keys: set[Hashable]) -> frozenset:
+    """The keys tied to these by a chain of relations in any revision: only they can bear on
+    these keys' intervals."""
+    neighbours: dict[Hashable, set[Hashable]] = {}
+    for revision in revisions:
+        for relation in revision.relations:
+            for key in relation.keys:
+                neighbours.setdefault(key, set()).update(relation.keys)
+    found, todo = set(keys), list(keys)
+    while todo:
+        for other in neighbours.get(todo.pop(), ()):
+            if other not in found:
+                found.add(other)
+                todo.append(other)
+    return frozenset(found)
+
+
 def _inherent_widths(
-    revisions: Sequence[Revision], k: int, width: int, public: frozenset
+    revisions: Sequence[Revision], k: int, width: int, public: frozenset, near: frozenset
 ) -> dict[tuple[int, Hashable, bool], float]:
-    """How wide each value's interval is given the public values alone (every other value
-    unknown): math.inf where it is at least the width."""
+    """How wide the interval of each value among `near` is given the public values alone
+    (every other value unknown): math.inf where it is at least the width."""
     blind = [
         Revision(
             values=revision.values,
-            hidden=frozenset(revision.values) - public,
+            hidden=(frozenset(revision.values) & near) - public,
             relations=revision.relations,
         )
         for revision in revisions
@@ -259,7 +277,7 @@ def _inherent_widths(
         for key in revision.hidden:
             found[(r, key, False)] = math.inf
         if r:
-            for key in set(revision.values) | set(revisions[r - 1].values):
+            for key in (set(revision.values) | set(revisions[r - 1].values)) & near:
                 found[(r, key, True)] = math.inf
     for e in report.exposures:
         found[(e.revision, e.key, e.difference)] = _whole_width(e.low, e.high)
