@@ -169,16 +169,139 @@ def audit(
     k: int,
     protection_width: int,
     safe_components: Collection[frozenset] = (),
+    public: Collection[Hashable] = (),
+    inherent: dict[tuple[int, Hashable, bool], float] | None = None,
 ) -> AuditReport:
     """Check every withheld value of every revision, and every change below k between two
     consecutive revisions, against the protection width (see the module's docstring).
 
     `safe_components` names components already found safe with the very same system (for a
     caller that re-audits after withholding more); their programs are not solved again.
+
+    `public` names values anyone reads elsewhere whatever the snapshot withholds (a service's
+    totals that its public request list shows). Two attackers are then checked: one who reads
+    only what was released (as without `public`), and one who also reads the public values,
+    known in every revision, withheld or not, and not checked themselves. What the public
+    values pin down by themselves (a part of a public total below the width) cannot be
+    protected by withholding: for the second attacker, such a value is exposed only if the
+    released values narrow it further than the public ones alone. `inherent` caches, per
+    (revision, key, difference), the width the public values alone leave (for a caller that
+    re-audits the same values).
     """
+    report = _audit(
+        revisions=revisions,
+        k=k,
+        protection_width=protection_width,
+        safe_components=safe_components,
+    )
+    if not public or protection_width <= 0:
+        return report
+    informed = _audit(
+        revisions=revisions,
+        k=k,
+        protection_width=protection_width,
+        safe_components=safe_components,
+        public=frozenset(public),
+    )
+    informed = _beyond_inherent(informed, revisions, k, protection_width, public, inherent)
+    return AuditReport(
+        exposures=report.exposures + informed.exposures,
+        checked=report.checked + informed.checked,
+        programs=report.programs + informed.programs,
+        safe_components=report.safe_components | informed.safe_components,
+    )
+
+
+def _beyond_inherent(
+    report: AuditReport,
+    revisions: Sequence[Revision],
+    k: int,
+    protection_width: int,
+    public: Collection[Hashable],
+    inherent: dict[tuple[int, Hashable, bool], float] | None,
+) -> AuditReport:
+    """The report without the exposures the public values alone already give."""
+    if report.passed:
+        return report
+    inherent = {} if inherent is None else inherent
+    unknown = [e for e in report.exposures if (e.revision, e.key, e.difference) not in inherent]
+    if unknown:
+        near = _related(revisions, {e.key for e in unknown})
+        inherent.update(_inherent_widths(revisions, k, protection_width, frozenset(public), near))
+    beyond = [
+        e
+        for e in report.exposures
+        if _whole_width(e.low, e.high) < inherent.get((e.revision, e.key, e.difference), math.inf)
+    ]
+    if len(beyond) < len(report.exposures):
+        # A component whose only exposures are inherent is as safe as it can be made.
+        flagged = {e.component for e in beyond}
+        report.safe_components |= {e.component for e in report.exposures} - flagged
+    report.exposures = beyond
+    return report
+
+
+def _related(revisions: Sequence[Revision], keys: set[Hashable]) -> frozenset:
+    """The keys tied to these by a chain of relations in any revision: only they can bear on
+    these keys' intervals."""
+    neighbours: dict[Hashable, set[Hashable]] = {}
+    for revision in revisions:
+        for relation in revision.relations:
+            for key in relation.keys:
+                neighbours.setdefault(key, set()).update(relation.keys)
+    found, todo = set(keys), list(keys)
+    while todo:
+        for other in neighbours.get(todo.pop(), ()):
+            if other not in found:
+                found.add(other)
+                todo.append(other)
+    return frozenset(found)
+
+
+def _inherent_widths(
+    revisions: Sequence[Revision], k: int, width: int, public: frozenset, near: frozenset
+) -> dict[tuple[int, Hashable, bool], float]:
+    """How wide the interval of each value among `near` is given the public values alone
+    (every other value unknown): math.inf where it is at least the width."""
+    blind = [
+        Revision(
+            values=revision.values,
+            hidden=(frozenset(revision.values) & near) - public,
+            relations=revision.relations,
+        )
+        for revision in revisions
+    ]
+    report = _audit(revisions=blind, k=k, protection_width=width, public=public, blind=True)
+    found: dict[tuple[int, Hashable, bool], float] = {}
+    for r, revision in enumerate(blind):
+        for key in revision.hidden:
+            found[(r, key, False)] = math.inf
+        if r:
+            for key in (set(revision.values) | set(revisions[r - 1].values)) & near:
+                found[(r, key, True)] = math.inf
+    for e in report.exposures:
+        found[(e.revision, e.key, e.difference)] = _whole_width(e.low, e.high)
+    return found
+
+
+def _audit(
+    *,
+    revisions: Sequence[Revision],
+    k: int,
+    protection_width: int,
+    safe_components: Collection[frozenset] = (),
+    public: frozenset = frozenset(),
+    blind: bool = False,
+) -> AuditReport:
+    """The audit of `audit`, public values taken as known and never checked.
+
+    With public values, each component is marked as such, so that a component found safe for
+    one attacker is never taken as safe for the other."""
     if protection_width <= 0:  # no interval to keep: nothing to check
         return AuditReport(exposures=[], checked=0, programs=0, safe_components=set())
-    variables = [(r, key) for r, revision in enumerate(revisions) for key in revision.hidden]
+    variables = [
+        (r, key) for r, revision in enumerate(revisions) for key in revision.hidden - public
+    ]
     index = {v: i for i, v in enumerate(variables)}
 
     def value(r: int, key: Hashable) -> int:
@@ -205,7 +328,9 @@ def audit(
     objectives: list[_Objective] = []
     exposures: list[Exposure] = []
     for r, revision in enumerate(revisions):
-        objectives += [_Objective(r, key, False, {(r, key): 1}, 0) for key in revision.hidden]
+        objectives += [
+            _Objective(r, key, False, {(r, key): 1}, 0) for key in revision.hidden - public
+        ]
         if r == 0:
             continue
         before = revisions[r - 1]
@@ -213,7 +338,7 @@ def audit(
             change = value(r, key) - value(r - 1, key)
             if change >= 0:  # counts of an append-only log only grow: the attacker knows it
                 add_row(((r - 1, key, 1), (r, key, -1)), equal=False)
-            if 0 < abs(change) < k:
+            if 0 < abs(change) < k and key not in public:  # a public change is read there
                 terms = {v: c for v, c in (((r, key), 1), ((r - 1, key), -1)) if v in index}
                 constant = (0 if (r, key) in index else value(r, key)) - (
                     0 if (r - 1, key) in index else value(r - 1, key)
@@ -244,6 +369,8 @@ def audit(
     programs = 0
     for root, component_objectives in by_root_objectives.items():
         component = frozenset(members[root])
+        if public:  # (-1, ...) is no revision's variable
+            component |= {(-1, "blind" if blind else "public")}
         if component in safe:
             continue
         found, solved = _audit_component(

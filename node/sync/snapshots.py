@@ -17,6 +17,7 @@ from federation.protocol.models import (
     canonical_exclude,
 )
 from node.services.models import Service
+from node.services.schemas import ServiceSpec
 from node.sync.aggregation import CellKey, aggregate_periods, cell_measures_of, relations
 from node.sync.audit import AuditReport, Revision, audit
 from node.sync.enrollment import default_slug
@@ -97,13 +98,50 @@ def add_noise(
     return released, DifferentialPrivacy(mechanism="geometric", epsilon=epsilon)
 
 
+# The measures of a service's total cell that its unkeyed Open311 request list gives away:
+# every request with its status and its request, update and expected times, so how many were
+# made and closed, how long each took, and whether in time.
+PUBLIC_MEASURES = ("events.submitted", "events.completed", "completed_within_sla")
+PUBLIC_PREFIXES = ("time_to_complete.",)
+
+
+def publicly_listed(*, db_session: Session) -> set[str]:
+    """The services whose [publish] lets Open311 GET list their requests to anyone.
+
+    A behaviour that keeps personal matters (bookings, consultations, alerts) lists none of
+    them whatever [publish] says (`node.intake.publication`), which sync may not import: such a
+    service is counted here too. That only costs protection: the audit still checks the reader
+    who does not know these totals."""
+    return {
+        service.code
+        for service in db_session.scalars(sa.select(Service))
+        if ServiceSpec.model_validate(service.spec).publish.requests
+    }
+
+
+def public_keys(
+    values: dict[tuple[CellKey, str], int], listed: set[str]
+) -> frozenset[tuple[CellKey, str]]:
+    """The values anyone reads off the public request lists: the total cell's submissions,
+    resolutions, time-to-complete buckets and resolutions in time of each listed service."""
+    return frozenset(
+        (cell, measure)
+        for cell, measure in values
+        if cell[1] == "all"
+        and cell[0] in listed
+        and (measure in PUBLIC_MEASURES or measure.startswith(PUBLIC_PREFIXES))
+    )
+
+
 @dataclass
 class Release:
-    """A period's snapshot with what it was made from: the exact values and those withheld."""
+    """A period's snapshot with what it was made from: the exact values, those withheld, and
+    those public anyway (see `public_keys`)."""
 
     snapshot: MetricsSnapshot
     values: dict[tuple[CellKey, str], int]
     hidden: set[tuple[CellKey, str]]
+    public: frozenset[tuple[CellKey, str]] = frozenset()
 
 
 def build_releases(
@@ -132,10 +170,13 @@ def build_releases(
     keep = keep or {}
     released = released or {}
     built = {}
+    listed = publicly_listed(db_session=db_session)
     for period, found in aggregate_periods(db_session=db_session, periods=periods).items():
         spent = None
         if privacy is not None and found.values:
             found.values, spent = add_noise(found.values, privacy)
+        # Taken from the exact counts: the public list shows them, not their noised values.
+        public = public_keys(found.values, listed) if privacy is None else frozenset()
         hidden = protect(
             found.values,
             relations(found.values),
@@ -146,6 +187,7 @@ def build_releases(
             released=[decode_release(entry) for entry in released.get(period) or []]
             if protection_width != 0
             else [],
+            public=public,
         )
         by_cell: dict[CellKey, dict[str, int]] = defaultdict(dict)
         for (cell, measure), value in found.values.items():
@@ -172,7 +214,9 @@ def build_releases(
             services=service_identities(db_session=db_session, codes=found.services),
             cells=cells,
         )
-        built[period] = Release(snapshot=snapshot, values=found.values, hidden=hidden)
+        built[period] = Release(
+            snapshot=snapshot, values=found.values, hidden=hidden, public=public
+        )
     return built
 
 
@@ -285,4 +329,5 @@ def audit_release(
         revisions=[*(decode_release(entry) for entry in released or []), latest],
         k=k,
         protection_width=k if protection_width is None else protection_width,
+        public=release.public,
     )

@@ -34,6 +34,7 @@ def protect(
     protection_width: int | None = None,
     keep: Collection[Hashable] = (),
     released: Sequence[Revision] = (),
+    public: Collection[Hashable] = (),
 ) -> set[Hashable]:
     """Choose the values to withhold so that none below k can be narrowed down.
 
@@ -56,6 +57,10 @@ def protect(
         Earlier revisions of the same month that may have left, oldest first. The values are
         then protected together with them: nothing they withheld is narrowed, and no change
         smaller than k since the last of them can be read off by differencing.
+    public : collection of hashable, optional
+        Values anyone reads elsewhere (a service's totals its public request list shows):
+        known to the attacker whether withheld or not, so withholding one protects nothing.
+        They are still withheld below k, and the others are protected around them.
 
     Returns
     -------
@@ -76,10 +81,12 @@ def protect(
         for r in known
         if r.equal and r.terms[0][1] == 1 and all(c == -1 for _, c in r.terms[1:])
     ]
-    hidden = suppress(dict(values), groups, k) | (set(keep) & set(values))
+    public = frozenset(public)
+    hidden = suppress(dict(values), groups, k, public=public) | (set(keep) & set(values))
     if width <= 0:  # no interval to keep: k alone
         return hidden
     passed: set[frozenset] = set()  # components already found safe: their system is unchanged
+    inherent: dict = {}  # what the public values alone leave: the same for every round
     while True:
         latest = Revision(values=values, hidden=frozenset(hidden), relations=tuple(known))
         report = audit(
@@ -87,11 +94,17 @@ def protect(
             k=k,
             protection_width=width,
             safe_components=passed,
+            public=public,
+            inherent=inherent,
         )
         passed |= report.safe_components
         added = set()
         for component, keys in report.exposed_components().items():
-            extra = _next_to_hide(keys, component, neighbours, values, hidden)
+            # Withholding a public value hides it from who reads only the snapshots, not from
+            # who also reads the public lists (their components are marked so by the audit).
+            informed = (-1, "public") in component
+            taken = hidden | public if informed else hidden
+            extra = _next_to_hide(keys, component, neighbours, values, taken)
             if extra is not None:
                 added.add(extra)
         if not added:
@@ -120,32 +133,48 @@ def _next_to_hide(
     return None
 
 
-def suppress(values: dict[Hashable, int], groups: Iterable[Group], k: int) -> set[Hashable]:
+def suppress(
+    values: dict[Hashable, int],
+    groups: Iterable[Group],
+    k: int,
+    *,
+    public: Collection[Hashable] = frozenset(),
+) -> set[Hashable]:
     """Keys of the values to withhold so that none is below k or derivable from the others
-    by a single group's equation."""
+    by a single group's equation; `public` values count as known, withheld or not."""
+    public = frozenset(public)
     hidden = {key for key, value in values.items() if value < k}
     groups = [g for g in groups if g.members]
     changed = True
     while changed:
         changed = False
         for group in groups:
-            extra = _one_more(group, values, hidden, k)
+            extra = _one_more(group, values, hidden, k, public)
             if extra is not None:
                 hidden.add(extra)
                 changed = True
     return hidden
 
 
-def _one_more(group: Group, values: dict[Hashable, int], hidden: set[Hashable], k: int):
-    unknown_members = [m for m in group.members if m in hidden]
-    total_hidden = group.total in hidden
+def _one_more(
+    group: Group,
+    values: dict[Hashable, int],
+    hidden: set[Hashable],
+    k: int,
+    public: frozenset = frozenset(),
+):
+    unknown_members = [m for m in group.members if m in hidden and m not in public]
+    total_hidden = group.total in hidden and group.total not in public
     unknowns = len(unknown_members) + total_hidden
     if unknowns == 0:
         return None
     leaks = unknowns == 1 or (not total_hidden and sum(values[m] for m in unknown_members) < k)
     if not leaks:
         return None
-    sent = sorted((m for m in group.members if m not in hidden), key=lambda m: (values[m], str(m)))
+    sent = sorted(
+        (m for m in group.members if m not in hidden and m not in public),
+        key=lambda m: (values[m], str(m)),
+    )
     if sent:
         return sent[0]
-    return None if total_hidden else group.total
+    return None if total_hidden or group.total in public else group.total

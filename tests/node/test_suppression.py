@@ -125,3 +125,43 @@ def test_what_an_earlier_revision_withheld_stays_withheld():
     values = anonymous_month(web=30, sms=50, adults=40)
     keep = {(WEB, "citizens")}
     assert keep <= protect(values, relations(values), k=10, keep=keep)
+
+
+def test_a_total_anyone_reads_elsewhere_is_no_protection_for_its_channels():
+    from node.sync.audit import Revision, audit, sums_to
+
+    # The total withheld: unknown to who reads the snapshot only, public to who reads the list.
+    values = {"total": 27, "web": 3, "sms": 4, "app": 20}
+    known = (sums_to("total", ["web", "sms", "app"]),)
+    blind = {"total", "web", "sms"}
+    latest = Revision(values=values, hidden=frozenset(blind), relations=known)
+    assert audit(revisions=[latest], k=10, protection_width=10).passed
+    informed = audit(revisions=[latest], k=10, protection_width=10, public={"total"})
+    assert {e.key for e in informed.exposures} == {"web", "sms"}
+    hidden = protect(values, known, k=10, public={"total"})
+    assert "app" in hidden
+    protected = Revision(values=values, hidden=frozenset(hidden), relations=known)
+    assert audit(revisions=[protected], k=10, protection_width=10, public={"total"}).passed
+
+
+def test_what_a_small_public_total_gives_away_by_itself_does_not_hold_the_month():
+    from node.sync.audit import Revision, audit, sums_to
+
+    # Seven requests in the month: every channel is below seven whatever is withheld.
+    values = {"total": 7, "web": 3, "sms": 4}
+    known = (sums_to("total", ["web", "sms"]),)
+    hidden = protect(values, known, k=10, public={"total"})
+    assert hidden == {"total", "web", "sms"}  # nothing below k is sent, the public total neither
+    latest = Revision(values=values, hidden=frozenset(hidden), relations=known)
+    assert audit(revisions=[latest], k=10, protection_width=10, public={"total"}).passed
+
+
+def test_a_public_total_still_lets_no_channel_be_read_off_the_others():
+    from node.sync.audit import Revision, audit, sums_to
+
+    # Eleven small web requests beside forty by SMS: the public total less SMS is web's count.
+    values = {"total": 51, "web": 11, "sms": 40, "app": 0}
+    known = (sums_to("total", ["web", "sms", "app"]),)
+    narrowed = Revision(values=values, hidden=frozenset({"web"}), relations=known)
+    report = audit(revisions=[narrowed], k=10, protection_width=10, public={"total"})
+    assert {e.key for e in report.exposures} == {"web"}
