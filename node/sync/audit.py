@@ -5,7 +5,7 @@ every published value in them, which cells are empty, and every linear relation 
 over the exact values (the `relations` of each revision, and that a month's counts only grow
 from one revision to the next). For every withheld value, and for every change between two
 revisions that is smaller than k, the audit solves two linear programs (HiGHS through
-`scipy.optimize.linprog`) over the non-negative values consistent with all of that: the
+`highspy`) over the non-negative values consistent with all of that: the
 smallest and the largest the value can be. Bounds are rounded inwards to integers, since the
 values are counts. A value whose interval is narrower than the protection width is exposed,
 and a snapshot with an exposed value is not sent.
@@ -17,13 +17,15 @@ solved apart.
 """
 
 import math
+import os
+import sys
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NamedTuple
 
+import highspy
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
 
 # Slack on the programs' optima before rounding them inwards to whole counts.
 TOLERANCE = 1e-6
@@ -429,8 +431,10 @@ def _audit_component(
             c[column[v]] = coefficient
         directions.append(c)
 
-    def solve(c: np.ndarray, bounds) -> Any:
-        return linprog(c, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    program = _Program(n, a_ub, b_ub, a_eq, b_eq)
+
+    def solve(c: np.ndarray, bounds) -> _Solution:
+        return program.solve(c, bounds)
 
     def open_objectives() -> list[int]:
         return [
@@ -488,6 +492,90 @@ def _audit_component(
             if _whole_width(low, high) < width:
                 exposed.append((objective, _round_up(low), _round_down(high)))
     return exposed, programs
+
+
+_BANNER_SHOWN = False
+
+
+def _new_highs() -> highspy.Highs:
+    """A silent HiGHS instance: the first of a process writes a banner to file descriptor 1
+    before any option can stop it, which would land in a command's output."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        highs = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), 1)
+                highs = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _BANNER_SHOWN = True
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
+class _Solution(NamedTuple):
+    """A program's outcome as scipy's `linprog` reports it: status 0 solved, 3 unbounded."""
+
+    status: int
+    x: np.ndarray | None
+    fun: float
+
+
+class _Program:
+    """One component's system, handed to HiGHS once and solved again for each objective.
+
+    Keeping the model (and its last basis) between the audit's many programs avoids
+    rebuilding and re-checking the system each time, which costs more than solving it.
+    """
+
+    def __init__(self, n: int, a_ub, b_ub, a_eq, b_eq) -> None:
+        self.n = n
+        self.columns = np.arange(n, dtype=np.int32)
+        self.highs = _new_highs()
+        self.highs.addVars(n, np.zeros(n), np.full(n, highspy.kHighsInf))
+        for a, lower, upper in (
+            (a_eq, b_eq, b_eq),
+            (a_ub, None if b_ub is None else np.full(len(b_ub), -highspy.kHighsInf), b_ub),
+        ):
+            if a is None:
+                continue
+            a = sparse.csr_array(a)
+            self.highs.addRows(
+                a.shape[0],
+                np.asarray(lower, dtype=float),
+                np.asarray(upper, dtype=float),
+                a.nnz,
+                a.indptr[:-1].astype(np.int32),
+                a.indices.astype(np.int32),
+                a.data.astype(float),
+            )
+
+    def solve(self, c: np.ndarray, bounds) -> _Solution:
+        """Minimise `c @ x` within `bounds`: one (low, high) pair for all, or one per value."""
+        if isinstance(bounds, tuple):
+            bounds = [bounds] * self.n
+        lower = np.array([0.0 if low is None else low for low, _ in bounds], dtype=float)
+        upper = np.array(
+            [highspy.kHighsInf if high is None else high for _, high in bounds], dtype=float
+        )
+        self.highs.changeColsBounds(self.n, self.columns, lower, upper)
+        self.highs.changeColsCost(self.n, self.columns, np.asarray(c, dtype=float))
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            x = np.array(self.highs.getSolution().col_value)
+            return _Solution(0, x, float(self.highs.getInfo().objective_function_value))
+        if status in (
+            highspy.HighsModelStatus.kUnbounded,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,
+        ):
+            return _Solution(3, None, -math.inf)
+        return _Solution(2, None, math.nan)
 
 
 def _spread(c: np.ndarray, points: list[np.ndarray], constant: int) -> tuple[float, float]:
