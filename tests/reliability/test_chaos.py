@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.heavy]
 
 
 def test_hub_totals_equal_node_totals_after_the_hub_and_workers_are_killed(redis_url):
-    result = run(redis_url, months=1, scale=0.005)
+    result = run(redis_url, months=1, scale=0.05)
     assert result.skipped is None
     assert result.problems == []
     assert result.unsynced_at_restart > 0, "the kills left nothing to catch up: no chaos"
