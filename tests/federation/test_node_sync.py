@@ -28,7 +28,7 @@ from node.sync.models import SyncPeriod
 from tests.factories import make_case, make_node_app, seed_month
 from tests.federation.factories import make_registration
 
-TRIALS = int(os.environ.get("CARMEN_FAULT_TRIALS", "200"))
+TRIALS = int(os.environ.get("CARMEN_FAULT_TRIALS", "100"))
 # The transport is under test in the fault trials, not the protection: every change is let
 # through (a protection width of 0 leaves only k), so that both sides must agree exactly.
 TRANSPORT_ONLY = sync.ReleaseSettings(protection_width=0)
