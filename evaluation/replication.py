@@ -44,7 +44,7 @@ from scipy import stats
 
 from .pooled import PooledUptakeModel, city_folds
 from .tables import SEGMENTS, SHARE_COLUMNS
-from .viability import NOT_VIABLE, PILOT_FIRST, REPLICATE
+from .viability import NOT_VIABLE, PILOT_FIRST, REPLICATE, context_frame
 
 GROUP_COLUMN = "country"
 POPULATION = "log_population"
@@ -110,26 +110,6 @@ class PilotPairs:
         return len(self.uptake)
 
 
-def context_table(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The candidate figures of some cities: the named columns then ``log_population``.
-
-    Parameters
-    ----------
-    table : DataFrame
-        A validated city (or Europe) table.
-    columns : list of str
-        Its context columns to use.
-
-    Returns
-    -------
-    DataFrame
-        Float columns, NaN where a figure is unknown.
-    """
-    frame = table[columns].astype(float).reset_index(drop=True).copy()
-    frame[POPULATION] = np.log(table["population"].to_numpy(dtype=float))
-    return frame
-
-
 def pilot_pairs(
     pilots: pd.DataFrame,
     cities: pd.DataFrame,
@@ -186,7 +166,7 @@ def pilot_pairs(
         shares=shares,
         months=np.minimum(pilots["periods"].to_numpy(dtype=float), window),
         population=rows["population"].to_numpy(dtype=float),
-        context=context_table(rows, columns),
+        context=context_frame(rows, columns),
     )
 
 
@@ -572,7 +552,7 @@ def judge_service(
     pilots : PilotPairs
         The service's own pilots (their figures set the range the model may be trusted in).
     targets : DataFrame
-        The target cities' figures (``context_table``).
+        The target cities' figures (``viability.context_frame``).
     shares : ndarray
         (m, g) the targets' band shares (ones for the context-only model).
     target : ndarray

@@ -772,7 +772,7 @@ def _judge_pooled(
             )
         return fits[segmented]
 
-    context_all = replication.context_table(cities, context)
+    context_all = context_frame(cities, context)
     population = cities["population"].to_numpy(dtype=float)
     city_ids = cities["city_id"].astype(str).to_numpy()
     shares_all = (
@@ -1141,7 +1141,7 @@ def _europe_pooled(
     if len(np.unique(pairs.city_id)) >= 3:
         progress("fitting the Europe model", 0, 1)
         fit = replication.fit_judgement(pairs, shared, settings=settings, seed=seed)
-    targets = replication.context_table(europe_cities, shared)
+    targets = context_frame(europe_cities, shared)
     population = europe_cities["population"].to_numpy(dtype=float)
     country = europe_cities["country"].astype(str).to_numpy()
     ones = np.ones((len(europe_cities), 1))
